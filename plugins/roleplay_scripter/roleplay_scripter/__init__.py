@@ -1,0 +1,1 @@
+"""Roleplay plugin `scripter`."""

@@ -1,0 +1,108 @@
+"""Roleplay's kernel: a small Starlette core that plugins extend through pluggy hooks.
+
+The names below are the public API plugins may rely on.
+"""
+
+from .app import create_app
+from .catalog import PublishedScript, ScriptCatalog
+from .errors import FieldError, Problem, validation_problem
+from .hookspecs import hookimpl, hookspec
+from .identity import AuthProvider, ExternalIdentity
+from .kernel import Kernel, SettingsError, maybe_await
+from .models import (
+    CriterionJudgement,
+    Evidence,
+    JudgeRequest,
+    Judgement,
+    ModelProvider,
+    NotSupported,
+    ProviderError,
+    Reply,
+    ReplyDelta,
+    ReplyRequest,
+)
+from .plugins import PluginError, PluginInfo
+from .principal import ANONYMOUS, ROLES, Anonymous, Principal
+from .script import (
+    Beat,
+    Character,
+    Check,
+    Criterion,
+    EndCondition,
+    Fallback,
+    Rubric,
+    Script,
+    ScriptedPlay,
+    script_from_dict,
+    script_to_dict,
+)
+from .security import authenticate_websocket, current_principal, requires_role, requires_user
+from .serialization import JSON, converter, parse_body, read_json, structure, unstructure
+from .settings import Settings
+from .storage import Event, EventLog, NotFound, PreconditionFailed, Storage, StorageError
+from .tokens import InvalidToken, TokenService
+from .transcript import Transcript, TranscriptMessage
+
+__all__ = [
+    "ANONYMOUS",
+    "ROLES",
+    "Anonymous",
+    "AuthProvider",
+    "Beat",
+    "Character",
+    "Check",
+    "Criterion",
+    "CriterionJudgement",
+    "EndCondition",
+    "Event",
+    "EventLog",
+    "Evidence",
+    "ExternalIdentity",
+    "Fallback",
+    "FieldError",
+    "InvalidToken",
+    "JSON",
+    "JudgeRequest",
+    "Judgement",
+    "Kernel",
+    "ModelProvider",
+    "NotFound",
+    "NotSupported",
+    "PluginError",
+    "PluginInfo",
+    "PreconditionFailed",
+    "Principal",
+    "Problem",
+    "ProviderError",
+    "PublishedScript",
+    "Reply",
+    "ReplyDelta",
+    "ReplyRequest",
+    "Rubric",
+    "Script",
+    "ScriptCatalog",
+    "ScriptedPlay",
+    "Settings",
+    "SettingsError",
+    "Storage",
+    "StorageError",
+    "TokenService",
+    "Transcript",
+    "TranscriptMessage",
+    "authenticate_websocket",
+    "converter",
+    "create_app",
+    "current_principal",
+    "hookimpl",
+    "hookspec",
+    "maybe_await",
+    "parse_body",
+    "read_json",
+    "requires_role",
+    "requires_user",
+    "script_from_dict",
+    "script_to_dict",
+    "structure",
+    "unstructure",
+    "validation_problem",
+]

@@ -1,0 +1,74 @@
+"""The Starlette app factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from .errors import EXCEPTION_HANDLERS
+from .kernel import Kernel
+from .middleware import AuthenticationMiddleware, BodyLimitMiddleware, RequestIdFilter, RequestIdMiddleware
+
+
+def create_app(
+    kernel: Kernel | None = None,
+    *,
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    plugins: list[Any] = (),
+    load_entry_points: bool = True,
+) -> Starlette:
+    """Build the ASGI app: the kernel's routes and every enabled plugin's.
+
+    With no arguments it reads ``ROLEPLAY_ENV``, ``settings.toml`` and env vars,
+    which is what ``roleplay serve`` (uvicorn ``--factory``) does in each worker.
+    """
+    if kernel is None:
+        kernel = Kernel.create(env=env, overrides=overrides, plugins=list(plugins), load_entry_points=load_entry_points)
+    settings = kernel.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await kernel.start()
+        try:
+            yield
+        finally:
+            await kernel.stop()
+
+    cors = settings.section("cors")
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(cors.get("allow_origins") or []),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID",
+                           "Idempotency-Key"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            allow_credentials=bool(cors.get("allow_credentials", False)),
+            max_age=int(cors.get("max_age", 600)),
+        ),
+        Middleware(BodyLimitMiddleware, max_bytes=int(settings.get("server.max_body_bytes", 1_048_576))),
+        Middleware(AuthenticationMiddleware, tokens=lambda: kernel.tokens),
+    ]
+    app = Starlette(
+        routes=kernel.collect_routes(),
+        middleware=middleware,
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=lifespan,
+    )
+    app.state.kernel = kernel
+    _install_log_filter()
+    return app
+
+
+def _install_log_filter() -> None:
+    root = logging.getLogger("roleplay")
+    if not any(isinstance(f, RequestIdFilter) for f in root.filters):
+        root.addFilter(RequestIdFilter())

@@ -1,0 +1,213 @@
+"""``roleplay``: serve, inspect plugins and settings, validate a layer, check storage.
+
+Plugins add subcommands through the ``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import os
+import sys
+from typing import Any
+
+from .kernel import Kernel, SettingsError, maybe_await, validate
+from .plugins import PluginError, new_plugin_manager
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    overrides = _parse_overrides(args.set or [])
+    if args.env:
+        os.environ["ROLEPLAY_ENV"] = args.env
+    if getattr(args, "kernel_free", False):
+        return int(args.handler(args, overrides) or 0)
+    try:
+        kernel = Kernel.create(env=args.env, overrides=overrides)
+    except (SettingsError, PluginError, ValueError) as exc:
+        print(f"roleplay: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(args, kernel))
+
+
+async def _run(args: argparse.Namespace, kernel: Kernel) -> int:
+    needs_storage = getattr(args, "needs_storage", True)
+    if needs_storage:
+        await kernel.open()
+    try:
+        result = args.handler(args, kernel)
+        if inspect.isawaitable(result):
+            result = await result
+        return int(result or 0)
+    finally:
+        if needs_storage:
+            await kernel.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roleplay", description="Roleplay conversation-training server.")
+    parser.add_argument("--env", choices=["development", "beta", "production"],
+                        help="settings layer (default: $ROLEPLAY_ENV or development)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override one setting, e.g. --set storage.backend=memory (repeatable)")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    # Plugins' commands come from the hook; to know which plugins are enabled we
+    # need the settings layers, so build a throwaway manager from the same discovery.
+    pm = _command_plugin_manager()
+    pm.hook.register_commands(subparsers=subparsers)
+    return parser
+
+
+def _command_plugin_manager():
+    from . import builtin
+    from .plugins import discover
+    from .settings import build_settings, current_env, load_layers
+
+    pm = new_plugin_manager()
+    pm.register(builtin, name="core")
+    try:
+        env = current_env()
+        discover(pm, build_settings(env, layers=load_layers(env)), strict=False)
+    except Exception as exc:  # the command that needs the plugin reports it properly
+        print(f"roleplay: warning: {exc}", file=sys.stderr)
+    return pm
+
+
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"roleplay: --set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key.strip()] = json.loads(raw)
+        except ValueError:
+            overrides[key.strip()] = raw
+    return overrides
+
+
+# -- the kernel's commands --------------------------------------------------
+
+
+def add_kernel_commands(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="run the HTTP server (uvicorn)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve, kernel_free=True)
+
+    plugins = subparsers.add_parser("plugins", help="list discovered plugins")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(handler=cmd_plugins, needs_storage=False)
+
+    settings = subparsers.add_parser("settings", help="print the effective settings, secrets masked")
+    settings.set_defaults(handler=cmd_settings, needs_storage=False)
+
+    check = subparsers.add_parser("check", help="validate the settings of a layer without starting")
+    check.set_defaults(handler=cmd_check, kernel_free=True)
+
+    storage = subparsers.add_parser("storage", help="storage tools")
+    storage_commands = storage.add_subparsers(title="storage commands", metavar="COMMAND")
+    storage_check = storage_commands.add_parser("check", help="write, read and delete a probe record")
+    storage_check.set_defaults(handler=cmd_storage_check)
+
+
+def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    import uvicorn
+
+    # Workers build their own app from the environment, so pass overrides as env vars.
+    for key, value in overrides.items():
+        os.environ["ROLEPLAY_" + key.upper().replace(".", "__")] = value if isinstance(value, str) else json.dumps(value)
+    try:
+        kernel = Kernel.create(env=args.env)  # validate once, in the parent, before forking workers
+    except (SettingsError, PluginError, ValueError) as exc:
+        print(f"roleplay: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or kernel.settings.get("server.host", "127.0.0.1")
+    port = args.port or int(kernel.settings.get("server.port", 8000))
+    uvicorn.run(
+        "roleplay_core.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=args.reload,
+        workers=None if args.reload else args.workers,
+        log_level=kernel.settings.get("server.log_level", "info"),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace, kernel: Kernel) -> int:
+    kernel.collect_routes()  # fills in each plugin's routes
+    infos = [info.to_dict() for info in kernel.plugins]
+    if args.json:
+        print(json.dumps(infos, indent=2))
+        return 0
+    for info in infos:
+        state = "enabled" if info["enabled"] and info["status"] == "enabled" else info["status"]
+        print(f"{info['name']:<12} {info['distribution'] or '-'} {info['version'] or ''}  [{state}]")
+        if info["hooks"]:
+            print(f"    hooks:  {', '.join(info['hooks'])}")
+        if info["routes"]:
+            print(f"    routes: {', '.join(info['routes'])}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, kernel: Kernel) -> int:
+    print(f"# environment: {kernel.settings.env}")
+    print(json.dumps(kernel.settings.masked(), indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from . import builtin
+    from .plugins import discover
+    from .settings import build_settings, current_env, load_layers
+
+    env = current_env(args.env)
+    try:
+        layers = load_layers(env)
+        pm = new_plugin_manager()
+        pm.register(builtin, name="core")
+        preliminary = build_settings(env, layers=layers, overrides=overrides)
+        discover(pm, preliminary, strict=True)
+        pm.check_pending()
+        defaults = [d for d in pm.hook.settings_defaults(env=env) if d]
+        settings = build_settings(env, layers=layers, plugin_defaults=list(reversed(defaults)), overrides=overrides)
+        problems = validate(settings, pm)
+    except Exception as exc:
+        print(f"{env}: cannot load: {exc}", file=sys.stderr)
+        return 2
+    if problems:
+        print(f"{env}: {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"{env}: settings are valid")
+    return 0
+
+
+async def cmd_storage_check(args: argparse.Namespace, kernel: Kernel) -> int:
+    from .storage import StorageError
+
+    try:
+        await kernel.storage.check()
+    except StorageError as exc:
+        print(f"storage: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"storage: FAILED: {kernel.storage.describe()}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"storage: ok ({kernel.storage.describe()})")
+    return 0
+
+
+__all__ = ["main", "maybe_await"]

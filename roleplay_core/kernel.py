@@ -1,0 +1,239 @@
+"""The kernel: settings, plugins, storage, tokens and catalog, wired once per process."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pluggy
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+
+from . import builtin
+from .catalog import ScriptCatalog, load_pack_paths
+from .identity import AuthProvider
+from .models import ModelProvider
+from .plugins import PluginError, PluginInfo, discover, hooks_of, new_plugin_manager, register_extra
+from .settings import Settings, build_settings, current_env, kernel_problems, load_layers
+from .storage import Storage
+from .tokens import TokenService
+
+logger = logging.getLogger("roleplay")
+
+
+class SettingsError(Exception):
+    """The settings are not valid for this environment; the message lists every problem."""
+
+
+async def maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class Kernel:
+    """Everything a plugin needs, reachable as ``request.app.state.kernel``.
+
+    Build one with :meth:`Kernel.create`; open it with :meth:`start` (the app's
+    lifespan does this) and close it with :meth:`stop`.
+    """
+
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager, plugins: list[PluginInfo]) -> None:
+        self.settings = settings
+        self.pm = pm
+        self.hook = pm.hook
+        self.plugins = plugins
+        self.tokens = TokenService.from_settings(settings)
+        self.storage_backends: dict[str, Any] = {}
+        for backends in self.hook.register_storage_backends():
+            self.storage_backends.update(backends or {})
+        self.storage: Storage = self._make_storage()
+        self.model_factories: dict[str, Any] = {}
+        for factories in self.hook.register_model_providers():
+            self.model_factories.update(factories or {})
+        self._models: dict[str, ModelProvider] = {}
+        self.catalog = ScriptCatalog(self.storage)
+        self.auth_providers: dict[str, AuthProvider] = {}
+        self.started = False
+        self._opened = False
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        env: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        plugins: list[Any] = (),
+        load_entry_points: bool = True,
+        settings_files: list[str] | None = None,
+    ) -> Kernel:
+        """Load settings layers, discover and register plugins, validate settings.
+
+        ``overrides`` are dotted keys (``{"storage.backend": "memory"}``) that win
+        over every layer; ``plugins`` are extra plugin objects (tests).
+        """
+        env = current_env(env)
+        layers = load_layers(env, settings_files)
+        preliminary = build_settings(env, layers=layers, overrides=overrides)
+        strict = env != "development"
+        pm = new_plugin_manager()
+        pm.register(builtin, name="core")
+        infos = [PluginInfo(name="core", distribution="roleplay-core", version=_version())]
+        infos += discover(pm, preliminary, strict=strict, load_entry_points=load_entry_points)
+        infos += register_extra(pm, list(plugins))
+        try:
+            pm.check_pending()  # a misspelt hook implementation fails here, loudly
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(str(exc)) from exc
+        defaults = [d for d in pm.hook.settings_defaults(env=env) if d]
+        settings = build_settings(env, layers=layers, plugin_defaults=list(reversed(defaults)), overrides=overrides)
+        problems = validate(settings, pm)
+        if problems:
+            message = f"settings are not valid for {env}:\n  - " + "\n  - ".join(problems)
+            if strict:
+                raise SettingsError(message)
+            logger.warning(message)
+        for info in infos:
+            info.hooks = hooks_of(pm, info.name)
+        return cls(settings, pm, infos)
+
+    def _make_storage(self) -> Storage:
+        backend = self.settings.get("storage.backend", "file")
+        factory = self.storage_backends.get(backend)
+        if factory is None:
+            raise SettingsError(
+                f"storage.backend is {backend!r} but no installed plugin provides it; "
+                f"available: {', '.join(sorted(self.storage_backends)) or 'none'}"
+            )
+        return factory(self.settings)
+
+    # -- services -----------------------------------------------------------
+
+    def model(self, name: str) -> ModelProvider:
+        """The model provider registered as ``name`` (one instance per kernel)."""
+        if name not in self._models:
+            factory = self.model_factories.get(name)
+            if factory is None:
+                raise LookupError(
+                    f"no model provider named {name!r} is installed; available: "
+                    f"{', '.join(sorted(self.model_factories)) or 'none'}"
+                )
+            self._models[name] = factory(self)
+        return self._models[name]
+
+    def plugin_info(self, name: str) -> PluginInfo | None:
+        return next((info for info in self.plugins if info.name == name), None)
+
+    # -- routes -------------------------------------------------------------
+
+    def collect_routes(self) -> list[BaseRoute]:
+        """Every plugin's routes, prefixed as configured; refuse two plugins on one path."""
+        owners: dict[str, str] = {}
+        routes: list[BaseRoute] = []
+        for impl in reversed(self.hook.register_routes.get_hookimpls()):
+            name = impl.plugin_name
+            result = impl.function(**{arg: self for arg in impl.argnames if arg == "kernel"})
+            prefix = (self.settings.get(f"plugins.{name}.prefix") or "").rstrip("/")
+            if prefix and not prefix.startswith("/"):
+                raise SettingsError(f"plugins.{name}.prefix must start with '/': {prefix!r}")
+            info = self.plugin_info(name)
+            for route in result or []:
+                route = _with_prefix(route, prefix)
+                path = _route_path(route)
+                shape = re.sub(r"\{[^}]+\}", "{}", path)
+                owner = owners.get(shape)
+                if owner is not None and owner != name:
+                    raise PluginError(f"plugins {owner!r} and {name!r} both claim the path {path!r}")
+                owners[shape] = name
+                routes.append(route)
+                if info is not None:
+                    info.routes.append(path)
+        return routes
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open storage, load script packs and auth providers; no startup hooks (the CLI uses this)."""
+        if self._opened:
+            return
+        await self.storage.open()
+        if self.settings.get("packs.enabled", True):
+            paths = [path for paths in self.hook.register_script_packs() for path in (paths or [])]
+            self.catalog.pack_scripts = load_pack_paths(paths)
+        for providers in self.hook.register_auth_providers(kernel=self):
+            for provider in providers or []:
+                self.auth_providers[provider.name] = provider
+        self._opened = True
+
+    async def start(self) -> None:
+        """:meth:`open`, then every plugin's ``startup`` hook (the app's lifespan does this)."""
+        if self.started:
+            return
+        await self.open()
+        strict = self.settings.env != "development"
+        for impl in reversed(self.hook.startup.get_hookimpls()):
+            try:
+                await maybe_await(impl.function(**{arg: self for arg in impl.argnames if arg == "kernel"}))
+            except Exception as exc:
+                cause = f"failed to start: {type(exc).__name__}: {exc}"
+                if strict:
+                    raise PluginError(f"plugin {impl.plugin_name!r} {cause}") from exc
+                logger.warning("plugin %r %s", impl.plugin_name, cause, exc_info=exc)
+                info = self.plugin_info(impl.plugin_name)
+                if info is not None:
+                    info.status = cause
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self._opened:
+            return
+        for impl in self.hook.shutdown.get_hookimpls() if self.started else []:
+            try:
+                await maybe_await(impl.function(**{arg: self for arg in impl.argnames if arg == "kernel"}))
+            except Exception:
+                logger.exception("plugin %r failed to shut down", impl.plugin_name)
+        for model in self._models.values():
+            try:
+                await model.close()
+            except Exception:
+                logger.exception("model provider %r failed to close", model.name)
+        await self.storage.close()
+        self.started = False
+        self._opened = False
+
+
+def validate(settings: Settings, pm: pluggy.PluginManager) -> list[str]:
+    problems = kernel_problems(settings)
+    for found in pm.hook.validate_settings(settings=settings):
+        problems.extend(found or [])
+    return problems
+
+
+def _with_prefix(route: BaseRoute, prefix: str) -> BaseRoute:
+    if not prefix:
+        return route
+    if isinstance(route, Route):
+        return Route(prefix + route.path, route.endpoint, methods=sorted(route.methods or []) or None,
+                     name=route.name, include_in_schema=route.include_in_schema)
+    if isinstance(route, WebSocketRoute):
+        return WebSocketRoute(prefix + route.path, route.endpoint, name=route.name)
+    if isinstance(route, Mount):
+        return Mount(prefix + route.path, app=route.app, name=route.name)
+    raise PluginError(f"cannot prefix route {route!r}")
+
+
+def _route_path(route: BaseRoute) -> str:
+    return getattr(route, "path", repr(route))
+
+
+def _version() -> str | None:
+    try:
+        import importlib.metadata
+
+        return importlib.metadata.version("roleplay-core")
+    except Exception:
+        return None

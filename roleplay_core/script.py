@@ -1,0 +1,242 @@
+"""The role-play script: the product's core content, shared by scripter, chat and evaluator.
+
+A :class:`Script` is one practice scenario: what the learner sees before
+starting, the characters, how the built-in offline engine plays them
+(:class:`ScriptedPlay`: beats, fallbacks, end conditions) and the
+:class:`Rubric` the evaluator scores against.
+
+These are frozen attrs classes; :func:`script_from_dict` / :func:`script_to_dict`
+convert to and from plain data (JSON or YAML) with the shared cattrs converter.
+Field-level rules are checked here; cross-references (a criterion naming a beat
+that does not exist...) are linted by the scripter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .serialization import converter, structure
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")  # BCP 47, the common shapes
+
+DIFFICULTIES = ("beginner", "intermediate", "advanced")
+CHECK_KINDS = ("beat_reached", "phrases_used", "phrases_avoided", "open_questions", "model")
+END_KINDS = ("beat_reached", "turns", "mood_at_most", "mood_at_least")
+MOOD_MIN, MOOD_MAX = -5, 5
+
+
+def _slug(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not SLUG.match(value):
+        raise ValueError(f"'{attribute.name}' must be a slug: lower-case letters, digits, '-' or '_' (got {value!r})")
+
+
+def _optional_slug(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None:
+        _slug(instance, attribute, value)
+
+
+def _slugs(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    for item in value:
+        _slug(instance, attribute, item)
+
+
+def _language(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not LANGUAGE_TAG.match(value):
+        raise ValueError(f"'{attribute.name}' must be a BCP 47 language tag such as 'en' or 'zh-Hant' (got {value!r})")
+
+
+def _not_blank(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"'{attribute.name}' must not be blank")
+
+
+def _mood(instance: Any, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and not MOOD_MIN <= value <= MOOD_MAX:
+        raise ValueError(f"'{attribute.name}' must be between {MOOD_MIN} and {MOOD_MAX}")
+
+
+def _unique_ids(instance: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+    seen: set[str] = set()
+    for item in value:
+        if item.id in seen:
+            raise ValueError(f"'{attribute.name}' has the id {item.id!r} twice")
+        seen.add(item.id)
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+        if value not in choices:
+            raise ValueError(f"'{attribute.name}' must be one of {', '.join(choices)} (got {value!r})")
+
+    return check
+
+
+def _non_empty(instance: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+    if not value:
+        raise ValueError(f"'{attribute.name}' must have at least one item")
+
+
+@attrs.frozen(kw_only=True)
+class Character:
+    """Someone the learner talks to."""
+
+    id: str = attrs.field(validator=_slug)
+    name: str = attrs.field(validator=_not_blank)
+    #: Who the character is, written as a system instruction for language models.
+    persona: str = ""
+    traits: tuple[str, ...] = ()
+    speaking_style: str = ""
+    #: A voice name for speech synthesis (for example a Gemini prebuilt voice such as "Kore").
+    voice: str = ""
+    opening_line: str = ""
+    #: True when the character opens the conversation with ``opening_line``.
+    speaks_first: bool = False
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Beat:
+    """One exchange the offline engine can play: the learner says a trigger, the character replies."""
+
+    id: str = attrs.field(validator=_slug)
+    #: Phrases the learner might say. Words listed in ``ScriptedPlay.synonyms`` match their synonyms too.
+    triggers: tuple[str, ...] = ()
+    #: Reply variants; the engine picks one it has not used yet.
+    replies: tuple[str, ...] = attrs.field(validator=_non_empty)
+    #: Which character replies; ``None`` means the session's character.
+    character_id: str | None = attrs.field(default=None, validator=_optional_slug)
+    #: Beats that must have fired before this one can.
+    requires: tuple[str, ...] = attrs.field(default=(), validator=_slugs)
+    #: Beats that must not have fired.
+    excludes: tuple[str, ...] = attrs.field(default=(), validator=_slugs)
+    min_mood: int | None = attrs.field(default=None, validator=_mood)
+    max_mood: int | None = attrs.field(default=None, validator=_mood)
+    #: Added to the character's mood when the beat fires (negative calms down... or angers).
+    mood_effect: int = 0
+    #: A beat fires once unless repeatable.
+    repeatable: bool = False
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Fallback:
+    """What the character says to off-script input, optionally only in some moods."""
+
+    replies: tuple[str, ...] = attrs.field(validator=_non_empty)
+    min_mood: int | None = attrs.field(default=None, validator=_mood)
+    max_mood: int | None = attrs.field(default=None, validator=_mood)
+    mood_effect: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class EndCondition:
+    """When the scene ends: a beat fired, a number of learner turns, or the mood crossed a line."""
+
+    kind: str = attrs.field(validator=_one_of(END_KINDS))
+    beat: str | None = attrs.field(default=None, validator=_optional_slug)
+    value: int | None = None
+    #: Why the scene ended, shown to the learner ("the customer accepted the refund").
+    reason: str = ""
+    #: A last line the character says when this condition ends the scene.
+    closing_line: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "beat_reached" and not self.beat:
+            raise ValueError("'beat' must be set when kind is beat_reached")
+        if self.kind != "beat_reached" and self.value is None:
+            raise ValueError(f"'value' must be set when kind is {self.kind}")
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedPlay:
+    """How the built-in offline character engine plays the scene."""
+
+    initial_mood: int = attrs.field(default=0, validator=_mood)
+    #: Concept -> equivalent words or phrases: {"refund": ["money back", "reimburse"]}.
+    synonyms: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    beats: tuple[Beat, ...] = attrs.field(default=(), validator=_unique_ids)
+    fallbacks: tuple[Fallback, ...] = ()
+    end_conditions: tuple[EndCondition, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Check:
+    """How a criterion is checked.
+
+    - ``beat_reached``: any of ``beats`` fired (``min_count`` of them).
+    - ``phrases_used``: the learner said ``min_count`` of ``phrases`` or ``concepts``
+      (keys of ``ScriptedPlay.synonyms``, matching any synonym).
+    - ``phrases_avoided``: the learner said none of ``phrases`` / ``concepts``.
+    - ``open_questions``: the learner asked at least ``min_count`` open questions.
+    - ``model``: a language model judges against ``good_looks_like``.
+    """
+
+    kind: str = attrs.field(validator=_one_of(CHECK_KINDS))
+    beats: tuple[str, ...] = attrs.field(default=(), validator=_slugs)
+    phrases: tuple[str, ...] = ()
+    concepts: tuple[str, ...] = ()
+    min_count: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    good_looks_like: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Criterion:
+    id: str = attrs.field(validator=_slug)
+    title: str = attrs.field(validator=_not_blank)
+    description: str = ""
+    weight: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    check: Check
+    #: A "say this instead" example for a learner who fell short.
+    suggestion: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Rubric:
+    criteria: tuple[Criterion, ...] = attrs.field(default=(), validator=_unique_ids)
+    #: Overall score (0-100) at or above which the learner passes.
+    passing_score: int = attrs.field(default=70, validator=[attrs.validators.ge(0), attrs.validators.le(100)])
+
+
+@attrs.frozen(kw_only=True)
+class Script:
+    """One practice scenario."""
+
+    id: str = attrs.field(validator=_slug)
+    #: BCP 47 tag: "en", "es", "zh-Hant"...
+    language: str = attrs.field(default="en", validator=_language)
+    #: Links the same scenario across languages; scripts in one group share it.
+    translation_group: str | None = attrs.field(default=None, validator=_optional_slug)
+    title: str = attrs.field(validator=_not_blank)
+    summary: str = ""
+    learner_role: str = ""
+    setting: str = ""
+    objectives: tuple[str, ...] = ()
+    difficulty: str = attrs.field(default="intermediate", validator=_one_of(DIFFICULTIES))
+    tags: tuple[str, ...] = ()
+    estimated_minutes: int = attrs.field(default=10, validator=[attrs.validators.ge(1), attrs.validators.le(240)])
+    characters: tuple[Character, ...] = attrs.field(validator=[_non_empty, _unique_ids])
+    scripted: ScriptedPlay = attrs.field(factory=ScriptedPlay)
+    rubric: Rubric = attrs.field(factory=Rubric)
+
+    def character(self, character_id: str | None = None) -> Character:
+        """The named character, or the first one. Raises ``KeyError`` for an unknown id."""
+        if character_id is None:
+            return self.characters[0]
+        for character in self.characters:
+            if character.id == character_id:
+                return character
+        raise KeyError(character_id)
+
+
+def script_from_dict(data: Mapping[str, Any]) -> Script:
+    """Structure plain data into a :class:`Script`; a 422 ``Problem`` names each bad field."""
+    return structure(dict(data), Script)
+
+
+def script_to_dict(script: Script) -> dict[str, Any]:
+    return converter.unstructure(script)

@@ -1,0 +1,116 @@
+"""cattrs (un)structuring shared by the kernel and plugins, and request-body parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.v import transform_error
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .errors import FieldError, Problem, validation_problem
+
+T = TypeVar("T")
+
+
+def make_converter() -> cattrs.Converter:
+    """A converter that is strict at the edge: unknown keys and wrong scalar types are errors."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True, omit_if_default=False)
+
+    def strict(kind: type, name: str):
+        def structure(value: Any, _: type) -> Any:
+            # bool is an int subclass; "1" is not a number. Reject both rather than coerce.
+            if isinstance(value, bool) and kind is not bool:
+                raise ValueError(f"expected {name}")
+            if kind is float and isinstance(value, int):
+                return float(value)
+            if not isinstance(value, kind):
+                raise ValueError(f"expected {name}")
+            return value
+
+        return structure
+
+    converter.register_structure_hook(str, strict(str, "a string"))
+    converter.register_structure_hook(int, strict(int, "an integer"))
+    converter.register_structure_hook(float, strict(float, "a number"))
+    converter.register_structure_hook(bool, strict(bool, "true or false"))
+    converter.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
+    converter.register_unstructure_hook(dt.datetime, lambda v: v.isoformat())
+    return converter
+
+
+converter = make_converter()
+
+_PATH = re.compile(r"^(?P<message>.*) @ \$(?P<path>.*)$")
+_NAMED = re.compile(r"^'(?P<name>\w+)' (?P<rest>.*)$")
+
+
+def field_errors(exc: BaseException) -> list[FieldError]:
+    """Turn a cattrs validation error into field paths like ``characters[0].name``."""
+
+    def fmt(error: BaseException, kind: type | None) -> str:
+        if isinstance(error, KeyError):
+            return "required field missing"
+        if isinstance(error, cattrs.ForbiddenExtraKeysError):
+            return "unknown field(s): " + ", ".join(sorted(error.extra_fields))
+        if isinstance(error, (ValueError, TypeError)) and str(error):
+            return str(error)
+        return "invalid value"
+
+    if not isinstance(exc, cattrs.BaseValidationError):
+        return [FieldError("$", str(exc) or "invalid value")]
+    found = []
+    for line in transform_error(exc, format_exception=fmt):
+        match = _PATH.match(line)
+        message, path = (match["message"], match["path"]) if match else (line, "")
+        named = _NAMED.match(message)
+        if named:  # attrs validators say "'name' must be ...": move the name into the path
+            path = f"{path}.{named['name']}"
+            message = f"must {named['rest'][5:]}" if named["rest"].startswith("must ") else named["rest"]
+        found.append(FieldError(path.lstrip(".") or "$", message))
+    return found
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Structure plain data into ``cls`` or raise a 422 :class:`Problem` naming the fields."""
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+        raise validation_problem(field_errors(exc)) from None
+
+
+def unstructure(value: Any) -> Any:
+    return converter.unstructure(value)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON: 415 for another content type, 400 for malformed JSON."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise Problem(415, "Send the body as application/json.")
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Problem(400, f"The body is not valid JSON: {exc}") from None
+
+
+async def parse_body(request: Request, cls: type[T]) -> T:
+    """Read a JSON object body and structure it into the attrs class ``cls``."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise validation_problem([FieldError("$", "expected a JSON object")])
+    return structure(data, cls)
+
+
+class JSON(JSONResponse):
+    """A JSON response that unstructures attrs instances with the shared converter."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            converter.unstructure(content), ensure_ascii=False, separators=(",", ":"), default=str
+        ).encode("utf-8")

@@ -1,0 +1,157 @@
+"""The storage contract every backend implements.
+
+Keys are opaque ``a/b/c`` strings. Values are bytes. Every record carries a
+version token that changes on every write; conditional writes on it give
+optimistic concurrency across processes and hosts.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from typing import ClassVar
+
+import attrs
+
+_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+class StorageError(Exception):
+    """Base class of every storage failure."""
+
+
+class NotFound(StorageError, KeyError):
+    """The key does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the plain message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class PreconditionFailed(StorageError):
+    """A create-only write found the key, or a conditional write found another version."""
+
+
+class InvalidKey(StorageError, ValueError):
+    """The key breaks the key rules (see :func:`validate_key`)."""
+
+
+class StorageUnavailable(StorageError):
+    """The backend cannot be reached or used; the message says where and why."""
+
+
+@attrs.frozen
+class Record:
+    data: bytes
+    version: str
+
+
+@attrs.frozen
+class Page:
+    """One page of a listing. Pass ``cursor`` back to get the next page; ``None`` means done."""
+
+    keys: tuple[str, ...]
+    cursor: str | None = None
+
+
+def validate_key(key: str, *, prefix: bool = False) -> str:
+    """Reject keys that could escape a folder or confuse a backend.
+
+    Rules: non-empty, no leading or trailing ``/`` (a listing prefix may end in
+    ``/``), no empty segments, no ``.``/``..`` segments, no segment starting with
+    ``.`` (reserved for backends' own files), no control characters or
+    backslashes, at most 1024 characters.
+    """
+    if not isinstance(key, str):
+        raise InvalidKey(f"storage key must be a string, not {type(key).__name__}")
+    if prefix and key == "":
+        return key
+    if not key or len(key) > 1024:
+        raise InvalidKey(f"storage key must have 1 to 1024 characters: {key!r}")
+    if _BAD_CHARS.search(key):
+        raise InvalidKey(f"storage key has a control character or backslash: {key!r}")
+    body = key[:-1] if prefix and key.endswith("/") else key
+    if body.startswith("/"):
+        raise InvalidKey(f"storage key must not be absolute: {key!r}")
+    for segment in body.split("/"):
+        if segment == "":
+            raise InvalidKey(f"storage key has an empty segment: {key!r}")
+        if segment.startswith("."):
+            raise InvalidKey(f"storage key segment must not start with '.': {key!r}")
+    return key
+
+
+class Storage(abc.ABC):
+    """An async key-value store with versions.
+
+    Backends subclass this and implement the underscored methods; the public
+    methods validate keys first so every backend enforces the same rules.
+    """
+
+    #: The name the backend is registered under (``file``, ``memory``, ``s3``...).
+    name: ClassVar[str] = "abstract"
+
+    async def get(self, key: str) -> Record:
+        """Return the record at ``key``; raise :class:`NotFound`."""
+        return await self._get(validate_key(key))
+
+    async def put(
+        self, key: str, data: bytes, *, if_version: str | None = None, if_absent: bool = False
+    ) -> str:
+        """Write ``data`` and return the new version.
+
+        ``if_absent=True`` creates only (raise :class:`PreconditionFailed` when the
+        key exists); ``if_version=v`` writes only when the current version is ``v``
+        (raise :class:`PreconditionFailed` otherwise, :class:`NotFound` never: a
+        missing record is a changed version). With neither, the write is unconditional.
+        """
+        if if_absent and if_version is not None:
+            raise ValueError("if_absent and if_version are exclusive")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("storage values are bytes")
+        return await self._put(validate_key(key), bytes(data), if_version=if_version, if_absent=if_absent)
+
+    async def delete(self, key: str, *, if_version: str | None = None) -> None:
+        """Delete ``key``; raise :class:`NotFound`, or :class:`PreconditionFailed` on a stale version."""
+        await self._delete(validate_key(key), if_version=if_version)
+
+    async def list(self, prefix: str = "", *, limit: int = 1000, cursor: str | None = None) -> Page:
+        """Keys starting with ``prefix`` in lexicographic order, at most ``limit`` a page."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        return await self._list(validate_key(prefix, prefix=True), limit=limit, cursor=cursor)
+
+    async def list_all(self, prefix: str = "") -> list[str]:
+        """Every key under ``prefix``, following cursors."""
+        keys: list[str] = []
+        cursor = None
+        while True:
+            page = await self.list(prefix, cursor=cursor)
+            keys.extend(page.keys)
+            if page.cursor is None:
+                return keys
+            cursor = page.cursor
+
+    async def check(self) -> None:
+        """Raise :class:`StorageUnavailable` if the backend cannot be read and written."""
+
+    async def open(self) -> None:
+        """Acquire resources (connections, folders). Called once before use."""
+
+    async def close(self) -> None:
+        """Release resources. Called once at shutdown."""
+
+    def describe(self) -> str:
+        """A short human description for logs and ``/readyz`` (never secrets)."""
+        return self.name
+
+    @abc.abstractmethod
+    async def _get(self, key: str) -> Record: ...
+
+    @abc.abstractmethod
+    async def _put(self, key: str, data: bytes, *, if_version: str | None, if_absent: bool) -> str: ...
+
+    @abc.abstractmethod
+    async def _delete(self, key: str, *, if_version: str | None) -> None: ...
+
+    @abc.abstractmethod
+    async def _list(self, prefix: str, *, limit: int, cursor: str | None) -> Page: ...

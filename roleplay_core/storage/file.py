@@ -1,0 +1,201 @@
+"""File storage: the default backend. One file per record under ``storage.file.root``.
+
+Writes go to a temp file, are fsynced, then renamed over the record, so a crash
+leaves the old record or the new one, never half of one. Every write holds an
+``flock`` on one of 256 lock files picked by the key's hash, which makes
+create-only and compare-and-swap safe across processes on one host. Blocking
+I/O runs in worker threads so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import errno
+import fcntl
+import hashlib
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .base import NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
+
+SUFFIX = ".rec"
+MAGIC = b"RP1 "
+HEADER = len(MAGIC) + 32 + 1  # magic, 32 hex digits of version, newline
+LOCK_STRIPES = 256
+
+
+class FileStorage(Storage):
+    name = "file"
+
+    def __init__(self, settings: Any = None, *, root: str | os.PathLike | None = None, fsync: bool | None = None):
+        options = _section(settings, "storage.file")
+        self.root = Path(root if root is not None else options.get("root", "var/data")).absolute()
+        self.fsync = bool(options.get("fsync", True) if fsync is None else fsync)
+        self._tmp = self.root / ".tmp"
+        self._locks = self.root / ".locks"
+
+    def describe(self) -> str:
+        return f"file storage at {self.root}"
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> None:
+        for folder in (self.root, self._tmp, self._locks):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    async def check(self) -> None:
+        def probe() -> None:
+            self._open_sync()
+            path = self._tmp / f"check-{uuid.uuid4().hex}"
+            path.write_bytes(b"ok")
+            if path.read_bytes() != b"ok":
+                raise OSError("read back a different value")
+            path.unlink()
+
+        try:
+            await asyncio.to_thread(probe)
+        except OSError as exc:
+            raise StorageUnavailable(f"{self.describe()} is not writable: {exc}") from exc
+
+    # -- paths and locks ---------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/")[:-1], key.rsplit("/", 1)[-1] + SUFFIX)
+
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        stripe = hashlib.blake2b(key.encode(), digest_size=2).digest()[0]
+        fd = os.open(self._locks / f"{stripe:02x}", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _read(self, path: Path) -> Record | None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+        if raw[: len(MAGIC)] != MAGIC or raw[HEADER - 1 : HEADER] != b"\n":
+            raise StorageUnavailable(f"corrupt record file {path}")
+        return Record(raw[HEADER:], raw[len(MAGIC) : HEADER - 1].decode("ascii"))
+
+    def _write(self, path: Path, data: bytes) -> str:
+        version = uuid.uuid4().hex
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp / f"{version}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as handle:
+                handle.write(MAGIC + version.encode("ascii") + b"\n")
+                handle.write(data)
+                handle.flush()
+                if self.fsync:
+                    os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            _fsync_dir(path.parent)
+        return version
+
+    # -- contract ----------------------------------------------------------
+
+    async def _get(self, key: str) -> Record:
+        record = await asyncio.to_thread(self._read, self._path(key))
+        if record is None:
+            raise NotFound(key)
+        return record
+
+    async def _put(self, key: str, data: bytes, *, if_version: str | None, if_absent: bool) -> str:
+        def put() -> str:
+            path = self._path(key)
+            with self._locked(key):
+                if if_absent or if_version is not None:
+                    current = self._read(path)
+                    if if_absent and current is not None:
+                        raise PreconditionFailed(f"{key} exists")
+                    if if_version is not None and (current is None or current.version != if_version):
+                        raise PreconditionFailed(f"{key} changed")
+                return self._write(path, data)
+
+        return await asyncio.to_thread(_with_os_errors, put, self)
+
+    async def _delete(self, key: str, *, if_version: str | None) -> None:
+        def delete() -> None:
+            path = self._path(key)
+            with self._locked(key):
+                current = self._read(path)
+                if current is None:
+                    raise NotFound(key)
+                if if_version is not None and current.version != if_version:
+                    raise PreconditionFailed(f"{key} changed")
+                path.unlink()
+
+        await asyncio.to_thread(_with_os_errors, delete, self)
+
+    async def _list(self, prefix: str, *, limit: int, cursor: str | None) -> Page:
+        def scan() -> Page:
+            folder, _, stem = prefix.rpartition("/")
+            base = self.root.joinpath(*folder.split("/")) if folder else self.root
+            keys: list[str] = []
+            _walk(base, folder + "/" if folder else "", stem, keys)
+            keys.sort()
+            start = bisect.bisect_right(keys, cursor) if cursor else 0
+            chunk = keys[start : start + limit]
+            more = start + limit < len(keys)
+            return Page(tuple(chunk), chunk[-1] if more and chunk else None)
+
+        return await asyncio.to_thread(scan)
+
+
+def _walk(folder: Path, key_prefix: str, stem: str, out: list[str]) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or not name.startswith(stem):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            _walk(Path(entry.path), f"{key_prefix}{name}/", "", out)
+        elif name.endswith(SUFFIX):
+            out.append(key_prefix + name[: -len(SUFFIX)])
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _with_os_errors(func, storage: FileStorage):
+    try:
+        return func()
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+            raise StorageUnavailable(f"{storage.describe()}: {exc.strerror}") from exc
+        raise
+
+
+def _section(settings: Any, dotted: str) -> dict:
+    if settings is None:
+        return {}
+    getter = getattr(settings, "get", None)
+    value = getter(dotted, {}) if getter else {}
+    return dict(value or {})
