@@ -4,6 +4,8 @@ from starlette.routing import Route
 
 from roleplay_core import JSON, hookimpl
 
+from . import voice
+
 
 async def status(request):
     return JSON({"plugin": "chat", "status": "skeleton"})
@@ -11,4 +13,4 @@ async def status(request):
 
 @hookimpl
 def register_routes(kernel):
-    return [Route("/chat/status", status, methods=["GET"])]
+    return [Route("/chat/status", status, methods=["GET"]), *voice.routes()]
