@@ -22,6 +22,12 @@ class TranscriptMessage:
     #: True for a spoken turn (its text is the final transcription).
     voice: bool = False
     duration_ms: int | None = None
+    #: Beat ids the character engine fired with this turn (a character reply), from the provider's
+    #: ``Reply.info["beats"]``. ``None`` means "not reported" (a provider without beats, or a
+    #: session owner that does not record them); ``()`` means "reported: none fired". The
+    #: evaluator scores ``beat_reached`` checks from it, and falls back to matching the learner's
+    #: lines against beat triggers when no message of a transcript reports beats.
+    beats: tuple[str, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
