@@ -96,7 +96,11 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log under the request id, never to the client.
     request_id = request.scope.get("request_id")
     logger.exception("unhandled error in request %s", request_id, exc_info=exc)
-    return problem_response(Problem(500, "The server hit an unexpected error; it has been logged."), request_id)
+    # This response is sent by Starlette's outermost error middleware, outside the
+    # request-id middleware, so it carries the header itself.
+    headers = {"X-Request-ID": request_id} if request_id else None
+    problem = Problem(500, "The server hit an unexpected error; it has been logged.", headers=headers)
+    return problem_response(problem, request_id)
 
 
 EXCEPTION_HANDLERS = {

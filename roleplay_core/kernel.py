@@ -45,7 +45,10 @@ class Kernel:
         self.pm = pm
         self.hook = pm.hook
         self.plugins = plugins
-        self.tokens = TokenService.from_settings(settings)
+        try:
+            self.tokens = TokenService.from_settings(settings)
+        except (ValueError, OSError) as exc:
+            raise SettingsError(f"security: {exc}") from exc
         self.storage_backends: dict[str, Any] = {}
         for backends in self.hook.register_storage_backends():
             self.storage_backends.update(backends or {})

@@ -1,0 +1,43 @@
+"""File-backend specifics beyond the contract."""
+
+import os
+
+import pytest
+
+from roleplay_core.storage import FileStorage, StorageUnavailable
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_records_are_files_under_root_and_temp_files_are_cleaned(tmp_path):
+    storage = FileStorage(root=tmp_path)
+    await storage.open()
+    await storage.put("users/42/profile", b"{}")
+    assert (tmp_path / "users" / "42" / "profile.rec").is_file()
+    assert os.listdir(tmp_path / ".tmp") == []
+
+
+async def test_corrupt_file_is_reported_not_returned(tmp_path):
+    storage = FileStorage(root=tmp_path)
+    await storage.open()
+    await storage.put("a", b"x")
+    (tmp_path / "a.rec").write_bytes(b"garbage")
+    with pytest.raises(StorageUnavailable):
+        await storage.get("a")
+
+
+async def test_check_fails_on_unwritable_root(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    storage = FileStorage(root=blocker / "data")
+    with pytest.raises(StorageUnavailable) as info:
+        await storage.check()
+    assert str(blocker) in str(info.value)
+
+
+async def test_root_from_settings(tmp_path):
+    from roleplay_core.testing import make_kernel
+
+    kernel = make_kernel({"storage.backend": "file", "storage.file.root": str(tmp_path / "rp")})
+    assert isinstance(kernel.storage, FileStorage)
+    assert kernel.storage.root == tmp_path / "rp"
