@@ -18,6 +18,7 @@ from .plugins import PluginError, new_plugin_manager
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -37,9 +38,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace, kernel: Kernel) -> int:
+    from .storage import StorageError
+
     needs_storage = getattr(args, "needs_storage", True)
     if needs_storage:
-        await kernel.open()
+        try:
+            await kernel.open()
+        except StorageError as exc:
+            print(f"roleplay: storage: FAILED: {exc}", file=sys.stderr)
+            return 1
     try:
         result = args.handler(args, kernel)
         if inspect.isawaitable(result):
@@ -77,6 +84,21 @@ def _command_plugin_manager():
     except Exception as exc:  # the command that needs the plugin reports it properly
         print(f"roleplay: warning: {exc}", file=sys.stderr)
     return pm
+
+
+def _hoist_global_options(argv: list[str]) -> list[str]:
+    """Accept ``--env`` and ``--set`` anywhere (``roleplay check --env production``)."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    items = iter(argv)
+    for item in items:
+        if item in ("--env", "--set"):
+            hoisted += [item, next(items, "")]
+        elif item.startswith(("--env=", "--set=")):
+            hoisted.append(item)
+        else:
+            rest.append(item)
+    return hoisted + rest
 
 
 def _parse_overrides(items: list[str]) -> dict[str, Any]:

@@ -42,7 +42,10 @@ class FileStorage(Storage):
         return f"file storage at {self.root}"
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._open_sync)
+        try:
+            await asyncio.to_thread(self._open_sync)
+        except OSError as exc:
+            raise StorageUnavailable(f"{self.describe()} cannot be created: {exc}") from exc
 
     def _open_sync(self) -> None:
         for folder in (self.root, self._tmp, self._locks):

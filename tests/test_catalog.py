@@ -1,0 +1,105 @@
+"""Script types, script packs and the published catalog."""
+
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from roleplay_core import Problem, create_app, hookimpl, script_from_dict, script_to_dict
+from roleplay_core.catalog import PackError, load_pack_paths
+from roleplay_core.testing import make_kernel
+
+SCRIPT = {
+    "id": "tiny",
+    "title": "A tiny scene",
+    "language": "en",
+    "characters": [{"id": "sam", "name": "Sam", "opening_line": "Hi.", "speaks_first": True}],
+    "scripted": {
+        "synonyms": {"refund": ["money back"]},
+        "beats": [{"id": "greet", "triggers": ["hello"], "replies": ["Hello to you."], "mood_effect": 1}],
+        "end_conditions": [{"kind": "turns", "value": 10, "reason": "time is up"}],
+    },
+    "rubric": {"criteria": [{"id": "greets", "title": "Greets", "check": {"kind": "beat_reached", "beats": ["greet"]}}]},
+}
+
+
+def test_script_round_trips_through_plain_data():
+    script = script_from_dict(SCRIPT)
+    assert script.character().name == "Sam"
+    assert script.scripted.synonyms["refund"] == ("money back",)
+    again = script_from_dict(json.loads(json.dumps(script_to_dict(script))))
+    assert again == script
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"id": "Not A Slug"}, "id"),
+        ({"language": "english!"}, "language"),
+        ({"characters": []}, "characters"),
+        ({"difficulty": "impossible"}, "difficulty"),
+        ({"title": "  "}, "title"),
+        ({"characters": [{"id": "a", "name": "A"}, {"id": "a", "name": "B"}]}, "characters"),
+        ({"rubric": {"criteria": [{"id": "c", "title": "C", "weight": -1, "check": {"kind": "open_questions"}}]}},
+         "rubric.criteria[0].weight"),
+        ({"rubric": {"criteria": [{"id": "c", "title": "C", "check": {"kind": "vibes"}}]}},
+         "rubric.criteria[0].check.kind"),
+        ({"unknown": 1}, "$"),
+    ],
+)
+def test_invalid_scripts_name_the_field(change, field):
+    with pytest.raises(Problem) as info:
+        script_from_dict({**SCRIPT, **change})
+    assert info.value.status == 422
+    assert field in [e.field for e in info.value.errors]
+
+
+def test_pack_loading_from_yaml_json_and_bundles(tmp_path):
+    import yaml
+
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(SCRIPT))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bundle.json").write_text(json.dumps({"scripts": [{**SCRIPT, "id": "tiny-2"}]}))
+    (tmp_path / "README.txt").write_text("ignored")
+    scripts = load_pack_paths([tmp_path])
+    assert sorted(scripts) == ["tiny", "tiny-2"]
+
+
+def test_pack_errors_name_file_and_field(tmp_path):
+    (tmp_path / "bad.json").write_text(json.dumps({**SCRIPT, "difficulty": "x"}))
+    with pytest.raises(PackError, match=r"bad.json.*difficulty"):
+        load_pack_paths([tmp_path])
+    (tmp_path / "bad.json").write_text(json.dumps(SCRIPT))
+    (tmp_path / "dup.json").write_text(json.dumps(SCRIPT))
+    with pytest.raises(PackError, match="twice"):
+        load_pack_paths([tmp_path])
+
+
+def test_catalog_serves_packs_and_published_versions_override(tmp_path):
+    (tmp_path / "tiny.json").write_text(json.dumps(SCRIPT))
+
+    class Pack:
+        name = "pack"
+
+        @hookimpl
+        def register_script_packs(self):
+            return [tmp_path]
+
+    app = create_app(make_kernel(plugins=[Pack()], load_entry_points=False))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        kernel = app.state.kernel
+        catalog = kernel.catalog
+        portal = client.portal  # run coroutines on the app's loop
+
+        shipped = portal.call(catalog.get, "tiny")
+        assert shipped.source == "pack" and shipped.script.title == "A tiny scene"
+        edited = script_from_dict({**SCRIPT, "title": "A tiny scene, revised"})
+        portal.call(catalog.publish, edited, "2")
+        published = portal.call(catalog.get, "tiny")
+        assert published.source == "storage" and published.version == "2"
+        assert published.script.title == "A tiny scene, revised"
+        assert [p.script.id for p in portal.call(catalog.list)] == ["tiny"]
+        assert portal.call(lambda: catalog.list(language="es")) == []
+        portal.call(catalog.withdraw, "tiny")
+        assert portal.call(catalog.get, "tiny").source == "pack"

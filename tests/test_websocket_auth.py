@@ -1,0 +1,91 @@
+"""WebSockets authenticate with their first message; never with a token in the URL."""
+
+import pytest
+from starlette.routing import WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from roleplay_core import authenticate_websocket, create_app, hookimpl
+from roleplay_core.testing import make_kernel
+
+
+class Echo:
+    name = "echo"
+
+    @hookimpl
+    def register_routes(self):
+        async def echo(websocket):
+            principal = await authenticate_websocket(websocket)
+            if principal is None:
+                return
+            text = await websocket.receive_text()
+            await websocket.send_json({"user": principal.id, "echo": text})
+            await websocket.close()
+
+        async def admin_only(websocket):
+            if await authenticate_websocket(websocket, minimum_role="admin") is None:
+                return
+            await websocket.send_json({"ok": True})
+            await websocket.close()
+
+        return [WebSocketRoute("/echo/ws", echo), WebSocketRoute("/echo/admin", admin_only)]
+
+
+@pytest.fixture
+def app():
+    return create_app(make_kernel({"security.websocket_auth_timeout": 0.3}, plugins=[Echo()],
+                                  load_entry_points=False))
+
+
+def closed_with(ws, code):
+    frame = ws.receive_json()
+    assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    with pytest.raises(WebSocketDisconnect) as info:
+        ws.receive_text()
+    assert info.value.code == code
+
+
+def test_first_message_authenticates(app):
+    token = app.state.kernel.tokens.issue("u7")
+    with TestClient(app) as client, client.websocket_connect("/echo/ws") as ws:
+        ws.send_json({"type": "auth", "token": token})
+        assert ws.receive_json() == {"type": "authenticated", "user": {"id": "u7", "roles": ["user"]}}
+        ws.send_text("hi")
+        assert ws.receive_json() == {"user": "u7", "echo": "hi"}
+
+
+def test_no_auth_message_times_out_with_4401(app):
+    with TestClient(app) as client, client.websocket_connect("/echo/ws") as ws:
+        closed_with(ws, 4401)
+
+
+@pytest.mark.parametrize("first", ['{"type": "auth", "token": "nope"}', '{"type": "hello"}', "not json", "[]"])
+def test_bad_first_message_closes_with_4401(app, first):
+    with TestClient(app) as client, client.websocket_connect("/echo/ws") as ws:
+        ws.send_text(first)
+        closed_with(ws, 4401)
+
+
+def test_expired_token_closes_with_4401(app):
+    token = app.state.kernel.tokens.issue("u7", ttl=-60)
+    with TestClient(app) as client, client.websocket_connect("/echo/ws") as ws:
+        ws.send_json({"type": "auth", "token": token})
+        closed_with(ws, 4401)
+
+
+def test_role_refusal_closes_with_4403(app):
+    kernel = app.state.kernel
+    with TestClient(app) as client:
+        with client.websocket_connect("/echo/admin") as ws:
+            ws.send_json({"type": "auth", "token": kernel.tokens.issue("u1", ["scripter"])})
+            closed_with(ws, 4403)
+        with client.websocket_connect("/echo/admin") as ws:
+            ws.send_json({"type": "auth", "token": kernel.tokens.issue("u2", ["admin"])})
+            assert ws.receive_json()["type"] == "authenticated"
+            assert ws.receive_json() == {"ok": True}
+
+
+def test_token_in_query_string_is_ignored(app):
+    token = app.state.kernel.tokens.issue("u7")
+    with TestClient(app) as client, client.websocket_connect(f"/echo/ws?token={token}") as ws:
+        closed_with(ws, 4401)
