@@ -1,16 +1,55 @@
-"""Hook implementations of the `chat` plugin (skeleton: filled in by its issue)."""
+"""Hook implementations of the ``chat`` plugin: settings, routes, the scripted provider, packs, transcripts."""
 
-from starlette.routing import Route
+from __future__ import annotations
 
-from roleplay_core import JSON, hookimpl
+import importlib.resources
 
-from . import voice
+from roleplay_core import hookimpl
+
+from . import config, sessions, voice
 
 
-async def status(request):
-    return JSON({"plugin": "chat", "status": "skeleton"})
+@hookimpl
+def settings_defaults(env):
+    return config.DEFAULTS
+
+
+@hookimpl
+def validate_settings(settings):
+    return config.problems(settings)
 
 
 @hookimpl
 def register_routes(kernel):
-    return [Route("/chat/status", status, methods=["GET"]), *voice.routes()]
+    from . import routes
+
+    return [*routes.routes(), *voice.routes()]
+
+
+@hookimpl
+def register_model_providers():
+    return {"scripted": _scripted}
+
+
+def _scripted(kernel):
+    from .engine import ScriptedProvider
+
+    return ScriptedProvider(kernel)
+
+
+@hookimpl
+def register_script_packs():
+    return [importlib.resources.files("roleplay_chat") / "packs" / "starter"]
+
+
+@hookimpl
+def get_transcript(kernel, session_id):
+    return sessions.read_transcript(kernel, session_id)
+
+
+@hookimpl
+def startup(kernel):
+    name = kernel.settings.get("chat.model", "scripted")
+    provider = kernel.model(name)  # fails startup loudly when chat.model names nothing installed
+    if "reply" not in provider.capabilities:
+        raise RuntimeError(f"chat.model {name!r} cannot play characters (capabilities: {sorted(provider.capabilities)})")
