@@ -1,14 +1,81 @@
-"""Hook implementations of the `auth` plugin (skeleton: filled in by its issue)."""
+"""Hook implementations of the ``auth`` plugin: accounts, sign-in methods, tokens, admin."""
 
-from starlette.routing import Route
+from __future__ import annotations
 
-from roleplay_core import JSON, hookimpl
+import logging
+
+from roleplay_core import hookimpl
+
+from . import auth_routes, cli, config, users_routes
+from .local import LocalPasswordProvider
+from .oidc import OIDCProvider
+from .service import service
+
+logger = logging.getLogger("roleplay.auth")
 
 
-async def status(request):
-    return JSON({"plugin": "auth", "status": "skeleton"})
+@hookimpl
+def settings_defaults(env):
+    return config.defaults(env)
+
+
+@hookimpl
+def validate_settings(settings):
+    return config.problems(settings)
 
 
 @hookimpl
 def register_routes(kernel):
-    return [Route("/auth/status", status, methods=["GET"])]
+    return [*auth_routes.routes(), *users_routes.routes()]
+
+
+@hookimpl
+def register_auth_providers(kernel):
+    auth = service(kernel)
+    providers = [LocalPasswordProvider(auth.users, auth.passwords)]
+    for name, settings in sorted(config.enabled_oidc(kernel.settings).items()):
+        providers.append(OIDCProvider(
+            name, settings, kernel.storage,
+            state_ttl=int(kernel.settings.get("auth.oauth_state_ttl", 600)),
+            cache_seconds=int(kernel.settings.get("auth.oidc_cache_seconds", 3600)),
+        ))
+    return providers
+
+
+@hookimpl
+def register_commands(subparsers):
+    cli.add_commands(subparsers)
+
+
+@hookimpl
+async def startup(kernel):
+    auth = service(kernel)
+    await auth.passwords.warm_up()  # the dummy hash for unknown-email logins
+    await bootstrap_admin(kernel)
+
+
+async def bootstrap_admin(kernel) -> None:
+    """Development only: create ``auth.bootstrap_admin`` as an admin if that email has no account."""
+    email = (kernel.settings.get("auth.bootstrap_admin.email") or "").strip()
+    password = kernel.settings.get("auth.bootstrap_admin.password") or ""
+    if not email or not password:
+        return
+    if not kernel.settings.is_development:
+        # validate_settings already refuses this outside development; never act on it there.
+        raise RuntimeError("auth.bootstrap_admin is set outside development")
+    from .emails import normalise
+    from .users import EmailTaken
+
+    auth = service(kernel)
+    email = normalise(email)
+    if await auth.users.by_email(email) is not None:
+        return
+    problems = auth.password_problems(password, email)
+    if problems:
+        raise ValueError("auth.bootstrap_admin.password " + "; ".join(problems))
+    try:
+        user = await auth.create_local_user(email=email, password=password, display_name="Admin", roles=("admin",))
+    except EmailTaken:
+        return  # another process created it a moment ago
+    await auth.record("user.registered", user_id=user.id, method="bootstrap", roles=["admin"])
+    logger.warning("created the development bootstrap admin %s", email)

@@ -1,0 +1,182 @@
+"""``/auth/*``: register, login, refresh, logout, providers, OAuth/OIDC sign-in, me."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from roleplay_core import JSON, FieldError, Problem, current_principal, parse_body, validation_problem
+
+from .bodies import Login, RefreshBody, Register, checked_email, checked_language, checked_name
+from .emails import normalise
+from .refresh import RefreshError, RefreshReused
+from .service import AuthService, service
+from .users import EmailTaken, User
+
+WRONG_CREDENTIALS = "The email or password is wrong."
+
+
+def _service(request: Request) -> AuthService:
+    return service(request.app.state.kernel)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the ASGI server reports it (uvicorn --proxy-headers trusts X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def register(request: Request) -> Response:
+    auth = _service(request)
+    if not auth.registration_enabled:
+        raise Problem(403, "Registration is switched off here; ask an admin for an account.")
+    body = await parse_body(request, Register)
+    email = checked_email(body.email)
+    display_name = checked_name(body.display_name)
+    language = checked_language(body.preferred_language)
+    problems = auth.password_problems(body.password, email)
+    if problems:
+        raise validation_problem([FieldError("password", p) for p in problems])
+    try:
+        user = await auth.create_local_user(email=email, password=body.password, display_name=display_name,
+                                            preferred_language=language)
+    except EmailTaken:
+        raise Problem(409, "An account with this email already exists.", errors=[
+            FieldError("email", "is already registered")]) from None
+    await auth.record("user.registered", user_id=user.id, method="local", ip=client_address(request))
+    return JSON({"user": user.public(), **await auth.sign_in(user)}, status_code=201,
+                headers={"Location": f"{auth.prefix}/users/{user.id}"})
+
+
+async def login(request: Request) -> Response:
+    auth = _service(request)
+    body = await parse_body(request, Login)
+    email = normalise(body.email)
+    ip = client_address(request)
+    subjects = {"account": email, "client": ip}
+    await auth.throttle.check(subjects)
+    identity = await request.app.state.kernel.auth_providers["local"].authenticate(
+        {"email": email, "password": body.password})
+    if identity is None:
+        await auth.throttle.failure(subjects)
+        await auth.record("login.failed", email=email, method="local", ip=ip)
+        raise Problem(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
+    user = await auth.users.get_user(identity.subject)
+    if user is None:  # deleted between the check and now
+        raise Problem(401, WRONG_CREDENTIALS)
+    if user.disabled:
+        await auth.record("login.failed", user_id=user.id, method="local", ip=ip, reason="disabled")
+        raise Problem(403, "This account is disabled.")
+    await auth.throttle.reset("account", email)
+    await auth.record("login.succeeded", user_id=user.id, method="local", ip=ip)
+    return JSON(await auth.sign_in(user))
+
+
+async def refresh(request: Request) -> Response:
+    auth = _service(request)
+    body = await parse_body(request, RefreshBody)
+    try:
+        grant = await auth.refresh.use(body.refresh_token)
+    except RefreshReused as exc:
+        await auth.record("refresh.reused", user_id=exc.user_id, family=exc.family, ip=client_address(request))
+        raise Problem(401, "This refresh token was already used; every session of this sign-in is now ended. "
+                           "Sign in again.") from None
+    except RefreshError as exc:
+        raise Problem(401, f"The refresh token is not valid: {exc}.") from None
+    user = await auth.users.get_user(grant.user_id)
+    if user is None or user.session_epoch != grant.epoch:
+        await auth.refresh.revoke_family(grant.family)
+        raise Problem(401, "This session has ended; sign in again.")
+    if user.disabled:
+        await auth.refresh.revoke_family(grant.family)
+        raise Problem(403, "This account is disabled.")
+    return JSON(auth.pair(user, await auth.refresh.rotate(grant, user.session_epoch)))
+
+
+async def logout(request: Request) -> Response:
+    auth = _service(request)
+    body = await parse_body(request, RefreshBody)
+    await auth.refresh.revoke(body.refresh_token)
+    return Response(status_code=204)
+
+
+async def providers(request: Request) -> Response:
+    auth = _service(request)
+    kernel = request.app.state.kernel
+    listed = []
+    for name, provider in sorted(kernel.auth_providers.items()):
+        entry = provider.describe()
+        if provider.kind == "redirect":
+            entry["login_url"] = f"{auth.prefix}/auth/oauth/{name}/login"
+        listed.append(entry)
+    return JSON({"providers": listed, "registration_enabled": auth.registration_enabled})
+
+
+def _redirect_provider(request: Request):
+    name = request.path_params["provider"]
+    provider = request.app.state.kernel.auth_providers.get(name)
+    if provider is None or provider.kind != "redirect":
+        raise Problem(404, f"No sign-in provider named {name!r} is enabled here.")
+    return provider
+
+
+async def oauth_login(request: Request) -> Response:
+    auth = _service(request)
+    provider = _redirect_provider(request)
+    url = await provider.authorization_url(request, auth.callback_url(provider.name))
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+async def oauth_callback(request: Request) -> Response:
+    auth = _service(request)
+    provider = _redirect_provider(request)
+    ip = client_address(request)
+    try:
+        identity = await provider.complete(request, auth.callback_url(provider.name))
+    except Problem as problem:
+        await auth.record("login.failed", method=provider.name, ip=ip, reason=problem.detail)
+        raise
+    user, how = await auth.user_for_identity(identity)
+    if user.disabled:
+        await auth.record("login.failed", user_id=user.id, method=provider.name, ip=ip, reason="disabled")
+        raise Problem(403, "This account is disabled.")
+    await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
+    pair = await auth.sign_in(user)
+    front = auth.settings.get("auth.oauth_frontend_redirect") or ""
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    if front:
+        # The fragment never reaches a server or a Referer header, unlike a query string.
+        fragment = urlencode({**{k: str(v) for k, v in pair.items()}, "account": how})
+        return RedirectResponse(f"{front}#{fragment}", status_code=302, headers=headers)
+    return JSON({"user": user.public(), "account": how, **pair}, headers=headers)
+
+
+async def me(request: Request) -> Response:
+    user = await stored_user(request)
+    return JSON({**user.public(), "auth_methods": user.auth_methods()})
+
+
+async def stored_user(request: Request) -> User:
+    """The signed-in user as stored now: 401 when deleted, 403 when disabled."""
+    principal = current_principal(request)
+    user = await _service(request).users.get_user(principal.id)
+    if user is None:
+        raise Problem(401, "This account no longer exists.", headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
+    if user.disabled:
+        raise Problem(403, "This account is disabled.")
+    return user
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/auth/register", register, methods=["POST"]),
+        Route("/auth/login", login, methods=["POST"]),
+        Route("/auth/refresh", refresh, methods=["POST"]),
+        Route("/auth/logout", logout, methods=["POST"]),
+        Route("/auth/providers", providers, methods=["GET"]),
+        Route("/auth/oauth/{provider}/login", oauth_login, methods=["GET"]),
+        Route("/auth/oauth/{provider}/callback", oauth_callback, methods=["GET"]),
+        Route("/auth/me", me, methods=["GET"]),
+    ]

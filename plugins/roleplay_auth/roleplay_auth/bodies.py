@@ -1,0 +1,87 @@
+"""Request bodies (attrs, structured strictly by the kernel's converter) and field checks."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from roleplay_core import FieldError, validation_problem
+
+from .emails import is_valid, normalise
+
+LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+MAX_NAME = 100
+
+
+@attrs.frozen(kw_only=True)
+class Register:
+    email: str
+    password: str
+    display_name: str
+    preferred_language: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Login:
+    email: str
+    password: str
+
+
+@attrs.frozen(kw_only=True)
+class RefreshBody:
+    refresh_token: str
+
+
+@attrs.frozen(kw_only=True)
+class UpdateMe:
+    """``PATCH /users/me``: only these two fields; ``roles`` is an unknown field (422)."""
+
+    display_name: str | None = None
+    preferred_language: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ChangePassword:
+    new_password: str
+    current_password: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AdminUpdate:
+    roles: list[str] | None = None
+    disabled: bool | None = None
+    display_name: str | None = None
+    preferred_language: str | None = None
+
+
+def checked_email(value: str, field: str = "email") -> str:
+    email = normalise(value)
+    if not is_valid(email):
+        raise validation_problem([FieldError(field, "must be an email address like name@example.com")])
+    return email
+
+
+def checked_name(value: str, field: str = "display_name") -> str:
+    name = " ".join(value.split())
+    if not name:
+        raise validation_problem([FieldError(field, "must not be empty")])
+    if len(name) > MAX_NAME:
+        raise validation_problem([FieldError(field, f"must have at most {MAX_NAME} characters")])
+    return name
+
+
+def checked_language(value: str | None, field: str = "preferred_language") -> str | None:
+    if value is None:
+        return None
+    if not LANGUAGE.match(value) or len(value) > 35:
+        raise validation_problem([FieldError(field, "must be a language tag such as 'en' or 'pt-BR'")])
+    return value
+
+
+def reject_unknown(raw: dict, cls: type, *, reason: str = "is not a field of this resource") -> None:
+    """422 naming each unknown key (``roles`` in ``PATCH /users/me``), not just ``$``."""
+    known = {a.name for a in attrs.fields(cls)}
+    unknown = sorted(k for k in raw if k not in known)
+    if unknown:
+        raise validation_problem([FieldError(str(k), reason) for k in unknown])

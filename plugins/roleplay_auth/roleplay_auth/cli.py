@@ -1,0 +1,90 @@
+"""``roleplay users create`` and ``roleplay users set-role``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+import attrs
+
+from roleplay_core import ROLES
+
+from .emails import is_valid, normalise
+from .service import service
+from .users import EmailTaken, LastAdmin
+
+
+def add_commands(subparsers: Any) -> None:
+    users = subparsers.add_parser("users", help="manage user accounts")
+    commands = users.add_subparsers(title="users commands", metavar="COMMAND")
+
+    create = commands.add_parser("create", help="create a local account; the password is asked for, "
+                                                "or read from standard input when it is not a terminal")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", choices=ROLES, default="user")
+    create.add_argument("--display-name", default=None, help="default: the part of the email before '@'")
+    create.set_defaults(handler=cmd_create)
+
+    set_role = commands.add_parser("set-role", help="give an account a role (user, scripter, admin)")
+    set_role.add_argument("--email", required=True)
+    set_role.add_argument("--role", choices=ROLES, required=True)
+    set_role.set_defaults(handler=cmd_set_role)
+
+    users.set_defaults(handler=lambda args, kernel: (users.print_help(), 2)[1])
+
+
+def read_password() -> str:
+    """Ask twice on a terminal; otherwise read one line from standard input (scripts, CI)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat the password: ") != first:
+            raise ValueError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def cmd_create(args: argparse.Namespace, kernel: Any) -> int:
+    auth = service(kernel)
+    email = normalise(args.email)
+    if not is_valid(email):
+        print(f"roleplay: {args.email!r} is not an email address", file=sys.stderr)
+        return 2
+    try:
+        password = read_password()
+    except (ValueError, EOFError) as exc:
+        print(f"roleplay: {exc}", file=sys.stderr)
+        return 2
+    problems = auth.password_problems(password, email)
+    if problems:
+        print("roleplay: the password " + "; ".join(problems), file=sys.stderr)
+        return 2
+    name = " ".join((args.display_name or email.split("@")[0]).split())[:100] or email
+    try:
+        user = await auth.create_local_user(email=email, password=password, display_name=name, roles=(args.role,))
+    except EmailTaken:
+        print(f"roleplay: an account with {email} already exists; use `roleplay users set-role`", file=sys.stderr)
+        return 1
+    await auth.record("user.registered", user_id=user.id, method="cli", roles=list(user.roles))
+    print(f"created {user.id} {email} roles={','.join(user.roles)}")
+    return 0
+
+
+async def cmd_set_role(args: argparse.Namespace, kernel: Any) -> int:
+    auth = service(kernel)
+    email = normalise(args.email)
+    user = await auth.users.by_email(email)
+    if user is None:
+        print(f"roleplay: no account with {email}", file=sys.stderr)
+        return 1
+    try:
+        before, after = await auth.users.update(user.id, lambda u: attrs.evolve(u, roles=(args.role,)))
+    except LastAdmin:
+        print(f"roleplay: {email} is the last admin; make someone else admin first", file=sys.stderr)
+        return 1
+    if before.roles != after.roles:
+        await auth.record("user.roles_changed", user_id=user.id, by="cli", old=list(before.roles),
+                          new=list(after.roles))
+    print(f"{email} roles={','.join(after.roles)}")
+    return 0

@@ -1,0 +1,142 @@
+"""The auth service: users, passwords, refresh tokens, throttling and audit for one kernel."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import attrs
+
+from roleplay_core import EventLog, ExternalIdentity, Kernel, Problem
+
+from .config import enabled_oidc
+from .passwords import Passwords, policy_problems
+from .refresh import RefreshTokens
+from .throttle import Throttle
+from .users import EmailTaken, Identity, IdentityTaken, User, UserStore, identity_id, new_user_id, now_iso
+
+_services: weakref.WeakKeyDictionary[Kernel, AuthService] = weakref.WeakKeyDictionary()
+
+
+def service(kernel: Kernel) -> AuthService:
+    """The kernel's auth service (built once per kernel; it holds no per-user state)."""
+    found = _services.get(kernel)
+    if found is None:
+        found = _services[kernel] = AuthService(kernel)
+    return found
+
+
+class AuthService:
+    def __init__(self, kernel: Kernel) -> None:
+        settings = kernel.settings
+        self.kernel = kernel
+        self.settings = settings
+        self.users = UserStore(kernel.storage)
+        self.passwords = Passwords(settings.get("auth.password.argon2") or {})
+        self.refresh = RefreshTokens(kernel.storage, int(settings.get("auth.refresh_token_ttl", 2592000)))
+        self.throttle = Throttle(kernel.storage, settings.get("auth.throttle") or {})
+        self.audit = EventLog(kernel.storage, "auth/audit")
+
+    # -- settings -------------------------------------------------------------
+
+    @property
+    def registration_enabled(self) -> bool:
+        value = self.settings.get("auth.registration.enabled", True)
+        if isinstance(value, str):
+            return value.strip().lower() not in ("false", "0", "no", "off")
+        return bool(value)
+
+    @property
+    def prefix(self) -> str:
+        return (self.settings.get("plugins.auth.prefix") or "").rstrip("/")
+
+    def callback_url(self, provider: str) -> str:
+        base = (self.settings.get("auth.oauth_redirect_base") or "").rstrip("/")
+        return f"{base}{self.prefix}/auth/oauth/{provider}/callback"
+
+    def password_problems(self, password: str, email: str | None) -> list[str]:
+        return policy_problems(password, email, min_length=int(self.settings.get("auth.password.min_length", 10)),
+                               max_length=int(self.settings.get("auth.password.max_length", 256)))
+
+    def oidc_names(self) -> list[str]:
+        return sorted(enabled_oidc(self.settings))
+
+    # -- tokens ---------------------------------------------------------------
+
+    def access_token(self, user: User) -> str:
+        return self.kernel.tokens.issue(user.id, user.roles)
+
+    def pair(self, user: User, refresh_token: str) -> dict[str, Any]:
+        return {"access_token": self.access_token(user), "refresh_token": refresh_token,
+                "token_type": "Bearer", "expires_in": self.kernel.tokens.ttl}
+
+    async def sign_in(self, user: User) -> dict[str, Any]:
+        """A new session (refresh-token family) for ``user`` and its token pair."""
+        return self.pair(user, await self.refresh.start(user.id, user.session_epoch))
+
+    # -- audit ----------------------------------------------------------------
+
+    async def record(self, type: str, **data: Any) -> None:
+        await self.audit.append(type, {k: v for k, v in data.items() if v is not None})
+
+    # -- users ----------------------------------------------------------------
+
+    async def create_local_user(self, *, email: str, password: str, display_name: str,
+                                preferred_language: str | None = None, roles: tuple[str, ...] = ("user",)) -> User:
+        """Hash the password (off the loop) and store the user; raise :class:`EmailTaken`."""
+        password_hash = await self.passwords.hash(password)
+
+        user = User(id=new_user_id(), email=email, display_name=display_name,
+                    preferred_language=preferred_language, roles=roles, password_hash=password_hash,
+                    password_set_at=now_iso())
+        return await self.users.create(user)
+
+    async def user_for_identity(self, identity: ExternalIdentity) -> tuple[User, str]:
+        """Find, link or create the user for an external login; returns ``(user, how)``.
+
+        ``how`` is ``"existing"``, ``"linked"`` or ``"created"``. An existing account is
+        linked by email only when the provider says the email is verified; otherwise a
+        login with an unverified email that another account owns is refused (409).
+        """
+        user = await self.users.by_identity(identity.provider, identity.subject)
+        if user is not None:
+            return user, "existing"
+        link = Identity(id=identity_id(identity.provider, identity.subject), provider=identity.provider,
+                        subject=identity.subject, email=identity.email)
+        if identity.email:
+            owner = await self.users.by_email(identity.email)
+            if owner is not None:
+                if not identity.email_verified:
+                    raise Problem(409, f"An account with this email exists, but {identity.provider} does not say "
+                                       "the email is verified, so the sign-in was not linked to it. Sign in with "
+                                       "the account's existing method.")
+                try:
+                    return await self.users.link(owner.id, link), "linked"
+                except IdentityTaken:
+                    return await self._identity_winner(identity), "existing"
+        if not self.registration_enabled:
+            raise Problem(403, "Registration is switched off here; ask an admin for an account.")
+        claimed_email = identity.email if identity.email and identity.email_verified else None
+        display = identity.display_name or (identity.email or "").split("@")[0] or identity.provider
+        user = User(id=new_user_id(), email=claimed_email, display_name=display[:100],
+                    preferred_language=None, identities=(link,))
+        try:
+            return await self.users.create(user), "created"
+        except IdentityTaken:  # the same person finished two sign-ins at once
+            return await self._identity_winner(identity), "existing"
+        except EmailTaken:  # someone registered this verified email a moment ago: link instead
+            owner = await self.users.by_email(claimed_email or "")
+            if owner is None:
+                raise Problem(409, "This email was just taken; try again.") from None
+            return await self.users.link(owner.id, link), "linked"
+
+    async def _identity_winner(self, identity: ExternalIdentity) -> User:
+        user = await self.users.by_identity(identity.provider, identity.subject)
+        if user is None:
+            raise Problem(409, "This sign-in is being linked by another request; try again.")
+        return user
+
+    async def bump_epoch(self, user_id: str) -> User:
+        """Invalidate every refresh token of ``user_id`` (their sessions end at the next refresh)."""
+        _, after = await self.users.update(user_id, lambda u: attrs.evolve(u, session_epoch=u.session_epoch + 1))
+        return after

@@ -1,0 +1,244 @@
+"""``/users/*``: the signed-in user's profile and sign-in methods; admin user management; audit."""
+
+from __future__ import annotations
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from roleplay_core import JSON, ROLES, FieldError, Problem, parse_body, read_json, structure, validation_problem
+
+from .auth_routes import _service, client_address, stored_user
+from .bodies import AdminUpdate, ChangePassword, UpdateMe, checked_language, checked_name, reject_unknown
+from .users import LastAdmin, User, now_iso
+
+MAX_PAGE = 200
+
+
+# -- the signed-in user -------------------------------------------------------
+
+
+async def get_me(request: Request) -> Response:
+    user = await stored_user(request)
+    return JSON({**user.public(), "auth_methods": user.auth_methods()})
+
+
+async def patch_me(request: Request) -> Response:
+    user = await stored_user(request)
+    raw = await read_json(request)
+    if not isinstance(raw, dict):
+        raise validation_problem([FieldError("$", "expected a JSON object")])
+    reject_unknown(raw, UpdateMe, reason="cannot be changed here")  # roles, disabled, email: 422
+    body = structure(raw, UpdateMe)
+    changes = {}
+    if "display_name" in raw:
+        if body.display_name is None:
+            raise validation_problem([FieldError("display_name", "must not be null")])
+        changes["display_name"] = checked_name(body.display_name)
+    if "preferred_language" in raw:
+        changes["preferred_language"] = checked_language(body.preferred_language)
+    _, after = await _service(request).users.update(user.id, lambda u: attrs.evolve(u, **changes))
+    return JSON({**after.public(), "auth_methods": after.auth_methods()})
+
+
+async def delete_me(request: Request) -> Response:
+    user = await stored_user(request)
+    auth = _service(request)
+    try:
+        await auth.users.delete(user.id)
+    except LastAdmin:
+        raise Problem(409, "You are the last admin; make someone else admin first.") from None
+    await auth.record("user.deleted", user_id=user.id, by=user.id, ip=client_address(request))
+    return Response(status_code=204)
+
+
+async def change_password(request: Request) -> Response:
+    user = await stored_user(request)
+    auth = _service(request)
+    body = await parse_body(request, ChangePassword)
+    if user.password_hash:
+        if not body.current_password:
+            raise validation_problem([FieldError("current_password", "is required to change the password")])
+        subjects = {"account": user.email or user.id, "client": client_address(request)}
+        await auth.throttle.check(subjects)
+        if not await auth.passwords.verify(user.password_hash, body.current_password):
+            await auth.throttle.failure(subjects)
+            await auth.record("login.failed", user_id=user.id, method="local", reason="password change",
+                              ip=client_address(request))
+            raise validation_problem([FieldError("current_password", "is wrong")])
+    elif not user.email:
+        raise Problem(409, "This account has no email address, so it cannot have a password.")
+    problems = auth.password_problems(body.new_password, user.email)
+    if problems:
+        raise validation_problem([FieldError("new_password", p) for p in problems])
+    new_hash = await auth.passwords.hash(body.new_password)
+    old_hash = user.password_hash
+
+    def change(current: User) -> User:
+        if current.password_hash != old_hash:
+            raise Problem(409, "The password changed meanwhile; try again.")
+        # A new epoch ends every other session: a stolen refresh token dies with the old password.
+        return attrs.evolve(current, password_hash=new_hash, password_set_at=now_iso(),
+                            session_epoch=current.session_epoch + 1)
+
+    _, after = await auth.users.update(user.id, change)
+    await auth.record("password.changed", user_id=user.id, ip=client_address(request))
+    return JSON(await auth.sign_in(after))
+
+
+async def auth_methods(request: Request) -> Response:
+    user = await stored_user(request)
+    return JSON({"auth_methods": user.auth_methods()})
+
+
+async def delete_auth_method(request: Request) -> Response:
+    user = await stored_user(request)
+    auth = _service(request)
+    method_id = request.path_params["method_id"]
+    if method_id not in {m["id"] for m in user.auth_methods()}:
+        raise Problem(404, f"No sign-in method {method_id!r} on this account.")
+    removed = []
+
+    def change(current: User) -> User:
+        methods = current.auth_methods()
+        if method_id not in {m["id"] for m in methods}:
+            raise Problem(404, f"No sign-in method {method_id!r} on this account.")
+        if len(methods) <= 1:
+            raise Problem(409, "This is your last sign-in method; add another before removing it.")
+        if method_id == "password":
+            return attrs.evolve(current, password_hash=None, password_set_at=None)
+        removed[:] = [i for i in current.identities if i.id == method_id]
+        return attrs.evolve(current, identities=tuple(i for i in current.identities if i.id != method_id))
+
+    await auth.users.update(user.id, change)
+    for identity in removed:
+        await auth.users.release_identity(user.id, identity)
+    await auth.record("auth_method.removed", user_id=user.id, method=method_id, ip=client_address(request))
+    return Response(status_code=204)
+
+
+# -- admin ----------------------------------------------------------------------
+
+
+async def stored_admin(request: Request) -> User:
+    """An admin by token AND by the stored record now: a demoted or disabled admin is refused at once."""
+    user = await stored_user(request)
+    if not user.is_admin:
+        raise Problem(403, "This needs the admin role.")
+    return user
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise validation_problem([FieldError(name, f"must be an integer from {low} to {high}")])
+    return int(raw)
+
+
+async def list_users(request: Request) -> Response:
+    await stored_admin(request)
+    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+    cursor = request.query_params.get("cursor") or None
+    if cursor is not None and (not cursor.isalnum() or len(cursor) > 64):
+        raise validation_problem([FieldError("cursor", "is not a cursor this endpoint returned")])
+    query = request.query_params.get("q", "")
+    if len(query) > 200:
+        raise validation_problem([FieldError("q", "must have at most 200 characters")])
+    users, next_cursor = await _service(request).users.search(query, limit=limit, cursor=cursor)
+    return JSON({"users": [u.public() for u in users], "next_cursor": next_cursor})
+
+
+async def audit(request: Request) -> Response:
+    await stored_admin(request)
+    after = _int_param(request, "after", 0, 0, 10**12)
+    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+    events = await _service(request).audit.read(after=after, limit=limit)
+    items = [{"seq": e.seq, "type": e.type, "data": dict(e.data), "created_at": e.created_at.isoformat()}
+             for e in events]
+    return JSON({"events": items, "next_after": items[-1]["seq"] if len(items) == limit else None})
+
+
+async def _target(request: Request) -> User:
+    user = await _service(request).users.get_user(request.path_params["user_id"])
+    if user is None:
+        raise Problem(404, "No such user.")
+    return user
+
+
+async def get_user(request: Request) -> Response:
+    await stored_admin(request)
+    user = await _target(request)
+    return JSON({**user.public(), "auth_methods": user.auth_methods()})
+
+
+async def patch_user(request: Request) -> Response:
+    admin = await stored_admin(request)
+    auth = _service(request)
+    target = await _target(request)
+    raw = await read_json(request)
+    if not isinstance(raw, dict):
+        raise validation_problem([FieldError("$", "expected a JSON object")])
+    reject_unknown(raw, AdminUpdate)
+    body = structure(raw, AdminUpdate)
+    changes: dict = {}
+    if body.roles is not None:
+        unknown = [r for r in body.roles if r not in ROLES]
+        if unknown or not body.roles:
+            raise validation_problem([FieldError("roles", f"must be a non-empty list of {', '.join(ROLES)}")])
+        changes["roles"] = tuple(r for r in ROLES if r in body.roles)
+    if body.disabled is not None:
+        changes["disabled"] = body.disabled
+    if body.display_name is not None:
+        changes["display_name"] = checked_name(body.display_name)
+    if "preferred_language" in raw:
+        changes["preferred_language"] = checked_language(body.preferred_language)
+
+    def change(current: User) -> User:
+        updated = attrs.evolve(current, **changes)
+        if updated.disabled and not current.disabled:
+            updated = attrs.evolve(updated, session_epoch=current.session_epoch + 1)
+        return updated
+
+    try:
+        before, after = await auth.users.update(target.id, change)
+    except LastAdmin:
+        raise Problem(409, "This is the last admin: it cannot be demoted or disabled.") from None
+    ip = client_address(request)
+    if before.roles != after.roles:
+        await auth.record("user.roles_changed", user_id=after.id, by=admin.id, old=list(before.roles),
+                          new=list(after.roles), ip=ip)
+    if before.disabled != after.disabled:
+        await auth.record("user.disabled" if after.disabled else "user.enabled", user_id=after.id, by=admin.id, ip=ip)
+    return JSON({**after.public(), "auth_methods": after.auth_methods()})
+
+
+async def delete_user(request: Request) -> Response:
+    admin = await stored_admin(request)
+    auth = _service(request)
+    target = await _target(request)
+    try:
+        await auth.users.delete(target.id)
+    except LastAdmin:
+        raise Problem(409, "This is the last admin: it cannot be deleted.") from None
+    await auth.record("user.deleted", user_id=target.id, by=admin.id, ip=client_address(request))
+    return Response(status_code=204)
+
+
+def routes() -> list[Route]:
+    # Fixed paths before /users/{user_id}: Starlette matches in order.
+    return [
+        Route("/users/me", get_me, methods=["GET"]),
+        Route("/users/me", patch_me, methods=["PATCH"]),
+        Route("/users/me", delete_me, methods=["DELETE"]),
+        Route("/users/me/password", change_password, methods=["POST"]),
+        Route("/users/me/auth-methods", auth_methods, methods=["GET"]),
+        Route("/users/me/auth-methods/{method_id}", delete_auth_method, methods=["DELETE"]),
+        Route("/users/audit", audit, methods=["GET"]),
+        Route("/users", list_users, methods=["GET"]),
+        Route("/users/{user_id}", get_user, methods=["GET"]),
+        Route("/users/{user_id}", patch_user, methods=["PATCH"]),
+        Route("/users/{user_id}", delete_user, methods=["DELETE"]),
+    ]
