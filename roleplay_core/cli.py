@@ -144,6 +144,8 @@ def add_kernel_commands(subparsers: Any) -> None:
 def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     import uvicorn
 
+    from .logs import log_config
+
     # Workers build their own app from the environment, so pass overrides as env vars.
     for key, value in overrides.items():
         os.environ["ROLEPLAY_" + key.upper().replace(".", "__")] = value if isinstance(value, str) else json.dumps(value)
@@ -162,6 +164,7 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         reload=args.reload,
         workers=None if args.reload else args.workers,
         log_level=kernel.settings.get("server.log_level", "info"),
+        log_config=log_config(kernel.settings.get("server.log_level", "info")),
         proxy_headers=True,
     )
     return 0

@@ -99,6 +99,10 @@ def test_serve_runs_uvicorn_on_the_app_factory(tmp_path):
         assert response.status_code == 200 and response.json()["status"] == "ready"
         assert response.headers["x-request-id"]
         assert (tmp_path / "data").is_dir()  # the embedded default: file storage under the data folder
+        request_id = "trace-me-42"
+        httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Request-ID": request_id}, timeout=5)
     finally:
         process.terminate()
         process.wait(15)
+    output = process.stdout.read().decode()
+    assert f"[{request_id}]" in output and "/healthz" in output  # request ids in the access log
