@@ -1,14 +1,82 @@
-"""Hook implementations of the `evaluator` plugin (skeleton: filled in by its issue)."""
+"""Hook implementations of the `evaluator` plugin."""
 
-from starlette.routing import Route
+from __future__ import annotations
 
-from roleplay_core import JSON, hookimpl
+from roleplay_core import hookimpl
+
+from . import routes
+from .runner import runner_of
+
+DEFAULTS = {
+    "evaluator": {
+        #: A model provider name ("gemini"...) to judge ``model`` criteria; empty: rules only.
+        "model": "",
+        #: Seconds to wait for the provider's judge call before falling back to the rules.
+        "judge_timeout": 30.0,
+        #: Seconds POST /evaluations waits for the result before answering 202.
+        "inline_wait": 0.5,
+        #: How long a process's claim on an evaluation lasts; must exceed judge_timeout.
+        "lease_seconds": 120.0,
+        #: How often each process looks for pending evaluations nobody is running (0: only at startup).
+        "resume_interval": 30.0,
+        #: An evaluation interrupted this many times is marked failed.
+        "max_attempts": 3,
+        #: Reports with confidence below this recommend a human review.
+        "review_below": 0.6,
+        #: Default page size of GET /evaluations.
+        "list_limit": 50,
+    }
+}
+
+_NUMBERS = {
+    "judge_timeout": (0.1, 600.0),
+    "inline_wait": (0.0, 30.0),
+    "lease_seconds": (1.0, 86_400.0),
+    "resume_interval": (0.0, 86_400.0),
+    "max_attempts": (1, 100),
+    "review_below": (0.0, 1.0),
+    "list_limit": (1, 200),
+}
 
 
-async def status(request):
-    return JSON({"plugin": "evaluator", "status": "skeleton"})
+@hookimpl
+def settings_defaults(env):
+    return DEFAULTS
+
+
+@hookimpl
+def validate_settings(settings):
+    problems = []
+    values = {}
+    for name, (low, high) in _NUMBERS.items():
+        raw = settings.get(f"evaluator.{name}")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            problems.append(f"evaluator.{name} must be a number (got {raw!r})")
+            continue
+        if not low <= value <= high:
+            problems.append(f"evaluator.{name} must be between {low:g} and {high:g} (got {value:g})")
+        values[name] = value
+    if "lease_seconds" in values and "judge_timeout" in values and values["lease_seconds"] <= values["judge_timeout"]:
+        problems.append("evaluator.lease_seconds must be longer than evaluator.judge_timeout, or a slow judge "
+                        "call would lose its claim and the evaluation could run twice")
+    model = settings.get("evaluator.model")
+    if model is not None and not isinstance(model, str):
+        problems.append("evaluator.model must be a model provider name (a string), or empty for rules only")
+    return problems
 
 
 @hookimpl
 def register_routes(kernel):
-    return [Route("/evaluator/status", status, methods=["GET"])]
+    return routes.routes()
+
+
+@hookimpl
+async def startup(kernel):
+    await runner_of(kernel).startup()
+
+
+@hookimpl
+async def shutdown(kernel):
+    await runner_of(kernel).shutdown()

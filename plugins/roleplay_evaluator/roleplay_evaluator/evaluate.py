@@ -1,0 +1,149 @@
+"""Turn a transcript into a :class:`Report`: criteria scores, overall score, feedback, confidence."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+from collections.abc import Sequence
+
+from roleplay_core import Script, Transcript, TranscriptMessage, unstructure
+
+from . import judge, rules
+from .questions import rules_for
+from .report import FALLBACK, CriterionResult, Report, Statistics
+
+#: Fewer learner turns than this make any score shaky.
+FEW_TURNS = 3
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("roleplay-evaluator")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "0"
+
+
+def rubric_digest(script: Script) -> str:
+    """A short digest of the rubric, so a report names exactly what it was scored against."""
+    body = json.dumps(unstructure(script.rubric), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def overall(results: Sequence[CriterionResult]) -> int:
+    """The weighted mean of the criteria scores, 0-100 (a plain mean when every weight is zero)."""
+    if not results:
+        return 0
+    total = sum(r.weight for r in results)
+    if total <= 0:
+        value = sum(r.score for r in results) / len(results)
+    else:
+        value = sum(r.score * r.weight for r in results) / total
+    return int(min(100, max(0, value)) + 0.5)
+
+
+def confidence(results: Sequence[CriterionResult], stats: Statistics) -> float:
+    if not results:
+        return 0.0
+    total = sum(r.weight for r in results)
+    if total <= 0:
+        value = sum(r.confidence for r in results) / len(results)
+    else:
+        value = sum(r.confidence * r.weight for r in results) / total
+    if stats.learner_turns < FEW_TURNS:
+        value *= 0.75  # a couple of lines say little about a skill
+    return round(value, 2)
+
+
+def feedback(results: Sequence[CriterionResult], stats: Statistics, bar: int, passed: bool,
+             language: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Up to three strengths, up to three improvements and up to three next steps, from the criteria."""
+    good = sorted((r for r in results if r.score >= bar), key=lambda r: (-r.score * r.weight, r.criterion_id))
+    weak = sorted((r for r in results if r.score < bar), key=lambda r: (-(100 - r.score) * r.weight, r.criterion_id))
+    strengths = tuple(f"{r.title}: {r.justification}" for r in good[:3])
+    improvements = tuple(f"{r.title} ({r.score:g}/100): {r.justification}" for r in weak[:3])
+    steps: list[str] = []
+    for r in weak[:2]:
+        if r.suggestion:
+            steps.append(f"{r.title}: {r.suggestion}")
+    if stats.learner_turns >= FEW_TURNS and stats.talk_share > 0.65:
+        steps.append(f"Listen more: you said {round(stats.talk_share * 100)}% of the words. Ask, then let the "
+                     "other person talk.")
+    if stats.closed_questions > stats.open_questions and stats.closed_questions >= 2:
+        steps.append("Turn closed questions into open ones: start with what, how, or \"tell me about\".")
+    if not steps:
+        steps.append("You met the rubric: try this scenario again at a harder level, or another scenario."
+                     if passed else "Practise this scenario again, aiming at the criteria above.")
+    return strengths, improvements, tuple(steps[:3])
+
+
+def duration(transcript: Transcript, messages: Sequence[TranscriptMessage]) -> float | None:
+    end = transcript.ended_at or (messages[-1].created_at if messages else None)
+    if end is None:
+        return None
+    try:
+        return round(max(0.0, (end - transcript.started_at).total_seconds()), 1)
+    except TypeError:  # one naive, one aware datetime: say nothing rather than something wrong
+        return None
+
+
+async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, *,
+                   model: str | None = None, judge_timeout: float = 30.0, review_below: float = 0.6) -> Report:
+    """Score ``transcript`` (messages up to ``upto_seq``) against its script's rubric."""
+    messages = tuple(m for m in transcript.messages if upto_seq is None or m.seq <= upto_seq)
+    script = transcript.script
+    language = transcript.language or script.language
+    # The rules are pure CPU work: off the event loop so a long transcript does not stall other requests.
+    results = await asyncio.to_thread(rules.score_all, script, messages, language)
+    stats = await asyncio.to_thread(rules.statistics, messages, language, duration(transcript, messages))
+    notes: list[str] = []
+    evaluator = "rules"
+    model_criteria = [c for c in script.rubric.criteria if c.check.kind == "model"]
+    if model and model_criteria:
+        by_id = {r.criterion_id: r for r in results}
+        outcome = await judge.judge(kernel, model, script, model_criteria, messages, language, by_id, judge_timeout)
+        results = [outcome.results.get(r.criterion_id, r) for r in results]
+        notes.extend(outcome.notes)
+        judged = any(r.method != FALLBACK for r in outcome.results.values())
+        evaluator = f"rules+model:{model}" + (f" ({outcome.model})" if outcome.model else "")
+        if not judged:
+            evaluator = "rules"
+    elif model_criteria:
+        notes.append("No language model is configured (evaluator.model); criteria judged by a model were "
+                     "estimated from key words, with lower confidence.")
+    if not rules_for(language).supported and any(r.kind == "open_questions" for r in results):
+        notes.append(f"Open and closed questions are only told apart roughly in '{language}'.")
+    if stats.learner_turns < FEW_TURNS:
+        notes.append("The conversation is short, so the scores say little yet.")
+    if not results:
+        notes.append("The scenario's rubric has no criteria; there is nothing to score.")
+    score = overall(results)
+    bar = script.rubric.passing_score
+    passed = bool(results) and score >= bar
+    strengths, improvements, steps = feedback(results, stats, bar, passed, language)
+    sure = confidence(results, stats)
+    return Report(
+        session_id=transcript.session_id,
+        scenario_id=transcript.scenario_id,
+        scenario_title=script.title,
+        language=language,
+        overall_score=score,
+        passing_score=bar,
+        passed=passed,
+        criteria=tuple(results),
+        strengths=strengths,
+        improvements=improvements,
+        next_steps=steps,
+        statistics=stats,
+        evaluator=evaluator,
+        evaluator_version=version(),
+        script_version=transcript.script_version,
+        rubric_digest=rubric_digest(script),
+        upto_seq=max((m.seq for m in messages), default=0),
+        confidence=sure,
+        needs_human_review=sure < review_below,
+        notes=tuple(notes),
+        created_at=dt.datetime.now(dt.UTC),
+    )

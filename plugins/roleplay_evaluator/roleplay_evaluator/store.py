@@ -1,0 +1,141 @@
+"""Where evaluations live in ``kernel.storage``.
+
+Keys (all under ``evaluator/``):
+
+- ``evaluations/<id>``: the evaluation's state (pending/done/failed, lease);
+  changed only by compare-and-swap.
+- ``reports/<id>``: the finished report; create-only, never rewritten.
+- ``pending/<id>``: an index of evaluations still to run, scanned at startup.
+- ``users/<user>/<id>``: an index of each user's evaluations (ids sort by time).
+- ``requests/<user>/<digest>``: idempotency keys -> evaluation id; create-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import time
+from urllib.parse import quote
+
+from roleplay_core import NotFound, PreconditionFailed, Storage, converter
+
+from .report import Evaluation, Report
+
+ROOT = "evaluator"
+
+
+def new_id() -> str:
+    """Ids sort by creation time (milliseconds), then 10 random bytes."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+
+
+def _segment(value: str) -> str:
+    """A user id as one safe key segment."""
+    encoded = quote(value, safe="@-_+")
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
+
+
+def evaluation_key(evaluation_id: str) -> str:
+    return f"{ROOT}/evaluations/{evaluation_id}"
+
+
+def report_key(evaluation_id: str) -> str:
+    return f"{ROOT}/reports/{evaluation_id}"
+
+
+def pending_key(evaluation_id: str) -> str:
+    return f"{ROOT}/pending/{evaluation_id}"
+
+
+def user_prefix(user_id: str) -> str:
+    return f"{ROOT}/users/{_segment(user_id)}/"
+
+
+def request_key(user_id: str, request_id: str) -> str:
+    digest = hashlib.sha256(request_id.encode()).hexdigest()[:40]
+    return f"{ROOT}/requests/{_segment(user_id)}/{digest}"
+
+
+def valid_id(evaluation_id: str) -> bool:
+    return 1 <= len(evaluation_id) <= 64 and all(c in "0123456789abcdef" for c in evaluation_id)
+
+
+def _dump(value: object) -> bytes:
+    return json.dumps(converter.unstructure(value), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class EvaluationStore:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    async def create(self, evaluation: Evaluation) -> bool:
+        """Write a new evaluation and its index entries; ``False`` when that id already exists."""
+        try:
+            await self.storage.put(evaluation_key(evaluation.id), _dump(evaluation), if_absent=True)
+        except PreconditionFailed:
+            return False
+        # The pending index first matters: a crash after it still gets the evaluation run at startup.
+        await self.storage.put(pending_key(evaluation.id), b"{}")
+        await self.storage.put(user_prefix(evaluation.user_id) + evaluation.id, b"{}")
+        return True
+
+    async def get(self, evaluation_id: str) -> tuple[Evaluation, str]:
+        """The evaluation and its version; raises :class:`NotFound`."""
+        record = await self.storage.get(evaluation_key(evaluation_id))
+        return converter.structure(json.loads(record.data), Evaluation), record.version
+
+    async def find(self, evaluation_id: str) -> Evaluation | None:
+        if not valid_id(evaluation_id):
+            return None
+        try:
+            return (await self.get(evaluation_id))[0]
+        except NotFound:
+            return None
+
+    async def swap(self, evaluation: Evaluation, version: str) -> str:
+        """Replace the evaluation only if it is still at ``version``; raises :class:`PreconditionFailed`."""
+        return await self.storage.put(evaluation_key(evaluation.id), _dump(evaluation), if_version=version)
+
+    async def save_report(self, evaluation_id: str, report: Report) -> Report:
+        """Store the report once. If another process stored one first, theirs stands and is returned."""
+        try:
+            await self.storage.put(report_key(evaluation_id), _dump(report), if_absent=True)
+            return report
+        except PreconditionFailed:
+            return await self.report(evaluation_id)  # type: ignore[return-value]
+
+    async def report(self, evaluation_id: str) -> Report | None:
+        try:
+            record = await self.storage.get(report_key(evaluation_id))
+        except NotFound:
+            return None
+        return converter.structure(json.loads(record.data), Report)
+
+    async def unmark_pending(self, evaluation_id: str) -> None:
+        try:
+            await self.storage.delete(pending_key(evaluation_id))
+        except (NotFound, PreconditionFailed):
+            pass
+
+    async def pending_ids(self) -> list[str]:
+        prefix = f"{ROOT}/pending/"
+        return [key[len(prefix):] for key in await self.storage.list_all(prefix)]
+
+    async def user_ids(self, user_id: str) -> list[str]:
+        prefix = user_prefix(user_id)
+        return [key[len(prefix):] for key in await self.storage.list_all(prefix)]
+
+    async def claim_request(self, user_id: str, request_id: str, evaluation_id: str, session_id: str
+                            ) -> tuple[str, str]:
+        """Bind an idempotency key to an evaluation; return the (evaluation id, session id) it is bound to."""
+        key = request_key(user_id, request_id)
+        body = {"evaluation_id": evaluation_id, "session_id": session_id,
+                "created_at": dt.datetime.now(dt.UTC).isoformat()}
+        try:
+            await self.storage.put(key, json.dumps(body).encode(), if_absent=True)
+            return evaluation_id, session_id
+        except PreconditionFailed:
+            existing = json.loads((await self.storage.get(key)).data)
+            return existing["evaluation_id"], existing["session_id"]
