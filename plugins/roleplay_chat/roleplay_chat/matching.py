@@ -202,7 +202,7 @@ class TriggerIndex:
         allowed_keys = None if allowed is None else set(allowed)
         best: dict[str, Match] = {}
         order: dict[str, int] = {}
-        for index, ((key, phrase, terms, length), own) in enumerate(zip(self.docs, self.self_scores)):
+        for index, ((key, phrase, terms, length), own) in enumerate(zip(self.docs, self.self_scores, strict=True)):
             order.setdefault(key, index)
             if allowed_keys is not None and key not in allowed_keys or own <= 0:
                 continue

@@ -58,6 +58,7 @@ from roleplay_core import (
     script_from_dict,
     script_to_dict,
 )
+from roleplay_core.script import SLUG
 
 LEARNER = "learner"
 CHARACTER = "character"
@@ -186,11 +187,16 @@ def valid_session_id(session_id: str) -> bool:
     return len(session_id) == 24 and all(c in "0123456789abcdef" for c in session_id)
 
 
+def valid_slug(value: str) -> bool:
+    """Script and character ids are slugs; anything else cannot name one (nor a storage key)."""
+    return bool(SLUG.match(value))
+
+
 # -- (de)serialisation -----------------------------------------------------------
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def encode(record: SessionRecord) -> bytes:

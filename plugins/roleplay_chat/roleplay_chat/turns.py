@@ -1,0 +1,272 @@
+"""One learner turn: store the message, ask the model provider, store the reply.
+
+Shared by the JSON endpoint, its Server-Sent Events variant and the WebSocket.
+A turn has two halves:
+
+- :func:`begin_message` / :func:`begin_retry` check ownership, state and limits,
+  take the session's turn lease and store the learner's message. Their failures
+  are plain :class:`roleplay_core.Problem` answers (nothing was stored).
+- :func:`finish` asks the provider (with ``chat.reply_timeout``), streams deltas
+  to an ``emit`` callback, stores the reply (and the end of the scene, if the
+  provider ended it) and releases the lease. It runs in a detached task
+  (:func:`detach`) so a client that disconnects mid-reply does not cancel it:
+  the reply is stored and a reconnecting client reads it.
+
+A failing or slow provider leaves the learner's message stored and marked as
+awaiting its reply (``pending_seq``); ``POST .../retry`` generates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from roleplay_core import (
+    Character,
+    NotSupported,
+    Principal,
+    Problem,
+    ProviderError,
+    Reply,
+    ReplyDelta,
+    ReplyRequest,
+    Script,
+    TranscriptMessage,
+)
+
+from . import limits, sessions
+from .sessions import ACTIVE, CHARACTER, LEARNER, SessionRecord
+
+logger = logging.getLogger("roleplay.chat")
+
+Emit = Callable[[str, Any], Awaitable[None]]
+
+_running: set[asyncio.Task] = set()
+
+
+def detach(coro: Awaitable[Any]) -> asyncio.Task:
+    """Run ``coro`` in a task that outlives a cancelled request; keep a reference until it is done."""
+    task = asyncio.ensure_future(coro)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return task
+
+
+@attrs.frozen
+class Prepared:
+    """A turn whose learner message is stored and whose lease is held."""
+
+    record: SessionRecord
+    version: str
+    script: Script
+    character: Character
+    learner: TranscriptMessage
+
+
+@attrs.frozen
+class Outcome:
+    learner: TranscriptMessage
+    reply: TranscriptMessage
+    session: SessionRecord
+
+
+# -- access ------------------------------------------------------------------------
+
+
+def not_found(session_id: str) -> Problem:
+    return Problem(404, f"No session {session_id!r}.", extra={"code": "session_not_found"})
+
+
+async def owned(kernel: Any, principal: Principal, session_id: str, *, write: bool = False) -> SessionRecord:
+    """The session if ``principal`` owns it (admins may read anyone's); 404 otherwise."""
+    try:
+        record = await sessions.load_session(kernel, session_id)
+    except sessions.SessionNotFound:
+        raise not_found(session_id) from None
+    if record.user_id != principal.id:
+        if not principal.is_admin:
+            raise not_found(session_id)  # never confirm that somebody else's session exists
+        if write:
+            raise Problem(403, "Admins can read other people's sessions, not speak in them.",
+                          extra={"code": "not_owner"})
+    return record
+
+
+def ended_problem(record: SessionRecord) -> Problem:
+    return Problem(409, f"This session has ended ({record.end_reason or 'ended'}); it is read-only.",
+                   extra={"code": "session_ended"})
+
+
+def busy_problem() -> Problem:
+    return Problem(409, "Another message of this session is being answered right now; send yours after it.",
+                   headers={"Retry-After": "1"}, extra={"code": "session_busy"})
+
+
+def pending_problem(record: SessionRecord) -> Problem:
+    return Problem(409, f"Message {record.pending_seq} is still waiting for its reply; "
+                        f"POST /chat/sessions/{record.id}/retry first.",
+                   extra={"code": "reply_pending", "pending_seq": record.pending_seq})
+
+
+async def _lease(kernel: Any, session_id: str) -> tuple[SessionRecord, str]:
+    try:
+        record, version, _ = await sessions.take_lease(kernel, session_id)
+    except sessions.SessionNotFound:
+        raise not_found(session_id) from None
+    except sessions.SessionEnded:
+        raise ended_problem(await sessions.load_session(kernel, session_id)) from None
+    except sessions.SessionBusy:
+        raise busy_problem() from None
+    return record, version
+
+
+async def _release(kernel: Any, record: SessionRecord, version: str) -> SessionRecord:
+    try:
+        released, _ = await sessions.release_lease(kernel, record, version)
+    except sessions.SessionBusy:
+        raise Problem(409, "This turn took longer than its lease and another writer took over; reload the session.",
+                      extra={"code": "lease_lost"}) from None
+    return released
+
+
+async def _release_quietly(kernel: Any, record: SessionRecord, version: str) -> None:
+    try:
+        await sessions.release_lease(kernel, record, version)
+    except Exception:
+        logger.warning("could not release the turn lease of session %s", record.id, exc_info=True)
+
+
+# -- the first half ------------------------------------------------------------------
+
+
+async def begin_message(kernel: Any, principal: Principal, session_id: str, text: str) -> Prepared:
+    """Check, take the lease, store the learner's ``text``. Raises a :class:`Problem`."""
+    record = await owned(kernel, principal, session_id, write=True)
+    if record.status != ACTIVE:
+        raise ended_problem(record)
+    if record.pending_seq is not None:
+        raise pending_problem(record)
+    record, version = await _lease(kernel, session_id)
+    try:
+        # Checked again under the lease: the record may have changed since the first look.
+        if record.pending_seq is not None:
+            raise pending_problem(record)
+        limit = int(kernel.settings.get("chat.limits.turns_per_session"))
+        if record.learner_turns >= limit:
+            raise Problem(409, f"This session reached its limit of {limit} learner turns; end it and start another.",
+                          extra={"code": "turns_per_session"})
+        await limits.count_message(kernel, principal.id)
+        script = await sessions.load_script(kernel, session_id)
+        record, learner = await sessions.append_message(kernel, record, role=LEARNER, text=text)
+    except BaseException:
+        await _release_quietly(kernel, record, version)
+        raise
+    record = attrs.evolve(record, pending_seq=learner.seq)
+    return Prepared(record, version, script, _character(script, record), learner)
+
+
+async def begin_retry(kernel: Any, principal: Principal, session_id: str) -> Prepared:
+    """Take the lease for the learner message still waiting for its reply. Raises a :class:`Problem`."""
+    record = await owned(kernel, principal, session_id, write=True)
+    if record.status != ACTIVE:
+        raise ended_problem(record)
+    record, version = await _lease(kernel, session_id)
+    try:
+        if record.pending_seq is None:
+            raise Problem(409, "Every message of this session has its reply; there is nothing to retry.",
+                          extra={"code": "nothing_to_retry"})
+        script = await sessions.load_script(kernel, session_id)
+        learner = next((m for m in record.recent if m.seq == record.pending_seq), None)
+        if learner is None:
+            learner = (await sessions.read_messages(kernel, session_id, record.pending_seq - 1))[0]
+    except BaseException:
+        await _release_quietly(kernel, record, version)
+        raise
+    return Prepared(record, version, script, _character(script, record), learner)
+
+
+def _character(script: Script, record: SessionRecord) -> Character:
+    try:
+        return script.character(record.character_id)
+    except KeyError:
+        return script.character()
+
+
+# -- the second half -------------------------------------------------------------------
+
+
+async def _nothing(kind: str, value: Any) -> None:
+    return None
+
+
+async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outcome:
+    """Ask the provider, store its reply, release the lease. Raises a 502/504 :class:`Problem` on failure."""
+    record, version = prepared.record, prepared.version
+    name = kernel.settings.get("chat.model", "scripted")
+    timeout = float(kernel.settings.get("chat.reply_timeout", 30.0))
+    request = ReplyRequest(
+        script=prepared.script,
+        character=prepared.character,
+        history=record.recent,
+        state=record.provider_state,
+        seed=record.seed,
+        language=record.language,
+    )
+    final: Reply | None = None
+    problem: Problem | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            async for item in kernel.model(name).reply(request):
+                if isinstance(item, ReplyDelta):
+                    await emit("delta", item.text)
+                elif isinstance(item, Reply):
+                    final = item
+        if final is None:
+            raise ProviderError(f"model provider {name!r} finished without a reply")
+    except TimeoutError:
+        problem = Problem(504, f"The character did not answer within {timeout:g} seconds. Your message is saved "
+                               f"(message {prepared.learner.seq}); retry to get the reply.",
+                          title="Reply timed out", extra={"code": "reply_timeout"})
+    except (ProviderError, NotSupported) as exc:
+        problem = Problem(502, f"The character's model failed: {exc}. Your message is saved "
+                               f"(message {prepared.learner.seq}); retry to get the reply.",
+                          title="Reply failed", extra={"code": "provider_error"})
+    except Exception:
+        logger.exception("model provider %r failed in session %s", name, record.id)
+        problem = Problem(502, f"The character's model failed unexpectedly. Your message is saved "
+                               f"(message {prepared.learner.seq}); retry to get the reply.",
+                          title="Reply failed", extra={"code": "provider_error"})
+    if problem is not None:
+        await _release_quietly(kernel, attrs.evolve(record, pending_seq=prepared.learner.seq), version)
+        problem.extra.update(message=sessions.message_to_dict(prepared.learner),
+                             retry=f"/chat/sessions/{record.id}/retry")
+        raise problem
+    try:
+        record, reply = await sessions.append_message(
+            kernel, record, role=CHARACTER, text=final.text,
+            character_id=str(final.info.get("character_id") or prepared.character.id),
+            beats=final.info.get("beats") if isinstance(final.info.get("beats"), (list, tuple)) else None)
+        record = attrs.evolve(record, provider_state=dict(final.state), pending_seq=None)
+        if final.ended:
+            record = await sessions.mark_ended(kernel, record, final.end_reason or "the scene ended")
+    except sessions.SessionEnded:
+        raise ended_problem(await sessions.load_session(kernel, record.id)) from None
+    except sessions.SessionBusy:
+        raise busy_problem() from None
+    except BaseException:
+        await _release_quietly(kernel, record, version)
+        raise
+    record = await _release(kernel, record, version)
+    return Outcome(prepared.learner, reply, record)
+
+
+def outcome_body(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "message": sessions.message_to_dict(outcome.learner),
+        "reply": sessions.message_to_dict(outcome.reply),
+        "session": outcome.session.summary(),
+    }

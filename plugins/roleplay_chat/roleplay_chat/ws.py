@@ -1,0 +1,147 @@
+"""``WS /chat/sessions/{id}/ws``: a practice session over one WebSocket.
+
+Protocol (JSON text frames; see docs/api/chat.md):
+
+1. client ``{"type": "auth", "token": "..."}`` -> server ``{"type": "authenticated", ...}`` (kernel rule),
+   then server ``{"type": "ready", "session": {...}}``.
+2. client ``{"type": "resume", "after_seq": N}`` -> server sends every stored message with
+   ``seq > N`` as ``{"type": "message", "message": {...}}``, then ``{"type": "resumed", "last_seq": M}``.
+3. client ``{"type": "message", "text": "..."}`` -> server ``{"type": "message", "message": <learner>}``,
+   ``{"type": "delta", "text": "..."}`` pieces, then ``{"type": "message", "message": <reply>, "final": true}``.
+   When the scene ends: ``{"type": "ended", "session": {...}}`` and a normal close (1000).
+4. client ``{"type": "retry"}`` regenerates a missing reply; ``{"type": "ping"}`` -> ``{"type": "pong"}``.
+
+Errors are ``{"type": "error", "status": ..., "code": ..., "detail": ...}`` frames. A
+refused message (limit, busy, provider failure) keeps the socket open; a bad frame
+(not JSON, not an object, unknown type, binary) is answered with an error frame and a
+close with 4400; an unknown or foreign session closes with 4404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from roleplay_core import Problem, authenticate_websocket
+from roleplay_core.security import WS_BAD_FRAME, WS_NOT_FOUND
+
+from . import sessions, turns
+
+
+class BadFrame(Exception):
+    """The client sent something that is not a frame of this protocol."""
+
+
+def _error(problem: Problem) -> dict[str, Any]:
+    body = problem.to_dict()
+    return {"type": "error", "status": problem.status, "code": body.get("code", ""), "detail": problem.detail or "",
+            **{k: v for k, v in body.items() if k in ("errors", "retry_after", "pending_seq", "message", "retry")}}
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any]:
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    if message.get("text") is None:
+        raise BadFrame("send JSON text frames, not binary")
+    try:
+        frame = json.loads(message["text"])
+    except ValueError:
+        raise BadFrame("the frame is not valid JSON") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise BadFrame('a frame is a JSON object with a "type"')
+    return frame
+
+
+async def session_socket(websocket: WebSocket) -> None:
+    principal = await authenticate_websocket(websocket)
+    if principal is None:
+        return
+    kernel = websocket.app.state.kernel
+    session_id = websocket.path_params["session_id"]
+    try:
+        record = await turns.owned(kernel, principal, session_id)
+    except Problem as problem:
+        await websocket.send_json(_error(problem))
+        await websocket.close(WS_NOT_FOUND, "no such session")
+        return
+    await websocket.send_json({"type": "ready", "session": record.summary()})
+    try:
+        while True:
+            try:
+                frame = await _receive(websocket)
+                kind = frame["type"]
+                if kind == "ping":
+                    await websocket.send_json({"type": "pong"})
+                elif kind == "resume":
+                    await _resume(websocket, kernel, session_id, frame)
+                elif kind in ("message", "retry"):
+                    if await _turn(websocket, kernel, principal, session_id, frame):
+                        return
+                else:
+                    raise BadFrame(f"unknown frame type {kind!r}; expected message, resume, retry or ping")
+            except Problem as problem:
+                await websocket.send_json(_error(problem))
+                if problem.status == 404:  # deleted while connected
+                    await websocket.close(WS_NOT_FOUND, "no such session")
+                    return
+    except BadFrame as exc:
+        await websocket.send_json({"type": "error", "status": 400, "code": "bad_frame", "detail": str(exc)})
+        await websocket.close(WS_BAD_FRAME, str(exc)[:120])
+    except WebSocketDisconnect:
+        return
+
+
+async def _resume(websocket: WebSocket, kernel: Any, session_id: str, frame: dict[str, Any]) -> None:
+    after = frame.get("after_seq", 0)
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise BadFrame('"after_seq" must be an integer, 0 or more')
+    messages = await sessions.read_messages(kernel, session_id, after)
+    for message in messages:
+        await websocket.send_json({"type": "message", "message": sessions.message_to_dict(message)})
+    record = await sessions.load_session(kernel, session_id)
+    await websocket.send_json({"type": "resumed", "last_seq": record.last_seq, "session": record.summary()})
+
+
+async def _turn(websocket: WebSocket, kernel: Any, principal: Any, session_id: str, frame: dict[str, Any]) -> bool:
+    """Play one turn; True when the scene ended and the socket was closed."""
+    if frame["type"] == "message":
+        text = frame.get("text")
+        if not isinstance(text, str):
+            raise BadFrame('a message frame needs "text", a string')
+        text = text.strip()
+        limit = int(kernel.settings.get("chat.limits.message_chars"))
+        if not text:
+            raise Problem(422, "text: must not be blank", extra={"code": "validation"})
+        if len(text) > limit:
+            raise Problem(413, f"A message can have at most {limit} characters; this one has {len(text)}.",
+                          extra={"code": "message_chars"})
+        prepared = await turns.begin_message(kernel, principal, session_id, text)
+        await websocket.send_json({"type": "message", "message": sessions.message_to_dict(prepared.learner)})
+    else:
+        prepared = await turns.begin_retry(kernel, principal, session_id)
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    async def emit(kind: str, value: Any) -> None:
+        queue.put_nowait((kind, value))
+
+    # Detached: if the client goes away mid-reply, the reply is still stored for its reconnect.
+    task = turns.detach(turns.finish(kernel, prepared, emit))
+    task.add_done_callback(lambda _: queue.put_nowait(("done", None)))
+    while True:
+        kind, value = await queue.get()
+        if kind == "delta":
+            await websocket.send_json({"type": "delta", "text": value})
+        else:
+            break
+    outcome = task.result()  # re-raises the Problem of a failed provider
+    await websocket.send_json({"type": "message", "message": sessions.message_to_dict(outcome.reply), "final": True})
+    if outcome.session.status == sessions.ENDED:
+        await websocket.send_json({"type": "ended", "session": outcome.session.summary()})
+        if websocket.client_state == WebSocketState.CONNECTED:
+            await websocket.close(1000, "the scene ended")
+        return True
+    return False
