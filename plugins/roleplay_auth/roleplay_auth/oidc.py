@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
@@ -72,7 +73,7 @@ class OIDCProvider(AuthProvider):
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            async with AsyncOAuth2Client(timeout=HTTP_TIMEOUT) as client:
+            async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
                 response = await client.get(url)
         except Exception as exc:
             raise Problem(502, f"Could not reach the {self.display_name} sign-in service: {type(exc).__name__}.") from None
