@@ -1,0 +1,122 @@
+"""A real S3 API on loopback: moto's standalone server app over HTTP, started once per test session.
+
+moto checks ``If-None-Match`` / ``If-Match`` and then writes in two steps, and its
+threaded server runs requests in parallel, so two racing conditional writes could
+both pass the check. Real S3 decides conditional writes atomically. To test
+against that guarantee, the server here runs moto's own WSGI app behind one lock
+(requests are handled one at a time, connections are still concurrent). Nothing
+else about moto is changed: every request still goes through HTTP, SigV4 and
+moto's S3 implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+class SerializedApp:
+    """Run a WSGI app one request at a time (see the module docstring for why)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                return list(result)  # consume the body inside the lock
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+
+class MotoS3:
+    """moto's S3 server on 127.0.0.1 and a free port, in a background thread."""
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        class KeepAliveHandler(MotoRequestHandler):
+            # werkzeug only switches its own handler class to HTTP/1.1; keep-alive lets the
+            # client's connection pool work as it does against real S3.
+            protocol_version = "HTTP/1.1"
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler)
+        self.port = self.server.server_address[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="moto-s3", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.server.server_close()
+
+    def settings(self, bucket: str, **extra: Any) -> dict[str, Any]:
+        """Dotted settings that build an ``s3`` backend on ``bucket`` of this server."""
+        values = {
+            "storage.backend": "s3",
+            "storage.s3.bucket": bucket,
+            "storage.s3.endpoint_url": self.endpoint,
+            "storage.s3.region": "us-east-1",
+            "storage.s3.access_key_id": "testing",
+            "storage.s3.secret_access_key": "testing",
+        }
+        values.update(extra)
+        return values
+
+    def env(self, bucket: str, **extra: Any) -> dict[str, str]:
+        """The same settings as ``ROLEPLAY_*`` environment variables, for subprocesses."""
+        return {
+            "ROLEPLAY_" + key.upper().replace(".", "__"): str(value)
+            for key, value in self.settings(bucket, **extra).items()
+        }
+
+    def create_bucket(self, name: str | None = None) -> str:
+        name = name or f"rp-{uuid.uuid4().hex[:20]}"
+        asyncio.run(self._create_bucket(name))
+        return name
+
+    async def _create_bucket(self, name: str) -> None:
+        from aiobotocore.session import AioSession
+
+        async with AioSession().create_client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ) as client:
+            await client.create_bucket(Bucket=name)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    server = MotoS3()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_bucket(moto_s3: MotoS3) -> str:
+    return moto_s3.create_bucket()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
