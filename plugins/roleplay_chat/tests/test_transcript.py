@@ -1,11 +1,10 @@
 """The get_transcript hook and the session service the voice endpoint uses."""
 
 import pytest
+from roleplay_chat import sessions
 
 from roleplay_core import PublishedScript, Transcript, script_from_dict
 from roleplay_core.testing import make_kernel
-
-from roleplay_chat import sessions
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,50 @@
+"""Text matching: normalisation, synonyms, BM25 ranking and the threshold."""
+
+from roleplay_chat.matching import THRESHOLD, Synonyms, TriggerIndex, analyse_query, stem, tokens
+
+
+def test_tokens_fold_case_accents_punctuation_and_contractions():
+    assert tokens("I WON'T pay, it's the CAFÉ’s fault!!") == ["i", "will", "not", "pay", "it", "the", "cafe", "fault"]
+    assert tokens("Don't you're they'll we've I'd I'm") == [
+        "do", "not", "you", "are", "they", "will", "we", "have", "i", "would", "i", "am"]
+    assert tokens("¿Qué tal, señor?") == ["que", "tal", "senor"]
+
+
+def test_stemmer_is_light():
+    assert [stem(w) for w in ("refunds", "asking", "asked", "apologies", "glass", "bus", "is", "red")] == [
+        "refund", "ask", "ask", "apology", "glass", "bus", "is", "red"]
+
+
+def test_synonym_phrases_fold_and_expand_across_overlapping_groups():
+    synonyms = Synonyms({"sorry": ["my apologies", "apologise"], "apology": ["sorry", "my apologies"],
+                         "refund": ["money back", "reimburse"]})
+    assert synonyms.fold(tokens("sorry about the money back")) == ["~sorry", "about", "the", "~refund"]
+    expanded = analyse_query("My apologies, I'll reimburse you", synonyms)
+    assert {"~sorry", "~apology", "~refund"} <= set(expanded)
+    assert "will" not in expanded  # stopwords dropped from the query
+
+
+def test_bm25_prefers_the_trigger_that_fits_best():
+    synonyms = Synonyms({"refund": ["money back"]})
+    index = TriggerIndex([("greet", "hello"), ("refund", "refund"), ("details", "what happened to the machine"),
+                          ("other", "what time is it")], synonyms)
+    ranked = index.rank("Hello! I can give you your money back")
+    assert {m.key for m in ranked[:2]} == {"greet", "refund"} and all(m.score == 1.0 for m in ranked[:2])
+    best = index.best("so what happened with the coffee machine?")
+    assert best is not None and best.key == "details" and best.trigger == "what happened to the machine"
+    assert index.best("what time is it now") .key == "other"
+
+
+def test_threshold_and_allowed_keys():
+    index = TriggerIndex([("details", "tell me what happened with the machine"), ("greet", "hello")], Synonyms({}))
+    weak = index.rank("machine")
+    assert weak and weak[0].score < THRESHOLD
+    assert index.best("machine") is None
+    assert index.best("the weather is nice") is None
+    assert index.best("hello", allowed=["details"]) is None
+    assert index.best("hello", allowed=["greet"]).key == "greet"
+
+
+def test_a_trigger_of_only_stopwords_still_matches():
+    index = TriggerIndex([("how", "how are you"), ("bye", "goodbye")], Synonyms({}))
+    assert index.best("Hi, how are you?").key == "how"
