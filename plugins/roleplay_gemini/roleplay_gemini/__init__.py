@@ -1,0 +1,1 @@
+"""Roleplay plugin `gemini`: the Gemini model provider built on google-genai."""

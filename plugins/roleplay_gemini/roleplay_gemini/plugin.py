@@ -1,0 +1,81 @@
+"""Hook implementations of the `gemini` plugin: settings and the ``gemini`` model provider."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from roleplay_core import hookimpl
+
+from .provider import GeminiProvider
+
+DEFAULTS: dict[str, Any] = {
+    # API key for the Gemini Developer API. Set it through ROLEPLAY_GEMINI__API_KEY or
+    # .secrets.toml; when empty the SDK's own GEMINI_API_KEY / GOOGLE_API_KEY env vars apply.
+    "api_key": "",
+    # Vertex AI instead of an API key: credentials come from Application Default Credentials
+    # (GOOGLE_APPLICATION_CREDENTIALS or the metadata server).
+    "vertexai": False,
+    "project": "",
+    "location": "us-central1",
+    # A proxy or a test server, for example "https://127.0.0.1:8443/". Empty: Google's endpoint.
+    "base_url": "",
+    "api_version": "v1beta",
+    # An extra PEM CA bundle to trust (corporate TLS proxies, the local test server).
+    "ca_file": "",
+    "text_model": "gemini-2.5-flash",
+    "judge_model": "gemini-2.5-pro",
+    "live_model": "gemini-live-2.5-flash-preview",
+    "temperature": 0.8,
+    "judge_temperature": 0.0,
+    "max_output_tokens": 1024,
+    # {"HARM_CATEGORY_HARASSMENT": "BLOCK_ONLY_HIGH", ...}; empty: the service's defaults.
+    "safety_settings": {},
+    "timeout": 60.0,
+    "retries": 3,
+    "judge_attempts": 2,
+    # The prebuilt voice a character without its own `voice` speaks with.
+    "voice": "Kore",
+    "live": {
+        "context_compression": True,
+        "compression_trigger_tokens": 0,
+        "max_reconnects": 5,
+        "silence_duration_ms": 500,
+        "prefix_padding_ms": 100,
+        "event_buffer": 256,
+    },
+}
+
+
+@hookimpl
+def settings_defaults(env):
+    return {"gemini": DEFAULTS}
+
+
+@hookimpl
+def validate_settings(settings):
+    problems: list[str] = []
+    ca_file = settings.get("gemini.ca_file") or ""
+    if ca_file and not os.path.isfile(ca_file):
+        problems.append(f"gemini.ca_file names {ca_file!r}, which is not a file")
+    base_url = settings.get("gemini.base_url") or ""
+    if base_url and not base_url.startswith(("https://", "http://")):
+        problems.append("gemini.base_url must start with https:// or http://")
+    if float(settings.get("gemini.timeout", 60)) <= 0:
+        problems.append("gemini.timeout must be positive (seconds)")
+    if int(settings.get("gemini.retries", 3)) < 1:
+        problems.append("gemini.retries must be at least 1 (attempts)")
+    uses_gemini = "gemini" in (settings.get("chat.model"), settings.get("evaluator.model"))
+    if uses_gemini and settings.env != "development":
+        has_key = settings.get("gemini.api_key") or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+        if settings.get("gemini.vertexai"):
+            if not settings.get("gemini.project"):
+                problems.append("gemini.project must be set when gemini.vertexai is true")
+        elif not has_key:
+            problems.append("gemini.api_key must be set (or gemini.vertexai = true) when chat or the evaluator uses gemini")
+    return problems
+
+
+@hookimpl
+def register_model_providers():
+    return {"gemini": GeminiProvider}
