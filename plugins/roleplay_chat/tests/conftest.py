@@ -1,41 +1,19 @@
-"""Fixtures for the chat plugin's tests: an app with test scripts, signed-in clients, helpers."""
+"""Fixtures for the chat plugin's tests."""
 
-from __future__ import annotations
-
-import pathlib
-from typing import Any
+import sys
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from roleplay_core import hookimpl
-from roleplay_core.testing import auth_headers, make_app
+sys.path.insert(0, str(Path(__file__).parent))  # chat_support, next to the tests
 
-SCRIPTS = pathlib.Path(__file__).parent / "scripts"
-
-
-class ExtraScripts:
-    """Adds the test scripts under tests/scripts as a script pack."""
-
-    @hookimpl
-    def register_script_packs(self):
-        return [SCRIPTS]
-
-
-BASE_SETTINGS: dict[str, Any] = {
-    "chat.seed": 7,
-    "chat.limits.messages_per_minute": 0,
-    "chat.limits.sessions_per_day": 0,
-}
+from chat_support import User, build_app  # noqa: E402
 
 
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-def build_app(overrides: dict[str, Any] | None = None, plugins: list[Any] = ()):
-    return make_app({**BASE_SETTINGS, **(overrides or {})}, plugins=[ExtraScripts(), *plugins])
 
 
 @pytest.fixture
@@ -47,41 +25,6 @@ def app():
 def client(app):
     with TestClient(app) as client:
         yield client
-
-
-class User:
-    """A signed-in user driving the API through a TestClient."""
-
-    def __init__(self, client: TestClient, user_id: str, roles: tuple[str, ...] = ("user",)) -> None:
-        self.client = client
-        self.id = user_id
-        self.headers = auth_headers(client.app, user_id, roles)
-        self.token = self.headers["Authorization"].removeprefix("Bearer ")
-
-    def start(self, scenario_id: str = "test-bakery", **body: Any) -> dict[str, Any]:
-        response = self.client.post("/chat/sessions", json={"scenario_id": scenario_id, **body}, headers=self.headers)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def say(self, session_id: str, text: str, expect: int = 201) -> dict[str, Any]:
-        response = self.client.post(f"/chat/sessions/{session_id}/messages", json={"text": text},
-                                    headers=self.headers)
-        assert response.status_code == expect, response.text
-        return response.json()
-
-    def get(self, path: str, **kwargs: Any):
-        return self.client.get(path, headers=self.headers, **kwargs)
-
-    def post(self, path: str, **kwargs: Any):
-        return self.client.post(path, headers=self.headers, **kwargs)
-
-    def delete(self, path: str):
-        return self.client.delete(path, headers=self.headers)
-
-    def session(self, session_id: str) -> dict[str, Any]:
-        response = self.get(f"/chat/sessions/{session_id}")
-        assert response.status_code == 200, response.text
-        return response.json()
 
 
 @pytest.fixture
@@ -97,8 +40,3 @@ def bob(client) -> User:
 @pytest.fixture
 def admin(client) -> User:
     return User(client, "root", ("admin",))
-
-
-def assert_gapless(messages: list[dict[str, Any]]) -> None:
-    seqs = [m["seq"] for m in messages]
-    assert seqs == list(range(1, len(seqs) + 1)), seqs

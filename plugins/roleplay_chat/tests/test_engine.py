@@ -6,11 +6,10 @@ import pathlib
 
 import pytest
 import yaml
+from roleplay_chat.engine import ScriptedProvider, play_turn
 
 from roleplay_core import Reply, ReplyDelta, ReplyRequest, TranscriptMessage, script_from_dict
 from roleplay_core.testing import make_kernel
-
-from roleplay_chat.engine import ScriptedProvider, play_turn
 
 BAKERY = script_from_dict(yaml.safe_load((pathlib.Path(__file__).parent / "scripts" / "bakery-en.yaml").read_text()))
 BRUNO = BAKERY.character("bruno")
@@ -124,7 +123,7 @@ async def test_provider_streams_deltas_then_reply_through_the_kernel():
     kernel = make_kernel()
     provider = kernel.model("scripted")
     assert isinstance(provider, ScriptedProvider) and provider.capabilities == {"reply"}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     history = (TranscriptMessage(seq=1, role="character", text="What do you want?", created_at=now),
                TranscriptMessage(seq=2, role="learner", text="Who is your apprentice?", created_at=now))
     items = [item async for item in provider.reply(ReplyRequest(script=BAKERY, character=BRUNO, history=history,
