@@ -9,6 +9,8 @@ any other language only tells questions from statements, with lower confidence.
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from .text import fold, sentences
@@ -27,6 +29,10 @@ class Rules:
     fillers: tuple[str, ...]
     #: Openers that ask for one fact though they start like an open question ("how many").
     closed_starts: tuple[str, ...] = ()
+    #: Yes/no openers ("did", "is", "can"): closed unless the sentence asks for a story
+    #: with one of ``requests`` ("Could you tell me about...").
+    auxiliaries: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()
     #: False when the language is not really supported: counts then carry lower confidence.
     supported: bool = True
 
@@ -41,6 +47,11 @@ RULES: dict[str, Rules] = {
         fillers=("so", "and", "okay", "ok", "well", "right", "now", "then", "but", "alright", "great", "sure",
                  "thanks", "thank you", "i see", "mm", "hmm", "please"),
         closed_starts=("how many", "how much", "how long", "how often", "how old", "what time"),
+        auxiliaries=tuple("""is are am was were do does did can could will would shall should may might must have
+            has had isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't
+            haven't hasn't hadn't""".split()),
+        requests=("tell me", "describe", "explain", "walk me through", "talk me through", "say more",
+                  "help me understand", "more about"),
     ),
     "es": Rules(
         open_starts=("que", "como", "por que", "cual", "cuales", "cuentame", "cuenteme", "describa",
@@ -113,20 +124,30 @@ def _strip_fillers(text: str, rules: Rules) -> str:
 
 
 def classify(sentence: str, language: str) -> str | None:
-    """``"open"``, ``"closed"`` or ``None`` (not a question) for one sentence."""
+    """``"open"``, ``"closed"`` or ``None`` (not a question) for one sentence.
+
+    The sentence is read clause by clause (split at commas, colons and
+    semicolons) so "Okay Dana, what happened?" is judged by "what happened".
+    """
     code = language.split("-")[0].lower()
     rules = rules_for(language)
     stripped = sentence.strip()
-    plain = _strip_fillers(_plain(stripped), rules)
+    whole = _strip_fillers(_plain(stripped), rules)
     asked = stripped.endswith("?") or stripped.startswith("\u00bf") or stripped.endswith("?\u201d")
-    prompt = any(_starts(plain, p) for p in _PROMPTS.get(code, ()))
+    prompt = any(_starts(whole, p) for p in _PROMPTS.get(code, ()))
     if not asked and not prompt:
         return None
-    if any(_starts(plain, opener) for opener in rules.closed_starts):
-        return CLOSED
-    if any(_starts(plain, opener) for opener in rules.open_starts):
-        return OPEN
-    padded = f" {plain} "
+    padded = f" {_plain(stripped)} "
+    for clause in re.split(r"[,;:\u2014]", stripped):
+        plain = _strip_fillers(_plain(clause), rules)
+        if not plain:
+            continue
+        if any(_starts(plain, opener) for opener in rules.closed_starts):
+            return CLOSED
+        if any(_starts(plain, opener) for opener in rules.open_starts):
+            return OPEN
+        if any(_starts(plain, word) for word in rules.auxiliaries):
+            return OPEN if any(f" {r} " in padded for r in rules.requests) else CLOSED
     if any(f" {phrase} " in padded for phrase in rules.open_anywhere):
         return OPEN
     return CLOSED

@@ -20,6 +20,7 @@ from .text import (
     concept_forms,
     find_bag,
     find_sequence,
+    fold,
     sentence_around,
     sentences,
     tokens,
@@ -110,13 +111,13 @@ def phrases_used(criterion: Criterion, script: Script, lines: list[TranscriptMes
         justification = "The rubric lists no phrases or concepts for this criterion."
     elif used:
         said = ", ".join(f'"{label}"' for label, _, _ in used)
-        justification = f"Said {len(used)} of the {needed} expected ({said})."
+        justification = f"Used {len(used)} of the {len(items)} listed phrases or ideas ({said}); {needed} needed."
         if missing and score < 100:
             justification += " Not heard: " + ", ".join(f'"{label}"' for label in missing[:3]) + "."
     else:
         justification = "None of the expected phrases were said: " + ", ".join(
             f'"{label}"' for label in missing[:4]) + "."
-    evidence = tuple(quote_of(m, found) for _, m, found in used[:MAX_EVIDENCE])
+    evidence = _unique(quote_of(m, found) for _, m, found in used)
     suggestion = None
     if missing:
         suggestion = f'Try saying: "{_say_form(missing[0], script)}".'
@@ -137,10 +138,14 @@ def phrases_avoided(criterion: Criterion, script: Script, lines: list[Transcript
         justification = "Avoided every phrase the rubric warns against."
         suggestion = None
     else:
-        said = sorted({label for label, _, _ in hits})
-        justification = f"Said {len(hits)} time(s) what to avoid: " + ", ".join(f'"{s}"' for s in said) + "."
+        said: list[str] = []
+        for label, _, found in hits:
+            words = f'"{found.quote}"' if fold(found.quote) == fold(label) else f'"{found.quote}" ({label})'
+            if words not in said:
+                said.append(words)
+        justification = f"Said {len(hits)} time(s) what the rubric warns against: " + ", ".join(said[:4]) + "."
         suggestion = f'Leave out "{hits[0][2].quote}"; say what you will do instead.'
-    evidence = tuple(quote_of(m, found) for _, m, found in hits[:MAX_EVIDENCE])
+    evidence = _unique(quote_of(m, found) for _, m, found in hits)
     return _result(criterion, score, justification, evidence, suggestion, script)
 
 
@@ -232,7 +237,7 @@ def beat_reached(criterion: Criterion, script: Script, messages: Sequence[Transc
         if beat is not None and beat.triggers:
             suggestion = f'Try: "{beat.triggers[0]}".'
     confidence = 1.0 if recorded is not None else 0.7
-    evidence = tuple(quote for _, quote in reached[:MAX_EVIDENCE])
+    evidence = _unique(quote for _, quote in reached)
     return _result(criterion, score, justification, evidence, suggestion, script, confidence=confidence)
 
 
@@ -290,8 +295,12 @@ def approximate(criterion: Criterion, script: Script, lines: list[TranscriptMess
     for message in lines:
         hits = []
         ideas: set[str] = set()
+        # "Calm down" must not count for "stays calm": words inside an avoided phrase score nothing.
+        banned = avoided_spans(script, message)
         for token in tokens(message.text):
             if token.norm in STOPWORDS or len(token.norm) < 4:
+                continue
+            if any(start <= token.start < end for start, end in banned):
                 continue
             matched = {word for word, roots in accepts.items() if _root(token.norm) in roots}
             if matched:
@@ -315,6 +324,27 @@ def approximate(criterion: Criterion, script: Script, lines: list[TranscriptMess
 
 
 # -- shared -------------------------------------------------------------------
+
+
+def _unique(quotes) -> tuple[Quote, ...]:
+    """Quotes in order, each once, at most ``MAX_EVIDENCE``."""
+    out: list[Quote] = []
+    for quote in quotes:
+        if quote not in out:
+            out.append(quote)
+    return tuple(out[:MAX_EVIDENCE])
+
+
+def avoided_spans(script: Script, message: TranscriptMessage) -> list[tuple[int, int]]:
+    """Where ``message`` says something a ``phrases_avoided`` check warns against."""
+    spans = []
+    for criterion in script.rubric.criteria:
+        if criterion.check.kind == "phrases_avoided":
+            for _, forms in _items(criterion.check, script):
+                found = _find_item(message, forms)
+                if found is not None:
+                    spans.append((found.start, found.end))
+    return spans
 
 
 def _result(criterion: Criterion, score: float, justification: str, evidence: tuple[Quote, ...],

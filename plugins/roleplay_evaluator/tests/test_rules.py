@@ -1,0 +1,201 @@
+"""The rule-based evaluator on a small rubric with every check kind (unit level: no HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+import pytest
+from evaluator_support import GOOD, POOR, small_script, transcript
+from roleplay_evaluator import questions
+from roleplay_evaluator.evaluate import evaluate, overall
+from roleplay_evaluator.report import APPROXIMATION
+
+from roleplay_core import script_from_dict, script_to_dict
+
+
+def run(t, **kwargs):
+    return asyncio.run(evaluate(None, t, **kwargs))
+
+
+def by_id(report):
+    return {c.criterion_id: c for c in report.criteria}
+
+
+def assert_quotes_verbatim(report, t):
+    texts = {m.seq: m.text for m in t.messages}
+    for criterion in report.criteria:
+        for quote in criterion.evidence:
+            assert quote.quote and quote.quote in texts[quote.seq], (criterion.criterion_id, quote)
+
+
+def test_good_scores_high_and_poor_low_on_every_check_kind():
+    script = small_script()
+    good, poor = transcript(script, GOOD), transcript(script, POOR)
+    g, p = run(good), run(poor)
+    assert g.overall_score >= script.rubric.passing_score and g.passed
+    assert p.overall_score < script.rubric.passing_score and not p.passed
+    gc, pc = by_id(g), by_id(p)
+    for criterion in ("empathy", "no-blame", "explore", "resolution"):
+        assert gc[criterion].score == 100, gc[criterion]
+        assert pc[criterion].score < gc[criterion].score
+    assert pc["no-blame"].score == 0  # said two things to avoid, each costs half
+    assert {q.quote for q in pc["no-blame"].evidence} == {"It's probably your fault.", "Calm down."}
+    assert pc["explore"].score == 0
+    assert [q.quote for q in gc["explore"].evidence] == ["What happened when you used it?",
+                                                         "How did you feel when it happened?"]
+    assert_quotes_verbatim(g, good)
+    assert_quotes_verbatim(p, poor)
+
+
+def test_overall_is_the_weighted_mean_of_the_criteria():
+    script = small_script()
+    for turns in (GOOD, POOR, GOOD[:4]):
+        report = run(transcript(script, turns))
+        weights = sum(c.weight for c in report.criteria)
+        expected = sum(c.score * c.weight for c in report.criteria) / weights
+        assert report.overall_score == int(expected + 0.5)
+    assert overall([]) == 0
+
+
+def test_suggestions_only_where_the_learner_fell_short():
+    script = small_script()
+    good, poor = by_id(run(transcript(script, GOOD))), by_id(run(transcript(script, POOR)))
+    assert all(c.suggestion is None for c in good.values() if c.score >= 70)
+    assert poor["empathy"].suggestion == script.rubric.criteria[0].suggestion  # the author's own words win
+    assert poor["resolution"].suggestion == 'Try: "full refund".'  # generated from the missing beat
+    assert "What happened" in poor["explore"].suggestion
+
+
+def test_feedback_lists_are_capped_and_come_from_the_criteria():
+    report = run(transcript(small_script(), POOR))
+    assert 1 <= len(report.improvements) <= 3 and len(report.strengths) <= 3 and 1 <= len(report.next_steps) <= 3
+    titles = {c.title for c in report.criteria}
+    assert all(item.split(" (")[0] in titles for item in report.improvements)
+    good = run(transcript(small_script(), GOOD))
+    assert len(good.strengths) == 3 and all(s.split(":")[0] in titles for s in good.strengths)
+
+
+def test_synonyms_accents_and_inflections_match():
+    script = small_script()
+    t = transcript(script, [("l", "My apologies — I understand. We'll REIMBURSE you: a full refund.")])
+    c = by_id(run(t))
+    assert c["empathy"].score == 100
+    assert [q.quote for q in c["empathy"].evidence] == ["My apologies — I understand."]
+    assert c["resolution"].score == 100
+
+
+def test_recorded_beats_win_over_trigger_matching():
+    script = small_script()
+    turns = [("l", "Could you tell me what happened?"), ("c", "Fine, thanks."), ("l", "Bye.")]
+    # The engine says offer-refund fired after the first line, though no trigger was said.
+    reported = run(transcript(script, turns, beats=[None, ["offer-refund"], None]))
+    c = by_id(reported)["resolution"]
+    assert c.score == 100 and c.confidence == 1.0
+    assert [q.seq for q in c.evidence] == [1] and "reported" in c.justification
+    # Reported, but nothing fired: a trigger in the learner's words does not override the engine.
+    none_fired = run(transcript(script, [("l", "I will refund you."), ("c", "Hm.")], beats=[None, []]))
+    assert by_id(none_fired)["resolution"].score == 0
+    # Not reported at all: the trigger counts, with less confidence.
+    guessed = by_id(run(transcript(script, [("l", "I will refund you."), ("c", "Hm.")])))["resolution"]
+    assert guessed.score == 100 and guessed.confidence < 1.0
+
+
+def test_model_check_without_a_model_is_an_approximation_with_low_confidence():
+    script = small_script()
+    report = run(transcript(script, GOOD))
+    tone = by_id(report)["tone"]
+    assert tone.method == APPROXIMATION and tone.confidence < 0.5
+    assert any("No language model" in note for note in report.notes)
+    strong = run(transcript(script, [("l", "I acknowledge your frustration and I apologise sincerely. "
+                                            "I propose a concrete next step: a clear timeline by Friday.")]))
+    assert by_id(strong)["tone"].score == 100
+    assert by_id(run(transcript(script, POOR)))["tone"].score < by_id(strong)["tone"].score
+
+
+def test_words_inside_an_avoided_phrase_do_not_earn_model_credit():
+    script = script_from_dict({**script_to_dict(small_script()), "rubric": {"criteria": [
+        {"id": "calm", "title": "Calm", "check": {"kind": "model", "good_looks_like": "Stays calm."}},
+        {"id": "avoid", "title": "Avoid", "check": {"kind": "phrases_avoided", "phrases": ["calm down"]}},
+    ]}})
+    c = by_id(run(transcript(script, [("l", "Calm down, please.")])))
+    assert c["calm"].score == 0 and c["avoid"].score == 50
+
+
+@pytest.mark.parametrize(("sentence", "language", "kind"), [
+    ("So, what happened?", "en", "open"),
+    ("Tell me more about the pain.", "en", "open"),
+    ("Could you describe the noise?", "en", "open"),
+    ("Okay Dana, how did that feel?", "en", "open"),
+    ("Did you keep the receipt?", "en", "closed"),
+    ("Is it plugged in?", "en", "closed"),
+    ("How long has it hurt?", "en", "closed"),
+    ("¿Qué pasó con la cafetera?", "es", "open"),
+    ("Cuénteme más, por favor.", "es", "open"),
+    ("¿Me puede contar cómo empezó?", "es", "open"),
+    ("¿Tiene el recibo?", "es", "closed"),
+    ("I am sorry.", "en", None),
+    ("Lo siento mucho.", "es", None),
+])
+def test_open_and_closed_questions(sentence, language, kind):
+    assert questions.classify(sentence, language) == kind
+
+
+def test_spanish_script_scores_in_spanish():
+    script = attrs.evolve(small_script("es"), rubric=attrs.evolve(small_script().rubric, criteria=(
+        small_script().rubric.criteria[2],)))
+    t = transcript(script, [("l", "Buenos días. ¿Qué pasó exactamente? ¿Cómo se siente ahora?"), ("c", "Mal."),
+                            ("l", "¿Tiene el recibo?")])
+    report = run(t)
+    c = report.criteria[0]
+    assert c.score == 100 and report.statistics.open_questions == 2 and report.statistics.closed_questions == 1
+    assert [q.quote for q in c.evidence] == ["¿Qué pasó exactamente?", "¿Cómo se siente ahora?"]
+    assert_quotes_verbatim(report, t)
+
+
+def test_unsupported_language_is_flagged():
+    script = attrs.evolve(small_script(), language="ja")
+    t = transcript(script, GOOD)
+    report = run(attrs.evolve(t, language="ja"))
+    assert by_id(report)["explore"].confidence < 0.5
+    assert any("'ja'" in note for note in report.notes)
+
+
+def test_statistics():
+    script = small_script()
+    stats = run(transcript(script, GOOD)).statistics
+    assert stats.learner_turns == 4 and stats.character_turns == 4
+    assert stats.learner_words > stats.character_words > 0
+    assert stats.talk_share == round(stats.learner_words / (stats.learner_words + stats.character_words), 3)
+    assert (stats.open_questions, stats.closed_questions) == (2, 0)
+    assert stats.duration_seconds == (len(GOOD) + 1) * 60
+
+
+def test_only_messages_up_to_the_requested_number_count():
+    script = small_script()
+    report = run(transcript(script, GOOD), upto_seq=4)
+    assert report.upto_seq == 4 and report.statistics.learner_turns == 2
+    assert by_id(report)["resolution"].score == 0  # the refund was offered at message 7
+
+
+def test_deterministic():
+    script = small_script()
+    a, b = run(transcript(script, GOOD)), run(transcript(script, GOOD))
+    assert attrs.evolve(a, created_at=b.created_at) == b
+
+
+def test_short_or_empty_rubric_lowers_confidence():
+    script = small_script()
+    short = run(transcript(script, GOOD[:2]))
+    full = run(transcript(script, GOOD))
+    assert short.confidence < full.confidence
+    empty = run(transcript(attrs.evolve(script, rubric=attrs.evolve(script.rubric, criteria=())), GOOD))
+    assert empty.overall_score == 0 and empty.confidence == 0 and empty.needs_human_review
+    assert not empty.passed
+
+
+def test_low_confidence_recommends_review():
+    script = small_script()
+    report = run(transcript(script, GOOD[:2]), review_below=0.99)
+    assert report.needs_human_review
+    assert not run(transcript(script, GOOD), review_below=0.1).needs_human_review
