@@ -2,7 +2,7 @@
 
 Authlib's ``AuthorizationServer`` with the authorization-code grant, the OIDC
 ``OpenIDCode`` extension (id_token signed with an RSA key published as a JWKS) and
-PKCE (``CodeChallenge(required=True)``), served by Starlette on uvicorn on 127.0.0.1
+PKCE required for every client, served by Starlette on uvicorn on 127.0.0.1
 in a background thread. The "browser session" is ``provider.user``: whoever the
 provider considers signed in approves every authorization request.
 
@@ -21,7 +21,7 @@ from typing import Any
 import uvicorn
 from authlib.common.security import generate_token
 from authlib.oauth2 import AuthorizationServer, OAuth2Error
-from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
@@ -88,6 +88,15 @@ class Code(AuthorizationCodeMixin):
 
     def get_amr(self):
         return None
+
+
+class StrictCodeChallenge(CodeChallenge):
+    """PKCE for every client, confidential ones too (as OAuth 2.1 asks); Authlib requires it only for public ones."""
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        if not grant.request.payload.data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge'")
+        return super().validate_code_challenge(grant, redirect_uri)
 
 
 class Request_(OAuth2Request):
@@ -198,7 +207,7 @@ class OIDCTestProvider:
 
         server = Server()
         server.register_token_generator("default", BearerTokenGenerator(lambda **kw: generate_token(42)))
-        server.register_grant(CodeGrant, [OpenID(require_nonce=True), CodeChallenge(required=True)])
+        server.register_grant(CodeGrant, [OpenID(require_nonce=True), StrictCodeChallenge(required=True)])
         return server
 
     # -- HTTP -------------------------------------------------------------------
