@@ -139,6 +139,33 @@ def add_kernel_commands(subparsers: Any) -> None:
     storage_commands = storage.add_subparsers(title="storage commands", metavar="COMMAND")
     storage_check = storage_commands.add_parser("check", help="write, read and delete a probe record")
     storage_check.set_defaults(handler=cmd_storage_check)
+    storage_copy = storage_commands.add_parser(
+        "copy",
+        help="copy every record from one backend to another (resumable, verified)",
+        description="Copy every record from one storage backend to another, e.g. --from file --to s3. "
+        "Each side uses the normal settings with storage.backend set to its name, plus --from-set/--to-set "
+        "overrides. Interrupted copies resume from the state file. Exits 1 when the verification fails.",
+    )
+    storage_copy.add_argument("--from", dest="source", required=True, metavar="BACKEND",
+                              help="source backend name (file, s3, ...)")
+    storage_copy.add_argument("--to", dest="destination", required=True, metavar="BACKEND",
+                              help="destination backend name")
+    storage_copy.add_argument("--from-set", action="append", default=[], metavar="KEY=VALUE",
+                              help="setting for the source only, e.g. --from-set storage.file.root=/srv/old")
+    storage_copy.add_argument("--to-set", action="append", default=[], metavar="KEY=VALUE",
+                              help="setting for the destination only, e.g. --to-set storage.s3.bucket=roleplay")
+    storage_copy.add_argument("--prefix", default="", help="copy only keys starting with this prefix")
+    storage_copy.add_argument("--state", default=None, metavar="FILE",
+                              help="resume file (default: var/storage-copy-FROM-to-TO.json)")
+    storage_copy.add_argument("--restart", action="store_true", help="ignore an existing state file")
+    storage_copy.add_argument("--concurrency", type=int, default=8, help="records in flight at once (default 8)")
+    storage_copy.add_argument("--page-size", type=int, default=500, help="keys per listing page and checkpoint")
+    storage_copy.add_argument("--skip-identical", action="store_true",
+                              help="compare every record first and skip those already identical")
+    storage_copy.add_argument("--verify-checksums", action="store_true",
+                              help="after copying, compare every record's bytes, not only the keys")
+    storage_copy.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    storage_copy.set_defaults(handler=cmd_storage_copy, needs_storage=False)
 
 
 def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
@@ -232,6 +259,96 @@ async def cmd_storage_check(args: argparse.Namespace, kernel: Kernel) -> int:
         print(f"storage: FAILED: {kernel.storage.describe()}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"storage: ok ({kernel.storage.describe()})")
+    return 0
+
+
+def _side_settings(kernel: Kernel, backend: str, items: list[str]):
+    """The kernel's settings with ``storage.backend = backend`` and one side's ``--from-set``/``--to-set``."""
+    from .settings import Settings, deep_merge, expand_dotted
+
+    overrides = {"storage.backend": backend, **_parse_overrides(items)}
+    return Settings(deep_merge(kernel.settings.as_dict(), expand_dotted(overrides)), kernel.settings.env)
+
+
+class ProgressBar:
+    """A plain-text progress bar redrawn in place with ``\\r`` on a stream (stderr)."""
+
+    def __init__(self, stream: Any = None, width: int = 30, interval: float = 0.1) -> None:
+        import time
+
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.interval = interval
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self._clock()
+        if done < total and now - self._last < self.interval:
+            return
+        self._last = now
+        filled = self.width if total == 0 else int(self.width * done / total)
+        percent = 100 if total == 0 else int(100 * done / total)
+        rate = done / max(now - self._started, 1e-6)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {percent:3d}% "
+                          f"{rate:,.0f} rec/s")
+        self.stream.flush()
+        self._shown = True
+
+    def finish(self) -> None:
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def cmd_storage_copy(args: argparse.Namespace, kernel: Kernel) -> int:
+    from .storage import StorageError
+    from .storage.copy import CopyError, copy_storage, describe_result
+
+    sides = []
+    for role, name, items in (("source", args.source, args.from_set), ("destination", args.destination, args.to_set)):
+        factory = kernel.storage_backends.get(name)
+        if factory is None:
+            print(f"storage copy: no installed plugin provides the {role} backend {name!r}; available: "
+                  f"{', '.join(sorted(kernel.storage_backends))}", file=sys.stderr)
+            return 2
+        try:
+            sides.append(factory(_side_settings(kernel, name, items)))
+        except (StorageError, ValueError, TypeError) as exc:
+            print(f"storage copy: cannot configure the {role} ({name}): {exc}", file=sys.stderr)
+            return 2
+    source, destination = sides
+    state = args.state or os.path.join("var", f"storage-copy-{args.source}-to-{args.destination}.json")
+    bar = None if args.no_progress else ProgressBar()
+    print(f"storage copy: {source.describe()} -> {destination.describe()} (state file {state})", file=sys.stderr)
+    opened = []
+    try:
+        for storage in (source, destination):
+            await storage.open()
+            opened.append(storage)
+        result = await copy_storage(
+            source, destination, prefix=args.prefix, state_path=state, restart=args.restart,
+            concurrency=args.concurrency, page_size=args.page_size, skip_identical=args.skip_identical,
+            verify_checksums=args.verify_checksums, progress=bar,
+        )
+    except (CopyError, StorageError, ValueError) as exc:
+        if bar:
+            bar.finish()
+        print(f"storage copy: FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for storage in opened:
+            await storage.close()
+    if bar:
+        bar.finish()
+    for line in describe_result(result):
+        print(f"storage copy: {line}")
+    if not result.ok:
+        print(f"storage copy: FAILED verification; fix the cause and rerun (state kept in {state})", file=sys.stderr)
+        return 1
+    print("storage copy: ok, counts verified" + (" and checksums" if result.checksums_verified else ""))
     return 0
 
 

@@ -167,7 +167,7 @@ class S3Storage(Storage):
             if code == "NoSuchBucket":
                 raise StorageUnavailable(f"{self.options.where}: the bucket does not exist{what}") from exc
             raise StorageUnavailable(f"{self.options.where}: {code or status}: {message}{what}") from exc
-        except (BotoCoreError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, BotoCoreError, OSError) as exc:
             raise StorageUnavailable(f"{self.options.where} is unreachable: {_reason(exc)}") from exc
 
     # -- contract ------------------------------------------------------------

@@ -91,6 +91,11 @@ class MotoS3:
         asyncio.run(self._create_bucket(name))
         return name
 
+    async def create_bucket_async(self, name: str | None = None) -> str:
+        name = name or f"rp-{uuid.uuid4().hex[:20]}"
+        await self._create_bucket(name)
+        return name
+
     async def _create_bucket(self, name: str) -> None:
         from aiobotocore.session import AioSession
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from roleplay_s3 import S3Storage
 
 from roleplay_core.settings import build_settings
 from roleplay_core.testing import StorageContract
-from roleplay_s3 import S3Storage
 
 
 class TestS3Contract(StorageContract):
