@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 from typing import Any
 
 from starlette.testclient import TestClient
 
-from roleplay_core import hookimpl
+from roleplay_core import ModelProvider, ProviderError, Reply, ReplyDelta, ReplyRequest, hookimpl
 from roleplay_core.testing import auth_headers, make_app
 
 SCRIPTS = pathlib.Path(__file__).parent / "scripts"
@@ -54,11 +55,11 @@ class User:
         assert response.status_code == expect, response.text
         return response.json()
 
-    def get(self, path: str, **kwargs: Any):
-        return self.client.get(path, headers=self.headers, **kwargs)
+    def get(self, path: str, headers: dict[str, str] | None = None, **kwargs: Any):
+        return self.client.get(path, headers={**self.headers, **(headers or {})}, **kwargs)
 
-    def post(self, path: str, **kwargs: Any):
-        return self.client.post(path, headers=self.headers, **kwargs)
+    def post(self, path: str, headers: dict[str, str] | None = None, **kwargs: Any):
+        return self.client.post(path, headers={**self.headers, **(headers or {})}, **kwargs)
 
     def delete(self, path: str):
         return self.client.delete(path, headers=self.headers)
@@ -72,3 +73,41 @@ class User:
 def assert_gapless(messages: list[dict[str, Any]]) -> None:
     seqs = [m["seq"] for m in messages]
     assert seqs == list(range(1, len(seqs) + 1)), seqs
+
+
+class FlakyProvider(ModelProvider):
+    """A test provider whose behaviour the test switches: ``ok``, ``slow``, ``fail``, ``delayed``."""
+
+    name = "flaky"
+    capabilities = frozenset({"reply"})
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.calls = 0
+
+    async def reply(self, request: ReplyRequest):
+        self.calls += 1
+        learner = request.history[-1]
+        if self.mode == "slow":
+            yield ReplyDelta("Let me think")
+            await asyncio.sleep(30)
+        if self.mode == "fail":
+            raise ProviderError("the model's quota is exhausted")
+        if self.mode == "delayed":
+            yield ReplyDelta("Well, ")
+            await asyncio.sleep(0.4)
+        turns = int(request.state.get("turns", 0)) + 1
+        text = f"Well, you said {learner.text!r} (turn {turns})"
+        yield ReplyDelta(text[6:] if self.mode == "delayed" else text)
+        yield Reply(text=text, state={"turns": turns})
+
+
+class FlakyPlugin:
+    """Registers one :class:`FlakyProvider` as the model provider ``flaky``."""
+
+    def __init__(self) -> None:
+        self.provider = FlakyProvider()
+
+    @hookimpl
+    def register_model_providers(self):
+        return {"flaky": lambda kernel: self.provider}
