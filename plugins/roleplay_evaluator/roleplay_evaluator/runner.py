@@ -96,8 +96,8 @@ class Runner:
             if evaluation.status != PENDING:
                 await self.store.unmark_pending(evaluation_id)
                 continue
-            if evaluation.lease_owner not in (None, self.owner) and evaluation.lease_until > time.time():
-                continue  # another live process holds it
+            if evaluation.lease_owner is not None and evaluation.lease_until > time.time():
+                continue  # a live run holds it (here or in another process)
             if evaluation_id not in self.tasks:
                 self.start(evaluation_id)
                 started.append(evaluation_id)
@@ -137,8 +137,8 @@ class Runner:
                 return None
             if evaluation.status != PENDING:
                 return None
-            held = evaluation.lease_owner not in (None, self.owner) and evaluation.lease_until > time.time()
-            if held:
+            # A live lease stops everyone, this process included: one run at a time, whoever asks.
+            if evaluation.lease_owner is not None and evaluation.lease_until > time.time():
                 return None
             mine = attrs.evolve(evaluation, lease_owner=self.owner, lease_until=time.time() + lease,
                                 attempts=evaluation.attempts + 1)

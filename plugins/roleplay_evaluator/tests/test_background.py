@@ -1,0 +1,176 @@
+"""Evaluations off the request path: 202 and polling, restart pickup, leases across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import roleplay_evaluator.plugin as evaluator_plugin
+from evaluator_support import GOOD, Judge, JudgePlugin, TranscriptSource, small_script, transcript
+from roleplay_evaluator.report import PENDING, Evaluation
+from roleplay_evaluator.runner import now, runner_of
+from roleplay_evaluator.store import EvaluationStore, new_id
+from starlette.testclient import TestClient
+
+from roleplay_core import SettingsError
+from roleplay_core.testing import auth_headers, make_app, make_kernel
+
+
+def file_settings(root, **extra):
+    return {"storage.backend": "file", "storage.file.root": str(root), "storage.file.fsync": False, **extra}
+
+
+def poll(client, app, evaluation_id, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        body = client.get(f"/evaluations/{evaluation_id}", headers=auth_headers(app, "alice")).json()
+        if body["status"] != PENDING or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def test_slow_evaluation_answers_202_then_finishes_in_the_background():
+    source = TranscriptSource()
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    slow = Judge(score=80.0, delay=0.4)
+    app = make_app({"evaluator.model": "slow", "evaluator.inline_wait": 0.0},
+                   plugins=[evaluator_plugin, source, JudgePlugin(slow=slow)], load_entry_points=False)
+    with TestClient(app) as client:
+        response = client.post("/evaluations", json={"session_id": "s1"}, headers=auth_headers(app, "alice"))
+        assert response.status_code == 202, response.text
+        body = response.json()
+        assert body["status"] == "pending" and body["report"] is None
+        assert response.headers["location"] == f"/evaluations/{body['id']}"
+        early = client.get(f"/evaluations/{body['id']}/export?format=markdown", headers=auth_headers(app, "alice"))
+        assert early.status_code == 409 and "pending" in early.json()["detail"]
+        done = poll(client, app, body["id"])
+        assert done["status"] == "done" and done["report"]["evaluator"].startswith("rules+model:slow")
+        assert done["finished_at"] is not None
+        listed = client.get("/evaluations?status=done", headers=auth_headers(app, "alice")).json()["items"]
+        assert [item["id"] for item in listed] == [body["id"]]
+
+
+def test_a_pending_evaluation_is_picked_up_after_a_restart(tmp_path):
+    source = TranscriptSource()  # the session owner: its data outlives both app instances
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    stuck = Judge(delay=60.0)
+    first = make_app(file_settings(tmp_path, **{"evaluator.model": "judge", "evaluator.inline_wait": 0.0,
+                                                "evaluator.judge_timeout": 90}),
+                     plugins=[evaluator_plugin, source, JudgePlugin(judge=stuck)], load_entry_points=False)
+    with TestClient(first) as client:
+        response = client.post("/evaluations", json={"session_id": "s1"}, headers=auth_headers(first, "alice"))
+        assert response.status_code == 202
+        evaluation_id = response.json()["id"]
+        deadline = time.monotonic() + 5
+        while not stuck.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stuck.requests, "the first instance never started judging"
+    # The first instance stopped mid-judgement. A second one over the same storage finishes the job.
+    quick = Judge(score=77.0)
+    second = make_app(file_settings(tmp_path, **{"evaluator.model": "judge"}),
+                      plugins=[evaluator_plugin, source, JudgePlugin(judge=quick)], load_entry_points=False)
+    with TestClient(second) as client:
+        body = poll(client, second, evaluation_id)
+        assert body["status"] == "done", body
+        tone = next(c for c in body["report"]["criteria"] if c["criterion_id"] == "tone")
+        assert tone["score"] == 77 and len(quick.requests) == 1
+        assert client.get("/evaluations", headers=auth_headers(second, "alice")).json()["items"][0]["id"] == \
+            evaluation_id
+
+
+def _pending(evaluation_id, **lease):
+    return Evaluation(id=evaluation_id, user_id="alice", session_id="s1", scenario_id="refund-small",
+                      status=PENDING, created_at=now(), upto_seq=len(GOOD), **lease)
+
+
+async def _write(root, evaluation):
+    kernel = make_kernel(file_settings(root), load_entry_points=False)
+    await kernel.open()
+    try:
+        assert await EvaluationStore(kernel.storage).create(evaluation)
+    finally:
+        await kernel.stop()
+
+
+def test_a_crashed_process_lease_is_taken_over_once_it_expires(tmp_path):
+    source = TranscriptSource()
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    evaluation_id = new_id()
+    # A process claimed it and died without releasing the lease, which runs out in 1.5 s.
+    asyncio.run(_write(tmp_path, _pending(evaluation_id, lease_owner="dead-process", attempts=1,
+                                          lease_until=time.time() + 1.5)))
+    app = make_app(file_settings(tmp_path, **{"evaluator.resume_interval": 0.2}),
+                   plugins=[evaluator_plugin, source], load_entry_points=False)
+    with TestClient(app) as client:
+        early = client.get(f"/evaluations/{evaluation_id}", headers=auth_headers(app, "alice")).json()
+        assert early["status"] == "pending"  # not stolen from a process that may still be alive
+        body = poll(client, app, evaluation_id, seconds=10)
+        assert body["status"] == "done" and body["report"]["overall_score"] >= 70
+
+
+def test_too_many_interrupted_attempts_fail_with_a_reason(tmp_path):
+    source = TranscriptSource()
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    evaluation_id = new_id()
+    asyncio.run(_write(tmp_path, _pending(evaluation_id, attempts=3)))
+    app = make_app(file_settings(tmp_path), plugins=[evaluator_plugin, source], load_entry_points=False)
+    with TestClient(app) as client:
+        body = poll(client, app, evaluation_id)
+        assert body["status"] == "failed" and "gave up after 3" in body["reason"]
+        export = client.get(f"/evaluations/{evaluation_id}/export", headers=auth_headers(app, "alice"))
+        assert export.status_code == 409 and "failed" in export.json()["detail"]
+
+
+def test_a_vanished_session_fails_with_a_reason(tmp_path):
+    evaluation_id = new_id()
+    asyncio.run(_write(tmp_path, _pending(evaluation_id)))
+    app = make_app(file_settings(tmp_path), plugins=[evaluator_plugin, TranscriptSource()],
+                   load_entry_points=False)
+    with TestClient(app) as client:
+        body = poll(client, app, evaluation_id)
+        assert body["status"] == "failed" and body["reason"] == "the practice session no longer exists"
+
+
+def test_two_processes_never_both_run_one_evaluation(tmp_path):
+    source = TranscriptSource()
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    judge = Judge(score=60.0, delay=0.2)
+    evaluation_id = new_id()
+    asyncio.run(_write(tmp_path, _pending(evaluation_id)))
+
+    async def race():
+        kernels = [make_kernel(file_settings(tmp_path, **{"evaluator.model": "judge"}),
+                               plugins=[evaluator_plugin, source, JudgePlugin(judge=judge)], load_entry_points=False)
+                   for _ in range(2)]
+        for kernel in kernels:
+            await kernel.open()
+        try:
+            runners = [runner_of(kernel) for kernel in kernels]
+            await asyncio.gather(*(runner.run(evaluation_id) for runner in runners for _ in range(3)))
+            evaluation, _ = await runners[0].store.get(evaluation_id)
+            report = await runners[0].store.report(evaluation_id)
+            pending = await runners[1].store.pending_ids()
+            return evaluation, report, pending
+        finally:
+            for kernel in kernels:
+                await kernel.stop()
+
+    evaluation, report, pending = asyncio.run(race())
+    assert len(judge.requests) == 1  # six attempts from two processes, one run
+    assert evaluation.status == "done" and evaluation.attempts == 1 and evaluation.lease_owner is None
+    assert report is not None and evaluation.overall_score == report.overall_score
+    assert pending == []
+
+
+def test_settings_are_validated():
+    kernel = make_kernel({"evaluator.lease_seconds": 10, "evaluator.judge_timeout": 30,
+                          "evaluator.inline_wait": "soon"}, load_entry_points=False, plugins=[evaluator_plugin])
+    problems = evaluator_plugin.validate_settings(kernel.settings)
+    assert any(p.startswith("evaluator.lease_seconds must be longer") for p in problems)
+    assert any(p.startswith("evaluator.inline_wait must be a number") for p in problems)
+    assert evaluator_plugin.validate_settings(make_kernel(load_entry_points=False,
+                                                          plugins=[evaluator_plugin]).settings) == []
+    with pytest.raises(SettingsError, match="evaluator.review_below"):
+        make_kernel({"evaluator.review_below": 2, "security.jwt_secret": "x" * 64}, env="production",
+                    load_entry_points=False, plugins=[evaluator_plugin])
