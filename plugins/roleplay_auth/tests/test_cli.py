@@ -1,0 +1,96 @@
+"""``roleplay users create`` / ``roleplay users set-role`` as real subprocesses on file storage."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from auth_helpers import PASSWORD, bearer, login
+from starlette.testclient import TestClient
+
+from roleplay_core.testing import make_app
+
+ROLEPLAY = str(Path(sys.executable).with_name("roleplay"))
+
+
+def run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLEPLAY_")}
+    command = [ROLEPLAY, "--set", f"storage.file.root={tmp_path / 'data'}", "--set", "storage.file.fsync=false",
+               "users", *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+
+
+def app_on(tmp_path: Path):
+    return make_app({"storage.backend": "file", "storage.file.root": str(tmp_path / "data"),
+                     "storage.file.fsync": False})
+
+
+def test_create_admin_from_stdin_then_set_roles(tmp_path):
+    created = run(tmp_path, "create", "--email", "Boss@Example.com", "--role", "admin", stdin=PASSWORD + "\n")
+    assert created.returncode == 0, created.stderr
+    assert "boss@example.com roles=admin" in created.stdout
+    assert PASSWORD not in created.stdout + created.stderr
+    again = run(tmp_path, "create", "--email", "boss@example.com", stdin=PASSWORD + "\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    weak = run(tmp_path, "create", "--email", "weak@example.com", stdin="short\n")
+    assert weak.returncode == 2 and "at least 10 characters" in weak.stderr
+    assert run(tmp_path, "create", "--email", "worker@example.com", stdin=PASSWORD + "\n").returncode == 0
+    promoted = run(tmp_path, "set-role", "--email", "worker@example.com", "--role", "scripter")
+    assert promoted.returncode == 0 and "roles=scripter" in promoted.stdout
+    last = run(tmp_path, "set-role", "--email", "boss@example.com", "--role", "user")
+    assert last.returncode == 1 and "last admin" in last.stderr
+    missing = run(tmp_path, "set-role", "--email", "nobody@example.com", "--role", "admin")
+    assert missing.returncode == 1
+    with TestClient(app_on(tmp_path)) as client:
+        boss = login(client, "boss@example.com")
+        assert client.get("/users/me", headers=bearer(boss)).json()["roles"] == ["admin"]
+        worker = login(client, "worker@example.com")
+        assert client.get("/users/me", headers=bearer(worker)).json()["roles"] == ["scripter"]
+        events = client.get("/users/audit", headers=bearer(boss)).json()["events"]
+        assert any(e["type"] == "user.roles_changed" and e["data"]["by"] == "cli" for e in events)
+
+
+def test_create_asks_for_the_password_twice_on_a_terminal(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLEPLAY_")}
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [ROLEPLAY, "--set", f"storage.file.root={tmp_path / 'data'}", "users", "create", "--email",
+         "tty@example.com"], stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    try:
+        for answer in (PASSWORD, PASSWORD):
+            seen += _read_until(master, b"assword: ", seen)
+            os.write(master, answer.encode() + b"\n")
+        assert process.wait(60) == 0
+        seen += _read_until(master, b"created", seen)
+    finally:
+        process.kill() if process.poll() is None else None
+        os.close(master)
+    assert b"Password: " in seen and b"Repeat the password: " in seen
+    assert PASSWORD.encode() not in seen  # not echoed
+    with TestClient(app_on(tmp_path)) as client:
+        login(client, "tty@example.com")
+
+
+def _read_until(fd: int, marker: bytes, already: bytes) -> bytes:
+    got = b""
+    deadline = time.time() + 30
+    while marker not in (already + got)[-200:] or (marker == b"assword: " and got == b""):
+        if time.time() > deadline:
+            raise AssertionError(f"no {marker!r} in {already + got!r}")
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+    return got
