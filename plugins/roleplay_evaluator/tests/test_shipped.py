@@ -1,0 +1,168 @@
+"""Reports for good and poor practice of every shipped script.
+
+The scripts come from the installed script packs (through the kernel's
+``register_script_packs`` hook, as learners get them). Expected scores are
+derived from each rubric: a good learner clears the pass mark with every
+rule-checked criterion met; a poor one fails, scoring zero where the rubric
+asks for phrases, beats or open questions and losing marks for each phrase it
+warns against. The second half plays each conversation through chat's real
+HTTP API with its offline character engine, then evaluates it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import roleplay_evaluator.plugin as evaluator_plugin
+from evaluator_conversations import avoided, good_lines, poor_lines, turns
+from evaluator_support import TranscriptSource, transcript
+from starlette.testclient import TestClient
+
+from roleplay_core.testing import auth_headers, make_app, make_kernel
+
+
+def shipped_scripts():
+    async def load():
+        kernel = make_kernel()
+        await kernel.open()
+        try:
+            return [p.script for p in await kernel.catalog.list() if p.source == "pack"]
+        finally:
+            await kernel.stop()
+
+    return asyncio.run(load())
+
+
+SCRIPTS = shipped_scripts()
+IDS = [s.id for s in SCRIPTS]
+RULE_KINDS = ("beat_reached", "phrases_used", "phrases_avoided", "open_questions")
+
+
+def test_scripts_are_shipped():
+    # Several realistic scenarios, at least one not in English.
+    assert len(SCRIPTS) >= 4, IDS
+    assert any(not s.language.startswith("en") for s in SCRIPTS)
+    assert all(s.rubric.criteria for s in SCRIPTS)
+
+
+def by_id(report):
+    return {c["criterion_id"]: c for c in report["criteria"]}
+
+
+def check_quotes(report, messages):
+    texts = {m["seq"]: m["text"] for m in messages}
+    quoted = 0
+    for criterion in report["criteria"]:
+        for quote in criterion["evidence"]:
+            assert quote["quote"] and quote["quote"] in texts[quote["seq"]], (criterion["criterion_id"], quote)
+            quoted += 1
+    return quoted
+
+
+def expect_good(script, report):
+    bar = script.rubric.passing_score
+    assert report["overall_score"] >= bar and report["passed"], report
+    criteria = by_id(report)
+    for criterion in script.rubric.criteria:
+        result = criteria[criterion.id]
+        if criterion.check.kind in RULE_KINDS:
+            assert result["score"] == 100, (criterion.id, result)
+            assert result["suggestion"] is None
+            if criterion.check.kind != "phrases_avoided":
+                assert result["evidence"], criterion.id  # a met criterion shows the lines that met it
+
+
+def expect_poor(script, report, good):
+    bar = script.rubric.passing_score
+    assert report["overall_score"] < bar and not report["passed"]
+    assert report["overall_score"] < good["overall_score"]
+    criteria, best = by_id(report), by_id(good)
+    for criterion in script.rubric.criteria:
+        result = criteria[criterion.id]
+        assert result["score"] <= best[criterion.id]["score"], criterion.id
+        if criterion.check.kind in ("beat_reached", "phrases_used", "open_questions"):
+            assert result["score"] == 0, (criterion.id, result)
+        if criterion.check.kind == "phrases_avoided" and avoided(script):
+            assert result["score"] < 100 and result["evidence"], (criterion.id, result)
+        if result["score"] < bar:
+            # Fell short: a "say this instead", the author's own when the rubric has one.
+            assert result["suggestion"], criterion.id
+            if criterion.suggestion:
+                assert result["suggestion"] == criterion.suggestion
+    assert report["improvements"] and len(report["improvements"]) <= 3
+    assert report["next_steps"] and len(report["next_steps"]) <= 3
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=IDS)
+def test_good_and_poor_transcripts_of_each_shipped_script(script):
+    source = TranscriptSource()
+    good_t = source.add(transcript(script, turns(good_lines(script)), session_id="good"))
+    poor_t = source.add(transcript(script, turns(poor_lines(script)), session_id="poor"))
+    app = make_app(plugins=[evaluator_plugin, source], load_entry_points=False)
+    with TestClient(app) as client:
+        good = client.post("/evaluations", json={"session_id": "good"}, headers=auth_headers(app, "alice"))
+        poor = client.post("/evaluations", json={"session_id": "poor"}, headers=auth_headers(app, "alice"))
+    assert good.status_code == poor.status_code == 201
+    good, poor = good.json()["report"], poor.json()["report"]
+    expect_good(script, good)
+    expect_poor(script, poor, good)
+    for report, t in ((good, good_t), (poor, poor_t)):
+        check_quotes(report, [{"seq": m.seq, "text": m.text} for m in t.messages])
+        assert report["script_version"] == "3" and report["language"] == script.language
+
+
+# -- end to end through chat's HTTP API ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chat_app():
+    app = make_app()  # every installed plugin: chat owns sessions, no fakes registered
+    with TestClient(app) as client:
+        yield app, client
+
+
+def play(client, headers, script, lines):
+    """Practise ``script`` over chat's HTTP API, saying ``lines`` until the scene ends; return the session id."""
+    response = client.post("/chat/sessions", json={"scenario_id": script.id}, headers=headers)
+    assert response.status_code == 201, response.text
+    session_id = response.json()["id"]
+    for line in lines:
+        sent = client.post(f"/chat/sessions/{session_id}/messages", json={"text": line}, headers=headers)
+        if sent.status_code == 409:  # the character ended the scene
+            break
+        assert sent.status_code == 201, sent.text
+        if sent.json()["session"]["status"] == "ended":
+            break
+    return session_id
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=IDS)
+def test_chat_sessions_of_each_shipped_script_end_to_end(chat_app, script):
+    app, client = chat_app
+    headers = auth_headers(app, f"learner-{script.id}")
+    reports = {}
+    for name, lines in (("good", good_lines(script)), ("poor", poor_lines(script))):
+        session_id = play(client, headers, script, lines)
+        client.post(f"/chat/sessions/{session_id}/end", headers=headers)
+        response = client.post("/evaluations", json={"session_id": session_id}, headers=headers)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        session = client.get(f"/chat/sessions/{session_id}", headers=headers).json()
+        assert check_quotes(body["report"], session["messages"]) >= (3 if name == "good" else 1)
+        assert body["report"]["upto_seq"] == session["messages"][-1]["seq"]
+        beats = [c for c in body["report"]["criteria"] if c["kind"] == "beat_reached"]
+        # Chat reports the beats its engine fired; the evaluator uses them rather than guessing.
+        assert all("as the character engine reported" in c["justification"] for c in beats
+                   if c["score"] > 0 or "Did not reach" in c["justification"])
+        reports[name] = body["report"]
+    good, poor = reports["good"], reports["poor"]
+    assert good["overall_score"] >= script.rubric.passing_score, by_id(good)
+    assert poor["overall_score"] < script.rubric.passing_score
+    assert good["overall_score"] - poor["overall_score"] >= 40
+    # Another learner cannot read these evaluations, or evaluate the session.
+    other = auth_headers(app, "someone-else")
+    mine = client.get("/evaluations", headers=headers).json()["items"]
+    assert len(mine) == 2
+    assert client.get(f"/evaluations/{mine[0]['id']}", headers=other).status_code == 404
+    assert client.post("/evaluations", json={"session_id": mine[0]["session_id"]}, headers=other).status_code == 404
