@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 ENVIRONMENTS = ("development", "beta", "production")
-SECRET_KEY = re.compile(r"(secret|password|api_key|access_key|session_token|credentials_json)s?$")
+SECRET_KEY = re.compile(r"(secret|password|api_key|access_key|access_key_id|session_token|credentials_json)s?$")
 DEV_JWT_SECRET = "development-only-jwt-secret-do-not-use-in-production"
 
 KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
