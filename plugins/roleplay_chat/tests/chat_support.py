@@ -111,3 +111,15 @@ class FlakyPlugin:
     @hookimpl
     def register_model_providers(self):
         return {"flaky": lambda kernel: self.provider}
+
+
+def file_app(root: str, overrides: dict[str, Any] | None = None):
+    """An app on file storage at ``root`` (several apps or processes can share it)."""
+    return build_app({"storage.backend": "file", "storage.file.root": str(root), **(overrides or {})})
+
+
+def server_app():
+    """``uvicorn --factory chat_support:server_app``: file storage at ``$CHAT_TEST_ROOT``."""
+    import os
+
+    return file_app(os.environ["CHAT_TEST_ROOT"])
