@@ -200,6 +200,21 @@ class FakeGemini:
 
     def __init__(self, api_key: str = "test-key") -> None:
         self.api_key = api_key
+        self.reset()
+        self.routes = Starlette(routes=[
+            WebSocketRoute(LIVE_PATH, self.live),
+            Route("/{version}/models/{call}", self.rest, methods=["POST"]),
+        ])
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The ASGI app. The SDK joins a base URL ending in "/" with "/ws/...", giving "//ws/...",
+        which Google's front end accepts; collapse repeated slashes the same way."""
+        if scope["type"] in ("http", "websocket") and "//" in scope["path"]:
+            scope = dict(scope, path=re.sub("/{2,}", "/", scope["path"]))
+        await self.routes(scope, receive, send)
+
+    def reset(self) -> None:
+        """Forget what was seen and restore every knob's default (tests share one server)."""
         #: Live knobs.
         self.speech_rms = 500.0
         self.silence_ms = 300.0
@@ -222,17 +237,6 @@ class FakeGemini:
         self.audio_bytes_in = 0
         self.audio_chunks_out = 0
         self.live_connections = 0
-        self.routes = Starlette(routes=[
-            WebSocketRoute(LIVE_PATH, self.live),
-            Route("/{version}/models/{call}", self.rest, methods=["POST"]),
-        ])
-
-    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """The ASGI app. The SDK joins a base URL ending in "/" with "/ws/...", giving "//ws/...",
-        which Google's front end accepts; collapse repeated slashes the same way."""
-        if scope["type"] in ("http", "websocket") and "//" in scope["path"]:
-            scope = dict(scope, path=re.sub("/{2,}", "/", scope["path"]))
-        await self.routes(scope, receive, send)
 
     # -- the "model" ----------------------------------------------------------
 
@@ -246,7 +250,7 @@ class FakeGemini:
 
     async def rest(self, request: Request) -> Response:
         model, _, method = request.path_params["call"].partition(":")
-        body = camel(json.loads(await request.body()))
+        body = json.loads(await request.body())
         self.rest_requests.append({"model": model, "method": method, "body": body,
                                    "version": request.path_params["version"]})
         if not self._authorised(request.headers):
@@ -277,7 +281,7 @@ class FakeGemini:
             return json.dumps(self._judge(body, schema))
         contents = body.get("contents", [])
         last = next((p.get("text", "") for c in reversed(contents) if c.get("role") == "user"
-                     for p in c.get("parts", [])), "")
+                     for p in reversed(c.get("parts", []))), "")
         system = " ".join(p.get("text", "") for p in body.get("systemInstruction", {}).get("parts", []))
         name = re.search(r"You are (\w+)", system)
         return f"{name.group(1) if name else 'Someone'} hears you say: {last}"

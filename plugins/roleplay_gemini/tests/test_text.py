@@ -1,0 +1,141 @@
+"""Text replies and judging through the real google-genai client against the local server (REST shapes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from roleplay_core import JudgeRequest, ProviderError, Reply, ReplyDelta, ReplyRequest
+from roleplay_core.testing import make_kernel
+
+from .conftest import SCRIPT, gemini_kernel, message
+
+pytestmark = pytest.mark.anyio
+
+HISTORY = (
+    message(1, "character", "My kettle broke after a week!", "sam"),
+    message(2, "character", "She is really upset.", "lee"),
+    message(3, "learner", "I am sorry to hear that, can you tell me what happened?"),
+)
+
+
+async def test_provider_is_registered_with_capabilities(gemini):
+    kernel = gemini_kernel(gemini)
+    provider = kernel.model("gemini")
+    assert provider.capabilities == {"reply", "judge", "live"}
+    assert "gemini" in kernel.model_factories
+
+
+async def test_reply_streams_deltas_then_one_reply(gemini, fake):
+    kernel = gemini_kernel(gemini, **{"gemini.temperature": 0.3, "gemini.text_model": "gemini-test-text",
+                                      "gemini.safety_settings": {"HARM_CATEGORY_HARASSMENT": "BLOCK_ONLY_HIGH"}})
+    provider = kernel.model("gemini")
+    request = ReplyRequest(script=SCRIPT, character=SCRIPT.characters[0], history=HISTORY)
+    items = [item async for item in provider.reply(request)]
+    await provider.close()
+    deltas = [i for i in items if isinstance(i, ReplyDelta)]
+    assert len(deltas) > 1, "the answer arrives in several streamed pieces"
+    assert isinstance(items[-1], Reply) and sum(isinstance(i, Reply) for i in items) == 1
+    assert items[-1].text == "".join(d.text for d in deltas).strip()
+    assert items[-1].text == "Sam hears you say: I am sorry to hear that, can you tell me what happened?"
+    seen = fake.rest_requests[-1]
+    assert (seen["model"], seen["method"], seen["version"]) == ("gemini-test-text", "streamGenerateContent", "v1beta")
+    body = seen["body"]
+    system = body["systemInstruction"]["parts"][0]["text"]
+    assert "You are Sam" in system and "impatient customer" in system and "Refund at the returns desk" in system
+    assert body["generationConfig"]["temperature"] == 0.3
+    assert body["safetySettings"] == [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}]
+    roles = [c["role"] for c in body["contents"]]
+    assert roles[0] == "user" and roles[-1] == "user"  # opened by the character: a user turn goes first
+    texts = json.dumps(body["contents"])
+    assert "[Lee]: She is really upset." in texts  # another character's line is context, not the model's
+
+
+async def test_reply_retries_transient_failures(gemini, fake):
+    fake.fail_next = [503, 503]
+    provider = gemini_kernel(gemini, **{"gemini.retries": 3}).model("gemini")
+    items = [i async for i in provider.reply(ReplyRequest(script=SCRIPT, character=SCRIPT.characters[0],
+                                                           history=HISTORY))]
+    await provider.close()
+    assert isinstance(items[-1], Reply)
+    assert len(fake.rest_requests) == 3
+
+
+async def test_reply_failure_is_a_provider_error(gemini, fake):
+    provider = make_kernel({**gemini.settings(), "gemini.api_key": "wrong"}).model("gemini")
+    with pytest.raises(ProviderError, match="401"):
+        async for _ in provider.reply(ReplyRequest(script=SCRIPT, character=SCRIPT.characters[0], history=HISTORY)):
+            pass
+    await provider.close()
+
+
+async def test_untrusted_server_is_refused_without_ca_file(gemini):
+    settings = {**gemini.settings(), "gemini.ca_file": "", "gemini.retries": 1}
+    provider = make_kernel(settings).model("gemini")
+    with pytest.raises(ProviderError, match="(?i)certificate|ssl"):
+        async for _ in provider.reply(ReplyRequest(script=SCRIPT, character=SCRIPT.characters[0], history=HISTORY)):
+            pass
+    await provider.close()
+
+
+async def test_judge_uses_a_json_schema_and_returns_verified_judgements(gemini, fake):
+    provider = gemini_kernel(gemini, **{"gemini.judge_model": "gemini-test-judge"}).model("gemini")
+    judgement = await provider.judge(JudgeRequest(script=SCRIPT, criteria=SCRIPT.rubric.criteria, transcript=HISTORY))
+    await provider.close()
+    assert [c.criterion_id for c in judgement.criteria] == ["empathy", "resolve"]
+    assert [c.score for c in judgement.criteria] == [80.0, 70.0]
+    assert judgement.model == "gemini:gemini-test-judge"
+    assert judgement.criteria[0].evidence[0].seq == 3
+    assert judgement.criteria[0].evidence[0].quote in HISTORY[2].text
+    body = fake.rest_requests[-1]["body"]
+    assert fake.rest_requests[-1]["method"] == "generateContent"
+    config = body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    schema = config["responseJsonSchema"]
+    assert schema["properties"]["criteria"]["items"]["properties"]["criterion_id"]["enum"] == ["empathy", "resolve"]
+    assert "[3] learner: I am sorry" in body["contents"][0]["parts"][0]["text"]
+
+
+def _answer(**changes):
+    item = {"criterion_id": "empathy", "score": 90, "justification": "ok", "evidence": [], "suggestion": ""}
+    item.update(changes)
+    return json.dumps({"criteria": [item]})
+
+
+async def test_judge_retries_a_malformed_answer_then_gives_up(gemini, fake):
+    criteria = SCRIPT.rubric.criteria[:1]
+    provider = gemini_kernel(gemini, **{"gemini.judge_attempts": 2}).model("gemini")
+    fake.judge_override = ["not json", _answer(score=55)]
+    judgement = await provider.judge(JudgeRequest(script=SCRIPT, criteria=criteria, transcript=HISTORY))
+    assert judgement.criteria[0].score == 55.0
+    fake.judge_override = [_answer(score=150), _answer(criterion_id="other")]
+    with pytest.raises(ProviderError, match="not valid after 2 attempts"):
+        await provider.judge(JudgeRequest(script=SCRIPT, criteria=criteria, transcript=HISTORY))
+    fake.judge_override = [_answer(extra="field"), _answer(extra="field")]
+    with pytest.raises(ProviderError):
+        await provider.judge(JudgeRequest(script=SCRIPT, criteria=criteria, transcript=HISTORY))
+    await provider.close()
+
+
+async def test_judge_drops_quotes_that_are_not_verbatim(gemini, fake):
+    criteria = SCRIPT.rubric.criteria[:1]
+    fake.judge_override = [_answer(evidence=[{"seq": 3, "quote": "tell me what happened"},
+                                             {"seq": 3, "quote": "I apologise profusely"},
+                                             {"seq": 1, "quote": "tell me what happened"}])]
+    provider = gemini_kernel(gemini).model("gemini")
+    judgement = await provider.judge(JudgeRequest(script=SCRIPT, criteria=criteria, transcript=HISTORY))
+    await provider.close()
+    assert [(e.seq, e.quote) for e in judgement.criteria[0].evidence] == [(3, "tell me what happened")]
+
+
+def test_settings_are_validated(tmp_path):
+    from roleplay_core import Kernel, SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        Kernel.create(env="production", settings_files=[], overrides={
+            "storage.backend": "memory", "security.jwt_secret": "x" * 40, "chat.model": "gemini",
+            "gemini.ca_file": str(tmp_path / "missing.pem"), "gemini.base_url": "ftp://proxy",
+            "gemini.api_key": ""})
+    text = str(caught.value)
+    assert "gemini.ca_file" in text and "gemini.base_url" in text and "gemini.api_key" in text
