@@ -1,6 +1,49 @@
+"""Fixtures: a real app (memory storage, every installed plugin), tokens per role."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
 import pytest
+from starlette.testclient import TestClient
+
+from roleplay_core.testing import auth_headers, make_app
+
+sys.path.insert(0, str(Path(__file__).parent))  # scripter_support, next to the tests
 
 
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture
+def app():
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def scripter(app) -> dict[str, str]:
+    return auth_headers(app, "author-1", ("scripter",))
+
+
+@pytest.fixture
+def other_scripter(app) -> dict[str, str]:
+    return auth_headers(app, "author-2", ("scripter",))
+
+
+@pytest.fixture
+def admin(app) -> dict[str, str]:
+    return auth_headers(app, "admin-1", ("admin",))
+
+
+@pytest.fixture
+def learner(app) -> dict[str, str]:
+    return auth_headers(app, "learner-1", ("user",))
