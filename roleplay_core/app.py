@@ -9,11 +9,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
-from .middleware import AuthenticationMiddleware, BodyLimitMiddleware, RequestIdFilter, RequestIdMiddleware
+from .middleware import (
+    AuthenticationMiddleware,
+    BodyLimitMiddleware,
+    CORSMiddleware,
+    RequestIdFilter,
+    RequestIdMiddleware,
+)
 
 
 def create_app(

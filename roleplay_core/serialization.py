@@ -107,10 +107,12 @@ async def parse_body(request: Request, cls: type[T]) -> T:
     return structure(data, cls)
 
 
+# One encoder for every response: json.dumps with these options would build a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 class JSON(JSONResponse):
     """A JSON response that unstructures attrs instances with the shared converter."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            converter.unstructure(content), ensure_ascii=False, separators=(",", ":"), default=str
-        ).encode("utf-8")
+        return _ENCODER.encode(converter.unstructure(content)).encode("utf-8")

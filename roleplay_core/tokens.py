@@ -59,8 +59,9 @@ class TokenService:
         self.audience = audience
         self.ttl = int(ttl)
         self.leeway = int(leeway)
-        self._cache: OrderedDict[str, Principal] = OrderedDict()
-        self._cache_size = int(cache_size)
+        # token text -> (principal, exp as pyjwt compares it); least recently used first
+        self._cache: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
+        self._cache_size = max(0, int(cache_size))
         self._verify_keys: dict[str, Any] = {}
         impl = get_default_algorithms()[algorithm]
         if algorithm == "HS256":
@@ -119,17 +120,28 @@ class TokenService:
         return jwt.encode(claims, self._signing_key, algorithm=self.algorithm, headers={"kid": self._kid})
 
     def verify(self, token: str) -> Principal:
-        """Return the principal of a valid token; raise :class:`InvalidToken` otherwise."""
+        """Return the principal of a valid token; raise :class:`InvalidToken` otherwise.
+
+        A token that verified before is answered from the cache, keyed by its
+        exact text, so a changed byte is a miss and goes through full verification.
+        Signature, algorithm, key, issuer, audience and required claims cannot change
+        for the same bytes; only time can, so a hit re-checks expiry with pyjwt's rule
+        (``exp <= now - leeway`` is expired). Refused tokens are never cached.
+        """
         cached = self._cache.get(token)
         if cached is not None:
-            if cached.expires_at is not None and cached.expires_at + self.leeway < time.time():
+            principal, expires = cached
+            if expires <= time.time() - self.leeway:
                 self._cache.pop(token, None)
                 raise InvalidToken("token expired")
-            self._cache.move_to_end(token)
-            return cached
+            try:
+                self._cache.move_to_end(token)
+            except KeyError:  # evicted meanwhile by another thread: still verified, still valid
+                pass
+            return principal
         principal = self._decode(token)
-        self._cache[token] = principal
-        if len(self._cache) > self._cache_size:
+        self._cache[token] = (principal, int(principal.expires_at))
+        while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return principal
 
