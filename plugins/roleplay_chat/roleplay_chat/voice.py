@@ -223,6 +223,13 @@ class Usage:
             await asyncio.sleep(self.tick)
             await self.count()
 
+    async def finish(self) -> None:
+        """Count the last seconds and give the concurrency lease back (idempotent)."""
+        if self.leased:
+            with contextlib.suppress(Refused):
+                await self.count()
+        await self.release()
+
     async def release(self) -> None:
         if self.leased:
             self.leased = False
@@ -580,10 +587,7 @@ async def voice_socket(websocket: WebSocket) -> None:
                 await live.close()
         if usage is not None:
             with contextlib.suppress(Exception):
-                if usage.leased:
-                    await usage.count()
-            with contextlib.suppress(Exception):
-                await usage.release()
+                await usage.finish()
 
 
 async def _run(call: Call, usage: Usage) -> None:
@@ -613,6 +617,7 @@ async def _run(call: Call, usage: Usage) -> None:
             down = next(t for t, n in tasks.items() if n == "down")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(down), 5)
+            await usage.finish()  # before "stopped", so the client may start its next call at once
             await call.send_json({"type": "stopped"})
             await _close(websocket, CLOSE_NORMAL, "stopped")
         elif tasks[first] == "provider":

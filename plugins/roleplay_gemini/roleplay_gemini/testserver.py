@@ -358,8 +358,7 @@ class FakeGemini:
         if realtime.get("audioStreamEnd") or "activityEnd" in realtime:
             await connection.end_turn()
         if realtime.get("text"):
-            await connection.send({"serverContent": {"inputTranscription": {"text": realtime["text"]}}})
-            connection.start_reply(realtime["text"])
+            connection.start_reply(realtime["text"])  # typed input is not transcribed, only answered
 
 
 def _candidate(text: str, *, final: bool) -> dict[str, Any]:
