@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
-from typing import Union
 
 import attrs
 
@@ -98,7 +97,8 @@ class SessionResumed:
     reconnects: int = 1
 
 
-LiveEvent = Union[AudioChunk, TranscriptDelta, TranscriptFinal, TurnComplete, Interrupted, GoAway, SessionResumed]
+#: Everything :meth:`LiveSession.receive` yields.
+LiveEvent = AudioChunk | TranscriptDelta | TranscriptFinal | TurnComplete | Interrupted | GoAway | SessionResumed
 
 
 class LiveSession(abc.ABC):

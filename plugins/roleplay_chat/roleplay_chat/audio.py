@@ -181,7 +181,7 @@ class AudioBuffer:
         """Bytes queued now."""
         return self._size
 
-    async def put(self, frame: bytes, timeout: float | None = None, stamp: float | None = None) -> None:
+    async def put(self, frame: bytes, timeout: float | None = None, stamp: float | None = None) -> None:  # noqa: ASYNC109 - a per-put stall limit, not a cancel scope
         """Queue ``frame``; ``stamp`` (``time.perf_counter()`` when it arrived) lets :meth:`get_stamped` measure delay."""
         async with self._changed:
             # A frame bigger than the whole buffer still goes in once the buffer is empty.

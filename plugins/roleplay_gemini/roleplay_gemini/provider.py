@@ -13,8 +13,8 @@ from google.genai import errors, types
 
 from roleplay_core import (
     CriterionJudgement,
-    JudgeRequest,
     Judgement,
+    JudgeRequest,
     Kernel,
     LiveRequest,
     LiveSession,

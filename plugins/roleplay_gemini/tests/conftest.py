@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from roleplay_gemini.testserver import FakeGemini, LocalGemini
 
 from roleplay_core import TranscriptMessage, script_from_dict
 from roleplay_core.testing import make_kernel
-from roleplay_gemini.testserver import FakeGemini, LocalGemini
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import pytest
+from roleplay_gemini.testserver import dominant_hz, tone
 
 from roleplay_core import (
     AudioChunk,
@@ -18,7 +19,6 @@ from roleplay_core import (
     TranscriptFinal,
     TurnComplete,
 )
-from roleplay_gemini.testserver import dominant_hz, tone
 
 from .conftest import SCRIPT, gemini_kernel, message
 
@@ -35,7 +35,7 @@ async def send(session, pcm: bytes, frame_ms: int = 20) -> None:
         await session.send_audio(pcm[i:i + step])
 
 
-async def until(session, kind, timeout: float = 10.0) -> list:
+async def until(session, kind, seconds: float = 10.0) -> list:
     seen = []
 
     async def collect():
@@ -44,7 +44,7 @@ async def until(session, kind, timeout: float = 10.0) -> list:
             if isinstance(event, kind):
                 return
 
-    await asyncio.wait_for(collect(), timeout)
+    await asyncio.wait_for(collect(), seconds)
     return seen
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from roleplay_gemini.testserver import dominant_hz, tone
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from roleplay_core.testing import auth_headers, make_app
-from roleplay_gemini.testserver import dominant_hz, tone
 
 SCENARIO = "refund-angry-customer"
 
