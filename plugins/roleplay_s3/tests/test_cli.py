@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from roleplay_s3 import S3Storage
+from roleplay_s3 import plugin as s3_plugin
 from starlette.testclient import TestClient
 
 from roleplay_core.cli import main
@@ -19,8 +21,6 @@ from roleplay_core.kernel import Kernel, SettingsError
 from roleplay_core.settings import build_settings
 from roleplay_core.storage import FileStorage
 from roleplay_core.testing import make_app
-from roleplay_s3 import S3Storage
-from roleplay_s3 import plugin as s3_plugin
 
 ROLEPLAY = str(Path(sys.executable).with_name("roleplay"))
 
@@ -224,11 +224,11 @@ async def _put(storage: S3Storage, key: str, data: bytes) -> None:
 
 def test_killed_copy_process_resumes_where_it_stopped(moto_s3, tmp_path):
     """A real ``roleplay storage copy`` killed with SIGKILL mid-copy, then run again."""
-    records = fill_file(tmp_path / "old", 1200)
+    records = fill_file(tmp_path / "old", 600)
     bucket = moto_s3.create_bucket()
     state = tmp_path / "copy-state.json"
     s3_side = {k: v for k, v in moto_s3.settings(bucket).items() if k != "storage.backend"}
-    command = [ROLEPLAY, "storage", "copy", "--from", "file", "--to", "s3", "--page-size", "50",
+    command = [ROLEPLAY, "storage", "copy", "--from", "file", "--to", "s3", "--page-size", "25",
                "--concurrency", "2", "--state", str(state),
                *side("--from-set", {"storage.file.root": tmp_path / "old"}), *side("--to-set", s3_side)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLEPLAY_", "AWS_"))}
@@ -241,21 +241,21 @@ def test_killed_copy_process_resumes_where_it_stopped(moto_s3, tmp_path):
                 copied_before = json.loads(state.read_text())["copied"]
             except (ValueError, KeyError):
                 copied_before = 0  # caught between write and rename: read again
-            if copied_before >= 200:
+            if copied_before >= 100:
                 break
         time.sleep(0.02)
     assert first.poll() is None, "the copy finished before it could be interrupted"
     first.send_signal(signal.SIGKILL)
     first.wait(10)
-    assert 200 <= copied_before < 1200
+    assert 100 <= copied_before < 600
 
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
-    assert "(resumed)" in second.stdout and "source has 1200 keys, destination has 1200" in second.stdout
+    assert "(resumed)" in second.stdout and "source has 600 keys, destination has 600" in second.stdout
     # Only what was not checkpointed is rewritten: the summary counts both runs' work.
     summary = next(line for line in second.stdout.splitlines() if line.startswith("storage copy: copied"))
     copied = int(summary.split("copied ")[1].split(",")[0])
     skipped = int(summary.split("already identical ")[1].split(",")[0])
-    assert copied + skipped == 1200 and skipped <= 50
+    assert copied + skipped == 600 and skipped <= 25
     assert read_all(s3_storage(moto_s3, bucket)) == records
     assert not state.exists()

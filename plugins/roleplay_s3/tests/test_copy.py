@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from roleplay_s3 import S3Storage
 
 from roleplay_core.settings import build_settings
 from roleplay_core.storage import FileStorage, PreconditionFailed, Storage
 from roleplay_core.storage.copy import CopyError, copy_storage, verify_copy
-from roleplay_s3 import S3Storage
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,149 @@
+"""Several nodes on one bucket: two real ``roleplay serve`` processes serve the same users and data.
+
+Both servers are separate OS processes started with the ``roleplay`` command on
+their own ports, configured only through ``ROLEPLAY_*`` environment variables,
+sharing one bucket of the moto S3 server. Nothing is shared between them except
+that bucket (and the development JWT secret, as a real deployment shares its
+secret). The concurrent event-log appends of two processes are in the contract
+suite (``test_processes_append_event_log_no_loss_no_duplicates``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROLEPLAY = str(Path(sys.executable).with_name("roleplay"))
+PASSWORD = "correct horse battery staple 42"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name: str, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = cwd / f"{name}.log"
+        self.process = subprocess.Popen(
+            [ROLEPLAY, "serve", "--port", str(self.port)],
+            cwd=cwd, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"server not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def servers(moto_s3, tmp_path_factory) -> Iterator[tuple[Server, Server]]:
+    bucket = moto_s3.create_bucket()
+    cwd = tmp_path_factory.mktemp("nodes")  # no settings.toml: only the environment below configures them
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLEPLAY_", "AWS_"))}
+    env.update(moto_s3.env(bucket, **{"storage.s3.prefix": "shared"}))
+    env["ROLEPLAY_SERVER__LOG_LEVEL"] = "warning"
+    pair = (Server("a", env, cwd), Server("b", env, cwd))
+    try:
+        for server in pair:
+            server.wait_ready()
+        yield pair
+    finally:
+        for server in pair:
+            server.stop()
+
+
+def test_both_servers_are_ready_on_the_same_bucket(servers):
+    backends = set()
+    for server in servers:
+        response = httpx.get(server.url + "/readyz")
+        assert response.status_code == 200, response.text
+        backends.add(response.json()["checks"]["storage"]["backend"])
+    assert len(backends) == 1 and backends.pop().startswith("s3 bucket")
+    assert servers[0].process.pid != servers[1].process.pid
+
+
+def test_user_registered_on_one_server_logs_in_on_the_other(servers):
+    a, b = servers
+    email = f"nodes-{os.urandom(4).hex()}@example.com"
+    registered = httpx.post(a.url + "/auth/register", json={"email": email, "password": PASSWORD,
+                                                           "display_name": "Node Tester"})
+    assert registered.status_code == 201, registered.text
+    user_id = registered.json()["user"]["id"]
+
+    login = httpx.post(b.url + "/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    me = httpx.get(a.url + "/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and json.dumps(me.json()).count(user_id) >= 1
+
+    wrong = httpx.post(a.url + "/auth/login", json={"email": email, "password": "not the password at all"})
+    assert wrong.status_code == 401
+
+
+def test_racing_registrations_of_one_email_on_two_servers_create_one_account(servers):
+    """Create-only writes decide across processes: exactly one server creates the account."""
+    email = f"race-{os.urandom(4).hex()}@example.com"
+    body = {"email": email, "password": PASSWORD, "display_name": "Racer"}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(lambda s: httpx.post(s.url + "/auth/register", json=body, timeout=30).status_code,
+                                [*servers, *servers]))
+    assert codes == [201, 409, 409, 409], codes
+
+
+def test_chat_session_started_on_one_server_continues_on_the_other(servers):
+    a, b = servers
+    email = f"chat-{os.urandom(4).hex()}@example.com"
+    registered = httpx.post(b.url + "/auth/register", json={"email": email, "password": PASSWORD,
+                                                           "display_name": "Chatter"})
+    assert registered.status_code == 201, registered.text
+    headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+
+    scenarios = httpx.get(a.url + "/chat/scenarios", headers=headers)
+    assert scenarios.status_code == 200 and scenarios.json()["items"], scenarios.text
+    created = httpx.post(a.url + "/chat/sessions", headers=headers,
+                         json={"scenario_id": scenarios.json()["items"][0]["id"]}, timeout=30)
+    assert created.status_code == 201, created.text
+    session_id = created.json()["id"]
+
+    said = "Hello, I would like some help with my order please."
+    posted = httpx.post(f"{b.url}/chat/sessions/{session_id}/messages", headers=headers, json={"text": said},
+                        timeout=30)
+    assert posted.status_code in (200, 201), posted.text
+
+    seen = httpx.get(f"{a.url}/chat/sessions/{session_id}", headers=headers)
+    assert seen.status_code == 200, seen.text
+    texts = [m["text"] for m in seen.json()["messages"]]
+    assert said in texts
+    assert len(texts) >= 2  # the character answered too, and server A reads that from the bucket
+    listed = httpx.get(f"{b.url}/chat/sessions", headers=headers)
+    assert [item["id"] for item in listed.json()["items"]] == [session_id]
