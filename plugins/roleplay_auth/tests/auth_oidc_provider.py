@@ -15,8 +15,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from urllib.parse import parse_qsl
 from typing import Any
+from urllib.parse import parse_qsl
 
 import uvicorn
 from authlib.common.security import generate_token

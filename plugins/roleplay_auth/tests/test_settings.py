@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from auth_helpers import PASSWORD, bearer, login
+from roleplay_auth import config
 from starlette.testclient import TestClient
 
-from roleplay_auth import config
 from roleplay_core import SettingsError
 from roleplay_core.testing import make_app, make_kernel
 
