@@ -188,14 +188,18 @@ def fired_beats(messages: Sequence[TranscriptMessage]) -> dict[str, TranscriptMe
     return fired
 
 
-def _trigger_match(message: TranscriptMessage, triggers: tuple[str, ...], script: Script) -> Match | None:
+def trigger_forms(triggers: tuple[str, ...], script: Script) -> list[tuple[str, ...]]:
+    """Every token sequence that says one of ``triggers`` (computed once per beat, not per message)."""
+    return [form for trigger in triggers for form in variants(trigger, script.scripted.synonyms)]
+
+
+def _trigger_match(message: TranscriptMessage, forms: list[tuple[str, ...]]) -> Match | None:
     toks = tokens(message.text)
-    for trigger in triggers:
-        for form in variants(trigger, script.scripted.synonyms):
-            found = find_sequence(message.text, form, message.seq, toks) or find_bag(message.text, form, message.seq,
-                                                                                   toks)
-            if found is not None:
-                return found
+    for form in forms:
+        found = find_sequence(message.text, form, message.seq, toks) or find_bag(message.text, form, message.seq,
+                                                                               toks)
+        if found is not None:
+            return found
     return None
 
 
@@ -207,17 +211,17 @@ def beat_reached(criterion: Criterion, script: Script, messages: Sequence[Transc
     reached: list[tuple[str, Quote]] = []
     for beat_id in check.beats:
         beat = beats.get(beat_id)
-        triggers = beat.triggers if beat else ()
+        forms = trigger_forms(beat.triggers, script) if beat else []
         if recorded is not None:
             reply = recorded.get(beat_id)
             if reply is None:
                 continue
             before = [m for m in lines if m.seq < reply.seq]
             said = before[-1] if before else None
-            match = _trigger_match(said, triggers, script) if said is not None else None
+            match = _trigger_match(said, forms) if said is not None else None
             reached.append((beat_id, quote_of(said, match) if said is not None else quote_of(reply)))
         else:
-            hit = next(((m, found) for m in lines if (found := _trigger_match(m, triggers, script)) is not None), None)
+            hit = next(((m, found) for m in lines if (found := _trigger_match(m, forms)) is not None), None)
             if hit is not None:
                 reached.append((beat_id, quote_of(hit[0], hit[1])))
     needed = min(check.min_count, len(check.beats))
@@ -235,7 +239,7 @@ def beat_reached(criterion: Criterion, script: Script, messages: Sequence[Transc
     if missing:
         beat = beats.get(missing[0])
         if beat is not None and beat.triggers:
-            suggestion = f'Try: "{beat.triggers[0]}".'
+            suggestion = f'Try: "{_say_form(beat.triggers[0], script)}".'
     confidence = 1.0 if recorded is not None else 0.7
     evidence = _unique(quote for _, quote in reached)
     return _result(criterion, score, justification, evidence, suggestion, script, confidence=confidence)

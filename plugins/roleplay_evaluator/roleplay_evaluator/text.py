@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import attrs
 
@@ -52,6 +53,7 @@ class Token:
     end: int
 
 
+@lru_cache(maxsize=8192)  # every check reads the same messages: tokenise each once
 def tokens(text: str) -> tuple[Token, ...]:
     """The words of ``text`` with their normalised form and their span in ``text``."""
     found = []
@@ -60,6 +62,13 @@ def tokens(text: str) -> tuple[Token, ...]:
     return tuple(found)
 
 
+@lru_cache(maxsize=8192)
+def norms(text: str) -> frozenset[str]:
+    """The set of normalised words of ``text``: a cheap test before looking for a sequence."""
+    return frozenset(token.norm for token in tokens(text))
+
+
+@lru_cache(maxsize=8192)
 def phrase_key(phrase: str) -> tuple[str, ...]:
     """A phrase as the sequence of normalised tokens it is matched by."""
     return tuple(token.norm for token in tokens(phrase))
@@ -77,7 +86,7 @@ class Match:
 
 def find_sequence(text: str, key: Sequence[str], seq: int, toks: Sequence[Token] | None = None) -> Match | None:
     """The first place the token sequence ``key`` occurs contiguously in ``text``."""
-    if not key:
+    if not key or not norms(text).issuperset(key):
         return None
     toks = tokens(text) if toks is None else toks
     n = len(key)
@@ -94,7 +103,7 @@ def find_bag(text: str, key: Sequence[str], seq: int, toks: Sequence[Token] | No
     The quote runs from the first to the last matched word, so it stays verbatim.
     """
     wanted = {word for word in key if word not in STOPWORDS}
-    if len(wanted) < 2:
+    if len(wanted) < 2 or not norms(text).issuperset(wanted):
         return None
     toks = tokens(text) if toks is None else toks
     positions = [t for t in toks if t.norm in wanted]
