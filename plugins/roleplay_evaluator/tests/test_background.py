@@ -174,3 +174,42 @@ def test_settings_are_validated():
     with pytest.raises(SettingsError, match="evaluator.review_below"):
         make_kernel({"evaluator.review_below": 2, "security.jwt_secret": "x" * 64}, env="production",
                     load_entry_points=False, plugins=[evaluator_plugin])
+
+
+def test_restart_pickup_end_to_end_with_chat_sessions(tmp_path):
+    """Two full app instances (chat and evaluator, no stand-ins for sessions) over one storage root."""
+    settings = file_settings(tmp_path, **{"evaluator.model": "judge", "evaluator.inline_wait": 0.0,
+                                          "evaluator.judge_timeout": 90})
+    stuck = Judge(delay=60.0)
+    first = make_app(settings, plugins=[JudgePlugin(judge=stuck)])
+    with TestClient(first) as client:
+        headers = auth_headers(first, "alice")
+        session = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=headers)
+        assert session.status_code == 201, session.text
+        session_id = session.json()["id"]
+        for line in ("I'm so sorry, I understand how frustrating this is.", "What happened?",
+                     "Do you have the receipt?", "I can give you a full refund."):
+            assert client.post(f"/chat/sessions/{session_id}/messages", json={"text": line},
+                               headers=headers).status_code == 201
+        response = client.post("/evaluations", json={"session_id": session_id}, headers=headers)
+        assert response.status_code == 202
+        evaluation_id = response.json()["id"]
+        deadline = time.monotonic() + 5
+        while not stuck.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stuck.requests
+    quick = Judge(score=88.0)
+    second = make_app(settings, plugins=[JudgePlugin(judge=quick)])
+    with TestClient(second) as client:
+        body = poll(client, second, evaluation_id)
+        assert body["status"] == "done", body
+        report = body["report"]
+        messages = client.get(f"/chat/sessions/{session_id}", headers=auth_headers(second, "alice")).json()["messages"]
+        texts = {m["seq"]: m["text"] for m in messages}
+        assert report["upto_seq"] == max(texts)
+        for criterion in report["criteria"]:
+            for quote in criterion["evidence"]:
+                assert quote["quote"] in texts[quote["seq"]]
+        criteria = {c["criterion_id"]: c for c in report["criteria"]}
+        assert criteria["professional_tone"]["method"] == "model" and criteria["professional_tone"]["score"] == 88
+        assert criteria["gathered_facts"]["score"] == 100 and criteria["resolution"]["score"] == 100

@@ -199,3 +199,25 @@ def test_low_confidence_recommends_review():
     report = run(transcript(script, GOOD[:2]), review_below=0.99)
     assert report.needs_human_review
     assert not run(transcript(script, GOOD), review_below=0.1).needs_human_review
+
+
+def test_quotes_are_verbatim_whatever_the_learner_types():
+    """Random lines mixing triggers, synonyms, accents, emoji, curly quotes and new lines."""
+    import random
+
+    pieces = ["I understand", "I’m SO sorry", "my apologies", "full refund", "refund you", "money back",
+              "your fault", "calm down", "What happened?", "¿Qué pasó?", "Tell me more.", "Did you?",
+              "frustration", "timeline", "apologise", "🙂", "—", "\n", "  ", "“quoted”", "l'homme", "co-operate",
+              "next step", "Is it on?", "how did you feel?", "...", "!"]
+    script = small_script()
+    rng = random.Random(7)
+    for _ in range(60):
+        turns = []
+        for n in range(rng.randint(1, 8)):
+            words = [rng.choice(pieces) for _ in range(rng.randint(1, 9))]
+            turns.append(("l" if n % 2 == 0 else "c", rng.choice([" ", ", ", ". "]).join(words)))
+        t = transcript(script, turns)
+        report = run(t)
+        assert_quotes_verbatim(report, t)
+        assert 0 <= report.overall_score <= 100 and 0 <= report.confidence <= 1
+        assert all(0 <= c.score <= 100 and len(c.evidence) <= 4 for c in report.criteria)
