@@ -302,8 +302,7 @@ class S3Storage(Storage):
         try:
             if self._client is None:
                 await self.open()
-            with self._errors():
-                await self.client.head_bucket(Bucket=self.bucket)
+            await self._head_bucket()
             probe = CHECK_PREFIX + uuid.uuid4().hex
             payload = secrets.token_bytes(16)
             version = await self._put(probe, payload, if_version=None, if_absent=True)
@@ -322,6 +321,22 @@ class S3Storage(Storage):
             if where not in message:
                 message = f"{where}: {message}"
             raise StorageUnavailable(message) from exc
+
+    async def _head_bucket(self) -> None:
+        from botocore.exceptions import ClientError
+
+        with self._errors():
+            try:
+                await self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:
+                code, status, _ = _error(exc)
+                if status == 404:  # HeadBucket has no body, so no NoSuchBucket code either
+                    raise StorageUnavailable(f"{self.options.where}: the bucket does not exist") from None
+                if status == 403:
+                    raise StorageUnavailable(
+                        f"{self.options.where}: access denied (check the credentials and the bucket policy)"
+                    ) from None
+                raise
 
     async def _verify_conditions(self, probe: str, version: str) -> None:
         where = self.options.where

@@ -89,6 +89,7 @@ def test_storage_check_names_bucket_and_endpoint_never_the_secret(moto_s3, capsy
     assert main([*args, "storage", "check"]) == 1
     err = capsys.readouterr().err
     assert "FAILED" in err and "'no-such-bucket-here'" in err and moto_s3.endpoint in err
+    assert "the bucket does not exist" in err
     assert "sup3r-s3cret-value" not in err
 
 
@@ -110,6 +111,7 @@ def test_readyz_reports_a_missing_bucket_and_recovers_when_it_exists(moto_s3):
         assert response.status_code == 503
         storage = response.json()["checks"]["storage"]
         assert storage["ok"] is False and bucket in storage["error"] and moto_s3.endpoint in storage["error"]
+        assert "the bucket does not exist" in storage["error"]
         assert client.get("/healthz").status_code == 200  # alive, only not ready
         moto_s3.create_bucket(bucket)
         response = client.get("/readyz")
