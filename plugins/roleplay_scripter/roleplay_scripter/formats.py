@@ -79,13 +79,15 @@ def bundle_items(data: Any) -> list[Any]:
     if isinstance(data, Mapping):
         if "scripts" not in data:
             return [data]  # one script
-        unknown = sorted(set(data) - {"format", "version", "exported_at", "scripts"})
+        unknown = sorted(set(data) - {"format", "version", "exported_at", "scripts", "authoring"})
         if unknown:
             raise validation_problem([FieldError("$", "unknown field(s): " + ", ".join(unknown))])
         if data.get("format", BUNDLE_FORMAT) != BUNDLE_FORMAT:
             raise validation_problem([FieldError("format", f"must be {BUNDLE_FORMAT!r}")])
         if data.get("version", BUNDLE_VERSION) != BUNDLE_VERSION:
             raise validation_problem([FieldError("version", f"this server reads bundle version {BUNDLE_VERSION}")])
+        if not isinstance(data.get("authoring", {}), Mapping):
+            raise validation_problem([FieldError("authoring", "expected an object: {script id: {status: ...}}")])
         if not isinstance(data["scripts"], list):
             raise validation_problem([FieldError("scripts", "expected a list of scripts")])
         return list(data["scripts"])

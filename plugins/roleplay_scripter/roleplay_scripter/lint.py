@@ -11,6 +11,7 @@ Paths use the same shape as request validation errors: ``scripted.beats[3].requi
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -38,10 +39,42 @@ def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
 
 
+def strings_for_lists(data: Any, cls: type, path: str = "") -> list[Finding]:
+    """Fields that should be lists but hold a string (``tags: retail``).
+
+    The shared converter would quietly turn ``"retail"`` into ``("r", "e", ...)``;
+    an author who forgot the brackets deserves an error naming the field instead.
+    """
+    if not isinstance(data, Mapping) or not attrs.has(cls):
+        return []
+    found = []
+    hints = typing.get_type_hints(cls)
+    for field in attrs.fields(cls):
+        if field.name not in data:
+            continue
+        value, hint, at = data[field.name], hints[field.name], f"{path}.{field.name}" if path else field.name
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if origin is tuple:
+            if isinstance(value, str):
+                found.append(Finding(path=at, message="expected a list, not a single string", code="invalid"))
+            elif isinstance(value, list) and args and attrs.has(args[0]):
+                for i, item in enumerate(value):
+                    found += strings_for_lists(item, args[0], f"{at}[{i}]")
+        elif attrs.has(hint):
+            found += strings_for_lists(value, hint, at)
+        elif origin is not None and isinstance(value, Mapping) and len(args) == 2 and typing.get_origin(args[1]) is tuple:
+            found += [Finding(path=f"{at}.{key}", message="expected a list, not a single string", code="invalid")
+                      for key, item in value.items() if isinstance(item, str)]
+    return found
+
+
 def parse(data: Any) -> tuple[Script | None, list[Finding]]:
     """Structure ``data`` into a script, or the field errors as findings."""
     if not isinstance(data, Mapping):
         return None, [Finding(path="$", message="expected a script object", code="invalid")]
+    strings = strings_for_lists(data, Script)
+    if strings:
+        return None, strings
     try:
         return script_from_dict(data), []
     except Problem as problem:

@@ -19,8 +19,9 @@ from roleplay_core import (
     Problem,
     Script,
     current_principal,
-    parse_body,
+    read_json,
     requires_role,
+    structure,
     validation_problem,
 )
 
@@ -380,7 +381,12 @@ async def diff_versions(request: Request) -> JSON:
 async def preview_script(request: Request) -> JSON:
     """``POST /scripts/{id}/preview``: play messages against the draft with the offline engine."""
     script_id = request.path_params["script_id"]
-    body = await parse_body(request, preview.PreviewRequest)
+    raw = await read_json(request)
+    if isinstance(raw, dict) and not isinstance(raw.get("messages", []), list):
+        raise validation_problem([FieldError("messages", "expected a list of learner messages")])
+    if not isinstance(raw, dict):
+        raise validation_problem([FieldError("$", "expected a JSON object")])
+    body = structure(raw, preview.PreviewRequest)
     max_messages = int(_setting(request, "preview.max_messages", 50))
     max_chars = int(_setting(request, "preview.max_message_chars", 2000))
     if not body.messages:

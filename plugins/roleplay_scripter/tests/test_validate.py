@@ -194,3 +194,16 @@ def test_shipped_pack_meets_the_content_brief():
     for script in scripts.values():
         groups.setdefault(script.translation_group, set()).add(script.language)
     assert any(len(languages) >= 2 for languages in groups.values())
+
+
+def test_a_string_where_a_list_belongs_is_an_error_not_a_list_of_letters(client, scripter):
+    broken = sample(tags="retail")
+    broken["scripted"]["beats"][0]["triggers"] = "hello"
+    broken["scripted"]["synonyms"]["sorry"] = "apologise"
+    broken["rubric"]["criteria"][1]["check"]["beats"] = "explain"
+    result = _validate(client, scripter, broken)
+    assert {f["path"] for f in result["findings"]} == {
+        "tags", "scripted.beats[0].triggers", "scripted.synonyms.sorry", "rubric.criteria[1].check.beats"}
+    assert all(f["message"] == "expected a list, not a single string" for f in result["findings"])
+    saved = client.post("/scripts", json=broken, headers=scripter)
+    assert saved.status_code == 422 and {e["field"] for e in saved.json()["errors"]} >= {"tags"}
