@@ -46,7 +46,12 @@ class JudgeOutcome:
 
 def validate(answer: object) -> Judgement:
     """Re-structure the provider's answer with cattrs; a 422 :class:`Problem` when it is malformed."""
-    data = answer if isinstance(answer, dict) else unstructure(answer)
+    if isinstance(answer, dict):
+        data = answer
+    elif attrs.has(type(answer)):
+        data = unstructure(answer)  # round-trip: a provider may have built it without validators running
+    else:
+        raise Problem(422, f"expected a Judgement, got {type(answer).__name__}")
     return structure(data, Judgement)
 
 

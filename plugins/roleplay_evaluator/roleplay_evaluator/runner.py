@@ -151,7 +151,11 @@ class Runner:
     async def finish(self, evaluation_id: str, **changes) -> Evaluation | None:
         """Write the final state, only while we still hold the lease."""
         while True:
-            evaluation, version = await self.store.get(evaluation_id)
+            try:
+                evaluation, version = await self.store.get(evaluation_id)
+            except NotFound:  # deleted under us: nothing left to finish
+                await self.store.unmark_pending(evaluation_id)
+                return None
             if evaluation.status != PENDING or evaluation.lease_owner != self.owner:
                 return None
             final = attrs.evolve(evaluation, lease_owner=None, lease_until=0.0, finished_at=now(), **changes)

@@ -106,3 +106,16 @@ def test_no_model_criteria_means_no_judge_call():
     with TestClient(app) as client:
         body = client.post("/evaluations", json={"session_id": "s1"}, headers=auth_headers(app, "alice")).json()
     assert JUDGES["normal"].requests == [] and body["report"]["evaluator"] == "rules"
+
+
+@pytest.mark.parametrize("answer", [None, "a score of 90", [], 42, {"criteria": "all good"},
+                                    {"criteria": [{"criterion_id": "tone", "score": "90"}]},
+                                    {"criteria": [{"criterion_id": "tone", "score": 90, "mood": "great"}]}])
+def test_malformed_answers_are_refused_with_a_problem(answer):
+    from roleplay_evaluator.judge import validate
+
+    from roleplay_core import Problem
+
+    with pytest.raises(Problem) as caught:
+        validate(answer)
+    assert caught.value.status == 422
