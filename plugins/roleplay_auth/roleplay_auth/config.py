@@ -24,6 +24,8 @@ def defaults(env: str) -> dict[str, Any]:
                 "min_length": 10,
                 "max_length": 256,
                 "argon2": dict(ARGON2_FLOOR),
+                # Threads hashing at once; 0 means one per CPU.
+                "hash_threads": 0,
             },
             "refresh_token_ttl": 30 * 24 * 3600,
             "throttle": {

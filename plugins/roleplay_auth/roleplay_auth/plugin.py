@@ -54,6 +54,11 @@ async def startup(kernel):
     await bootstrap_admin(kernel)
 
 
+@hookimpl
+def shutdown(kernel):
+    service(kernel).passwords.close()
+
+
 async def bootstrap_admin(kernel) -> None:
     """Development only: create ``auth.bootstrap_admin`` as an admin if that email has no account."""
     email = (kernel.settings.get("auth.bootstrap_admin.email") or "").strip()

@@ -32,7 +32,8 @@ class AuthService:
         self.kernel = kernel
         self.settings = settings
         self.users = UserStore(kernel.storage)
-        self.passwords = Passwords(settings.get("auth.password.argon2") or {})
+        self.passwords = Passwords(settings.get("auth.password.argon2") or {},
+                                   threads=settings.get("auth.password.hash_threads") or None)
         self.refresh = RefreshTokens(kernel.storage, int(settings.get("auth.refresh_token_ttl", 2592000)))
         self.throttle = Throttle(kernel.storage, settings.get("auth.throttle") or {})
         self.audit = EventLog(kernel.storage, "auth/audit")
