@@ -237,3 +237,34 @@ def test_progress_over_several_sessions(app, client, source):
     assert client.get("/evaluations/progress", headers=headers(app, "bob")).json()["scenarios"] == []
     admin = client.get("/evaluations/progress?user_id=alice", headers=headers(app, "root", ("admin",))).json()
     assert admin["scenarios"] == body["scenarios"]
+
+
+def test_concurrent_requests_with_one_key_make_one_evaluation(app, client, source):
+    from concurrent.futures import ThreadPoolExecutor
+
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    h = {**headers(app), "Idempotency-Key": "double-click"}
+
+    def post(_):
+        return client.post("/evaluations", json={"session_id": "s1"}, headers=h)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(post, range(8)))
+    assert {r.status_code for r in responses} <= {201, 202}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(1 for r in responses if r.headers.get("idempotent-replayed")) == 7
+    assert len(client.get("/evaluations", headers=headers(app)).json()["items"]) == 1
+
+
+def test_routes_follow_the_plugin_prefix():
+    app = make_app({"plugins.evaluator.prefix": "/api"})  # every installed plugin, chat owning sessions
+    with TestClient(app) as client:
+        h = headers(app)
+        session_id = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=h).json()["id"]
+        assert client.post(f"/chat/sessions/{session_id}/messages", json={"text": "What happened?"},
+                           headers=h).status_code == 201
+        assert client.post("/evaluations", json={"session_id": session_id}, headers=h).status_code == 404
+        response = client.post("/api/evaluations", json={"session_id": session_id}, headers=h)
+        assert response.status_code == 201
+        assert response.headers["location"] == f"/api/evaluations/{response.json()['id']}"
+        assert client.get(response.headers["location"], headers=h).json()["status"] == "done"
