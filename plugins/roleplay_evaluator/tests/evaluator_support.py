@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.metadata
 from collections.abc import Iterable, Sequence
+
+import pytest
 
 from roleplay_core import (
     CriterionJudgement,
@@ -21,6 +24,12 @@ from roleplay_core import (
 )
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+#: End-to-end tests need the plugin that owns sessions and ships the starter scripts. Found by its
+#: entry point (as the kernel finds it), never imported.
+CHAT_INSTALLED = bool(importlib.metadata.entry_points(group="roleplay", name="chat"))
+requires_chat = pytest.mark.skipif(not CHAT_INSTALLED, reason="needs roleplay-chat installed: it owns practice "
+                                   "sessions and ships the starter scripts")
 
 
 class TranscriptSource:

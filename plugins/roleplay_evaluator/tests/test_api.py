@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 import roleplay_evaluator.plugin as evaluator_plugin
-from evaluator_support import GOOD, POOR, T0, TranscriptSource, small_script, transcript
+from evaluator_support import GOOD, POOR, T0, TranscriptSource, requires_chat, small_script, transcript
 from starlette.testclient import TestClient
 
 from roleplay_core.testing import auth_headers, make_app
@@ -256,6 +256,7 @@ def test_concurrent_requests_with_one_key_make_one_evaluation(app, client, sourc
     assert len(client.get("/evaluations", headers=headers(app)).json()["items"]) == 1
 
 
+@requires_chat
 def test_routes_follow_the_plugin_prefix():
     app = make_app({"plugins.evaluator.prefix": "/api"})  # every installed plugin, chat owning sessions
     with TestClient(app) as client:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import roleplay_evaluator.plugin as evaluator_plugin
-from evaluator_support import GOOD, Judge, JudgePlugin, TranscriptSource, small_script, transcript
+from evaluator_support import GOOD, Judge, JudgePlugin, TranscriptSource, requires_chat, small_script, transcript
 from roleplay_evaluator.report import PENDING, Evaluation
 from roleplay_evaluator.runner import now, runner_of
 from roleplay_evaluator.store import EvaluationStore, new_id
@@ -176,6 +176,7 @@ def test_settings_are_validated():
                     load_entry_points=False, plugins=[evaluator_plugin])
 
 
+@requires_chat
 def test_restart_pickup_end_to_end_with_chat_sessions(tmp_path):
     """Two full app instances (chat and evaluator, no stand-ins for sessions) over one storage root."""
     settings = file_settings(tmp_path, **{"evaluator.model": "judge", "evaluator.inline_wait": 0.0,

@@ -16,7 +16,7 @@ import asyncio
 import pytest
 import roleplay_evaluator.plugin as evaluator_plugin
 from evaluator_conversations import avoided, good_lines, poor_lines, turns
-from evaluator_support import TranscriptSource, transcript
+from evaluator_support import TranscriptSource, requires_chat, transcript
 from starlette.testclient import TestClient
 
 from roleplay_core.testing import auth_headers, make_app, make_kernel
@@ -34,6 +34,7 @@ def shipped_scripts():
     return asyncio.run(load())
 
 
+pytestmark = requires_chat
 SCRIPTS = shipped_scripts()
 IDS = [s.id for s in SCRIPTS]
 RULE_KINDS = ("beat_reached", "phrases_used", "phrases_avoided", "open_questions")
