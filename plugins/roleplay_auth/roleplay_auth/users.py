@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from .emails import digest
 #: may be taken over after this many seconds.
 ORPHAN_INDEX_SECONDS = 60
 CAS_ATTEMPTS = 20
+USER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def now_iso() -> str:
@@ -143,8 +145,8 @@ class UserStore:
     # -- reads --------------------------------------------------------------
 
     async def get(self, user_id: str) -> tuple[User, str] | None:
-        if not user_id or "/" in user_id or user_id.startswith("."):
-            return None
+        if not USER_ID.match(user_id or ""):
+            return None  # never let a path parameter shape a storage key
         try:
             record = await self.storage.get(self.user_key(user_id))
         except NotFound:

@@ -231,3 +231,21 @@ def test_disabled_account_cannot_sign_in_externally(provider):
         root = client.post("/auth/login", json={"email": "root@example.com", "password": PASSWORD}).json()
         client.patch(f"/users/{first.json()['user']['id']}", json={"disabled": True}, headers=bearer(root))
         assert browser_sign_in(client, "acme", provider)[0].status_code == 403
+
+
+def test_external_only_account_can_add_a_password_without_a_current_one(provider):
+    provider.user = dict(ALICE)
+    with TestClient(make_app(oidc_settings("acme", provider))) as client:
+        signed_in, _ = browser_sign_in(client, "acme", provider)
+        pair = signed_in.json()
+        weak = client.post("/users/me/password", json={"new_password": "alice@example.com"}, headers=bearer(pair))
+        assert weak.status_code == 422 and weak.json()["errors"][0]["field"] == "new_password"
+        added = client.post("/users/me/password", json={"new_password": PASSWORD}, headers=bearer(pair))
+        assert added.status_code == 200, added.text
+        methods = client.get("/users/me/auth-methods", headers=bearer(added.json())).json()["auth_methods"]
+        assert [m["provider"] for m in methods] == ["local", "acme"]
+        assert client.post("/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+                           ).status_code == 200
+        # now that a password exists, changing it needs the current one
+        again = client.post("/users/me/password", json={"new_password": PASSWORD + "!"}, headers=bearer(added.json()))
+        assert again.status_code == 422 and again.json()["errors"][0]["field"] == "current_password"
