@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import anyio.to_thread
 import attrs
 
 from roleplay_core import FieldError, NotFound, Problem, Script
@@ -61,7 +62,9 @@ async def import_bundle(
                            f"this one has {len(items)}.")
     authoring = data.get("authoring") if isinstance(data, Mapping) else None
     authoring = authoring if isinstance(authoring, Mapping) else {}
-    parsed: list[tuple[int, Script | None, list[Finding]]] = [(i, *parse(item)) for i, item in enumerate(items)]
+    # Structuring costs milliseconds a script: a big bundle must not stall the event loop.
+    parsed: list[tuple[int, Script | None, list[Finding]]] = await anyio.to_thread.run_sync(
+        lambda: [(i, *parse(item)) for i, item in enumerate(items)])
     scripts = {s.id: s for _, s, _ in parsed if s is not None}
     group = {**members, **scripts}
     seen: dict[str, int] = {}

@@ -126,7 +126,7 @@ def _findings(found: list[lint.Finding]) -> list[dict[str, Any]]:
 
 async def _parse_script(request: Request) -> Script:
     data = await formats.read_body(request)
-    script, problems = lint.parse(data)
+    script, problems = await anyio.to_thread.run_sync(lint.parse, data)
     if script is None:
         raise validation_problem([FieldError(f.path, f.message) for f in problems])
     if script.id in importing.RESERVED_IDS:
@@ -280,7 +280,7 @@ async def validate_scripts(request: Request) -> JSON:
     """``POST /scripts/validate``: lint a script or a bundle without saving anything."""
     data = await formats.read_body(request)
     items = formats.bundle_items(data)
-    parsed = [(i, *lint.parse(item)) for i, item in enumerate(items)]
+    parsed = await anyio.to_thread.run_sync(lambda: [(i, *lint.parse(item)) for i, item in enumerate(items)])
     bundle = {s.id: s for _, s, _ in parsed if s is not None}
     members = await _members(request, bundle)
     results = []

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 import attrs
 
 from roleplay_core import NotFound, PreconditionFailed, Script, Storage, converter
@@ -51,6 +52,11 @@ def _decode_head(raw: bytes) -> ScriptHead:
     return converter.structure(json.loads(raw), ScriptHead)
 
 
+async def _decode_heads(raws: list[bytes]) -> list[ScriptHead]:
+    # Structuring a script with full validation costs milliseconds; keep it off the event loop.
+    return await anyio.to_thread.run_sync(lambda: [_decode_head(raw) for raw in raws])
+
+
 @attrs.frozen
 class Loaded:
     """A head with the storage version token it was read at (for compare-and-swap)."""
@@ -72,27 +78,28 @@ class ScriptStore:
             record = await self.storage.get(head_key(script_id))
         except NotFound:
             return None
-        return Loaded(_decode_head(record.data), record.version)
+        return Loaded((await _decode_heads([record.data]))[0], record.version)
 
     async def get(self, script_id: str) -> ScriptHead | None:
         loaded = await self.load(script_id)
         return loaded.head if loaded else None
 
     async def all(self) -> list[ScriptHead]:
-        heads = []
+        raws = []
         for key in await self.storage.list_all(HEAD_PREFIX):
             try:
-                heads.append(_decode_head((await self.storage.get(key)).data))
+                raws.append((await self.storage.get(key)).data)
             except NotFound:  # deleted while we listed (an import rolled back)
                 continue
-        return heads
+        return await _decode_heads(raws)
 
     async def version(self, script_id: str, number: int) -> ScriptVersion | None:
         try:
-            return converter.structure(json.loads((await self.storage.get(version_key(script_id, number))).data),
-                                       ScriptVersion)
+            raw = (await self.storage.get(version_key(script_id, number))).data
         except NotFound:
-            pass
+            raw = None
+        if raw is not None:
+            return await anyio.to_thread.run_sync(lambda: converter.structure(json.loads(raw), ScriptVersion))
         head = await self.get(script_id)
         if head is not None and number == head.latest:
             # The head is written first; a crash before the snapshot leaves the head's copy as the truth.
