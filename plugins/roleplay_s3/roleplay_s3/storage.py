@@ -49,7 +49,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from roleplay_core.storage import NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
+from roleplay_core.storage import InvalidKey, NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
 
 from .options import S3Options
 
@@ -58,6 +58,7 @@ logger = logging.getLogger("roleplay.s3")
 MAGIC = b"RP1 "
 HEADER = len(MAGIC) + 32 + 1  # magic, 32 hex digits of write id, newline
 CHECK_PREFIX = ".roleplay-check/"
+MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes
 CONTENT_TYPE = "application/octet-stream"
 #: How often a create-only write is retried after a 409 ConditionalRequestConflict.
 CONFLICT_RETRIES = 5
@@ -152,7 +153,10 @@ class S3Storage(Storage):
     # -- helpers -------------------------------------------------------------
 
     def _full(self, key: str) -> str:
-        return self.prefix + key
+        full = self.prefix + key
+        if len(full.encode("utf-8")) > MAX_KEY_BYTES:
+            raise InvalidKey(f"storage key is longer than S3's {MAX_KEY_BYTES} bytes with the prefix: {key[:60]!r}...")
+        return full
 
     @contextlib.contextmanager
     def _errors(self, key: str | None = None) -> Iterator[None]:

@@ -22,14 +22,34 @@ import pytest
 
 
 class SerializedApp:
-    """Run a WSGI app one request at a time (see the module docstring for why)."""
+    """Run a WSGI app one request at a time (see the module docstring for why).
+
+    ``faults`` lets a test make the server answer like a throttled or failing S3:
+    each entry ``(path_part, status, code)`` or ``(path_part, status, code, method)``
+    answers the next request whose path contains ``path_part`` (and whose method
+    is ``method``, if given) with that error instead of passing it to moto.
+    ``seen`` counts the requests per path.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.faults: list[tuple] = []
+        self.seen: dict[str, int] = {}
 
     def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
         with self.lock:
+            path = environ.get("PATH_INFO", "")
+            self.seen[path] = self.seen.get(path, 0) + 1
+            for fault in self.faults:
+                if fault[0] in path and (len(fault) < 4 or fault[3] == environ.get("REQUEST_METHOD")):
+                    self.faults.remove(fault)
+                    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                    body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{fault[2]}</Code>"
+                            f"<Message>injected by the test</Message></Error>").encode()
+                    start_response(f"{fault[1]} {fault[2]}", [("Content-Type", "application/xml"),
+                                                              ("Content-Length", str(len(body)))])
+                    return [body]
             result = self.app(environ, start_response)
             try:
                 return list(result)  # consume the body inside the lock
@@ -52,7 +72,7 @@ class MotoS3:
             protocol_version = "HTTP/1.1"
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        self.app = app = SerializedApp(DomainDispatcherApplication(create_backend_app))
         self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler)
         self.port = self.server.server_address[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
