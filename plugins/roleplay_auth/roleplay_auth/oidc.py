@@ -11,6 +11,7 @@ delete, so a state (and with it its nonce) works once.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import secrets
@@ -36,6 +37,25 @@ from .emails import normalise
 ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY = 60
 HTTP_TIMEOUT = 10.0
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        segment = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
+def issuers(issuer: str) -> list[str]:
+    """The ``iss`` values to accept. Google documents both forms of its issuer in id_tokens."""
+    if issuer in GOOGLE_ISSUERS:
+        return list(GOOGLE_ISSUERS)
+    return [issuer]
+
+
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
 class OIDCProvider(AuthProvider):
@@ -195,6 +215,9 @@ class OIDCProvider(AuthProvider):
         allowed = [a for a in meta.get("id_token_signing_alg_values_supported", ["RS256"]) if a in ID_TOKEN_ALGORITHMS]
         if not allowed:
             raise Problem(502, f"{self.display_name} signs id_tokens with no algorithm we accept.")
+        algorithm = _header(id_token).get("alg")
+        if algorithm not in allowed:  # "none", HS256...: refused before any key is looked at
+            raise Problem(401, f"The {self.display_name} id_token uses the algorithm {algorithm!r}, which is not accepted.")
         token = None
         for refresh in (False, True):  # a failure may mean the provider rotated keys: refetch once
             try:
@@ -207,7 +230,7 @@ class OIDCProvider(AuthProvider):
         claims = dict(token.claims)
         registry = jwt.JWTClaimsRegistry(
             leeway=LEEWAY,
-            iss={"essential": True, "value": meta["issuer"]},
+            iss={"essential": True, "values": issuers(meta["issuer"])},
             aud={"essential": True, "value": self.client_id},
             sub={"essential": True},
             exp={"essential": True},
