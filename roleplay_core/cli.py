@@ -322,7 +322,8 @@ async def cmd_storage_copy(args: argparse.Namespace, kernel: Kernel) -> int:
     source, destination = sides
     state = args.state or os.path.join("var", f"storage-copy-{args.source}-to-{args.destination}.json")
     bar = None if args.no_progress else ProgressBar()
-    print(f"storage copy: {source.describe()} -> {destination.describe()} (state file {state})", file=sys.stderr)
+    print(f"storage copy: {source.describe()} -> {destination.describe()} (state file {state}; "
+          "if interrupted, run the same command again to resume)", file=sys.stderr)
     opened = []
     try:
         for storage in (source, destination):

@@ -105,6 +105,8 @@ class S3Storage(Storage):
         """Create the client and its connection pool. No request is sent: ``check`` does that."""
         if self._client is not None:
             return
+        if not self.bucket:
+            raise StorageUnavailable("storage.s3.bucket is not set (ROLEPLAY_STORAGE__S3__BUCKET)")
         from aiobotocore.config import AioConfig
         from aiobotocore.session import AioSession
 

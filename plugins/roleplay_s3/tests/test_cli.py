@@ -261,3 +261,11 @@ def test_killed_copy_process_resumes_where_it_stopped(moto_s3, tmp_path):
     assert copied + skipped == 600 and skipped <= 25
     assert read_all(s3_storage(moto_s3, bucket)) == records
     assert not state.exists()
+
+
+def test_cli_copy_to_s3_without_a_bucket_says_which_setting(tmp_path, capsys):
+    fill_file(tmp_path / "old", 1)
+    code = main(["storage", "copy", "--from", "file", "--to", "s3", "--no-progress",
+                 "--from-set", f"storage.file.root={tmp_path / 'old'}"])
+    assert code == 1
+    assert "storage.s3.bucket is not set" in capsys.readouterr().err
