@@ -123,6 +123,9 @@ class LastAdmin(Exception):
 
 
 class UserStore:
+    #: Keys fetched per storage listing call when searching.
+    list_page = 200
+
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
@@ -172,29 +175,37 @@ class UserStore:
         user_id = await self._index(self.identity_key(provider, subject))
         return await self.get_user(user_id) if user_id else None
 
-    async def search(self, query: str, *, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
-        """Users whose email or display name contains ``query`` (case-insensitive), in id order.
+    async def search(self, query: str, *, limit: int,
+                     cursor: tuple[str | None, str | None] | None) -> tuple[list[User], tuple | None]:
+        """Users whose email or display name contains ``query`` (case-insensitive), in key order.
 
-        An admin tool, so a scan is fine here; uniqueness never depends on it.
+        An admin tool, so a scan is fine here; uniqueness never depends on it. The
+        cursor is ``(storage page cursor, last key returned)``: storage cursors are
+        opaque (S3 continuation tokens), so a page cut short is resumed by refetching
+        its storage page and skipping what was already returned.
         """
         query = query.strip().lower()
         found: list[User] = []
-        after = self.user_key(cursor) if cursor else None
+        page_cursor, after = cursor or (None, None)
         while True:
-            page = await self.storage.list("auth/users/", limit=200, cursor=after)
+            page = await self.storage.list("auth/users/", limit=self.list_page, cursor=page_cursor)
             for key in page.keys:
-                after = key
+                if after is not None and key <= after:
+                    continue
                 user = await self.get_user(key.rsplit("/", 1)[1])
                 if user is None:
                     continue
                 haystack = f"{user.email or ''}\n{user.display_name}".lower()
-                if not query or query in haystack:
-                    found.append(user)
-                    if len(found) == limit:
-                        more = key != page.keys[-1] or page.cursor is not None
-                        return found, (user.id if more else None)
+                if query and query not in haystack:
+                    continue
+                found.append(user)
+                if len(found) == limit:
+                    if key != page.keys[-1]:
+                        return found, (page_cursor, key)
+                    return found, ((page.cursor, None) if page.cursor is not None else None)
             if page.cursor is None:
                 return found, None
+            page_cursor, after = page.cursor, None
 
     # -- writes -------------------------------------------------------------
 

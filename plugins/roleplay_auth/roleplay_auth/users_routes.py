@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import attrs
 from starlette.requests import Request
 from starlette.responses import Response
@@ -141,14 +144,38 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 async def list_users(request: Request) -> Response:
     await stored_admin(request)
     limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
-    cursor = request.query_params.get("cursor") or None
-    if cursor is not None and (not cursor.isalnum() or len(cursor) > 64):
-        raise validation_problem([FieldError("cursor", "is not a cursor this endpoint returned")])
+    cursor = decode_cursor(request.query_params.get("cursor") or None)
     query = request.query_params.get("q", "")
     if len(query) > 200:
         raise validation_problem([FieldError("q", "must have at most 200 characters")])
-    users, next_cursor = await _service(request).users.search(query, limit=limit, cursor=cursor)
-    return JSON({"users": [u.public() for u in users], "next_cursor": next_cursor})
+    try:
+        users, next_cursor = await _service(request).users.search(query, limit=limit, cursor=cursor)
+    except ValueError:  # a storage backend refusing the page cursor inside
+        raise validation_problem([FieldError("cursor", "is not a cursor this endpoint returned")]) from None
+    return JSON({"users": [u.public() for u in users], "next_cursor": encode_cursor(next_cursor)})
+
+
+def encode_cursor(cursor: tuple | None) -> str | None:
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(list(cursor)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None) -> tuple[str | None, str | None] | None:
+    if raw is None:
+        return None
+    try:
+        if len(raw) > 4096:
+            raise ValueError
+        value = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        page, after = value
+        if not all(v is None or isinstance(v, str) for v in (page, after)):
+            raise ValueError
+        if after is not None and not after.startswith("auth/users/"):
+            raise ValueError
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise validation_problem([FieldError("cursor", "is not a cursor this endpoint returned")]) from None
+    return page, after
 
 
 async def audit(request: Request) -> Response:
