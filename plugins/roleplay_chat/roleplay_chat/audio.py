@@ -185,8 +185,10 @@ class AudioBuffer:
         """Queue ``frame``; ``stamp`` (``time.perf_counter()`` when it arrived) lets :meth:`get_stamped` measure delay."""
         async with self._changed:
             # A frame bigger than the whole buffer still goes in once the buffer is empty.
-            await asyncio.wait_for(self._changed.wait_for(
-                lambda: self._closed or self._size == 0 or self._size + len(frame) <= self.max_bytes), timeout)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races it.
+            async with asyncio.timeout(timeout):
+                await self._changed.wait_for(
+                    lambda: self._closed or self._size == 0 or self._size + len(frame) <= self.max_bytes)
             if self._closed:
                 raise BufferClosed()
             self._frames.append((frame, time.perf_counter() if stamp is None else stamp))

@@ -552,7 +552,8 @@ async def voice_socket(websocket: WebSocket) -> None:
             raise Refused(409, "session_ended", "This session has ended; it is read-only.", WS_CONFLICT)
         provider = live_provider(kernel)
         try:
-            message = await asyncio.wait_for(websocket.receive(), float(setting(kernel, "start_timeout")))
+            async with asyncio.timeout(float(setting(kernel, "start_timeout"))):
+                message = await websocket.receive()
         except TimeoutError:
             raise BadFrame("no start frame arrived in time") from None
         if message["type"] == "websocket.disconnect":
@@ -615,8 +616,9 @@ async def _run(call: Call, usage: Usage) -> None:
             await call.records.join()
             await call.downstream.close()
             down = next(t for t, n in tasks.items() if n == "down")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(down), 5)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await asyncio.shield(down)
             await usage.finish()  # before "stopped", so the client may start its next call at once
             await call.send_json({"type": "stopped"})
             await _close(websocket, CLOSE_NORMAL, "stopped")
