@@ -6,7 +6,6 @@ import asyncio
 
 import numpy as np
 import pytest
-
 from roleplay_chat import audio
 from roleplay_chat.voice import BadFrame, parse_start
 
