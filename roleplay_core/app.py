@@ -12,13 +12,7 @@ from starlette.middleware import Middleware
 
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
-from .middleware import (
-    AuthenticationMiddleware,
-    BodyLimitMiddleware,
-    CORSMiddleware,
-    RequestIdFilter,
-    RequestIdMiddleware,
-)
+from .middleware import KernelMiddleware, RequestIdFilter
 
 
 def create_app(
@@ -47,20 +41,22 @@ def create_app(
             await kernel.stop()
 
     cors = settings.section("cors")
+    # One pure-ASGI layer for request ids, CORS, the body limit and authentication (see middleware.py).
     middleware = [
-        Middleware(RequestIdMiddleware),
         Middleware(
-            CORSMiddleware,
-            allow_origins=list(cors.get("allow_origins") or []),
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID",
-                           "Idempotency-Key"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
-            allow_credentials=bool(cors.get("allow_credentials", False)),
-            max_age=int(cors.get("max_age", 600)),
+            KernelMiddleware,
+            tokens=lambda: kernel.tokens,
+            max_bytes=int(settings.get("server.max_body_bytes", 1_048_576)),
+            cors={
+                "allow_origins": list(cors.get("allow_origins") or []),
+                "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                "allow_headers": ["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID",
+                                  "Idempotency-Key"],
+                "expose_headers": ["ETag", "Location", "Retry-After", "X-Request-ID"],
+                "allow_credentials": bool(cors.get("allow_credentials", False)),
+                "max_age": int(cors.get("max_age", 600)),
+            },
         ),
-        Middleware(BodyLimitMiddleware, max_bytes=int(settings.get("server.max_body_bytes", 1_048_576))),
-        Middleware(AuthenticationMiddleware, tokens=lambda: kernel.tokens),
     ]
     app = Starlette(
         routes=kernel.collect_routes(),

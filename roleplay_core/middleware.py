@@ -1,10 +1,12 @@
-"""Pure ASGI middleware: request ids, CORS, body size limit, bearer-token authentication.
+"""The kernel's edge: request ids, CORS, body size limit and bearer-token authentication.
 
-Pure ASGI (no ``BaseHTTPMiddleware``) so streaming responses, WebSockets and
-the hot path pay one function call each, not a task and a queue. Every request
-goes through all of them, so each scans the raw header list once, allocates as
-little as it can and wraps ``send``/``receive`` only when it has something to do
-there (see ``benchmarks/kernel_auth_route.py`` for what that buys).
+One pure ASGI layer (no ``BaseHTTPMiddleware``, so streaming responses and
+WebSockets pass straight through) does the four jobs in the order four separate
+layers would: request id outermost, then CORS, then the body limit, then
+authentication. Every request pays for this layer, so it reads the raw header
+list once, wraps ``send`` once (CORS headers and ``X-Request-ID``) and wraps
+``receive`` only when HTTP framing does not already bound the body
+(``benchmarks/kernel_auth_route.py`` measures what that buys).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .principal import ANONYMOUS, Anonymous
+from .principal import ANONYMOUS, Anonymous, Principal
 from .tokens import InvalidToken, TokenService
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -36,148 +39,127 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class RequestIdMiddleware:
-    """Take ``X-Request-ID`` from the client when it is sane, else make one; echo it back."""
+class CORSPolicy(CORSMiddleware):
+    """Starlette's CORS policy (same options, same answers), applied to raw header lists.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Preflight requests are answered by Starlette's own code; for the others
+    :meth:`apply` sets the response headers exactly as Starlette does, without
+    building ``Headers`` objects per request. Never called as an app itself.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(None, **options)  # type: ignore[arg-type]
+        self.simple_raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.simple_headers.items()]
+
+    def explicit_origin(self, origin: bytes | None) -> bytes | None:
+        """The origin to echo in ``Access-Control-Allow-Origin`` instead of ``*``, if any."""
+        if origin is None:
+            return None
+        if self.allow_all_origins:
+            return origin if self.allow_credentials else None
+        return origin if self.is_allowed_origin(origin=origin.decode("latin-1")) else None
+
+    def apply(self, headers: list[tuple[bytes, bytes]], origin: bytes | None, explicit: bytes | None) -> None:
+        """Add the CORS headers of a simple (non-preflight) response to ``headers`` in place."""
+        if origin is not None:
+            for key, value in self.simple_raw:
+                _set_header(headers, key, value)
+        if explicit is not None:
+            _set_header(headers, b"access-control-allow-origin", explicit)
+        # Every response varies by Origin, whether or not this request sent one.
+        vary = [value for key, value in headers if key == b"vary"]
+        _set_header(headers, b"vary", b", ".join([*vary, b"Origin"]) if vary else b"Origin")
+
+
+class KernelMiddleware:
+    """Request id, CORS, body limit and authentication for every HTTP request and WebSocket.
+
+    - **Request id**: ``X-Request-ID`` from the client when it is 1-64 of
+      ``[A-Za-z0-9._-]``, else 32 random hex digits; in ``scope["request_id"]``,
+      in log records (:class:`RequestIdFilter`) and echoed on the response.
+    - **CORS**: ``cors`` holds Starlette ``CORSMiddleware`` options (:class:`CORSPolicy`).
+    - **Body limit**: 413 problem for a body over ``max_bytes``, by ``Content-Length``
+      or while streaming.
+    - **Authentication**: ``Authorization: Bearer`` on HTTP requests, verified by
+      ``tokens()`` (a :class:`TokenService`, whose cache of verified tokens keeps this
+      cheap); ``scope["user"]`` is the :class:`Principal`, or an :class:`Anonymous`
+      with the reason a presented token was refused. Endpoints that need a user
+      answer 401 themselves, so public endpoints stay public. WebSockets are
+      anonymous here and authenticate with their first message (tokens never
+      travel in URLs), see :func:`roleplay_core.security.authenticate_websocket`.
+    """
+
+    def __init__(self, app: ASGIApp, *, tokens: Callable[[], TokenService], max_bytes: int,
+                 cors: Mapping[str, Any] | None = None) -> None:
         self.app = app
+        self.tokens = tokens
+        self.max_bytes = max_bytes
+        self.cors = CORSPolicy(**dict(cors or {}))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
-        raw_id = None
-        for key, value in scope.get("headers", ()):
-            if key == b"x-request-id":
-                if _SAFE_ID.fullmatch(value):
-                    raw_id = value
-                break
-        if raw_id is None:
-            # 32 hex characters like uuid4().hex, without building a UUID object per request.
-            request_id = os.urandom(16).hex()
-            raw_id = request_id.encode()
-        else:
-            request_id = raw_id.decode("ascii")
-        scope["request_id"] = request_id
-        token = request_id_var.set(request_id)
-        if kind == "websocket":
-            try:
+        if kind != "http":
+            if kind == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
                 await self.app(scope, receive, send)
-            finally:
-                request_id_var.reset(token)
             return
-        header = (b"x-request-id", raw_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                # A new list: the response object may reuse its own header list.
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-
-
-class CORSMiddleware(StarletteCORSMiddleware):
-    """Starlette's CORS policy, same settings and same answers, with a cheaper simple-request path.
-
-    Preflight requests are answered by Starlette's own code. For every other
-    request this scans the raw headers once instead of building ``Headers`` /
-    ``MutableHeaders`` objects twice per request, and sets the response headers
-    exactly as Starlette does: the simple headers and an explicit
-    ``Access-Control-Allow-Origin`` for an allowed ``Origin``, and ``Vary: Origin``
-    on every response.
-    """
-
-    def __init__(self, app: ASGIApp, **options) -> None:
-        super().__init__(app, **options)
-        self._simple_raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.simple_headers.items()]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        origin = None
-        preflight = False
-        for key, value in scope.get("headers", ()):
-            if key == b"origin":
+        raw_id = origin = length = authorization = None
+        lengths = 0
+        chunked = preflight = False
+        for key, value in scope.get("headers", ()):  # the one pass over the request headers
+            if key == b"authorization":
+                if authorization is None:
+                    authorization = value
+            elif key == b"origin":
                 if origin is None:
                     origin = value
-            elif key == b"access-control-request-method":
-                preflight = True
-        if origin is not None and preflight and scope["method"] == "OPTIONS":
-            response = self.preflight_response(request_headers=Headers(scope=scope))
-            await response(scope, receive, send)
-            return
-        explicit = None
-        if origin is not None:
-            text = origin.decode("latin-1")
-            if (self.allow_all_origins and self.allow_credentials) or (
-                not self.allow_all_origins and self.is_allowed_origin(origin=text)
-            ):
-                explicit = origin
-        simple = self._simple_raw if origin is not None else ()
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                for key, value in simple:
-                    _set_header(headers, key, value)
-                if explicit is not None:
-                    _set_header(headers, b"access-control-allow-origin", explicit)
-                vary = [value for key, value in headers if key == b"vary"]
-                _set_header(headers, b"vary", b", ".join([*vary, b"Origin"]) if vary else b"Origin")
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
-
-
-def _set_header(headers: list[tuple[bytes, bytes]], key: bytes, value: bytes) -> None:
-    """Set ``key`` in a raw header list, dropping duplicates, as ``MutableHeaders.__setitem__`` does."""
-    found = [i for i, (name, _) in enumerate(headers) if name == key]
-    if not found:
-        headers.append((key, value))
-        return
-    for i in reversed(found[1:]):
-        del headers[i]
-    headers[found[0]] = (key, value)
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413, by header or while streaming."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = None
-        lengths = 0
-        chunked = False
-        for key, value in scope.get("headers", ()):
-            if key == b"content-length":
+            elif key == b"x-request-id":
+                if raw_id is None:
+                    raw_id = value if _SAFE_ID.fullmatch(value) else b""
+            elif key == b"content-length":
                 lengths += 1
                 if length is None:
                     length = value
             elif key == b"transfer-encoding":
                 chunked = True
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _send_problem(send, 413, f"The request body is over the limit of {self.max_bytes} bytes.")
-            return
-        # HTTP/1.x frames a request body by its one Content-Length (now known to be within the
-        # limit), or has no body at all without Transfer-Encoding: the server never hands on
-        # more, so there is nothing to count. Chunked bodies, HTTP/2 and odd headers are counted.
-        if not chunked and lengths <= 1 and (length is None or length.isdigit()) \
-                and scope.get("http_version") in ("1.1", "1.0"):
-            await self.app(scope, receive, send)
-            return
+            elif key == b"access-control-request-method":
+                preflight = True
+
+        request_id, raw_id = _request_id(raw_id)
+        scope["request_id"] = request_id
+        context = request_id_var.set(request_id)
+        try:
+            cors = self.cors
+            if preflight and origin is not None and scope["method"] == "OPTIONS":
+                response = cors.preflight_response(request_headers=Headers(scope=scope))
+                await response(scope, receive, _with_headers(send, raw_id))
+                return
+            send = _with_headers(send, raw_id, cors, origin, cors.explicit_origin(origin))
+
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                await _send_problem(send, 413, f"The request body is over the limit of {self.max_bytes} bytes.")
+                return
+
+            user: Principal | Anonymous = ANONYMOUS
+            if authorization:
+                user = self._authenticate(authorization.decode("latin-1"))
+            scope["user"] = user
+            scope["auth"] = None
+
+            # HTTP/1.x frames a request body by its one Content-Length (now known to be within the
+            # limit), or has none at all without Transfer-Encoding: the server never hands on more,
+            # so there is nothing to count. Chunked bodies, HTTP/2 and odd headers are counted.
+            if not chunked and lengths <= 1 and (length is None or length.isdigit()) \
+                    and scope.get("http_version") in ("1.1", "1.0"):
+                await self.app(scope, receive, send)
+            else:
+                await self._counting(scope, receive, send)
+        finally:
+            request_id_var.reset(context)
+
+    async def _counting(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app while counting the body it reads; 413 as soon as it passes the limit."""
         received = 0
         started = False
 
@@ -202,45 +184,23 @@ class BodyLimitMiddleware:
             if not started:
                 await _send_problem(send, 413, f"The request body is over the limit of {self.max_bytes} bytes.")
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_id = None
+        for key, value in scope.get("headers", ()):
+            if key == b"x-request-id":
+                raw_id = value if _SAFE_ID.fullmatch(value) else b""
+                break
+        request_id, _ = _request_id(raw_id)
+        scope["request_id"] = request_id
+        scope["user"] = ANONYMOUS
+        scope["auth"] = None
+        context = request_id_var.set(request_id)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            request_id_var.reset(context)
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-class AuthenticationMiddleware:
-    """Verify ``Authorization: Bearer`` on HTTP requests; set ``scope["user"]``.
-
-    A missing or refused token leaves an :class:`Anonymous` user (with the reason
-    for a refused one): endpoints that need a user answer 401 themselves, so
-    public endpoints stay public. WebSockets authenticate with their first
-    message instead (tokens never travel in URLs), see
-    :func:`roleplay_core.security.authenticate_websocket`.
-
-    Every verification goes through :meth:`TokenService.verify`, whose cache of
-    verified tokens (exact bytes, expiry still checked) keeps this cheap.
-    """
-
-    def __init__(self, app: ASGIApp, tokens: Callable[[], TokenService]) -> None:
-        self.app = app
-        self.tokens = tokens
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            user = ANONYMOUS
-            for key, value in scope.get("headers", ()):
-                if key == b"authorization":
-                    if value:
-                        user = self._authenticate(value.decode("latin-1"))
-                    break
-            scope["user"] = user
-            scope["auth"] = None
-        elif kind == "websocket":
-            scope["user"] = ANONYMOUS
-            scope["auth"] = None
-        await self.app(scope, receive, send)
-
-    def _authenticate(self, header: str):
+    def _authenticate(self, header: str) -> Principal | Anonymous:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if not token or scheme.lower() != "bearer":
@@ -251,11 +211,45 @@ class AuthenticationMiddleware:
             return Anonymous(str(exc))
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
+def _request_id(raw: bytes | None) -> tuple[str, bytes]:
+    if raw:
+        return raw.decode("ascii"), raw
+    # 32 hex digits like uuid4().hex, without building a UUID object per request.
+    made = os.urandom(16).hex()
+    return made, made.encode()
+
+
+def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, origin: bytes | None = None,
+                  explicit: bytes | None = None) -> Send:
+    """``send`` that adds CORS headers (unless ``cors`` is None) and ``X-Request-ID`` to the response."""
+    request_id = (b"x-request-id", raw_id)
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            # A new list: a response object may send its own header list again.
+            headers = list(message.get("headers", ()))
+            if cors is not None:
+                cors.apply(headers, origin, explicit)
+            headers.append(request_id)
+            message["headers"] = headers
+        await send(message)
+
+    return send_with_headers
+
+
+def _set_header(headers: list[tuple[bytes, bytes]], key: bytes, value: bytes) -> None:
+    """Set ``key`` in a raw header list, dropping duplicates, as ``MutableHeaders.__setitem__`` does."""
+    found = [i for i, (name, _) in enumerate(headers) if name == key]
+    if not found:
+        headers.append((key, value))
+        return
+    for i in reversed(found[1:]):
+        del headers[i]
+    headers[found[0]] = (key, value)
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 async def _send_problem(send: Send, status: int, detail: str) -> None:

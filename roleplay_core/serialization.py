@@ -111,8 +111,29 @@ async def parse_body(request: Request, cls: type[T]) -> T:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _c_dumps() -> Any:
+    """``_ENCODER.encode`` without its two Python-level calls per response, if this Python has
+    the C encoder and it answers the same; a fresh ``markers`` dict per call keeps the
+    circular-reference check."""
+    try:
+        from json.encoder import c_make_encoder, encode_basestring
+
+        def dumps(value: Any) -> str:
+            return "".join(c_make_encoder({}, str, encode_basestring, None, ":", ",", False, False, True)(value, 0))
+
+        sample = {"é": [1, 2.5, None, True, "\"\n"], "n": float("nan"), "d": dt.date(2026, 1, 1)}
+        if dumps(sample) != _ENCODER.encode(sample):
+            return None
+        return dumps
+    except Exception:
+        return None
+
+
+_dumps = _c_dumps() or _ENCODER.encode
+
+
 class JSON(JSONResponse):
     """A JSON response that unstructures attrs instances with the shared converter."""
 
     def render(self, content: Any) -> bytes:
-        return _ENCODER.encode(converter.unstructure(content)).encode("utf-8")
+        return _dumps(converter.unstructure(content)).encode("utf-8")
