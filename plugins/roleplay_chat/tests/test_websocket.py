@@ -1,0 +1,124 @@
+"""The WebSocket: reconnect with missed messages, a client gone mid-reply, bad frames and close codes."""
+
+import contextlib
+import time
+
+import pytest
+from chat_support import FlakyPlugin, User, build_app
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+
+@contextlib.contextmanager
+def connect(client, user, sid):
+    """An authenticated socket on session ``sid`` and its "ready" frame."""
+    with client.websocket_connect(f"/chat/sessions/{sid}/ws") as ws:
+        ws.send_json({"type": "auth", "token": user.token})
+        assert ws.receive_json()["type"] == "authenticated"
+        ready = ws.receive_json()
+        assert ready["type"] == "ready"
+        yield ws, ready
+
+
+def test_reconnect_receives_missed_messages(client, alice):
+    sid = alice.start()["id"]
+    with connect(client, alice, sid) as (ws, _):
+        ws.send_json({"type": "message", "text": "hello"})
+        seen = []
+        while not (frame := ws.receive_json()).get("final"):
+            if frame["type"] == "message":
+                seen.append(frame["message"]["seq"])
+        seen.append(frame["message"]["seq"])
+    assert seen == [2, 3]
+    # While the client is away, the conversation goes on (another tab, over HTTP).
+    alice.say(sid, "I would like some bread")
+    with connect(client, alice, sid) as (ws, ready):
+        assert ready["session"]["last_seq"] == 5
+        ws.send_json({"type": "resume", "after_seq": 3})
+        missed = []
+        while (frame := ws.receive_json())["type"] == "message":
+            missed.append(frame["message"])
+        assert frame == {"type": "resumed", "last_seq": 5, "session": frame["session"]}
+        assert [(m["seq"], m["role"]) for m in missed] == [(4, "learner"), (5, "character")]
+        assert missed[0]["text"] == "I would like some bread"
+        ws.send_json({"type": "resume", "after_seq": 5})
+        assert ws.receive_json()["type"] == "resumed"  # nothing missed
+
+
+def test_a_reply_finishes_and_is_kept_when_the_client_leaves_mid_reply():
+    plugin = FlakyPlugin()
+    plugin.provider.mode = "delayed"
+    with TestClient(build_app({"chat.model": "flaky"}, plugins=[plugin])) as client:
+        user = User(client, "u")
+        sid = user.start("test-quiet")["id"]
+        with connect(client, user, sid) as (ws, _):
+            ws.send_json({"type": "message", "text": "are you there"})
+            assert ws.receive_json()["message"]["seq"] == 1
+            assert ws.receive_json() == {"type": "delta", "text": "Well, "}
+        # Gone before the reply is complete.
+        deadline = time.monotonic() + 5
+        while len(messages := user.session(sid)["messages"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m["seq"] for m in messages] == [1, 2]
+        with connect(client, user, sid) as (ws, _):
+            ws.send_json({"type": "resume", "after_seq": 1})
+            frame = ws.receive_json()
+            assert frame["message"]["seq"] == 2
+            assert frame["message"]["text"] == "Well, you said 'are you there' (turn 1)"
+
+
+@pytest.mark.parametrize("frame", [
+    "not json",
+    "[1, 2]",
+    '{"no": "type"}',
+    '{"type": "dance"}',
+    '{"type": "message"}',
+    '{"type": "message", "text": 5}',
+    '{"type": "resume", "after_seq": "ten"}',
+    '{"type": "resume", "after_seq": -1}',
+])
+def test_bad_frames_get_an_error_and_close_4400(client, alice, frame):
+    sid = alice.start()["id"]
+    with connect(client, alice, sid) as (ws, _):
+        ws.send_text(frame)
+        error = ws.receive_json()
+        assert error["type"] == "error" and error["status"] == 400 and error["code"] == "bad_frame" and error["detail"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4400
+        assert alice.session(sid)["last_seq"] == 1  # nothing stored
+
+
+def test_binary_frame_closes_4400(client, alice):
+    sid = alice.start()["id"]
+    with connect(client, alice, sid) as (ws, _):
+        ws.send_bytes(b"\x00\x01")
+        assert ws.receive_json()["code"] == "bad_frame"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4400
+
+
+def test_refusals_keep_the_socket_open_and_ended_scene_closes_it(client, alice):
+    sid = alice.start()["id"]
+    with connect(client, alice, sid) as (ws, _):
+        ws.send_json({"type": "message", "text": "   "})
+        assert ws.receive_json()["status"] == 422
+        ws.send_json({"type": "retry"})
+        assert ws.receive_json()["code"] == "nothing_to_retry"
+        ws.send_json({"type": "message", "text": "some bread"})
+        while not ws.receive_json().get("final"):
+            pass
+        ws.send_json({"type": "message", "text": "I pay cash"})
+        frames = []
+        while (frame := ws.receive_json())["type"] != "ended":
+            frames.append(frame)
+        assert frames[-1]["message"]["text"] == "Four euros. Thanks. Good night."
+        assert frame["session"]["status"] == "ended" and frame["session"]["end_reason"] == "The learner bought the bread."
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 1000
+    with connect(client, alice, sid) as (ws, ready):
+        assert ready["session"]["status"] == "ended"
+        ws.send_json({"type": "message", "text": "hello?"})
+        assert ws.receive_json()["code"] == "session_ended"
