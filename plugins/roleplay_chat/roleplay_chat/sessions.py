@@ -381,13 +381,19 @@ async def take_lease(kernel: Any, session_id: str, *, wait: float = 0.0) -> tupl
             raise SessionEnded(session_id)
         now = time.time()
         if record.turn is None or record.turn.until < now:
+            if record.turn is not None:
+                # Taking over an expired lease: its holder may have died between appending an
+                # event and updating the record. Fold such events in before anything else.
+                record = await repair(kernel, record)
             lease = Lease(id=uuid.uuid4().hex, until=now + lease_seconds(kernel))
-            held = attrs.evolve(record, turn=lease)
+            held = attrs.evolve(record, turn=lease if record.status == ACTIVE else None)
             try:
                 new_version = await kernel.storage.put(session_key(session_id), encode(held), if_version=version)
-                return held, new_version, lease
             except PreconditionFailed:
                 continue  # somebody changed the record: look again
+            if held.status != ACTIVE:  # the dead writer had ended the scene
+                raise SessionEnded(session_id)
+            return held, new_version, lease
         if time.monotonic() >= deadline:
             raise SessionBusy(session_id)
         await asyncio.sleep(0.02)

@@ -1,0 +1,62 @@
+"""Stateless servers: two app instances on one file-storage root serve one session; crashes heal."""
+
+import json
+import time
+
+from chat_support import User, assert_gapless, file_app
+from roleplay_chat import sessions
+from starlette.testclient import TestClient
+
+LINES = ["hello", "hurry up", "who is she, your apprentice?", "la la la", "some bread please", "pay by card"]
+
+
+def test_two_instances_serve_one_session_alternately(tmp_path):
+    reference = file_app(tmp_path / "single")
+    with TestClient(reference) as client:
+        user = User(client, "alice")
+        sid = user.start()["id"]
+        expected = [user.say(sid, line)["reply"]["text"] for line in LINES]
+    first, second = file_app(tmp_path / "shared"), file_app(tmp_path / "shared")
+    with TestClient(first) as one, TestClient(second) as two:
+        users = [User(one, "alice"), User(two, "alice")]
+        sid = users[0].start()["id"]
+        replies = [users[n % 2].say(sid, line)["reply"]["text"] for n, line in enumerate(LINES)]
+        # The engine's state (mood, fired beats, used variants) went through storage, not memory.
+        assert replies == expected
+        for user in users:
+            session = user.session(sid)
+            assert session["status"] == "ended" and session["end_reason"] == "The learner bought the bread."
+            assert_gapless(session["messages"])
+        assert len(users[1].session(sid)["messages"]) == 1 + 2 * len(LINES)
+
+
+def test_a_writer_that_died_mid_turn_is_healed(tmp_path):
+    app = file_app(tmp_path)
+    with TestClient(app) as client:
+        kernel = app.state.kernel
+        user = User(client, "alice")
+        sid = user.start("test-quiet")["id"]
+        user.say(sid, "hello")
+        # Simulate a process that took the lease, stored the learner's message and died.
+        record, version, lease = client.portal.call(lambda: sessions.take_lease(kernel, sid))
+        client.portal.call(lambda: sessions.event_log(kernel, sid).append(
+            "message", {"role": "learner", "text": "lost words", "voice": False}, seq=record.last_seq + 1))
+        busy = user.post(f"/chat/sessions/{sid}/messages", json={"text": "anyone?"})
+        assert busy.status_code == 409 and busy.json()["code"] == "session_busy"
+        # Its lease runs out...
+        key = sessions.session_key(sid)
+        raw = json.loads(client.portal.call(kernel.storage.get, key).data)
+        raw["turn"]["until"] = time.time() - 1
+        client.portal.call(lambda: kernel.storage.put(key, json.dumps(raw).encode()))
+        # ...and the next writer folds the orphan message in: it is kept, and waits for its reply.
+        pending = user.post(f"/chat/sessions/{sid}/messages", json={"text": "anyone?"})
+        assert pending.status_code == 409 and pending.json()["code"] == "reply_pending"
+        assert pending.json()["pending_seq"] == 3
+        retried = user.post(f"/chat/sessions/{sid}/retry")
+        assert retried.status_code == 201, retried.text
+        assert retried.json()["message"]["text"] == "lost words" and retried.json()["reply"]["seq"] == 4
+        body = user.say(sid, "hello")
+        assert (body["message"]["seq"], body["reply"]["seq"]) == (5, 6)
+        session = user.session(sid)
+        assert_gapless(session["messages"])
+        assert session["counts"] == {"messages": 6, "learner": 3, "character": 3, "voice": 0}
