@@ -19,7 +19,8 @@ from .users import EmailTaken, User
 WRONG_CREDENTIALS = "The email or password is wrong."
 
 
-def _service(request: Request) -> AuthService:
+def auth_of(request: Request) -> AuthService:
+    """The auth service of the app handling ``request``."""
     return service(request.app.state.kernel)
 
 
@@ -29,7 +30,7 @@ def client_address(request: Request) -> str:
 
 
 async def register(request: Request) -> Response:
-    auth = _service(request)
+    auth = auth_of(request)
     if not auth.registration_enabled:
         raise Problem(403, "Registration is switched off here; ask an admin for an account.")
     body = await parse_body(request, Register)
@@ -51,7 +52,7 @@ async def register(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    auth = _service(request)
+    auth = auth_of(request)
     body = await parse_body(request, Login)
     email = normalise(body.email)
     ip = client_address(request)
@@ -75,7 +76,7 @@ async def login(request: Request) -> Response:
 
 
 async def refresh(request: Request) -> Response:
-    auth = _service(request)
+    auth = auth_of(request)
     body = await parse_body(request, RefreshBody)
     try:
         grant = await auth.refresh.use(body.refresh_token)
@@ -96,14 +97,14 @@ async def refresh(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    auth = _service(request)
+    auth = auth_of(request)
     body = await parse_body(request, RefreshBody)
     await auth.refresh.revoke(body.refresh_token)
     return Response(status_code=204)
 
 
 async def providers(request: Request) -> Response:
-    auth = _service(request)
+    auth = auth_of(request)
     kernel = request.app.state.kernel
     listed = []
     for name, provider in sorted(kernel.auth_providers.items()):
@@ -123,14 +124,14 @@ def _redirect_provider(request: Request):
 
 
 async def oauth_login(request: Request) -> Response:
-    auth = _service(request)
+    auth = auth_of(request)
     provider = _redirect_provider(request)
     url = await provider.authorization_url(request, auth.callback_url(provider.name))
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 async def oauth_callback(request: Request) -> Response:
-    auth = _service(request)
+    auth = auth_of(request)
     provider = _redirect_provider(request)
     ip = client_address(request)
     try:
@@ -161,7 +162,7 @@ async def me(request: Request) -> Response:
 async def stored_user(request: Request) -> User:
     """The signed-in user as stored now: 401 when deleted, 403 when disabled."""
     principal = current_principal(request)
-    user = await _service(request).users.get_user(principal.id)
+    user = await auth_of(request).users.get_user(principal.id)
     if user is None:
         raise Problem(401, "This account no longer exists.", headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
     if user.disabled:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from roleplay_core import JSON, ROLES, FieldError, Problem, parse_body, read_json, structure, validation_problem
 
-from .auth_routes import _service, client_address, stored_user
+from .auth_routes import auth_of, client_address, stored_user
 from .bodies import AdminUpdate, ChangePassword, UpdateMe, checked_language, checked_name, reject_unknown
 from .users import LastAdmin, User, now_iso
 
@@ -41,13 +41,13 @@ async def patch_me(request: Request) -> Response:
         changes["display_name"] = checked_name(body.display_name)
     if "preferred_language" in raw:
         changes["preferred_language"] = checked_language(body.preferred_language)
-    _, after = await _service(request).users.update(user.id, lambda u: attrs.evolve(u, **changes))
+    _, after = await auth_of(request).users.update(user.id, lambda u: attrs.evolve(u, **changes))
     return JSON({**after.public(), "auth_methods": after.auth_methods()})
 
 
 async def delete_me(request: Request) -> Response:
     user = await stored_user(request)
-    auth = _service(request)
+    auth = auth_of(request)
     try:
         await auth.users.delete(user.id)
     except LastAdmin:
@@ -58,7 +58,7 @@ async def delete_me(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     user = await stored_user(request)
-    auth = _service(request)
+    auth = auth_of(request)
     body = await parse_body(request, ChangePassword)
     if user.password_hash:
         if not body.current_password:
@@ -97,7 +97,7 @@ async def auth_methods(request: Request) -> Response:
 
 async def delete_auth_method(request: Request) -> Response:
     user = await stored_user(request)
-    auth = _service(request)
+    auth = auth_of(request)
     method_id = request.path_params["method_id"]
     if method_id not in {m["id"] for m in user.auth_methods()}:
         raise Problem(404, f"No sign-in method {method_id!r} on this account.")
@@ -149,7 +149,7 @@ async def list_users(request: Request) -> Response:
     if len(query) > 200:
         raise validation_problem([FieldError("q", "must have at most 200 characters")])
     try:
-        users, next_cursor = await _service(request).users.search(query, limit=limit, cursor=cursor)
+        users, next_cursor = await auth_of(request).users.search(query, limit=limit, cursor=cursor)
     except ValueError:  # a storage backend refusing the page cursor inside
         raise validation_problem([FieldError("cursor", "is not a cursor this endpoint returned")]) from None
     return JSON({"users": [u.public() for u in users], "next_cursor": encode_cursor(next_cursor)})
@@ -182,14 +182,14 @@ async def audit(request: Request) -> Response:
     await stored_admin(request)
     after = _int_param(request, "after", 0, 0, 10**12)
     limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
-    events = await _service(request).audit.read(after=after, limit=limit)
+    events = await auth_of(request).audit.read(after=after, limit=limit)
     items = [{"seq": e.seq, "type": e.type, "data": dict(e.data), "created_at": e.created_at.isoformat()}
              for e in events]
     return JSON({"events": items, "next_after": items[-1]["seq"] if len(items) == limit else None})
 
 
 async def _target(request: Request) -> User:
-    user = await _service(request).users.get_user(request.path_params["user_id"])
+    user = await auth_of(request).users.get_user(request.path_params["user_id"])
     if user is None:
         raise Problem(404, "No such user.")
     return user
@@ -203,7 +203,7 @@ async def get_user(request: Request) -> Response:
 
 async def patch_user(request: Request) -> Response:
     admin = await stored_admin(request)
-    auth = _service(request)
+    auth = auth_of(request)
     target = await _target(request)
     raw = await read_json(request)
     if not isinstance(raw, dict):
@@ -244,7 +244,7 @@ async def patch_user(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     admin = await stored_admin(request)
-    auth = _service(request)
+    auth = auth_of(request)
     target = await _target(request)
     try:
         await auth.users.delete(target.id)
