@@ -37,12 +37,19 @@ def http_options(settings: Settings) -> types.HttpOptions:
     }
     if settings.get("gemini.base_url"):
         options["base_url"] = settings.get("gemini.base_url")
+    async_args: dict[str, Any] = {}
+    if not settings.get("gemini.live.compression", False):
+        # The SDK hands `async_client_args` keys that websockets.connect accepts to the Live
+        # connection: PCM in base64 barely compresses, so permessage-deflate only costs CPU.
+        async_args["compression"] = None
     ca_file = settings.get("gemini.ca_file")
     if ca_file:
         context = ssl_context(ca_file)
         # httpx reads `verify`; aiohttp and the Live websocket read `ssl` (see HttpOptions docs).
         options["client_args"] = {"verify": context}
-        options["async_client_args"] = {"ssl": context, "verify": context}
+        async_args.update({"ssl": context, "verify": context})
+    if async_args:
+        options["async_client_args"] = async_args
     return types.HttpOptions(**options)
 
 

@@ -69,6 +69,8 @@ class GeminiLiveSession(LiveSession):
         self.provider = provider
         self.request = request
         self.model = provider.setting("live_model")
+        # Bigger frames mean fewer JSON+base64 messages; Google suggests 20-100 ms chunks.
+        self.frame_ms = int(provider.setting("live.frame_ms", 40))
         self._handle = request.resumption_handle
         self._events: asyncio.Queue = asyncio.Queue(maxsize=int(provider.setting("live.event_buffer", 256)))
         self._connection: Any = None  # the SDK's async context manager of the current connection

@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
         "silence_duration_ms": 500,
         "prefix_padding_ms": 100,
         "event_buffer": 256,
+        # Audio per realtimeInput message, in milliseconds.
+        "frame_ms": 40,
+        # permessage-deflate on the Live WebSocket: off, base64 PCM gains little for its CPU cost.
+        "compression": False,
     },
 }
 

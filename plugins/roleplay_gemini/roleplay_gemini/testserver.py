@@ -237,6 +237,7 @@ class FakeGemini:
         self.audio_bytes_in = 0
         self.audio_chunks_out = 0
         self.live_connections = 0
+        self.live_headers: list[dict[str, str]] = []
 
     # -- the "model" ----------------------------------------------------------
 
@@ -302,6 +303,7 @@ class FakeGemini:
     # -- Live -------------------------------------------------------------
 
     async def live(self, ws: WebSocket) -> None:
+        self.live_headers.append(dict(ws.headers))
         await ws.accept()
         if not self._authorised(ws.headers):
             await ws.close(1008, "API key not valid")

@@ -55,6 +55,9 @@ async def test_setup_asks_for_audio_voice_transcription_vad_compression_and_resu
     await session.close()
     await provider.close()
     setup = fake.setups[-1]
+    headers = fake.live_headers[-1]
+    assert headers["x-goog-api-key"] == gemini.api_key
+    assert "permessage-deflate" not in headers.get("sec-websocket-extensions", "")
     assert setup["model"] == "models/gemini-live-test"
     assert setup["generationConfig"]["responseModalities"] == ["AUDIO"]
     assert setup["generationConfig"]["speechConfig"]["voiceConfig"]["prebuiltVoiceConfig"]["voiceName"] == "Puck"

@@ -1,0 +1,277 @@
+"""Voice relay benchmark: N concurrent calls through ``WS /chat/sessions/{id}/voice`` to a local Live server.
+
+Three processes on loopback:
+
+- the local Gemini server (``roleplay_gemini.testserver``, TLS), answering each learner
+  turn with a paced reply (real time: 40 ms of 24 kHz audio every 40 ms);
+- the Roleplay app (this process), served by uvicorn with ``chat.model = "gemini"``;
+- a load generator (this script with ``--clients``) that opens N voice calls, each
+  streaming 48 kHz PCM16 in 20 ms frames at real-time pace: 0.6 s of tone, 0.6 s of
+  silence, repeated, and reading everything the relay sends back.
+
+Figures:
+
+- per-frame latency the relay adds, measured inside the relay (``app.state.voice_latency``):
+  upstream = a client frame received -> its audio handed to the provider (down-mix,
+  48 -> 16 kHz soxr resampling, chunking, buffering, the google-genai send);
+  downstream = a provider audio chunk received -> sent to the client (24 -> 48 kHz, buffering,
+  the WebSocket send);
+- relay memory per call: the app process's RSS with all N calls running minus its RSS
+  with the app warm and no call, divided by N (and tracemalloc's Python-heap view with
+  ``--tracemalloc``, which slows everything down).
+
+Run: ``/tmp/venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import numpy as np
+
+RATE = 48_000
+FRAME_MS = 20
+
+
+def rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# -- the load generator (child process) -------------------------------------------------
+
+
+def utterance() -> list[bytes]:
+    t = np.arange(int(RATE * 0.6)) / RATE
+    speech = (np.sin(2 * np.pi * 300 * t) * 0.4 * 32767).astype("<i2").tobytes()
+    pcm = speech + bytes(len(speech))
+    step = RATE * FRAME_MS // 1000 * 2
+    return [pcm[i:i + step] for i in range(0, len(pcm), step)]
+
+
+async def one_call(url: str, session_id: str, token: str, seconds: float, stats: dict[str, Any]) -> None:
+    import websockets
+
+    frames = utterance()
+    async with websockets.connect(f"{url}/chat/sessions/{session_id}/voice", max_size=None) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+        await ws.recv()
+        await ws.send(json.dumps({"type": "start", "sample_rate": RATE, "output_sample_rate": RATE}))
+        started = json.loads(await ws.recv())
+        if started.get("type") != "started":
+            stats["errors"].append(started)
+            return
+        stats["started"] += 1
+
+        async def read() -> None:
+            async for message in ws:
+                if isinstance(message, bytes):
+                    stats["audio_bytes"] += len(message)
+                else:
+                    frame = json.loads(message)
+                    if frame["type"] == "transcript" and frame["final"]:
+                        stats["finals"] += 1
+                    elif frame["type"] == "error":
+                        stats["errors"].append(frame)
+                    elif frame["type"] == "stopped":
+                        return
+
+        reader = asyncio.create_task(read())
+        begin = time.monotonic()
+        n = 0
+        while time.monotonic() - begin < seconds:
+            await ws.send(frames[n % len(frames)])
+            n += 1
+            stats["frames_sent"] += 1
+            # Real-time pace against the call's own clock, so a late loop catches up instead of drifting.
+            await asyncio.sleep(max(0.0, begin + n * FRAME_MS / 1000 - time.monotonic()))
+        await ws.send(json.dumps({"type": "stop"}))
+        try:
+            await asyncio.wait_for(reader, 15)
+        except asyncio.TimeoutError:
+            reader.cancel()
+
+
+async def clients(plan: dict[str, Any]) -> dict[str, Any]:
+    stats: dict[str, Any] = {"started": 0, "frames_sent": 0, "audio_bytes": 0, "finals": 0, "errors": []}
+    calls = [one_call(plan["url"], s, t, plan["seconds"], stats) for s, t in plan["sessions"]]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    stats["exceptions"] = [repr(r) for r in results if isinstance(r, BaseException)][:5]
+    stats["errors"] = stats["errors"][:5]
+    return stats
+
+
+def client_main() -> None:
+    plan = json.loads(sys.stdin.read())
+    stats = asyncio.run(clients(plan))
+    stats["cpu_s"] = time.process_time()
+    print(json.dumps(stats), flush=True)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the relay (this process) -------------------------------------------------------------
+
+
+def start_fake_gemini(pace: float, reply_ms: int) -> tuple[subprocess.Popen, dict[str, Any]]:
+    process = subprocess.Popen([sys.executable, "-m", "roleplay_gemini.testserver", "--pace", str(pace),
+                                "--reply-ms", str(reply_ms)], stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line:
+        raise SystemExit("the local Gemini server did not start")
+    return process, json.loads(line)
+
+
+async def relay_main(args: argparse.Namespace) -> None:
+    import uvicorn
+    from starlette.testclient import TestClient  # noqa: F401 - imported so its cost is in the baseline
+
+    from roleplay_core.testing import make_app
+
+    fake, gemini_settings = start_fake_gemini(pace=0.04, reply_ms=800)
+    try:
+        settings = {**gemini_settings, "chat.model": "gemini", "chat.limits.sessions_per_day": 0,
+                    "chat.limits.messages_per_minute": 0, "chat.voice.max_concurrent_per_user": 0,
+                    "chat.voice.max_minutes_per_day": 0, "chat.voice.max_minutes_per_session": 0}
+        app = make_app(settings)
+        kernel = app.state.kernel
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio",
+                                ws_max_size=1 << 20, lifespan="on")
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}"
+
+        from roleplay_chat import sessions  # the benchmark may use chat's internals to set up sessions
+
+        published = await kernel.catalog.get("refund-angry-customer")
+
+        async def new_sessions(n: int, prefix: str) -> list[tuple[str, str]]:
+            made = []
+            for i in range(n):
+                user = f"{prefix}-{i}"
+                record, _ = await sessions.create_session(kernel, user, published)
+                made.append((record.id, kernel.tokens.issue(user, ("user",))))
+            return made
+
+        async def run_clients(plan_sessions: list[tuple[str, str]], seconds: float, sample: bool) -> tuple[dict, float]:
+            plan = json.dumps({"url": url, "seconds": seconds, "sessions": plan_sessions})
+            child = await asyncio.create_subprocess_exec(sys.executable, __file__, "--clients",
+                                                         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            peak = 0.0
+
+            async def sampler() -> None:
+                nonlocal peak
+                while True:
+                    peak = max(peak, rss_mb())
+                    await asyncio.sleep(0.1)
+
+            lags: list[float] = []
+
+            async def lag() -> None:
+                while True:
+                    before = time.perf_counter()
+                    await asyncio.sleep(0.01)
+                    lags.append((time.perf_counter() - before - 0.01) * 1000)
+
+            sampling = asyncio.create_task(sampler()) if sample else None
+            lagging = asyncio.create_task(lag())
+            cpu, fake_cpu = time.process_time(), process_cpu_s(fake.pid)
+            out, _ = await child.communicate(plan.encode())
+            cpu, fake_cpu = time.process_time() - cpu, process_cpu_s(fake.pid) - fake_cpu
+            lagging.cancel()
+            if sampling:
+                sampling.cancel()
+            result = json.loads(out)
+            result["relay_cpu_s"] = cpu
+            result["fake_cpu_s"] = fake_cpu
+            result["loop_lag_ms"] = (percentile(lags, 50), percentile(lags, 99), max(lags, default=0))
+            return result, peak
+
+        # Warm up: one call loads every module and fills every cache before the baseline.
+        await run_clients(await new_sessions(1, "warm"), 3, sample=False)
+        app.state.voice_latency = {}
+        calls = await new_sessions(args.sessions, "bench")
+        import gc
+
+        gc.collect()
+        baseline = rss_mb()
+        if args.tracemalloc:
+            tracemalloc.start()
+            traced_before = tracemalloc.get_traced_memory()[0]
+        started = time.monotonic()
+        stats, peak = await run_clients(calls, args.seconds, sample=True)
+        wall = time.monotonic() - started
+        traced = None
+        if args.tracemalloc:
+            traced = (tracemalloc.get_traced_memory()[1] - traced_before) / 1024 / 1024
+            tracemalloc.stop()
+        latency = app.state.voice_latency
+        server.should_exit = True
+        await serving
+    finally:
+        fake.terminate()
+        fake.wait(10)
+
+    up = [v * 1000 for v in latency.get("in", [])]
+    down = [v * 1000 for v in latency.get("out", [])]
+    print(f"voice relay: {args.sessions} concurrent calls, {args.seconds:g} s of 48 kHz speech each, "
+          f"20 ms client frames, {os.cpu_count()} CPU(s), wall {wall:.1f} s")
+    print(f"  calls started: {stats['started']}/{args.sessions}; frames sent {stats['frames_sent']}; "
+          f"final transcripts {stats['finals']}; audio back {stats['audio_bytes'] / 1e6:.1f} MB; "
+          f"errors {len(stats['errors'])} {stats['errors'][:2]} exceptions {stats['exceptions'][:2]}")
+    print(f"  upstream  (client frame -> provider send), {len(up)} frames: "
+          f"p50 {percentile(up, 50):.2f} ms, p99 {percentile(up, 99):.2f} ms, mean {statistics.fmean(up) if up else float('nan'):.2f} ms")
+    print(f"  downstream (provider chunk -> client send), {len(down)} frames: "
+          f"p50 {percentile(down, 50):.2f} ms, p99 {percentile(down, 99):.2f} ms, mean {statistics.fmean(down) if down else float('nan'):.2f} ms")
+    print(f"  CPU seconds over {wall:.1f} s wall: relay {stats['relay_cpu_s']:.1f}, load generator "
+          f"{stats['cpu_s']:.1f}, local Live server {stats['fake_cpu_s']:.1f} ({os.cpu_count()} cores shared)")
+    print(f"  relay event-loop lag p50/p99/max "
+          f"{stats['loop_lag_ms'][0]:.1f}/{stats['loop_lag_ms'][1]:.1f}/{stats['loop_lag_ms'][2]:.1f} ms")
+    print(f"  relay RSS: baseline {baseline:.1f} MB, peak {peak:.1f} MB -> {(peak - baseline) / args.sessions * 1024:.0f} KB per call")
+    if traced is not None:
+        print(f"  tracemalloc peak Python heap growth: {traced * 1024 / args.sessions:.0f} KB per call")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--clients", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.clients:
+        client_main()
+    else:
+        asyncio.run(relay_main(args))
+
+
+if __name__ == "__main__":
+    main()
