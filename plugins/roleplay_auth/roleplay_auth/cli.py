@@ -32,6 +32,9 @@ def add_commands(subparsers: Any) -> None:
     set_role.add_argument("--role", choices=ROLES, required=True)
     set_role.set_defaults(handler=cmd_set_role)
 
+    prune = commands.add_parser("prune", help="delete expired sign-ins, refresh tokens and throttle counters")
+    prune.set_defaults(handler=cmd_prune)
+
     users.set_defaults(handler=lambda args, kernel: (users.print_help(), 2)[1])
 
 
@@ -87,4 +90,12 @@ async def cmd_set_role(args: argparse.Namespace, kernel: Any) -> int:
         await auth.record("user.roles_changed", user_id=user.id, by="cli", old=list(before.roles),
                           new=list(after.roles))
     print(f"{email} roles={','.join(after.roles)}")
+    return 0
+
+
+async def cmd_prune(args: argparse.Namespace, kernel: Any) -> int:
+    from .prune import prune
+
+    counts = await prune(kernel.storage, throttle_rules=kernel.settings.get("auth.throttle") or {})
+    print(" ".join(f"{name}={count}" for name, count in counts.items()))
     return 0

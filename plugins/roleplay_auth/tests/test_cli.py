@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from auth_helpers import PASSWORD, bearer, login
+from roleplay_auth.refresh import RefreshTokens
 from starlette.testclient import TestClient
 
 from roleplay_core import cli
@@ -112,3 +113,34 @@ def _read_until(fd: int, marker: bytes) -> bytes:
                 break
             got += chunk
     return got
+
+
+def test_prune_deletes_only_expired_records(tmp_path, monkeypatch, capsys):
+    import json as json_
+
+    app = app_on(tmp_path)
+    with TestClient(app) as client:
+        first = client.post("/auth/register", json={"email": "p@example.com", "password": PASSWORD,
+                                                    "display_name": "P"}).json()
+        live = login(client, "p@example.com")
+        client.post("/auth/login", json={"email": "p@example.com", "password": "wrong password"})
+        storage = app.state.kernel.storage
+        # age one refresh token and the throttle counter into the past
+        keys = client.portal.call(storage.list_all, "auth/refresh/")
+        old_key = RefreshTokens.token_key(first["refresh_token"])
+        assert old_key in keys
+        record = client.portal.call(storage.get, old_key)
+        body = json_.loads(record.data)
+        body["expires_at"] = 0
+        client.portal.call(lambda: storage.put(old_key, json_.dumps(body).encode()))
+        counter = client.portal.call(storage.list_all, "auth/throttle/account/")[0]
+        stale = {"window_start": 0, "failures": 1, "locked_until": 0}
+        client.portal.call(lambda: storage.put(counter, json_.dumps(stale).encode()))
+    code, out, _ = main(tmp_path, monkeypatch, capsys, "prune")
+    assert code == 0 and "refresh_tokens=1" in out and "throttle=1" in out, out
+    with TestClient(app_on(tmp_path)) as client:
+        remaining = client.portal.call(client.app.state.kernel.storage.list_all, "auth/refresh/")
+        assert old_key not in remaining and len(remaining) == len(keys) - 1
+        assert client.post("/auth/refresh", json={"refresh_token": live["refresh_token"]}).status_code == 200
+        assert client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}).status_code == 401
+        login(client, "p@example.com")  # nothing a live account needs was deleted
