@@ -223,6 +223,7 @@ async def relay_main(args: argparse.Namespace) -> None:
 
         gc.collect()
         baseline = rss_mb()
+        load_before = os.getloadavg()[0]  # other work on the machine skews latency; say how much there was
         if args.tracemalloc:
             tracemalloc.start()
             traced_before = tracemalloc.get_traced_memory()[0]
@@ -243,7 +244,8 @@ async def relay_main(args: argparse.Namespace) -> None:
     up = [v * 1000 for v in latency.get("in", [])]
     down = [v * 1000 for v in latency.get("out", [])]
     print(f"voice relay: {args.sessions} concurrent calls, {args.seconds:g} s of 48 kHz speech each, "
-          f"20 ms client frames, {os.cpu_count()} CPU(s), wall {wall:.1f} s")
+          f"20 ms client frames, {os.cpu_count()} CPU(s), wall {wall:.1f} s, "
+          f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"  calls started: {stats['started']}/{args.sessions}; frames sent {stats['frames_sent']}; "
           f"final transcripts {stats['finals']}; audio back {stats['audio_bytes'] / 1e6:.1f} MB; "
           f"errors {len(stats['errors'])} {stats['errors'][:2]} exceptions {stats['exceptions'][:2]}")
