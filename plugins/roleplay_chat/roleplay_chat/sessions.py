@@ -437,6 +437,8 @@ async def repair(kernel: Any, record: SessionRecord) -> SessionRecord:
             message = _message_from_event(event)
             record = _with_message(kernel, record, message)
             record = attrs.evolve(record, pending_seq=message.seq if message.role == LEARNER else None)
+            if isinstance(event.data.get("state"), Mapping):
+                record = attrs.evolve(record, provider_state=dict(event.data["state"]))
         elif event.type == "ended":
             record = attrs.evolve(record, last_seq=event.seq, status=ENDED, ended_at=event.created_at,
                                   end_reason=event.data.get("reason"))
@@ -453,10 +455,12 @@ async def append_message(
     duration_ms: int | None = None,
     character_id: str | None = None,
     beats: tuple[str, ...] | list[str] | None = None,
+    provider_state: Mapping[str, Any] | None = None,
 ) -> tuple[SessionRecord, TranscriptMessage]:
     """Append one message at exactly ``record.last_seq + 1``; the caller holds the lease.
 
-    Returns the updated (not yet written) record and the stored message. A
+    Returns the updated (not yet written) record (with ``provider_state`` when
+    given) and the stored message. A
     conflict means a previous writer left events past the snapshot: fold them in
     and append after them.
     """
@@ -468,6 +472,9 @@ async def append_message(
         data["duration_ms"] = int(duration_ms)
     if beats is not None and role == CHARACTER:
         data["beats"] = list(beats)  # the evaluator scores beat_reached checks from these
+    if provider_state is not None and role == CHARACTER:
+        # With the provider's state in the reply's event, the whole session is derivable from its events.
+        data["state"] = dict(provider_state)
     log = event_log(kernel, record.id)
     for _ in range(3):
         try:
@@ -478,7 +485,10 @@ async def append_message(
                 raise SessionEnded(record.id) from None
             continue
         message = _message_from_event(event)
-        return _with_message(kernel, record, message), message
+        record = _with_message(kernel, record, message)
+        if provider_state is not None and role == CHARACTER:
+            record = attrs.evolve(record, provider_state=dict(provider_state))
+        return record, message
     raise SessionBusy(record.id)
 
 

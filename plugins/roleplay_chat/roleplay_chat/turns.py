@@ -249,8 +249,9 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
         record, reply = await sessions.append_message(
             kernel, record, role=CHARACTER, text=final.text,
             character_id=str(final.info.get("character_id") or prepared.character.id),
-            beats=final.info.get("beats") if isinstance(final.info.get("beats"), (list, tuple)) else None)
-        record = attrs.evolve(record, provider_state=dict(final.state), pending_seq=None)
+            beats=final.info.get("beats") if isinstance(final.info.get("beats"), (list, tuple)) else None,
+            provider_state=final.state)
+        record = attrs.evolve(record, pending_seq=None)
         if final.ended:
             record = await sessions.mark_ended(kernel, record, final.end_reason or "the scene ended")
     except sessions.SessionEnded:

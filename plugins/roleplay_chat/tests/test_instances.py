@@ -60,3 +60,38 @@ def test_a_writer_that_died_mid_turn_is_healed(tmp_path):
         session = user.session(sid)
         assert_gapless(session["messages"])
         assert session["counts"] == {"messages": 6, "learner": 3, "character": 3, "voice": 0}
+
+
+def test_a_reply_stored_by_a_dead_writer_keeps_the_characters_state(tmp_path):
+    from roleplay_chat.engine import play_turn
+
+    app = file_app(tmp_path)
+    with TestClient(app) as client:
+        kernel = app.state.kernel
+        user = User(client, "alice")
+        sid = user.start()["id"]
+        user.say(sid, "hello")
+        # A writer stores a whole turn (message and reply, with the engine's state) and dies before
+        # updating the session record.
+        record, _, _ = client.portal.call(lambda: sessions.take_lease(kernel, sid))
+        script = client.portal.call(lambda: sessions.load_script(kernel, sid))
+        turn = play_turn(script, script.character(), "some bread please", record.provider_state, seed=record.seed)
+        assert turn.info["beats"] == ["ask_bread"]
+
+        async def crash() -> None:
+            held, _ = await sessions.append_message(kernel, record, role="learner", text="some bread please")
+            await sessions.append_message(kernel, held, role="character", text=turn.text, character_id="bruno",
+                                          beats=turn.info["beats"], provider_state=turn.state)
+
+        client.portal.call(crash)
+        key = sessions.session_key(sid)
+        raw = json.loads(client.portal.call(kernel.storage.get, key).data)
+        assert raw["last_seq"] == 3  # the record never heard of seqs 4 and 5
+        raw["turn"]["until"] = time.time() - 1
+        client.portal.call(lambda: kernel.storage.put(key, json.dumps(raw).encode()))
+        # "pay" requires "ask_bread": it fires only if the folded reply's state came back.
+        body = user.say(sid, "I pay by card")
+        assert (body["message"]["seq"], body["reply"]["seq"]) == (6, 7)
+        assert body["reply"]["text"] == "Four euros. Thanks. Good night."
+        assert body["session"]["status"] == "ended"
+        assert_gapless(user.session(sid)["messages"])
