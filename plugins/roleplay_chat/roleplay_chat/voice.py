@@ -56,7 +56,7 @@ from roleplay_core import (
 )
 from roleplay_core.security import WS_BAD_FRAME, WS_CONFLICT, WS_NOT_FOUND, WS_TOO_MANY, WS_UNAVAILABLE
 
-from . import audio, sessions, turns
+from . import audio, limits, sessions, turns
 
 logger = logging.getLogger("roleplay.chat.voice")
 
@@ -285,9 +285,10 @@ def _json_frame(message: dict[str, Any]) -> dict[str, Any]:
 class Call:
     """One voice call: relays audio both ways and records finished turns."""
 
-    def __init__(self, websocket: WebSocket, kernel: Any, session_id: str, live: LiveSession,
+    def __init__(self, websocket: WebSocket, kernel: Any, session_id: str, user_id: str, live: LiveSession,
                  rates: tuple[int, int, int]) -> None:
         self.websocket = websocket
+        self.user_id = user_id
         self.kernel = kernel
         self.session_id = session_id
         self.live = live
@@ -384,6 +385,12 @@ class Call:
             await self.send_json({"type": "error", "status": 413, "code": "message_chars",
                                   "detail": f"A message can have at most {limit} characters."})
             return
+        try:
+            await limits.count_message(self.kernel, self.user_id)  # typed text counts like a chat message
+        except Problem as problem:
+            await self.send_json({"type": "error", "status": problem.status, "code": problem.extra.get("code", ""),
+                                  "detail": problem.detail or ""})
+            return
         # Typed during a call: stored as a typed learner message, answered by voice.
         await self.records.put(("learner", text.strip(), None, False, False))
         await self.live.send_text(text.strip())
@@ -421,6 +428,7 @@ class Call:
                 await self.send_json({"type": "interrupted"})
             elif isinstance(event, TurnComplete):
                 self.in_turn = False
+                self.learner_ms = 0.0  # the learner's next turn starts now; time before it was listening
                 for frame in self.output.flush():
                     await self.downstream.put(frame, timeout=self.stall)
                 await self.records.join()  # the finals are stored before the client hears "your turn"
@@ -571,7 +579,7 @@ async def voice_socket(websocket: WebSocket) -> None:
             live = await provider.connect_live(request)
         except (ProviderError, NotSupported) as exc:
             raise Refused(503, "provider_unavailable", f"The voice model is unavailable: {exc}", WS_UNAVAILABLE) from None
-        call = Call(websocket, kernel, session_id, live, rates)
+        call = Call(websocket, kernel, session_id, principal.id, live, rates)
         await call.send_json({"type": "started", "session_id": session_id, "input_sample_rate": rates[0],
                               "output_sample_rate": rates[1], "channels": rates[2],
                               "frame_ms": int(setting(kernel, "frame_ms"))})
