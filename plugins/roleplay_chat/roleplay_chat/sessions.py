@@ -166,8 +166,8 @@ def script_key(session_id: str) -> str:
 
 
 def user_prefix(user_id: str) -> str:
-    # User ids come from the auth plugin; quote them so no id can add a key segment.
-    return f"chat/users/{urllib.parse.quote(user_id, safe='@.-_')}"
+    # User ids come from the auth plugin; quote them so no id can add a key segment or be "..".
+    return f"chat/users/{urllib.parse.quote(user_id, safe='@-_').replace('.', '%2E')}"
 
 
 def index_key(user_id: str, session_id: str) -> str:

@@ -1,6 +1,7 @@
 """Own data only: another user's session is 404; admins can read all but not speak; sign-in required."""
 
 import pytest
+from chat_support import User
 from starlette.websockets import WebSocketDisconnect
 
 
@@ -63,3 +64,12 @@ def test_sign_in_required(client, alice):
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
         assert closed.value.code == 4401
+
+
+@pytest.mark.parametrize("user_id", ["..", ".hidden", "a/b", "émile@example.com", "x\\y"])
+def test_odd_user_ids_get_their_own_sessions(client, user_id):
+    user = User(client, user_id)
+    sid = user.start("test-quiet")["id"]
+    assert user.say(sid, "hello")["reply"]["text"] == "Hello."
+    assert [s["id"] for s in user.get("/chat/sessions").json()["items"]] == [sid]
+    assert User(client, "someone").get(f"/chat/sessions/{sid}").status_code == 404
