@@ -34,6 +34,7 @@ import urllib.parse
 import uuid
 from typing import Any
 
+import attrs
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -76,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "max_bad_frames": 10,
     "keep_audio_max_seconds": 120,
     "stop_quiet_seconds": 0.75,
+    # A new call within this many seconds of the last turn resumes the model's own conversation.
+    "resume_seconds": 600,
 }
 OUTPUT_RATES = audio.CLIENT_RATES
 CLOSE_NORMAL = 1000
@@ -241,6 +244,30 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+# -- resuming the model's conversation in a later call ---------------------------------------
+
+
+def handle_key(session_id: str) -> str:
+    return f"{sessions.session_key(session_id)}/voice-resume"
+
+
+async def save_handle(kernel: Any, session_id: str, handle: str | None, last_seq: int) -> None:
+    """Remember the provider's newest resumption handle and the transcript it has seen."""
+    if handle:
+        body = {"handle": handle, "last_seq": last_seq, "saved_at": time.time()}
+        await kernel.storage.put(handle_key(session_id), json.dumps(body).encode())
+
+
+async def resumable_handle(kernel: Any, session_id: str, last_seq: int) -> str | None:
+    """A handle a new call may resume from: recent, and nothing was said since (typed turns
+    after the call are not in the model's memory, so they force a fresh start with history)."""
+    body, _ = await _read_json(kernel, handle_key(session_id))
+    max_age = float(setting(kernel, "resume_seconds") or 0)
+    if not body or not max_age or time.time() - float(body.get("saved_at", 0)) > max_age:
+        return None
+    return body.get("handle") if body.get("last_seq") == last_seq else None
+
+
 # -- the start frame ------------------------------------------------------------------------
 
 
@@ -313,6 +340,7 @@ class Call:
         # Per-frame relay latency, only when a benchmark installs a list on app.state.
         self.latency: dict[str, list[float]] | None = getattr(websocket.app.state, "voice_latency", None)
         self.stopping = False
+        self.last_seq = 0
         self.in_turn = False
         self.last_event = time.monotonic()
 
@@ -432,6 +460,7 @@ class Call:
                 for frame in self.output.flush():
                     await self.downstream.put(frame, timeout=self.stall)
                 await self.records.join()  # the finals are stored before the client hears "your turn"
+                await save_handle(self.kernel, self.session_id, self.live.resumption_handle, self.last_seq)
                 await self.send_json({"type": "turn_complete"})
                 if self.stopping:
                     return
@@ -467,6 +496,7 @@ class Call:
             try:
                 message = await sessions.append_turn(self.kernel, self.session_id, role=role, text=text,
                                                      voice=voice, duration_ms=duration)
+                self.last_seq = message.seq
                 if role == "learner" and voice and self.keep_audio and self.kept:
                     await self.keep(message.seq)
                 await self.send_json({"type": "transcript", "role": role, "text": text, "final": True,
@@ -571,18 +601,27 @@ async def voice_socket(websocket: WebSocket) -> None:
         await usage.acquire()
         script = await sessions.load_script(kernel, session_id)
         character = script.character(record.character_id)
-        history = tuple(await sessions.read_messages(kernel, session_id))[-sessions.history_window(kernel):]
+        messages = await sessions.read_messages(kernel, session_id)
+        history = tuple(messages)[-sessions.history_window(kernel):]
         request = LiveRequest(script=script, character=character, voice=character.voice,
                               input_sample_rate=rates[0], output_sample_rate=rates[1], language=record.language,
                               history=history)
-        try:
-            live = await provider.connect_live(request)
-        except (ProviderError, NotSupported) as exc:
-            raise Refused(503, "provider_unavailable", f"The voice model is unavailable: {exc}", WS_UNAVAILABLE) from None
+        handle = await resumable_handle(kernel, session_id, messages[-1].seq if messages else 0)
+        resumed = False
+        if handle:  # the model still holds this conversation: continue it (any server process can)
+            with contextlib.suppress(ProviderError, NotSupported):
+                live = await provider.connect_live(attrs.evolve(request, resumption_handle=handle))
+                resumed = True
+        if live is None:
+            try:
+                live = await provider.connect_live(request)
+            except (ProviderError, NotSupported) as exc:
+                raise Refused(503, "provider_unavailable", f"The voice model is unavailable: {exc}",
+                              WS_UNAVAILABLE) from None
         call = Call(websocket, kernel, session_id, principal.id, live, rates)
         await call.send_json({"type": "started", "session_id": session_id, "input_sample_rate": rates[0],
                               "output_sample_rate": rates[1], "channels": rates[2],
-                              "frame_ms": int(setting(kernel, "frame_ms"))})
+                              "frame_ms": int(setting(kernel, "frame_ms")), "resumed": resumed})
         await _run(call, usage)
     except Refused as refusal:
         await _refuse(websocket, refusal)

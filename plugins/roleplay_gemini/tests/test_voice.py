@@ -306,3 +306,33 @@ def test_learner_audio_is_kept_only_when_enabled(gemini):
             assert keys == [f"chat/sessions/{session_id}/voice-audio/{seq:012d}.wav"]
             wav = client.portal.call(storage.get, keys[0]).data
             assert wav[:4] == b"RIFF" and len(wav) > 16000 * 2 * 0.4
+
+
+def one_turn(client, session_id, headers, freq: float = 440) -> tuple[dict[str, Any], Received]:
+    with call(client, session_id, headers, {"type": "start", "sample_rate": 16000}) as ws:
+        got = Received(ws)
+        started = got.until(is_type("started"))
+        for frame in frames(spoken(freq, 16000), 16000):
+            ws.send_bytes(frame)
+        got.until(is_type("turn_complete"))
+        ws.send_json({"type": "stop"})
+        got.until(is_type("stopped"))
+    return started, got
+
+
+def test_a_later_call_resumes_the_models_conversation_unless_text_came_between(gemini):
+    with running(gemini) as client:
+        session_id, headers = new_session(client)
+        started, got = one_turn(client, session_id, headers)
+        assert started["resumed"] is False
+        assert got.finals("character")[0]["text"].startswith("Reply 1:")
+        started, got = one_turn(client, session_id, headers, 330)
+        assert started["resumed"] is True and len(gemini.fake.resumed) == 1
+        assert got.finals("character")[0]["text"].startswith("Reply 2:"), "the model remembered the first call"
+        typed = client.post(f"/chat/sessions/{session_id}/messages", json={"text": "Let me check."}, headers=headers)
+        assert typed.status_code in (200, 201)
+        started, got = one_turn(client, session_id, headers, 550)
+        assert started["resumed"] is False, "the model never heard the typed turn: start afresh with the history"
+        assert got.finals("character")[0]["text"].startswith("Reply 1:")
+        instruction = gemini.fake.setups[-1]["systemInstruction"]["parts"][0]["text"]
+        assert "learner: Let me check." in instruction
