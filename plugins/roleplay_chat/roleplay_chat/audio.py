@@ -211,6 +211,11 @@ class AudioBuffer:
             self._changed.notify_all()
             return frame, stamp
 
+    async def wait_empty(self) -> None:
+        """Wait until every queued frame has been taken (or the buffer is closed)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._size == 0 or self._closed)
+
     async def clear(self) -> int:
         """Drop every queued frame; returns how many bytes were dropped."""
         async with self._changed:

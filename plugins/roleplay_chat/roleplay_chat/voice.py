@@ -460,6 +460,8 @@ class Call:
                 for frame in self.output.flush():
                     await self.downstream.put(frame, timeout=self.stall)
                 await self.records.join()  # the finals are stored before the client hears "your turn"
+                async with asyncio.timeout(self.stall):
+                    await self.downstream.wait_empty()  # and the character's audio has gone out first
                 await save_handle(self.kernel, self.session_id, self.live.resumption_handle, self.last_seq)
                 await self.send_json({"type": "turn_complete"})
                 if self.stopping:

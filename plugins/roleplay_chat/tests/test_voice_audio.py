@@ -83,6 +83,16 @@ async def test_buffer_applies_back_pressure_and_times_out():
     assert buffer.size == 8
 
 
+async def test_buffer_wait_empty():
+    buffer = audio.AudioBuffer(max_bytes=100)
+    await buffer.put(b"aa")
+    waiting = asyncio.create_task(buffer.wait_empty())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    await buffer.get()
+    await asyncio.wait_for(waiting, 1)
+
+
 async def test_buffer_clear_and_close():
     buffer = audio.AudioBuffer(max_bytes=100)
     await buffer.put(b"aa")

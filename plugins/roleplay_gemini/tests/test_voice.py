@@ -108,6 +108,7 @@ def test_spoken_turn_round_trip_is_stored_as_voice_messages(gemini):
             for frame in frames(stereo(spoken(440, 48000)), 48000, channels=2):
                 ws.send_bytes(frame)
             got.until(is_type("turn_complete"))
+            heard_by_turn_end = len(got.audio)
             ws.send_json({"type": "stop"})
             got.until(is_type("stopped"))
         learner, character = got.finals("learner"), got.finals("character")
@@ -117,6 +118,7 @@ def test_spoken_turn_round_trip_is_stored_as_voice_messages(gemini):
         assert any(f["type"] == "transcript" and not f["final"] and f["role"] == "character" for f in got.frames)
         # The character's 600 ms at 24 kHz come back at 44.1 kHz, still a 660 Hz tone.
         assert abs(len(got.audio) / 2 / 44100 - gemini.fake.reply_ms / 1000) < 0.03
+        assert heard_by_turn_end == len(got.audio), "all of the answer is sent before turn_complete"
         assert abs(dominant_hz(bytes(got.audio), 44100) - 660) < 5
         body = client.get(f"/chat/sessions/{session_id}", headers=headers).json()
         spoken_turns = [m for m in body["messages"] if m["voice"]]
