@@ -53,3 +53,11 @@ def startup(kernel):
     provider = kernel.model(name)  # fails startup loudly when chat.model names nothing installed
     if "reply" not in provider.capabilities:
         raise RuntimeError(f"chat.model {name!r} cannot play characters (capabilities: {sorted(provider.capabilities)})")
+
+
+@hookimpl
+def shutdown(kernel):
+    from . import turns
+
+    # Replies already under way are stored before storage closes (a client may be waiting to resume).
+    return turns.drain(kernel, float(kernel.settings.get("chat.reply_timeout", 30.0)))

@@ -267,7 +267,7 @@ async def _respond(request: Request, prepared: turns.Prepared) -> Response:
     kernel = request.app.state.kernel
     if not wants_stream(request):
         # Shielded: a client that hangs up does not cancel storing the reply.
-        outcome = await asyncio.shield(turns.detach(turns.finish(kernel, prepared)))
+        outcome = await asyncio.shield(turns.detach(kernel, turns.finish(kernel, prepared)))
         return JSON(turns.outcome_body(outcome), status_code=201)
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -284,7 +284,7 @@ async def _respond(request: Request, prepared: turns.Prepared) -> Response:
             queue.put_nowait(("error", Problem(500, "The server hit an unexpected error.").to_dict()))
             raise
 
-    turns.detach(run())
+    turns.detach(kernel, run())
 
     async def events() -> AsyncIterator[str]:
         yield sse("message", sessions.message_to_dict(prepared.learner), event_id=prepared.learner.seq)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,15 +46,23 @@ logger = logging.getLogger("roleplay.chat")
 
 Emit = Callable[[str, Any], Awaitable[None]]
 
-_running: set[asyncio.Task] = set()
+_running: weakref.WeakKeyDictionary[Any, set[asyncio.Task]] = weakref.WeakKeyDictionary()
 
 
-def detach(coro: Awaitable[Any]) -> asyncio.Task:
-    """Run ``coro`` in a task that outlives a cancelled request; keep a reference until it is done."""
+def detach(kernel: Any, coro: Awaitable[Any]) -> asyncio.Task:
+    """Run ``coro`` in a task that outlives a cancelled request; :func:`drain` waits for it at shutdown."""
     task = asyncio.ensure_future(coro)
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    tasks = _running.setdefault(kernel, set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
     return task
+
+
+async def drain(kernel: Any, seconds: float) -> None:
+    """Let replies still being written finish (at most ``seconds``) before storage closes."""
+    tasks = list(_running.get(kernel, ()))
+    if tasks:
+        await asyncio.wait(tasks, timeout=seconds)
 
 
 @attrs.frozen

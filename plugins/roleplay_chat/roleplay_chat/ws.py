@@ -129,7 +129,7 @@ async def _turn(websocket: WebSocket, kernel: Any, principal: Any, session_id: s
         queue.put_nowait((kind, value))
 
     # Detached: if the client goes away mid-reply, the reply is still stored for its reconnect.
-    task = turns.detach(turns.finish(kernel, prepared, emit))
+    task = turns.detach(kernel, turns.finish(kernel, prepared, emit))
     task.add_done_callback(lambda _: queue.put_nowait(("done", None)))
     while True:
         kind, value = await queue.get()

@@ -95,3 +95,23 @@ def test_a_reply_stored_by_a_dead_writer_keeps_the_characters_state(tmp_path):
         assert body["reply"]["text"] == "Four euros. Thanks. Good night."
         assert body["session"]["status"] == "ended"
         assert_gapless(user.session(sid)["messages"])
+
+
+def test_shutdown_waits_for_a_reply_under_way(tmp_path):
+    from chat_support import FlakyPlugin, build_app
+
+    plugin = FlakyPlugin()
+    plugin.provider.mode = "delayed"
+    settings = {"chat.model": "flaky", "storage.backend": "file", "storage.file.root": str(tmp_path)}
+    with TestClient(build_app(settings, plugins=[plugin])) as client:
+        user = User(client, "alice")
+        sid = user.start("test-quiet")["id"]
+        with client.websocket_connect(f"/chat/sessions/{sid}/ws") as ws:
+            ws.send_json({"type": "auth", "token": user.token})
+            ws.receive_json(), ws.receive_json()
+            ws.send_json({"type": "message", "text": "quick"})
+            assert ws.receive_json()["message"]["seq"] == 1
+        # The app stops now, while the provider is still producing the reply.
+    with TestClient(file_app(tmp_path)) as client:
+        messages = User(client, "alice").session(sid)["messages"]
+        assert [(m["seq"], m["role"]) for m in messages] == [(1, "learner"), (2, "character")]
