@@ -28,6 +28,10 @@ appends spoken turns through :func:`append_turn`); their names are stable:
   character_id=None)`` -> the stored :class:`TranscriptMessage`
 - ``await end_session(kernel, session_id, reason=...)`` -> the ended :class:`SessionRecord`
 - ``await read_transcript(kernel, session_id)`` -> :class:`roleplay_core.Transcript` or ``None``
+- helpers: ``session_key(id)`` and ``user_prefix(user_id)`` (where a session's and a user's keys
+  live: put per-session data under ``session_key(id) + "/..."`` so deleting the session removes
+  it), ``history_window(kernel)``, the status constants ``ACTIVE`` / ``ENDED`` and the exceptions
+  :class:`SessionNotFound`, :class:`SessionEnded`, :class:`SessionBusy`.
 """
 
 from __future__ import annotations
