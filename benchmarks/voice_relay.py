@@ -73,7 +73,8 @@ async def one_call(url: str, session_id: str, token: str, seconds: float, stats:
     import websockets
 
     frames = utterance()
-    async with websockets.connect(f"{url}/chat/sessions/{session_id}/voice", max_size=None) as ws:
+    # No permessage-deflate: PCM barely compresses, and docs/voice.md advises serving voice without it.
+    async with websockets.connect(f"{url}/chat/sessions/{session_id}/voice", max_size=None, compression=None) as ws:
         await ws.send(json.dumps({"type": "auth", "token": token}))
         await ws.recv()
         await ws.send(json.dumps({"type": "start", "sample_rate": RATE, "output_sample_rate": RATE}))
@@ -126,6 +127,16 @@ def client_main() -> None:
     stats = asyncio.run(clients(plan))
     stats["cpu_s"] = time.process_time()
     print(json.dumps(stats), flush=True)
+
+
+def machine_busy(since: tuple[int, int] | None = None) -> Any:
+    """(busy, total) jiffies of all CPUs from /proc/stat; with ``since``, the busy share since then."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    total, idle = sum(values), values[3] + values[4]
+    if since is None:
+        return total - idle, total
+    return (total - idle - since[0]) / max(1, total - since[1])
 
 
 def process_cpu_s(pid: int) -> float:
@@ -203,15 +214,17 @@ async def relay_main(args: argparse.Namespace) -> None:
 
             sampling = asyncio.create_task(sampler()) if sample else None
             lagging = asyncio.create_task(lag())
-            cpu, fake_cpu = time.process_time(), process_cpu_s(fake.pid)
+            cpu, fake_cpu, busy = time.process_time(), process_cpu_s(fake.pid), machine_busy()
             out, _ = await child.communicate(plan.encode())
             cpu, fake_cpu = time.process_time() - cpu, process_cpu_s(fake.pid) - fake_cpu
+            busy = machine_busy(busy)
             lagging.cancel()
             if sampling:
                 sampling.cancel()
             result = json.loads(out)
             result["relay_cpu_s"] = cpu
             result["fake_cpu_s"] = fake_cpu
+            result["machine_busy"] = busy
             result["loop_lag_ms"] = (percentile(lags, 50), percentile(lags, 99), max(lags, default=0))
             return result, peak
 
@@ -254,7 +267,12 @@ async def relay_main(args: argparse.Namespace) -> None:
     print(f"  downstream (provider chunk -> client send), {len(down)} frames: "
           f"p50 {percentile(down, 50):.2f} ms, p99 {percentile(down, 99):.2f} ms, mean {statistics.fmean(down) if down else float('nan'):.2f} ms")
     print(f"  CPU seconds over {wall:.1f} s wall: relay {stats['relay_cpu_s']:.1f}, load generator "
-          f"{stats['cpu_s']:.1f}, local Live server {stats['fake_cpu_s']:.1f} ({os.cpu_count()} cores shared)")
+          f"{stats['cpu_s']:.1f}, local Live server {stats['fake_cpu_s']:.1f}; all CPUs were "
+          f"{stats['machine_busy']:.0%} busy (other work included)")
+    audio_seconds = stats["frames_sent"] * FRAME_MS / 1000
+    per_call_second = stats["relay_cpu_s"] / audio_seconds * 1000 if audio_seconds else float("nan")
+    print(f"  relay CPU per second of call: {per_call_second:.2f} ms -> one core at 100% carries about "
+          f"{1000 / per_call_second:.0f} calls (load-independent; the latencies above include waiting for a CPU)")
     print(f"  relay event-loop lag p50/p99/max "
           f"{stats['loop_lag_ms'][0]:.1f}/{stats['loop_lag_ms'][1]:.1f}/{stats['loop_lag_ms'][2]:.1f} ms")
     print(f"  relay RSS: baseline {baseline:.1f} MB, peak {peak:.1f} MB -> {(peak - baseline) / args.sessions * 1024:.0f} KB per call")
