@@ -81,7 +81,6 @@ class GeminiLiveSession(LiveSession):
         self.reconnects = 0
         self._learner: list[str] = []
         self._character: list[str] = []
-        self._learner_done = False
 
     # -- connection -------------------------------------------------------------
 
@@ -201,20 +200,18 @@ class GeminiLiveSession(LiveSession):
                 for part in content.model_turn.parts or []:
                     blob = part.inline_data
                     if blob is not None and blob.data and (blob.mime_type or "").startswith("audio/"):
-                        await self._finish_learner()
                         rate = _RATE.search(blob.mime_type or "")
                         await self._put(AudioChunk(blob.data, int(rate.group(1)) if rate else OUTPUT_RATE))
             if content.output_transcription is not None and content.output_transcription.text:
-                await self._finish_learner()
                 self._character.append(content.output_transcription.text)
                 await self._put(TranscriptDelta("character", content.output_transcription.text))
             if content.interrupted:
+                await self._finish_learner()
                 await self._finish_character(interrupted=True)
                 await self._put(Interrupted())
             if content.turn_complete:
                 await self._finish_learner()
                 await self._finish_character(interrupted=False)
-                self._learner_done = False
                 await self._put(TurnComplete())
         if message.go_away is not None:
             event = GoAway(time_left_ms=time_left_ms(message.go_away.time_left))
@@ -223,9 +220,7 @@ class GeminiLiveSession(LiveSession):
         return None
 
     async def _finish_learner(self) -> None:
-        if self._learner_done:
-            return
-        self._learner_done = True
+        # Only at a turn boundary: input transcription may still arrive after the model starts answering.
         text = "".join(self._learner).strip()
         self._learner.clear()
         if text:
@@ -234,8 +229,6 @@ class GeminiLiveSession(LiveSession):
     async def _finish_character(self, *, interrupted: bool) -> None:
         text = "".join(self._character).strip()
         self._character.clear()
-        if interrupted:
-            self._learner_done = False  # the learner is speaking again: a new learner turn starts
         if text:
             await self._put(TranscriptFinal(role="character", text=text, interrupted=interrupted))
 

@@ -110,6 +110,7 @@ class LiveConnection:
         self.reply_task: asyncio.Task | None = None
         self.turns_here = 0
         self.closed = False
+        self.late_input: str | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -150,9 +151,11 @@ class LiveConnection:
             text = f"tone {round(dominant_hz(pcm, IN_RATE))} hertz for {ms} milliseconds"
         words = text.split(" ")
         half = max(1, len(words) // 2)
-        for piece in (" ".join(words[:half]), " " + " ".join(words[half:])):
-            if piece.strip():
-                await self.send({"serverContent": {"inputTranscription": {"text": piece}}})
+        pieces = [p for p in (" ".join(words[:half]), " " + " ".join(words[half:])) if p.strip()]
+        # With late_transcription the last piece arrives after the reply has started, as it can with Gemini.
+        self.late_input = pieces.pop() if self.fake.late_transcription and len(pieces) > 1 else None
+        for piece in pieces:
+            await self.send({"serverContent": {"inputTranscription": {"text": piece}}})
         self.start_reply(text)
 
     def start_reply(self, learner_text: str) -> None:
@@ -175,6 +178,9 @@ class LiveConnection:
                 content["outputTranscription"] = {"text": (" " if n else "") + " ".join(said)}
             await self.send({"serverContent": content})
             self.fake.audio_chunks_out += 1
+            if self.late_input:
+                await self.send({"serverContent": {"inputTranscription": {"text": self.late_input}}})
+                self.late_input = None
             if self.fake.pace:
                 await asyncio.sleep(self.fake.pace)
         await self.send({"serverContent": {"generationComplete": True}})
@@ -222,6 +228,7 @@ class FakeGemini:
         self.chunk_ms = 40
         self.pace = 0.0  # seconds between reply chunks; > 0 lets a test talk over a reply
         self.go_away_after_turns = 0
+        self.late_transcription = False
         self.transcripts: list[str] = []
         #: REST knobs: status codes to fail the next requests with, canned judge output.
         self.fail_next: list[int] = []

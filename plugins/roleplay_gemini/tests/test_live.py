@@ -89,6 +89,21 @@ async def test_audio_in_audio_and_transcripts_out(gemini, fake):
     assert abs(dominant_hz(pcm, 24_000) - 660) < 5
 
 
+async def test_late_input_transcription_stays_in_the_learners_turn(gemini, fake):
+    fake.late_transcription = True
+    provider = gemini_kernel(gemini).model("gemini")
+    session = await provider.connect_live(LiveRequest(script=SCRIPT, character=SCRIPT.characters[0]))
+    await send(session, speech(440))
+    events = await until(session, TurnComplete)
+    await session.close()
+    await provider.close()
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("AudioChunk") < max(i for i, e in enumerate(events)
+                                           if isinstance(e, TranscriptDelta) and e.role == "learner")
+    learner = [e.text for e in events if isinstance(e, TranscriptFinal) and e.role == "learner"]
+    assert len(learner) == 1 and re.fullmatch(r"tone \d+ hertz for \d+ milliseconds", learner[0])
+
+
 async def test_typed_text_is_answered_by_voice(gemini, fake):
     provider = gemini_kernel(gemini).model("gemini")
     session = await provider.connect_live(LiveRequest(script=SCRIPT, character=SCRIPT.characters[0]))
