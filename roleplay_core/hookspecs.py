@@ -94,8 +94,9 @@ def get_transcript(kernel, session_id):
 
     The plugin that owns sessions (``roleplay_chat``) answers; others (the
     evaluator) read transcripts only through this hook, never through another
-    plugin's storage keys. May return an awaitable. The first non-``None``
-    answer wins.
+    plugin's storage keys. May return an awaitable. Callers use
+    ``await kernel.transcript(session_id)``, which awaits each answer in turn
+    and returns the first that is not ``None``.
     """
 
 

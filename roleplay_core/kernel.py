@@ -128,6 +128,20 @@ class Kernel:
             self._models[name] = factory(self)
         return self._models[name]
 
+    async def transcript(self, session_id: str) -> Any:
+        """The :class:`~roleplay_core.Transcript` of ``session_id`` from whichever plugin owns it, or ``None``.
+
+        Asks each ``get_transcript`` implementation in turn and awaits its answer,
+        so an async implementation that finds nothing does not hide the others
+        (calling the first-result hook directly would stop at its coroutine).
+        """
+        for impl in self.hook.get_transcript.get_hookimpls()[::-1]:
+            kwargs = {"kernel": self, "session_id": session_id}
+            found = await maybe_await(impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
+            if found is not None:
+                return found
+        return None
+
     def plugin_info(self, name: str) -> PluginInfo | None:
         return next((info for info in self.plugins if info.name == name), None)
 

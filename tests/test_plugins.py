@@ -181,3 +181,25 @@ def test_unknown_storage_backend_names_the_choices():
 
     with pytest.raises(SettingsError, match=r"'nope'.*file.*memory"):
         make_kernel({"storage.backend": "nope"})
+
+
+def test_transcript_asks_every_owner_and_awaits_each():
+    class Empty:
+        name = "empty"
+
+        @hookimpl
+        async def get_transcript(self, kernel, session_id):
+            return None
+
+    class Owner:
+        name = "owner"
+
+        @hookimpl
+        def get_transcript(self, session_id):
+            return {"session": session_id} if session_id == "s1" else None
+
+    kernel = make_kernel(plugins=[Owner(), Empty()], load_entry_points=False)
+    import asyncio
+
+    assert asyncio.run(kernel.transcript("s1")) == {"session": "s1"}
+    assert asyncio.run(kernel.transcript("s2")) is None

@@ -23,7 +23,7 @@ import weakref
 
 import attrs
 
-from roleplay_core import NotFound, PreconditionFailed, Transcript, maybe_await
+from roleplay_core import NotFound, PreconditionFailed, Transcript
 
 from .evaluate import evaluate
 from .report import DONE, FAILED, PENDING, Evaluation, Report
@@ -48,7 +48,7 @@ def now() -> dt.datetime:
 
 async def fetch_transcript(kernel, session_id: str) -> Transcript | None:
     """The transcript, through the kernel hook only (whoever owns sessions answers)."""
-    return await maybe_await(kernel.hook.get_transcript(kernel=kernel, session_id=session_id))
+    return await kernel.transcript(session_id)
 
 
 class Runner:
