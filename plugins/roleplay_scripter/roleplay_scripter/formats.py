@@ -79,7 +79,8 @@ def bundle_items(data: Any) -> list[Any]:
     if isinstance(data, Mapping):
         if "scripts" not in data:
             return [data]  # one script
-        unknown = sorted(set(data) - {"format", "version", "exported_at", "scripts", "authoring"})
+        unknown = sorted(set(data) - {"format", "version", "exported_at", "scripts", "authoring",
+                                     "history"})
         if unknown:
             raise validation_problem([FieldError("$", "unknown field(s): " + ", ".join(unknown))])
         if data.get("format", BUNDLE_FORMAT) != BUNDLE_FORMAT:
@@ -88,6 +89,8 @@ def bundle_items(data: Any) -> list[Any]:
             raise validation_problem([FieldError("version", f"this server reads bundle version {BUNDLE_VERSION}")])
         if not isinstance(data.get("authoring", {}), Mapping):
             raise validation_problem([FieldError("authoring", "expected an object: {script id: {status: ...}}")])
+        if not isinstance(data.get("history", {}), Mapping):
+            raise validation_problem([FieldError("history", "expected an object: {script id: [versions...]}")])
         if not isinstance(data["scripts"], list):
             raise validation_problem([FieldError("scripts", "expected a list of scripts")])
         return list(data["scripts"])

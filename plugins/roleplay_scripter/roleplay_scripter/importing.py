@@ -8,17 +8,18 @@ that script meanwhile, the writes already made are put back as they were.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio.to_thread
 import attrs
 
-from roleplay_core import FieldError, NotFound, Problem, Script
+from roleplay_core import FieldError, NotFound, Problem, Script, structure
 
 from .formats import bundle_items
 from .lint import ERROR, Finding, lint, parse
-from .records import ScriptHead, now, version_key
+from .records import STATUSES, Publication, ScriptHead, ScriptVersion, now, version_key
 from .store import Loaded, ScriptStore, Stale
 
 #: Ids that would collide with the fixed routes /scripts/import, /scripts/export, /scripts/validate.
@@ -34,6 +35,55 @@ class Planned:
     pack: bool
     #: What the bundle's ``authoring`` section says the status was ("published", "archived"...).
     status: str | None = None
+    #: A new script restored with its whole history (a backup made with ``?history=true``).
+    restore: ScriptHead | None = None
+    versions: tuple[ScriptVersion, ...] = ()
+
+
+def restore_plan(script: Script, meta: Any, entries: Any, *, pack: bool) -> tuple[
+        ScriptHead | None, tuple[ScriptVersion, ...], list[FieldError]]:
+    """The head and versions that recreate ``script`` exactly as a backup described it.
+
+    ``entries`` are the bundle's ``history[<id>]`` (every version, oldest first) and
+    ``meta`` its ``authoring[<id>]``. If the bundle's script differs from the last
+    version in the history, it becomes one more version.
+    """
+    at = f"history.{script.id}"
+    if not isinstance(entries, list) or not entries:
+        return None, (), [FieldError(at, "expected a list of versions")]
+    try:
+        versions = structure(entries, tuple[ScriptVersion, ...])
+    except Problem as problem:
+        return None, (), [FieldError(f"{at}{'' if e.field.startswith('[') else '.'}{e.field}", e.message)
+                          for e in problem.errors]
+    if [v.number for v in versions] != list(range(1, len(versions) + 1)):
+        return None, (), [FieldError(at, "versions must be numbered 1, 2, 3... in order")]
+    if any(v.script.id != script.id for v in versions):
+        return None, (), [FieldError(at, f"every version must have the id {script.id!r}")]
+    meta = meta if isinstance(meta, Mapping) else {}
+    try:
+        publications = structure(meta.get("publications", []), tuple[Publication, ...])
+    except Problem as problem:
+        return None, (), [FieldError(f"authoring.{script.id}.publications", e.message) for e in problem.errors]
+    if versions[-1].script != script:
+        last = versions[-1]
+        versions = (*versions, ScriptVersion(number=len(versions) + 1, script=script, created_at=now(),
+                                             created_by=last.created_by, note="imported"))
+    published = meta.get("published_version")
+    if published is not None and (not isinstance(published, int) or not 1 <= published <= len(versions)):
+        return None, (), [FieldError(f"authoring.{script.id}.published_version",
+                                     f"must be a version from 1 to {len(versions)}")]
+    status = meta.get("status", "draft")
+    if status not in STATUSES or (status == "published" and published is None):
+        return None, (), [FieldError(f"authoring.{script.id}.status",
+                                     "must be draft, published (with a published_version) or archived")]
+    first, last = versions[0], versions[-1]
+    head = ScriptHead(id=script.id, status=status, latest=last.number, published=published, script=script,
+                      created_at=first.created_at, created_by=first.created_by, updated_at=last.created_at,
+                      updated_by=last.created_by, publications=publications,
+                      archived_at=now() if status == "archived" else None,
+                      from_pack=bool(meta.get("from_pack", pack)))
+    return head, versions, []
 
 
 def _item_errors(index: int, findings: Sequence[Finding]) -> list[FieldError]:
@@ -62,6 +112,8 @@ async def import_bundle(
                            f"this one has {len(items)}.")
     authoring = data.get("authoring") if isinstance(data, Mapping) else None
     authoring = authoring if isinstance(authoring, Mapping) else {}
+    history = data.get("history") if isinstance(data, Mapping) else None
+    history = history if isinstance(history, Mapping) else {}
     # Structuring costs milliseconds a script: a big bundle must not stall the event loop.
     parsed: list[tuple[int, Script | None, list[Finding]]] = await anyio.to_thread.run_sync(
         lambda: [(i, *parse(item)) for i, item in enumerate(items)])
@@ -87,6 +139,11 @@ async def import_bundle(
                 errors.append(FieldError(f"scripts[{index}].id", f"a script with the id {script.id!r} exists already"))
             meta = authoring.get(script.id)
             status = meta.get("status") if isinstance(meta, Mapping) else None
+            restore, versions = None, ()
+            if existing is None and script.id in history:
+                restore, versions, restore_errors = await anyio.to_thread.run_sync(functools.partial(
+                    restore_plan, script, meta, history[script.id], pack=script.id in kernel.catalog.pack_scripts))
+                errors += restore_errors
             translations = [s for s in group.values() if s.translation_group and
                             s.translation_group == script.translation_group]
             lint_findings = lint(script, translations=translations, required_languages=required_languages)
@@ -97,7 +154,8 @@ async def import_bundle(
                        "findings": [attrs.asdict(f) for f in lint_findings]})
         if script is not None:
             plan.append(Planned(index=index, script=script, existing=existing,
-                                pack=script.id in kernel.catalog.pack_scripts, status=status))
+                                pack=script.id in kernel.catalog.pack_scripts, status=status,
+                                restore=restore, versions=versions))
     failed = [item for item in report if not item["ok"]]
     if failed:
         errors = [FieldError(e["field"], e["message"]) for item in failed for e in item["errors"]]
@@ -105,6 +163,12 @@ async def import_bundle(
                       errors=errors, extra={"items": report})
     await _write(store, plan, by=by)
     for step in plan:
+        if step.restore is not None and not publish:
+            # Restored as it was: learners get back the version that was published, not the latest.
+            if step.restore.status == "published":
+                await kernel.catalog.publish(step.versions[step.restore.published - 1].script,
+                                             str(step.restore.published))
+            continue
         if publish or step.status == "published":
             head = await store.publish(step.script.id, expected=None, by=by)
             await kernel.catalog.publish(head.script, str(head.latest))
@@ -125,6 +189,13 @@ async def _write(store: ScriptStore, plan: Sequence[Planned], *, by: str) -> Non
     try:
         for step in plan:
             at = now()
+            if step.restore is not None:
+                head = step.restore
+                token = await store.put_head_if(head, token=None)
+                done.append((step, None, token, head))
+                for version in step.versions:
+                    await store.put_version(head.id, version)
+                continue
             if step.existing is None:
                 head = ScriptHead(id=step.script.id, script=step.script, created_at=at, created_by=by,
                                   updated_at=at, updated_by=by, from_pack=step.pack)
@@ -150,9 +221,11 @@ async def _write(store: ScriptStore, plan: Sequence[Planned], *, by: str) -> Non
 
 
 async def _undo(store: ScriptStore, done: Sequence[tuple[Planned, bytes | None, str, ScriptHead]]) -> None:
-    for _step, before, token, head in reversed(done):
+    for step, before, token, head in reversed(done):
         await store.restore(head.id, before, token)
-        try:
-            await store.storage.delete(version_key(head.id, head.latest))
-        except NotFound:
-            pass
+        numbers = [v.number for v in step.versions] if step.restore is not None else [head.latest]
+        for number in numbers:
+            try:
+                await store.storage.delete(version_key(head.id, number))
+            except NotFound:
+                pass

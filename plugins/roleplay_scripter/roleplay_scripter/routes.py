@@ -18,6 +18,7 @@ from roleplay_core import (
     Kernel,
     Problem,
     Script,
+    converter,
     current_principal,
     read_json,
     requires_role,
@@ -470,8 +471,12 @@ async def export_all(request: Request) -> Response:
         scripts += [s for sid, s in sorted(_packs(request).items()) if sid not in authored]
     stamp = dt.datetime.now(dt.UTC)
     data = formats.bundle(scripts, stamp.isoformat())
-    data["authoring"] = {h.id: {"status": h.status, "version": h.latest, "published_version": h.published}
+    data["authoring"] = {h.id: {"status": h.status, "version": h.latest, "published_version": h.published,
+                                "publications": converter.unstructure(h.publications), "from_pack": h.from_pack}
                          for h in heads}
+    if _query_bool(request, "history"):
+        store = _store(request)
+        data["history"] = {h.id: [converter.unstructure(v) for v in await store.versions(h.id)] for h in heads}
     name = f"roleplay-scripts-{stamp:%Y%m%dT%H%M%SZ}"
     if kind == "json":
         return _download(formats.to_json(data), "application/json", f"{name}.json")

@@ -196,6 +196,10 @@ class ScriptStore:
         except PreconditionFailed:
             raise Stale(await self.get(head.id)) from None
 
+    async def put_version(self, script_id: str, version: ScriptVersion) -> None:
+        """Write a version record as given (restoring a backup)."""
+        await self.storage.put(version_key(script_id, version.number), _encode(version))
+
     async def snapshot(self, head: ScriptHead, note: str) -> None:
         await self._snapshot(head, note)
 

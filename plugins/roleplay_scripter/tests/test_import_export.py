@@ -183,3 +183,55 @@ def test_an_import_that_loses_a_race_puts_back_what_it_wrote():
             await kernel.stop()
 
     asyncio.run(run())
+
+
+def test_a_backup_with_history_restores_every_version_and_the_published_one(client, scripter):
+    client.post("/scripts", json=sample(), headers=scripter)
+    client.put("/scripts/library-late-fee", json=sample(title="Second"), headers={**scripter, "If-Match": '"v1"'})
+    client.post("/scripts/library-late-fee/publish", headers=scripter)
+    client.put("/scripts/library-late-fee", json=sample(title="Third, unpublished"),
+               headers={**scripter, "If-Match": '"v2"'})
+    client.post("/scripts", json=sample(id="old-one", translation_group=None), headers=scripter)
+    client.delete("/scripts/old-one", headers=scripter)
+    backup = client.get("/scripts/export?format=yaml&history=true", headers=scripter)
+    data = yaml.safe_load(backup.text)
+    assert [v["number"] for v in data["history"]["library-late-fee"]] == [1, 2, 3]
+    before = client.get("/scripts/library-late-fee/versions", headers=scripter).json()["versions"]
+
+    fresh = make_app()
+    with TestClient(fresh) as other:
+        headers = auth_headers(fresh, "restorer", ("admin",))
+        restored = other.post("/scripts/import", content=backup.content,
+                              headers={**headers, "content-type": "application/yaml"})
+        assert restored.status_code == 200, restored.text
+        assert {s["id"]: (s["version"], s["status"]) for s in restored.json()["scripts"]} == {
+            "library-late-fee": (3, "published"), "old-one": (1, "archived")}
+        head = other.get("/scripts/library-late-fee", headers=headers).json()
+        assert (head["version"], head["published_version"], head["unpublished_changes"]) == (3, 2, True)
+        assert head["created_by"] == "author-1" and head["script"]["title"] == "Third, unpublished"
+        assert other.get("/scripts/library-late-fee/versions", headers=headers).json()["versions"] == before
+        learner = auth_headers(fresh, "learner", ("user",))
+        seen = other.get("/chat/scenarios/library-late-fee", headers=learner).json()
+        assert (seen["version"], seen["title"]) == ("2", "Second")
+        assert other.get("/chat/scenarios/old-one", headers=learner).status_code == 404
+        again = yaml.safe_load(other.get("/scripts/export?format=yaml&history=true", headers=headers).text)
+        for key in ("scripts", "authoring", "history"):
+            assert again[key] == data[key], key
+
+
+def test_a_broken_history_fails_the_import(client, scripter):
+    client.post("/scripts", json=sample(), headers=scripter)
+    data = client.get("/scripts/export?format=json&history=true", headers=scripter).json()
+    data["history"]["library-late-fee"][0]["number"] = 5
+    fresh = make_app()
+    with TestClient(fresh) as other:
+        headers = auth_headers(fresh, "restorer", ("admin",))
+        response = other.post("/scripts/import", json=data, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["errors"] == [{"field": "history.library-late-fee",
+                                              "message": "versions must be numbered 1, 2, 3... in order"}]
+        data["history"]["library-late-fee"][0]["number"] = 1
+        data["authoring"]["library-late-fee"]["status"] = "published"  # but no published_version
+        response = other.post("/scripts/import", json=data, headers=headers)
+        assert response.json()["errors"][0]["field"] == "authoring.library-late-fee.status"
+        assert other.get("/scripts?source=authored", headers=headers).json()["total"] == 0
