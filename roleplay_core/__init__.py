@@ -24,8 +24,8 @@ from .live import (
 from .models import (
     CriterionJudgement,
     Evidence,
-    JudgeRequest,
     Judgement,
+    JudgeRequest,
     ModelProvider,
     NotSupported,
     ProviderError,

@@ -116,7 +116,7 @@ class ScriptCatalog:
     async def publish(self, script: Script, version: str) -> PublishedScript:
         """Make ``script`` the version learners see from now on."""
         published = PublishedScript(script=script, version=str(version), source="storage",
-                                    published_at=dt.datetime.now(dt.timezone.utc))
+                                    published_at=dt.datetime.now(dt.UTC))
         body = {"script": script_to_dict(script), "version": published.version,
                 "published_at": published.published_at.isoformat()}
         await self.storage.put(PREFIX + script.id, json.dumps(body, ensure_ascii=False).encode())

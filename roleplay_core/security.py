@@ -84,7 +84,7 @@ async def authenticate_websocket(websocket: WebSocket, minimum_role: str | None 
         if not isinstance(message, dict) or message.get("type") != "auth" or not isinstance(message.get("token"), str):
             raise ValueError("the first message must be {\"type\": \"auth\", \"token\": \"...\"}")
         principal = kernel.tokens.verify(message["token"])
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await _close(websocket, WS_UNAUTHORIZED, "authentication timed out")
         return None
     except WebSocketDisconnect:

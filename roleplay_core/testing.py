@@ -30,7 +30,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -347,7 +346,7 @@ class StorageContract:
             process = context.Process(target=_torn_writer, args=(settings, key, ready))
             process.start()
             assert ready.wait(60), "writer did not start"
-            time.sleep(0.01 * (round_ + 1))
+            await asyncio.sleep(0.01 * (round_ + 1))
             os.kill(process.pid, signal.SIGKILL)  # mid-write, with luck: no cleanup runs
             process.join(10)
             record = await storage.get(key)

@@ -94,7 +94,8 @@ def test_serve_runs_uvicorn_on_the_app_factory(tmp_path):
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError(process.stdout.read().decode() if process.poll() is not None else "timeout")
+                    output = process.stdout.read().decode() if process.poll() is not None else "timeout"
+                    raise AssertionError(output) from None
                 time.sleep(0.2)
         assert response.status_code == 200 and response.json()["status"] == "ready"
         assert response.headers["x-request-id"]

@@ -1,7 +1,7 @@
 """HTTP conventions: problem+json for every error, request ids, CORS, body limits, health."""
 
-import pytest
 import attrs
+import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 

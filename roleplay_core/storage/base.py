@@ -131,13 +131,13 @@ class Storage(abc.ABC):
                 return keys
             cursor = page.cursor
 
-    async def check(self) -> None:
+    async def check(self) -> None:  # noqa: B027 - optional for backends, not abstract
         """Raise :class:`StorageUnavailable` if the backend cannot be read and written."""
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - optional for backends, not abstract
         """Acquire resources (connections, folders). Called once before use."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional for backends, not abstract
         """Release resources. Called once at shutdown."""
 
     def describe(self) -> str:

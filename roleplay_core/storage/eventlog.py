@@ -100,7 +100,7 @@ class EventLog:
         data = dict(data or {})
         target = seq if seq is not None else await self.last_seq() + 1
         while True:
-            event = Event(target, type, data, dt.datetime.now(dt.timezone.utc))
+            event = Event(target, type, data, dt.datetime.now(dt.UTC))
             try:
                 await self.storage.put(self._key(target), event.to_json(), if_absent=True)
             except PreconditionFailed:

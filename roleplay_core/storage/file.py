@@ -16,9 +16,10 @@ import fcntl
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .base import NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
 
