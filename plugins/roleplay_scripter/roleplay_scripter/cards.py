@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from roleplay_core import Character, FieldError, Script, structure, validation_problem
+from roleplay_core import Character, FieldError, Problem, Script, structure, validation_problem
 
 SPEC = "chara_card_v2"
 SPEC_VERSION = "2.0"
@@ -151,7 +151,12 @@ def from_card(card: Any) -> Character:
         raise validation_problem(errors)
     ours = (extensions.get(EXTENSION) or {}).get("character") if isinstance(extensions.get(EXTENSION), Mapping) else None
     if isinstance(ours, Mapping):
-        stored = structure(dict(ours), Character)
+        try:
+            stored = structure(dict(ours), Character)
+        except Problem as problem:
+            at = "data.extensions.roleplay.character"
+            raise validation_problem([FieldError(f"{at}.{e.field}" if e.field != "$" else at, e.message)
+                                      for e in problem.errors]) from None
         return _apply_edits(stored, fields)
     name = fields["name"].strip()
     persona = _macros(fields["description"].strip(), name)

@@ -307,3 +307,35 @@ def test_pack_scripts_are_read_only_but_can_be_copied(client, scripter, learner)
     # Archiving the authored copy gives learners the shipped content back.
     client.delete("/scripts/refund-angry-customer", headers=scripter)
     assert client.get("/chat/scenarios/refund-angry-customer", headers=learner).json()["version"] == "pack"
+
+
+BAD_BODIES = [
+    None, 1, "x", [], {}, [1], {"scripts": 1}, {"scripts": [None]}, {"messages": [1]}, {"messages": None},
+    {"spec": "chara_card_v2", "data": []},
+    {"spec": "chara_card_v2", "data": {"name": "a", "extensions": {"roleplay": {"character": {"id": 1}}}}},
+    {"spec": "chara_card_v2", "data": {"name": "a", "extensions": {"roleplay": []}}},
+    {"format": "x", "scripts": []}, {"scripts": [], "history": []},
+    {"scripts": [sample()], "history": {"library-late-fee": [{"number": "1"}]}},
+    sample(scripted={"beats": [{"id": "a", "replies": []}]}),
+    sample(rubric={"criteria": [{"id": "x", "title": "t", "check": {"kind": "nope"}}]}),
+    sample(characters=[]), sample(scripted={"synonyms": {"a": [1]}}), sample(scripted={"synonyms": []}),
+    sample(estimated_minutes=10**9),
+]
+BODY_ROUTES = [("POST", "/scripts"), ("PUT", "/scripts/library-late-fee"), ("POST", "/scripts/validate"),
+               ("POST", "/scripts/import"), ("POST", "/scripts/library-late-fee/preview"),
+               ("POST", "/scripts/library-late-fee/characters"), ("POST", "/scripts/library-late-fee/publish")]
+
+
+def test_bad_input_is_a_4xx_problem_never_a_500(client, scripter):
+    _create(client, scripter)
+    for method, url in BODY_ROUTES:
+        for body in BAD_BODIES:
+            response = client.request(method, url, json=body, headers={**scripter, "If-Match": "*"})
+            assert response.status_code < 500, (method, url, body, response.text)
+            if response.status_code >= 400:
+                assert response.headers["content-type"].startswith("application/problem+json")
+    for url in ["/scripts?limit=-1", "/scripts?offset=x", "/scripts/library-late-fee/diff?from=0",
+                "/scripts/library-late-fee/export?format=json&version=0", "/scripts/export?packs=maybe"]:
+        response = client.get(url, headers=scripter)
+        assert response.status_code == 422, url
+    assert client.get("/scripts/library-late-fee/versions/0", headers=scripter).status_code == 404
