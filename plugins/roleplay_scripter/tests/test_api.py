@@ -162,9 +162,10 @@ def test_put_needs_if_match_and_refuses_stale_versions(client, scripter, other_s
     assert unknown.status_code == 404
 
 
-def test_concurrent_edits_one_wins_the_rest_get_412():
+@pytest.mark.parametrize("backend", ["memory", "file"])
+def test_concurrent_edits_one_wins_the_rest_get_412(backend, tmp_path):
     """Eight authors PUT on top of v1 at the same time over HTTP: exactly one save lands."""
-    app = make_app()
+    app = make_app({"storage.backend": backend, "storage.file.root": str(tmp_path / "data")})
     kernel = app.state.kernel
 
     async def run() -> list[int]:
