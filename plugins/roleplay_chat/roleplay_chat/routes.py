@@ -164,8 +164,9 @@ async def list_sessions(request: Request) -> JSON:
     records = await sessions.list_sessions(kernel, user_id)
     if status:
         records = [r for r in records if r.status == status]
-    if query.get("scenario_id"):
-        records = [r for r in records if r.scenario_id == query["scenario_id"]]
+    scenario = query.get("scenario_id") or query.get("scenario")  # both spellings filter by scenario
+    if scenario:
+        records = [r for r in records if r.scenario_id == scenario]
     if cursor:
         records = [r for r in records if r.id < cursor]  # newest first; ids are time-ordered
     page = records[:limit]

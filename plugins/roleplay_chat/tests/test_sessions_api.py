@@ -86,6 +86,7 @@ def test_list_mine_with_filters_and_pagination(alice, bob):
     assert everything["next_cursor"] is None
     assert [s["id"] for s in alice.get("/chat/sessions", params={"status": "ended"}).json()["items"]] == [ids[0]]
     assert [s["id"] for s in alice.get("/chat/sessions", params={"scenario_id": "test-bakery"}).json()["items"]] == [bakery]
+    assert [s["id"] for s in alice.get("/chat/sessions", params={"scenario": "test-bakery"}).json()["items"]] == [bakery]
     seen, cursor = [], None
     while True:
         page = alice.get("/chat/sessions", params={"limit": 4, **({"cursor": cursor} if cursor else {})}).json()
