@@ -109,7 +109,7 @@ async def one_call(url: str, session_id: str, token: str, seconds: float, stats:
         await ws.send(json.dumps({"type": "stop"}))
         try:
             await asyncio.wait_for(reader, 15)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             reader.cancel()
 
 
@@ -175,7 +175,7 @@ async def relay_main(args: argparse.Namespace) -> None:
                                 ws_max_size=1 << 20, lifespan="on")
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve())
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await asyncio.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
         url = f"ws://127.0.0.1:{port}"
