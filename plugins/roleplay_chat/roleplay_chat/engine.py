@@ -138,7 +138,8 @@ def play_turn(
     if match is not None:
         beat = beats[match.key]
         reply = pick_variant(beat.replies, f"beat:{beat.id}", current, seed)
-        current["fired"].append(beat.id)
+        if beat.id not in current["fired"]:  # a set in first-fired order: the state stays bounded
+            current["fired"].append(beat.id)
         current["mood"] += beat.mood_effect
         info.update(beats=[beat.id], trigger=match.trigger, score=match.score)
         if beat.character_id:

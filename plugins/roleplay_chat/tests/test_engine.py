@@ -45,6 +45,13 @@ def test_a_beat_fires_once_unless_repeatable():
     assert [t.info["beats"] for t in turns] == [["greet"], [], ["rude"], ["rude"], ["rude"]]
 
 
+def test_the_state_does_not_grow_with_the_conversation():
+    turns = converse(["hurry up", "hello", "who is she, your apprentice?"] + ["hurry up", "la la"] * 200)
+    assert turns[-1].state["fired"] == ["rude", "greet", "ask_lia"]
+    # Variants cycle and fired beats are a set: only the turn counter's digits grow.
+    assert max(len(json.dumps(t.state)) for t in turns) < 200
+
+
 def test_reply_variants_do_not_repeat_until_exhausted():
     turns = converse(["hurry up"] * 4, seed=3)
     texts = [t.text.split(" Out.")[0] for t in turns]
