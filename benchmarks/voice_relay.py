@@ -241,10 +241,20 @@ async def relay_main(args: argparse.Namespace) -> None:
             tracemalloc.start()
             traced_before = tracemalloc.get_traced_memory()[0]
         started = time.monotonic()
+        top: list[Any] = []
+        if args.tracemalloc:
+            first = tracemalloc.take_snapshot()
+
+            async def midway() -> None:
+                await asyncio.sleep(2 + args.seconds / 2)  # every call is connected and streaming by now
+                top.extend(tracemalloc.take_snapshot().compare_to(first, "filename")[:8])
+
+            snapping = asyncio.create_task(midway())
         stats, peak = await run_clients(calls, args.seconds, sample=True)
         wall = time.monotonic() - started
         traced = None
         if args.tracemalloc:
+            await snapping
             traced = (tracemalloc.get_traced_memory()[1] - traced_before) / 1024 / 1024
             tracemalloc.stop()
         latency = app.state.voice_latency
@@ -277,7 +287,10 @@ async def relay_main(args: argparse.Namespace) -> None:
           f"{stats['loop_lag_ms'][0]:.1f}/{stats['loop_lag_ms'][1]:.1f}/{stats['loop_lag_ms'][2]:.1f} ms")
     print(f"  relay RSS: baseline {baseline:.1f} MB, peak {peak:.1f} MB -> {(peak - baseline) / args.sessions * 1024:.0f} KB per call")
     if traced is not None:
-        print(f"  tracemalloc peak Python heap growth: {traced * 1024 / args.sessions:.0f} KB per call")
+        print(f"  tracemalloc peak Python heap growth: {traced * 1024 / args.sessions:.0f} KB per call; "
+              "largest growth by file mid-run:")
+        for stat in top:
+            print(f"    {stat.size_diff / 1024 / args.sessions:7.1f} KB/call  {stat.traceback[0].filename}")
 
 
 def main() -> None:
