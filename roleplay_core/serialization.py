@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory, is_sequence, list_structure_factory
 from cattrs.v import transform_error
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -38,9 +39,34 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, strict(int, "an integer"))
     converter.register_structure_hook(float, strict(float, "a number"))
     converter.register_structure_hook(bool, strict(bool, "true or false"))
+    def no_strings_as_sequences(kind: Any) -> Any:
+        # cattrs would iterate a string into a tuple of characters ("retail" -> ('r', 'e', ...)).
+        # A JSON array is the only thing that becomes a sequence.
+        if is_sequence(kind) and get_origin(kind) is tuple and get_args(kind)[-1:] == (Ellipsis,):
+            inner = homogenous_tuple_structure_factory(kind, converter)
+        elif is_sequence(kind):
+            inner = list_structure_factory(kind, converter)
+        else:  # sets
+            inner = converter.get_structure_hook(kind)
+
+        def structure(value: Any, target: Any) -> Any:
+            if not isinstance(value, (list, tuple)):
+                raise ValueError("expected a list")
+            return inner(value, target)
+
+        return structure
+
+    converter.register_structure_hook_factory(
+        lambda kind: is_sequence(kind) and not _is_hetero_tuple(kind), no_strings_as_sequences
+    )
     converter.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
     converter.register_unstructure_hook(dt.datetime, lambda v: v.isoformat())
     return converter
+
+
+def _is_hetero_tuple(kind: Any) -> bool:
+    args = get_args(kind)
+    return get_origin(kind) is tuple and bool(args) and args[-1] is not Ellipsis
 
 
 converter = make_converter()

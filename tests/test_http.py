@@ -153,3 +153,8 @@ def test_readiness_reports_broken_storage(tmp_path):
     body = response.json()
     assert body["status"] == "unavailable"
     assert str(blocker) in body["checks"]["storage"]["error"]
+
+
+def test_a_string_is_not_a_list(client):
+    problem = assert_problem(client.post("/demo/items", json={"name": "x", "count": 1, "tags": "retail"}), 422)
+    assert problem["errors"] == [{"field": "tags", "message": "expected a list"}]
