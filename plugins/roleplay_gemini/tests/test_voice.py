@@ -272,7 +272,7 @@ def test_minutes_per_day_end_the_call(gemini):
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 4429
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 20  # ended by the limit, not by a test timeout
         with call(client, session_id, headers, {"type": "start", "sample_rate": 16000}) as ws:
             assert ws.receive_json()["code"] == "voice_minutes_per_day"
 
