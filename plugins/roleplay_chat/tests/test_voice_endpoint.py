@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from roleplay_core import (
     AudioChunk,
+    Interrupted,
     LiveSession,
     ModelProvider,
     ProviderError,
@@ -41,6 +42,11 @@ class EchoLive(LiveSession):
         if len(self.frames) % 10 == 0:
             if self.mode == "fail":
                 await self.events.put(ProviderError("the model fell over"))
+                return
+            if self.mode == "barge":  # a second of speech, then the learner talks over it at once
+                await self.events.put(AudioChunk(b"\x00\x10" * 24_000, 24_000))
+                await self.events.put(Interrupted())
+                await self.events.put(TurnComplete())
                 return
             await self.events.put(TranscriptFinal(role="learner", text=f"heard {len(self.frames)} frames"))
             await self.events.put(AudioChunk(b"\x00\x10" * 2400, 24_000))
@@ -140,6 +146,26 @@ def test_voice_model_setting_chooses_a_provider_and_turns_are_stored():
         messages = client.get(f"/chat/sessions/{session_id}", headers=headers).json()["messages"]
         assert [(m["role"], m["voice"], m.get("duration_ms")) for m in messages if m["voice"]] == [
             ("learner", True, 200), ("character", True, 100)]
+
+
+def test_interrupted_drops_the_queued_playback():
+    with app_client("barge") as client:
+        _, headers, connect = start_call(client)
+        with connect as ws:
+            auth_and_start(ws, headers)
+            assert ws.receive_json()["type"] == "started"
+            for _ in range(10):
+                ws.send_bytes(b"\x01\x00" * 320)
+            audio_bytes, kinds = 0, []
+            while "turn_complete" not in kinds:
+                message = ws.receive()
+                if message.get("bytes") is not None:
+                    audio_bytes += len(message["bytes"])
+                else:
+                    kinds.append(json.loads(message["text"])["type"])
+        assert kinds == ["interrupted", "turn_complete"]
+        # The second of audio was queued when the interruption came: (almost) none of it is played.
+        assert audio_bytes < 16_000 * 2 // 2
 
 
 def test_provider_failure_mid_call_is_an_error_frame():
