@@ -5,7 +5,8 @@ forgive case, accents, punctuation, contractions, plurals and word choice, and
 still prefer the trigger that fits best:
 
 1. :func:`tokens` normalises text to word tokens (lower case, accents stripped,
-   English contractions expanded, a light suffix stemmer).
+   English contractions expanded, a light suffix stemmer; any script, with Han
+   and kana split into characters).
 2. :class:`Synonyms` turns synonym phrases (``refund``: ``money back``,
    ``reimburse``) into concept tokens: folded in triggers, added to messages.
 3. :class:`TriggerIndex` ranks trigger phrases with BM25 and normalises each
@@ -38,7 +39,12 @@ _CONTRACTIONS = {
 }
 _SUFFIXES = (("n't", " not"), ("'re", " are"), ("'ll", " will"), ("'ve", " have"), ("'d", " would"), ("'m", " am"))
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
-_WORD = re.compile(r"[a-z0-9']+")
+#: Han and kana are written without spaces: a run of them becomes overlapping character
+#: bigrams, so a trigger such as "退款" matches inside "我想退款" while "你好" does not
+#: match "很好" (unigrams would).
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+")
+_CJK_RUN = re.compile(rf"[{CJK}]+")
 _CONTRACTED = re.compile(r"\b[a-z]+(?:n't|'re|'ll|'ve|'d|'m)\b|\b(?:won't|can't|cannot|shan't|ain't|let's|i'm)\b")
 
 #: Words too common to say anything on their own. Dropped unless a phrase is nothing else.
@@ -82,7 +88,13 @@ def tokens(text: str) -> list[str]:
     """Normalised word tokens of ``text``, stopwords kept (phrases need them)."""
     text = _CONTRACTED.sub(_expand, fold(text))
     text = text.replace("'s", "").replace("'", " ")
-    return [stem(word) for word in _WORD.findall(text)]
+    words: list[str] = []
+    for word in _WORD.findall(text):
+        if _CJK_RUN.fullmatch(word):
+            words.extend([word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)])
+        else:
+            words.append(stem(word))
+    return words
 
 
 def content(words: Sequence[str]) -> list[str]:

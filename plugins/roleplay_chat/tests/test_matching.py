@@ -48,3 +48,11 @@ def test_threshold_and_allowed_keys():
 def test_a_trigger_of_only_stopwords_still_matches():
     index = TriggerIndex([("how", "how are you"), ("bye", "goodbye")], Synonyms({}))
     assert index.best("Hi, how are you?").key == "how"
+
+
+def test_han_text_matches_without_spaces():
+    assert tokens("你好，我想退款") == ["你好", "我想", "想退", "退款"]
+    index = TriggerIndex([("refund", "退款"), ("greet", "你好")], Synonyms({"退款": ["退錢"]}))
+    assert index.best("我想要退錢，可以嗎？").key == "refund"
+    assert index.best("你好").key == "greet"
+    assert index.best("天氣很好") is None

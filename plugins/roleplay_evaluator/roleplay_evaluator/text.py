@@ -15,8 +15,12 @@ from functools import lru_cache
 
 import attrs
 
-# A word: letters/digits, optionally joined by apostrophes ("don't", "l'homme").
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+# A word: letters/digits, optionally joined by apostrophes ("don't", "l'homme"). Han and kana are
+# written without spaces: a run of them becomes overlapping character bigrams, each with its own
+# span, so "退款" is found inside "我想退款" and a quote is still a verbatim slice.
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+(?:['\u2019][^\W_{CJK}]+)*")
+_CJK_RUN = re.compile(rf"[{CJK}]+")
 _SENTENCE_END = re.compile(r"[.!?\u2026\n]+|[\u00bf\u00a1]")
 
 #: Words too common to carry meaning when a trigger or a description is matched as a bag of words.
@@ -58,7 +62,11 @@ def tokens(text: str) -> tuple[Token, ...]:
     """The words of ``text`` with their normalised form and their span in ``text``."""
     found = []
     for match in _WORD.finditer(text):
-        found.append(Token(stem(fold(match.group())), match.start(), match.end()))
+        word, start = match.group(), match.start()
+        if _CJK_RUN.fullmatch(word) and len(word) > 1:
+            found.extend(Token(word[i : i + 2], start + i, start + i + 2) for i in range(len(word) - 1))
+        else:
+            found.append(Token(stem(fold(word)), start, match.end()))
     return tuple(found)
 
 

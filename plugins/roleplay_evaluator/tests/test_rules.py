@@ -221,3 +221,11 @@ def test_quotes_are_verbatim_whatever_the_learner_types():
         assert_quotes_verbatim(report, t)
         assert 0 <= report.overall_score <= 100 and 0 <= report.confidence <= 1
         assert all(0 <= c.score <= 100 and len(c.evidence) <= 4 for c in report.criteria)
+
+
+def test_han_phrases_are_found_inside_unspaced_text():
+    from roleplay_evaluator.text import find_sequence, phrase_key
+
+    text = "我很抱歉，我們會全額退款。"
+    found = find_sequence(text, phrase_key("全額退款"), seq=3)
+    assert found is not None and found.quote == "全額退款" == text[found.start:found.end]
