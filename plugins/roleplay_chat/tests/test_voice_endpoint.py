@@ -38,6 +38,8 @@ class EchoLive(LiveSession):
         self.closed = False
 
     async def send_audio(self, pcm: bytes) -> None:
+        if self.mode == "stuck":  # a provider that stops taking audio
+            await asyncio.Event().wait()
         self.frames.append(pcm)
         if len(self.frames) % 10 == 0:
             if self.mode == "fail":
@@ -94,11 +96,11 @@ class EchoPlugin:
 
 
 @contextlib.contextmanager
-def app_client(mode: str = "echo"):
+def app_client(mode: str = "echo", **settings):
     EchoProvider.mode = mode
     EchoProvider.sessions = []
     app = make_app({"chat.voice.model": "echo-live", "chat.limits.sessions_per_day": 0,
-                    "chat.limits.messages_per_minute": 0}, plugins=[EchoPlugin()])
+                    "chat.limits.messages_per_minute": 0, **settings}, plugins=[EchoPlugin()])
     with TestClient(app) as client:
         yield client
 
@@ -166,6 +168,21 @@ def test_interrupted_drops_the_queued_playback():
         assert kinds == ["interrupted", "turn_complete"]
         # The second of audio was queued when the interruption came: (almost) none of it is played.
         assert audio_bytes < 16_000 * 2 // 2
+
+
+def test_a_stuck_provider_fills_the_bounded_buffer_then_ends_the_call():
+    with app_client("stuck", **{"chat.voice.stall_timeout": 0.3, "chat.voice.buffer_ms": 200}) as client:
+        _, headers, connect = start_call(client)
+        with connect as ws:
+            auth_and_start(ws, headers)
+            assert ws.receive_json()["type"] == "started"
+            for _ in range(40):  # 800 ms of audio against a 200 ms buffer nobody drains
+                ws.send_bytes(b"\x01\x00" * 320)
+            error = read_until(ws, "error")[-1]
+            assert error["code"] == "stalled"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4503
 
 
 def test_provider_failure_mid_call_is_an_error_frame():
