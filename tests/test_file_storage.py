@@ -41,3 +41,23 @@ async def test_root_from_settings(tmp_path):
     kernel = make_kernel({"storage.backend": "file", "storage.file.root": str(tmp_path / "rp")})
     assert isinstance(kernel.storage, FileStorage)
     assert kernel.storage.root == tmp_path / "rp"
+
+
+@pytest.mark.parametrize("value", ["abc", "a.b@example.com", ".hidden", "..", "a/b", "tab\there", "é", "100%"])
+async def test_key_segment_makes_any_string_one_valid_segment(tmp_path, value):
+    from roleplay_core.storage import key_segment, validate_key
+
+    segment = key_segment(value)
+    assert "/" not in segment
+    validate_key(f"users/{segment}")
+    storage = FileStorage(root=tmp_path)
+    await storage.open()
+    await storage.put(f"users/{segment}", value.encode())
+    assert (await storage.get(f"users/{segment}")).data == value.encode()
+
+
+def test_key_segment_is_injective_on_tricky_inputs():
+    from roleplay_core.storage import key_segment
+
+    values = ["a.b", "a%2Eb", ".a", "%2Ea", "a/b", "a%2Fb", "a b", "a+b"]
+    assert len({key_segment(v) for v in values}) == len(values)

@@ -9,6 +9,7 @@ from .base import (
     Storage,
     StorageError,
     StorageUnavailable,
+    key_segment,
     validate_key,
 )
 from .eventlog import Event, EventLog
@@ -28,5 +29,6 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageUnavailable",
+    "key_segment",
     "validate_key",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import re
+import urllib.parse
 from typing import ClassVar
 
 import attrs
@@ -78,6 +79,18 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
         if segment.startswith("."):
             raise InvalidKey(f"storage key segment must not start with '.': {key!r}")
     return key
+
+
+def key_segment(value: str) -> str:
+    """Encode any non-empty string (a user id, an email) as exactly one valid key segment.
+
+    Percent-encodes ``/``, control characters, backslashes and the like; a
+    leading ``.`` becomes ``%2E``. Distinct inputs give distinct segments.
+    """
+    if not value:
+        raise InvalidKey("a key segment cannot be empty")
+    encoded = urllib.parse.quote(value, safe="@-_+.~")
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
 class Storage(abc.ABC):

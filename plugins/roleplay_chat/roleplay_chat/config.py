@@ -4,6 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The ``chat.voice`` settings of the voice endpoint (documented in docs/voice.md).
+VOICE_DEFAULTS: dict[str, Any] = {
+    "model": "",  # empty: chat.model
+    "keep_audio": False,
+    "max_concurrent_per_user": 2,
+    "max_minutes_per_session": 30,
+    "max_minutes_per_day": 60,
+    "tick_seconds": 5.0,
+    "start_timeout": 10.0,
+    "frame_ms": 20,
+    "buffer_ms": 2000,
+    "stall_timeout": 10.0,
+    "max_frame_ms": 1000,
+    "max_bad_frames": 10,
+    "keep_audio_max_seconds": 120,
+    "stop_quiet_seconds": 0.75,
+    # A new call within this many seconds of the last turn resumes the model's own conversation.
+    "resume_seconds": 600,
+}
+
 DEFAULTS: dict[str, Any] = {
     "chat": {
         #: The model provider that plays characters (``kernel.model(name)``).
@@ -23,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
             "sessions_per_day": 50,
             "messages_per_minute": 30,
         },
+        "voice": VOICE_DEFAULTS,
     }
 }
 
@@ -48,6 +69,16 @@ def problems(settings: Any) -> list[str]:
         value = settings.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             found.append(f"{key} must be an integer, 0 or more (0 turns the limit off)")
+    voice_model = settings.get("chat.voice.model")
+    if voice_model is not None and not isinstance(voice_model, str):
+        found.append("chat.voice.model must name a model provider, or be empty to use chat.model")
+    if not isinstance(settings.get("chat.voice.keep_audio"), bool):
+        found.append("chat.voice.keep_audio must be true or false")
+    for key, default in VOICE_DEFAULTS.items():
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            value = settings.get(f"chat.voice.{key}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                found.append(f"chat.voice.{key} must be a positive number")
     seed = settings.get("chat.seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         found.append("chat.seed must be an integer or unset")

@@ -41,7 +41,6 @@ import datetime as dt
 import json
 import secrets
 import time
-import urllib.parse
 import uuid
 import weakref
 from collections import OrderedDict
@@ -63,6 +62,7 @@ from roleplay_core import (
     script_to_dict,
 )
 from roleplay_core.script import SLUG
+from roleplay_core.storage import key_segment
 
 LEARNER = "learner"
 CHARACTER = "character"
@@ -170,8 +170,8 @@ def script_key(session_id: str) -> str:
 
 
 def user_prefix(user_id: str) -> str:
-    # User ids come from the auth plugin; quote them so no id can add a key segment or be "..".
-    return f"chat/users/{urllib.parse.quote(user_id, safe='@-_').replace('.', '%2E')}"
+    # User ids come from the auth plugin; encode them so no id can add a key segment or be "..".
+    return f"chat/users/{key_segment(user_id)}"
 
 
 def index_key(user_id: str, session_id: str) -> str:

@@ -30,7 +30,6 @@ import datetime as dt
 import json
 import logging
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
@@ -56,30 +55,15 @@ from roleplay_core import (
     authenticate_websocket,
 )
 from roleplay_core.security import WS_BAD_FRAME, WS_CONFLICT, WS_NOT_FOUND, WS_TOO_MANY, WS_UNAVAILABLE
+from roleplay_core.storage import key_segment
 
 from . import audio, limits, sessions, turns
+from .config import VOICE_DEFAULTS
 
 logger = logging.getLogger("roleplay.chat.voice")
 
-#: Defaults of the ``chat.voice`` settings (read with these fallbacks; documented in docs/voice.md).
-DEFAULTS: dict[str, Any] = {
-    "model": "",  # empty: chat.model
-    "keep_audio": False,
-    "max_concurrent_per_user": 2,
-    "max_minutes_per_session": 30,
-    "max_minutes_per_day": 60,
-    "tick_seconds": 5.0,
-    "start_timeout": 10.0,
-    "frame_ms": 20,
-    "buffer_ms": 2000,
-    "stall_timeout": 10.0,
-    "max_frame_ms": 1000,
-    "max_bad_frames": 10,
-    "keep_audio_max_seconds": 120,
-    "stop_quiet_seconds": 0.75,
-    # A new call within this many seconds of the last turn resumes the model's own conversation.
-    "resume_seconds": 600,
-}
+#: Defaults of the ``chat.voice`` settings live with the plugin's other defaults (config.py).
+DEFAULTS = VOICE_DEFAULTS
 OUTPUT_RATES = audio.CLIENT_RATES
 CLOSE_NORMAL = 1000
 
@@ -112,7 +96,7 @@ class Refused(Exception):
 
 
 def _user(user_id: str) -> str:
-    return urllib.parse.quote(user_id, safe="@.-_")
+    return key_segment(user_id)
 
 
 def lease_prefix(user_id: str) -> str:

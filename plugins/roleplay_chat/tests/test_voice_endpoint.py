@@ -253,3 +253,16 @@ def test_unauthenticated_voice_is_refused():
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 4401
+
+
+def test_voice_settings_are_defaults_and_are_validated():
+    from roleplay_core import SettingsError
+    from roleplay_core.testing import make_kernel
+
+    kernel = make_kernel()
+    assert kernel.settings.get("chat.voice.max_concurrent_per_user") == 2
+    assert kernel.settings.get("chat.voice.keep_audio") is False
+    strong = "k3Jf9-Qz7Lw2Xv8Rt5Yp1Hn6Bm4Cd0Ae"
+    with pytest.raises(SettingsError, match="chat.voice.max_minutes_per_day"):
+        make_kernel({"chat.voice.max_minutes_per_day": 0, "security.jwt_secret": strong,
+                     "storage.file.allow_in_production": True}, env="beta")

@@ -17,9 +17,9 @@ import hashlib
 import json
 import secrets
 import time
-from urllib.parse import quote
 
 from roleplay_core import NotFound, PreconditionFailed, Storage, converter
+from roleplay_core.storage import key_segment
 
 from .report import Evaluation, Report
 
@@ -29,12 +29,6 @@ ROOT = "evaluator"
 def new_id() -> str:
     """Ids sort by creation time (milliseconds), then 10 random bytes."""
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
-
-
-def _segment(value: str) -> str:
-    """A user id as one safe key segment."""
-    encoded = quote(value, safe="@-_+")
-    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
 def evaluation_key(evaluation_id: str) -> str:
@@ -50,12 +44,12 @@ def pending_key(evaluation_id: str) -> str:
 
 
 def user_prefix(user_id: str) -> str:
-    return f"{ROOT}/users/{_segment(user_id)}/"
+    return f"{ROOT}/users/{key_segment(user_id)}/"
 
 
 def request_key(user_id: str, request_id: str) -> str:
     digest = hashlib.sha256(request_id.encode()).hexdigest()[:40]
-    return f"{ROOT}/requests/{_segment(user_id)}/{digest}"
+    return f"{ROOT}/requests/{key_segment(user_id)}/{digest}"
 
 
 def valid_id(evaluation_id: str) -> bool:
