@@ -7,7 +7,7 @@ no access log):
   bare     a bare Starlette app, ``GET /me`` answers ``hello`` as text/plain;
   kernel   the real kernel app (``roleplay_core.testing.make_app``, memory storage, no entry
            points, so exactly the kernel middleware stack: request id, CORS, body limit, auth)
-           with a plugin route guarded by ``requires_user`` that answers ``roleplay_core.JSON``;
+           with a plugin route guarded by ``current_principal`` that answers ``roleplay_core.JSON``;
   fastapi  the same route the usual FastAPI way: an async dependency that decodes the JWT with
            pyjwt on every request (exp, iss, aud, required claims, HS256 allow-list) and a
            pydantic response model.

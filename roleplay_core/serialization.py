@@ -138,14 +138,21 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=s
 
 
 def _c_dumps() -> Any:
-    """``_ENCODER.encode`` without its two Python-level calls per response, if this Python has
-    the C encoder and it answers the same; a fresh ``markers`` dict per call keeps the
-    circular-reference check."""
+    """``_ENCODER.encode`` without its Python-level calls and its per-call encoder, if this
+    Python has the C encoder and it answers the same.
+
+    It keeps no circular-reference markers: what it encodes comes out of
+    ``converter.unstructure``, which copies every list and dict and so fails
+    (``RecursionError``) on a cycle before the encoder could meet one. Without
+    markers the one encoder holds no per-call state and is safe to share.
+    """
     try:
         from json.encoder import c_make_encoder, encode_basestring
 
+        encode = c_make_encoder(None, str, encode_basestring, None, ":", ",", False, False, True)
+
         def dumps(value: Any) -> str:
-            return "".join(c_make_encoder({}, str, encode_basestring, None, ":", ",", False, False, True)(value, 0))
+            return "".join(encode(value, 0))
 
         sample = {"é": [1, 2.5, None, True, "\"\n"], "n": float("nan"), "d": dt.date(2026, 1, 1)}
         if dumps(sample) != _ENCODER.encode(sample):

@@ -4,7 +4,8 @@ Each is started in its own uvicorn process with ``--factory --app-dir benchmarks
 
 - ``servers:bare``    a bare Starlette app, one plain-text route;
 - ``servers:kernel``  the real kernel app (every kernel middleware) with one plugin route that
-                      needs a signed-in user and answers JSON through ``roleplay_core.JSON``;
+                      needs a signed-in user (``current_principal``, 401 otherwise) and answers
+                      JSON through ``roleplay_core.JSON``;
 - ``servers:fastapi`` the same route written the usual FastAPI way: an async dependency that
                       decodes the JWT with pyjwt on every request, and a pydantic response model.
 
@@ -49,16 +50,15 @@ class BenchPlugin:
         import attrs
         from starlette.routing import Route
 
-        from roleplay_core import JSON, current_principal, hookimpl, requires_user
+        from roleplay_core import JSON, current_principal, hookimpl
 
         @attrs.frozen
         class Me:
             id: str
             roles: tuple[str, ...]
 
-        @requires_user
         async def me(request):
-            principal = current_principal(request)
+            principal = current_principal(request)  # the guard: 401 unless signed in
             return JSON(Me(id=principal.id, roles=principal.roles))
 
         @hookimpl
