@@ -6,7 +6,8 @@ still prefer the trigger that fits best:
 
 1. :func:`tokens` normalises text to word tokens (lower case, accents stripped,
    English contractions expanded, a light suffix stemmer; any script, with Han
-   and kana split into characters).
+   and kana runs split into overlapping character bigrams and a few Chinese
+   variant characters unified).
 2. :class:`Synonyms` turns synonym phrases (``refund``: ``money back``,
    ``reimburse``) into concept tokens: folded in triggers, added to messages.
 3. :class:`TriggerIndex` ranks trigger phrases with BM25 and normalises each
@@ -45,6 +46,9 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": 
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+")
 _CJK_RUN = re.compile(rf"[{CJK}]+")
+#: Variant characters a Chinese learner may type for the same word (Taiwan uses both 甚麼 and
+#: 什麼; 妳 is "you" addressed to a woman). Folded one to one, so lengths never change.
+_HAN_VARIANTS = str.maketrans("妳臺裏爲着麽", "你台裡為著麼")
 _CONTRACTED = re.compile(r"\b[a-z]+(?:n't|'re|'ll|'ve|'d|'m)\b|\b(?:won't|can't|cannot|shan't|ain't|let's|i'm)\b")
 
 #: Words too common to say anything on their own. Dropped unless a phrase is nothing else.
@@ -56,9 +60,9 @@ STOPWORDS = frozenset(
 
 
 def fold(text: str) -> str:
-    """Lower case, accents stripped, curly apostrophes straightened."""
+    """Lower case, accents stripped, curly apostrophes straightened, Chinese variant characters unified."""
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
-    return "".join(c for c in text if not unicodedata.combining(c))
+    return "".join(c for c in text if not unicodedata.combining(c)).translate(_HAN_VARIANTS).replace("甚麼", "什麼")
 
 
 def _expand(match: re.Match[str]) -> str:

@@ -56,3 +56,13 @@ def test_han_text_matches_without_spaces():
     assert index.best("我想要退錢，可以嗎？").key == "refund"
     assert index.best("你好").key == "greet"
     assert index.best("天氣很好") is None
+
+
+def test_chinese_variant_characters_match_the_usual_ones():
+    # Taiwan writes both 甚麼 and 什麼; 妳 is "you" said to a woman; full-width marks are punctuation.
+    assert tokens("妳好！請問發生甚麼事？") == tokens("你好!請問發生什麼事?") == [
+        "你好", "請問", "問發", "發生", "生什", "什麼", "麼事"]
+    assert tokens("臺北") == tokens("台北") and tokens("甚至") == ["甚至"]  # 甚 alone is another word
+    index = TriggerIndex([("details", "發生什麼事"), ("greet", "你好")], Synonyms({}))
+    assert index.best("發生甚麼事了").score == 1.0
+    assert index.best("妳好").key == "greet"
