@@ -1,10 +1,11 @@
 """Open and closed questions, by the words a question starts with.
 
 An open question invites a story ("What happened?", "Tell me about...",
-"¿Cómo se siente?"); a closed one asks for yes/no or a single fact ("Did you
-call?", "When did it start?"). The rules are per language (the script's
-language); English and Spanish are complete, French and German are basic, and
-any other language only tells questions from statements, with lower confidence.
+"¿Cómo se siente?", "發生了什麼事？"); a closed one asks for yes/no or a single
+fact ("Did you call?", "When did it start?", "發票有帶來嗎？"). The rules are per
+language (the script's language); English, Spanish and Chinese (Traditional and
+Simplified) are complete, French and German are basic, and any other language
+only tells questions from statements, with lower confidence.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 
 import attrs
 
-from .text import fold, sentences
+from .text import fold, fold_han, sentences
 
 OPEN = "open"
 CLOSED = "closed"
@@ -88,6 +89,53 @@ _PROMPTS = {
 
 _FALLBACK = Rules(open_starts=(), open_anywhere=(), fillers=(), supported=False)
 
+# -- Chinese --------------------------------------------------------------------------
+# A Chinese question keeps the question word where the answer goes (您的咖啡機怎麼了？) and
+# has no spaces, so the patterns are searched anywhere in a clause rather than at its start.
+# Both Traditional and Simplified forms are listed; 甚麼 and 麽 are folded to 什麼 and 麼 first.
+
+#: Asking for a story: "tell me", "describe", "talk me through" (告訴我 but not 告訴我們, "tell us").
+_ZH_REQUEST = (r"告訴我(?!們)|告诉我(?!们)|說說|说说|講講|讲讲|聊聊|描述|形容|說明一下|说明一下|"
+               r"多說|多说|多講|多讲|詳細說|详细说|具體說|具体说")
+#: A request that opens a sentence works as an open question without a question mark.
+_ZH_PROMPT = re.compile(r"^(?:好的?|那麼?|那么|嗯|所以|另外|麻煩|麻烦|可以|能不能|能否)?(?:請|请)?(?:您|你)?"
+                        r"(?:先|再|多)?(?:跟我|和我|幫我|帮我|為我|为我)?(?:" + _ZH_REQUEST + ")")
+_ZH_OPEN_REQUEST = re.compile(_ZH_REQUEST)
+#: Yes/no: A-not-A (是不是, 有沒有, 可不可以), 是否, and the particle 嗎 ending a clause.
+_ZH_YES_NO = re.compile(r"([\u4e00-\u9fff])[不沒没]\1|是否|[嗎吗]$")
+#: One fact, though some start like an open question: when, where, who, which, how many, name.
+_ZH_FACT = re.compile(r"什麼時候|什么时候|何時|何时|哪裡|哪里|哪兒|哪儿|哪個|哪个|哪一|哪天|哪位|誰|谁|"
+                      r"多少|多久|多長|多长|(?<![這那前後头頭好近这后])[幾几](?!乎)|怎麼稱呼|怎么称呼|貴姓|贵姓|"
+                      r"什麼名字|什么名字")
+#: What, how, why, which ones, and "what do you think?" (覺得呢).
+_ZH_OPEN = re.compile(r"什麼|什么|怎麼|怎么|怎樣|怎样|為何|为何|如何|哪些|哪方面|覺得呢|觉得呢|看法呢|想法呢")
+_ZH_CLAUSE = re.compile(r"[,;:\u2014\uff0c\u3001\uff1b\uff1a]")
+_ZH_TRAILING = " \t\u3000\"'\u201d\u2019\u300d\u300f\uff09)"
+_ZH_ENDING = "。.!！~～…⋯?？"
+
+
+def _classify_zh(sentence: str) -> str | None:
+    text = fold_han(sentence.strip()).rstrip(_ZH_TRAILING)
+    asked = text.endswith(("?", "\uff1f")) or text.rstrip(_ZH_ENDING)[-1:] in ("嗎", "吗", "呢")
+    clauses = [c.strip().rstrip(_ZH_ENDING + _ZH_TRAILING) for c in _ZH_CLAUSE.split(text)]
+    clauses = [c for c in clauses if c]
+    prompt = any(_ZH_PROMPT.match(c) for c in clauses)
+    if not asked and not prompt:
+        return None
+    for clause in clauses:
+        if _ZH_OPEN_REQUEST.search(clause):
+            return OPEN  # "可以跟我說說發生了什麼事嗎？": a story, however it is asked
+        if _ZH_YES_NO.search(clause) or _ZH_FACT.search(clause):
+            return CLOSED
+        if _ZH_OPEN.search(clause):
+            return OPEN
+    return OPEN if prompt else CLOSED
+
+
+_CLASSIFIERS = {"zh": _classify_zh}
+#: Chinese is fully supported, by :func:`_classify_zh` rather than by word lists.
+RULES["zh"] = Rules(open_starts=(), open_anywhere=(), fillers=())
+
 
 def rules_for(language: str) -> Rules:
     return RULES.get(language.split("-")[0].lower(), _FALLBACK)
@@ -130,10 +178,12 @@ def classify(sentence: str, language: str) -> str | None:
     semicolons) so "Okay Dana, what happened?" is judged by "what happened".
     """
     code = language.split("-")[0].lower()
+    if code in _CLASSIFIERS:
+        return _CLASSIFIERS[code](sentence)
     rules = rules_for(language)
     stripped = sentence.strip()
     whole = _strip_fillers(_plain(stripped), rules)
-    asked = stripped.endswith("?") or stripped.startswith("\u00bf") or stripped.endswith("?\u201d")
+    asked = stripped.endswith(("?", "\uff1f", "?\u201d")) or stripped.startswith("\u00bf")
     prompt = any(_starts(whole, p) for p in _PROMPTS.get(code, ()))
     if not asked and not prompt:
         return None

@@ -21,6 +21,7 @@ from .text import (
     find_bag,
     find_sequence,
     fold,
+    is_cjk,
     sentence_around,
     sentences,
     tokens,
@@ -40,6 +41,7 @@ OPEN_EXAMPLES = {
     "es": '"¿Qué pasó, desde su punto de vista?" o "¿Cómo le ha afectado esto?"',
     "fr": '"Que s\'est-il passé, de votre point de vue ?" ou "Comment cela vous a-t-il affecté ?"',
     "de": '"Was ist aus Ihrer Sicht passiert?" oder "Wie hat Sie das beeinflusst?"',
+    "zh": "「從您的角度來看，發生了什麼事？」或「這件事對您造成了什麼影響？」",
 }
 
 
@@ -252,11 +254,16 @@ def _beat_name(beat, beat_id: str) -> str:
 # -- model checks without a model ---------------------------------------------
 
 
+def _meaningful(word: str) -> bool:
+    """Long enough to carry an idea: four letters, or a pair of Han or kana characters."""
+    return word not in STOPWORDS and (len(word) >= 4 or len(word) == 2 and is_cjk(word))
+
+
 def keywords(text: str) -> list[str]:
     """The meaningful words of a description, stemmed, in order, once each."""
     seen: list[str] = []
     for token in tokens(text):
-        if token.norm not in STOPWORDS and len(token.norm) >= 4 and token.norm not in seen:
+        if _meaningful(token.norm) and token.norm not in seen:
             seen.append(token.norm)
     return seen
 
@@ -271,7 +278,10 @@ def _concept_roots(script: Script) -> list[set[str]]:
     groups = []
     for concept, words in script.scripted.synonyms.items():
         forms = [concept, *words]
-        groups.append({_root(t.norm) for form in forms for t in tokens(form) if t.norm not in STOPWORDS})
+        # A Han bigram stands for its group only when it is a whole synonym: the pairs inside a
+        # longer phrase ("沒有" in "沒有照說明書") are too common to mean the phrase's idea.
+        groups.append({_root(t.norm) for form in forms for t in tokens(form)
+                       if t.norm not in STOPWORDS and (not is_cjk(t.norm) or len(form.strip()) == 2)})
     return groups
 
 
@@ -302,7 +312,7 @@ def approximate(criterion: Criterion, script: Script, lines: list[TranscriptMess
         # "Calm down" must not count for "stays calm": words inside an avoided phrase score nothing.
         banned = avoided_spans(script, message)
         for token in tokens(message.text):
-            if token.norm in STOPWORDS or len(token.norm) < 4:
+            if not _meaningful(token.norm):
                 continue
             if any(start <= token.start < end for start, end in banned):
                 continue
@@ -316,9 +326,13 @@ def approximate(criterion: Criterion, script: Script, lines: list[TranscriptMess
             if end - start > 240:
                 start, end = sentence_around(message.text, hits[0].start, hits[0].end)
             scored.append((len(ideas), message, start, end))
-    target = max(1, math.ceil(len(wanted) * KEYWORD_SHARE))
+    # Han and kana key words are overlapping character pairs: "說明下一步" gives four pairs for two
+    # words, and the pairs that straddle a word boundary are never said on their own. So each pair
+    # counts as half an idea, or no Chinese learner could reach the target.
+    ideas = max(1, round(len(wanted) - sum(1 for word in wanted if is_cjk(word)) / 2))
+    target = max(1, math.ceil(ideas * KEYWORD_SHARE))
     score = _ratio_score(len(covered), target)
-    justification = (f"Estimated without a language model: used {len(covered)} of {len(wanted)} key ideas "
+    justification = (f"Estimated without a language model: used {min(len(covered), ideas)} of {ideas} key ideas "
                      f"of a good answer (full marks at {target}).")
     best = sorted(scored, key=lambda item: (-item[0], item[1].seq))[:MAX_EVIDENCE]
     evidence = tuple(Quote(seq=m.seq, quote=m.text[a:b]) for _, m, a, b in sorted(best, key=lambda i: i[1].seq))

@@ -21,7 +21,12 @@ import attrs
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+(?:['\u2019][^\W_{CJK}]+)*")
 _CJK_RUN = re.compile(rf"[{CJK}]+")
-_SENTENCE_END = re.compile(r"[.!?\u2026\n]+|[\u00bf\u00a1]")
+# Sentences also end at the full-width marks of Chinese and Japanese (。！？) and at ⋯, the
+# ellipsis Taiwan writes.
+_SENTENCE_END = re.compile(r"[.!?\u2026\u22ef\u3002\uff01\uff1f\uff61\n]+|[\u00bf\u00a1]")
+#: Variant characters a Chinese learner may type for the same word (甚麼/什麼, 妳/你): folded one
+#: to one, so every token keeps its span in the original text.
+_HAN_VARIANTS = str.maketrans("妳臺裏爲着麽", "你台裡為著麼")
 
 #: Words too common to carry meaning when a trigger or a description is matched as a bag of words.
 STOPWORDS = frozenset(
@@ -34,10 +39,15 @@ STOPWORDS = frozenset(
 )
 
 
+def fold_han(text: str) -> str:
+    """Chinese variant characters unified ('甚麼' -> '什麼', '妳' -> '你'); the length never changes."""
+    return text.translate(_HAN_VARIANTS).replace("甚麼", "什麼")
+
+
 def fold(text: str) -> str:
     """Case-fold, drop accents and straighten apostrophes: 'Qué' -> 'que', 'Don’t' -> "don't"."""
     decomposed = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return fold_han("".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold())
 
 
 def stem(word: str) -> str:
@@ -64,6 +74,7 @@ def tokens(text: str) -> tuple[Token, ...]:
     for match in _WORD.finditer(text):
         word, start = match.group(), match.start()
         if _CJK_RUN.fullmatch(word) and len(word) > 1:
+            word = fold_han(word)
             found.extend(Token(word[i : i + 2], start + i, start + i + 2) for i in range(len(word) - 1))
         else:
             found.append(Token(stem(fold(word)), start, match.end()))
@@ -198,5 +209,11 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def is_cjk(word: str) -> bool:
+    """Whether ``word`` is written in Han or kana (a bigram token, or a run of them)."""
+    return bool(word) and _CJK_RUN.fullmatch(word) is not None
+
+
 def word_count(text: str) -> int:
-    return sum(1 for _ in _WORD.finditer(text))
+    """Words of ``text``; in Han and kana, which have no spaces, each character counts as one."""
+    return sum(len(w) if _CJK_RUN.fullmatch(w) else 1 for w in _WORD.findall(text))
