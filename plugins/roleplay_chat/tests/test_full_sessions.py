@@ -146,3 +146,102 @@ def test_planner_reaches_an_ending_in_most_shipped_scripts():
     endings = {sid: plan(script)[1][-1] for sid, script in SHIPPED.items()}
     print({sid: (t.end_reason if t.ended else None) for sid, t in endings.items()})
     assert sum(t.ended for t in endings.values()) >= len(endings) / 2
+
+
+# -- Chinese, typed the way a learner types it ---------------------------------------------
+# The planner above says trigger phrases verbatim. These are whole sentences, unspaced, with
+# full-width punctuation and the variant characters Taiwan uses (妳 for 你, 甚麼 for 什麼); the
+# session is started from the English scenario id with a language, as a learner picking
+# 中文 in a scenario list would.
+
+ZH = "refund-angry-customer-zh-hant"
+ZH_GOOD = [
+    ("妳好，很抱歉讓您久等了，跑兩趟一定很煩。", "acknowledge"),
+    ("請問咖啡機發生了甚麼事？", "ask_details"),
+    ("您說這已經是第二次來了？", "first_visit"),
+    ("可以給我看一下發票嗎？", "ask_receipt"),
+    ("請問怎麼稱呼您？", "ask_name"),
+    ("林小姐，因為還在三十天內，我可以幫您全額退款。", "offer_refund"),
+    ("錢會在七到十四個工作天內刷退到您的信用卡。", "refund_timeline"),
+    ("另外我再送您一張折價券，下次購物可以用。", "goodwill"),
+    ("請問還有什麼需要幫忙的嗎？", "closing"),
+]
+ZH_DETOUR = [  # a replacement offered too early, a repair, then the refund: Dana's mood decides
+    ("歡迎光臨，請問需要什麼協助？", "greet"),
+    ("那我幫您換一台新的，好嗎？", "offer_replacement_angry"),
+    ("真的很不好意思，讓您白跑一趟。", "acknowledge"),
+    ("可以跟我說說咖啡機是怎麼壞的嗎？", "ask_details"),
+    ("我們可以幫您送修，有一年保固。", "offer_repair"),
+    ("您是哪天買的？", "ask_receipt"),
+    ("我直接幫您辦理退費。", "offer_refund"),
+    ("大概五個工作天就會退回信用卡。", "refund_timeline"),
+    ("謝謝您的耐心，祝您有美好的一天。", "closing"),
+]
+ZH_RUDE = [("請您冷靜一點。", "calm_down"), ("您是不是沒有照說明書操作？", "blamed")]
+
+
+def _offline(script: Script, lines: list[str]) -> list[Turn]:
+    turns, state = [], None
+    for line in lines:
+        turn = play_turn(script, script.character(), line, state, seed=SEED)
+        turns.append(turn)
+        state = json.loads(json.dumps(turn.state))
+    return turns
+
+
+@pytest.mark.parametrize(("conversation", "ending"), [
+    (ZH_GOOD, "林小姐接受了退款，滿意地離開。"), (ZH_DETOUR, "林小姐接受了退款，滿意地離開。"),
+    (ZH_RUDE, "林小姐氣得走掉了。")], ids=["good", "detour", "rude"])
+def test_a_chinese_conversation_over_http(shipped_client, conversation, ending):
+    script = SHIPPED[ZH]
+    lines = [line for line, _ in conversation]
+    turns = _offline(script, lines)
+    assert [t.info["beats"] for t in turns] == [[beat] for _, beat in conversation]
+    assert turns[-1].ended and turns[-1].end_reason == ending and all(not t.ended for t in turns[:-1])
+    user = User(shipped_client, f"http-zh-{len(lines)}-{ending}")
+    created = user.start("refund-angry-customer", language="zh-Hant")
+    assert (created["scenario_id"], created["language"]) == (ZH, "zh-Hant")
+    assert [m["text"] for m in created["messages"]] == [script.character().opening_line]
+    for line, turn in zip(lines, turns, strict=True):
+        body = user.say(created["id"], line)
+        assert body["message"]["text"] == line and body["reply"]["text"] == turn.text
+    _finish_and_check(user, created["id"], script, lines, turns)
+
+
+def test_a_chinese_conversation_over_websocket(shipped_client):
+    script = SHIPPED[ZH]
+    lines = [line for line, _ in ZH_GOOD]
+    turns = _offline(script, lines)
+    user = User(shipped_client, "ws-zh")
+    created = user.start("refund-angry-customer", language="zh-hant")  # tags are case-insensitive
+    assert created["scenario_id"] == ZH
+    with shipped_client.websocket_connect(f"/chat/sessions/{created['id']}/ws") as socket:
+        socket.send_json({"type": "auth", "token": user.token})
+        assert socket.receive_json()["type"] == "authenticated"
+        assert socket.receive_json()["type"] == "ready"
+        for line, turn in zip(lines, turns, strict=True):
+            socket.send_json({"type": "message", "text": line})
+            assert socket.receive_json()["message"]["text"] == line
+            deltas = []
+            while (frame := socket.receive_json())["type"] == "delta":
+                deltas.append(frame["text"])
+            assert frame["type"] == "message" and frame["message"]["text"] == turn.text == "".join(deltas)
+        ended = socket.receive_json()
+        assert ended["type"] == "ended" and ended["session"]["end_reason"] == "林小姐接受了退款，滿意地離開。"
+    _finish_and_check(user, created["id"], script, lines, turns)
+
+
+def test_scenarios_and_sessions_pick_the_translation_by_language(shipped_client):
+    user = User(shipped_client, "picker")
+    for language in ("zh-Hant", "zh", "ZH-HANT"):
+        listed = user.get("/chat/scenarios", params={"language": language}).json()["items"]
+        assert [s["id"] for s in listed] == [ZH], language
+        assert listed[0]["translation_group"] == "refund-angry-customer" and listed[0]["language"] == "zh-Hant"
+    # Any member of the group leads to any other.
+    assert user.start(ZH, language="en")["scenario_id"] == "refund-angry-customer"
+    assert user.start("refund-angry-customer-es", language="zh-Hant")["scenario_id"] == ZH
+    assert user.start(ZH)["language"] == "zh-Hant"
+    missing = user.post("/chat/sessions", json={"scenario_id": "refund-angry-customer", "language": "ja"})
+    assert missing.status_code == 422 and missing.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in missing.json()["errors"]] == ["language"]
+    assert "zh-Hant" in missing.json()["errors"][0]["message"]

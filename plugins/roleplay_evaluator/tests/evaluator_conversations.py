@@ -17,10 +17,13 @@ OPEN = {
            "How do you see it?", "What else should I know?"],
     "es": ["¿Qué pasó, desde su punto de vista?", "¿Cómo le ha afectado esto?", "Cuénteme más, por favor.",
            "¿Qué resultado le parecería justo?", "¿Cómo lo ve usted?", "¿Qué más debería saber?"],
+    "zh": ["從您的角度來看，發生了什麼事？", "這件事對您造成了什麼影響？", "可以跟我多說一些嗎？",
+           "您覺得怎麼處理比較公平？", "您怎麼看這件事？", "還有什麼是我應該知道的？"],
 }
 CLOSED = {
     "en": ["Yes?", "Is that all?", "Okay.", "Did you try turning it off?", "Fine."],
     "es": ["¿Sí?", "¿Eso es todo?", "Vale.", "¿Lo apagó?", "Bien."],
+    "zh": ["是嗎？", "就這樣嗎？", "好。", "您有試過關機嗎？", "好吧。"],
 }
 
 
@@ -79,7 +82,9 @@ def _with_prerequisites(script: Script, beat_id: str, out: list[str]) -> None:
 def _sentence(text: str) -> str:
     text = text.strip()
     text = text[0].upper() + text[1:]
-    return text if text[-1] in ".?!" else text + "."
+    if "\u4e00" <= text[-1] <= "\u9fff":  # Chinese ends a sentence with a full-width mark
+        return text + "。"
+    return text if text[-1] in ".?!。？！" else text + "."
 
 
 def good_lines(script: Script) -> list[str]:

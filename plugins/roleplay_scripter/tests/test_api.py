@@ -109,7 +109,10 @@ def test_create_read_list_and_filters(client, scripter):
     assert ids_for("text=multa") == {"biblioteca-multa"}
     assert ids_for("text=espresso") == {"refund-angry-customer", "refund-angry-customer-es"}
     assert ids_for("text=cafetera") == {"refund-angry-customer-es"}
-    assert ids_for("source=pack") == {"refund-angry-customer", "refund-angry-customer-es", "patient-history-chest-pain",
+    assert ids_for("language=zh-Hant") == ids_for("language=zh") == {"refund-angry-customer-zh-hant"}
+    assert ids_for("text=咖啡機") == {"refund-angry-customer-zh-hant"}
+    assert ids_for("source=pack") == {"refund-angry-customer", "refund-angry-customer-es",
+                                      "refund-angry-customer-zh-hant", "patient-history-chest-pain",
                                       "behavioural-job-interview", "difficult-feedback-employee"}
     page = client.get("/scripts?limit=2&offset=1", headers=scripter).json()
     assert len(page["scripts"]) == 2 and page["offset"] == 1

@@ -16,7 +16,7 @@ from roleplay_core import script_from_dict
 from roleplay_core.testing import auth_headers, make_app, make_kernel
 
 PACK_IDS = ["behavioural-job-interview", "difficult-feedback-employee", "patient-history-chest-pain",
-            "refund-angry-customer", "refund-angry-customer-es"]
+            "refund-angry-customer", "refund-angry-customer-es", "refund-angry-customer-zh-hant"]
 
 
 def _yaml(client, url, headers, text):

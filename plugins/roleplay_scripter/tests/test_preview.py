@@ -150,6 +150,18 @@ CONVERSATIONS = {
         "Le doy también un descuento para su próxima compra.",
         "¿Necesita algo más?",
     ],
+    # As a Taiwanese agent would type it: no spaces, full-width punctuation, 妳 and 甚麼 variants.
+    "refund-angry-customer-zh-hant": [
+        "妳好，很抱歉讓您久等了，跑兩趟一定很煩。",
+        "請問咖啡機發生了甚麼事？",
+        "您說這已經是第二次來了？",
+        "請問發票有帶來嗎？",
+        "請問怎麼稱呼您？",
+        "林小姐，因為還在三十天內，我可以幫您全額退款。",
+        "錢會在七到十四個工作天內刷退到您的信用卡。",
+        "另外我再送您一張折價券，下次購物可以用。",
+        "請問還有什麼需要幫忙的嗎？",
+    ],
     "patient-history-chest-pain": [
         "Hello, my name is Sam, I'm a medical student.",
         "What brings you in today?",
@@ -225,3 +237,12 @@ def test_a_rude_learner_makes_the_customer_walk_out(client, scripter):
     assert body["beats_fired"] == ["calm_down", "blamed"]
     assert (body["ended"], body["end_reason"], body["unplayed"]) == (True, "Dana walked out angry.", 2)
     assert "dispute the charge" in body["turns"][-1]["reply"]
+
+
+def test_a_rude_learner_makes_the_customer_walk_out_in_chinese(client, scripter):
+    rude = ["請您冷靜一點。", "您是不是沒有照說明書操作？", "這是公司規定，我也沒辦法。", "喂？"]
+    body = client.post("/scripts/refund-angry-customer-zh-hant/preview", headers=scripter,
+                       json={"messages": rude}).json()
+    assert body["beats_fired"] == ["calm_down", "blamed"]
+    assert (body["ended"], body["end_reason"], body["unplayed"]) == (True, "林小姐氣得走掉了。", 2)
+    assert "爭議帳款" in body["turns"][-1]["reply"]

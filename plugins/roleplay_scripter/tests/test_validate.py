@@ -132,18 +132,19 @@ def test_missing_translations_in_a_group(client, scripter):
 
 
 def test_required_languages_setting_reports_missing_translations():
-    app = make_app({"scripter.translations.required_languages": ["en", "es", "zh-Hant"]})
+    app = make_app({"scripter.translations.required_languages": ["en", "es", "zh-Hant", "ja"]})
     with TestClient(app) as client:
         headers = auth_headers(app, "a", ("scripter",))
         result = _validate(client, headers, sample())
         messages = {f["message"] for f in result["findings"] if f["code"] == "missing_translation"}
         assert messages == {"translation group 'library-late-fee' has no 'es' script",
-                            "translation group 'library-late-fee' has no 'zh-Hant' script"}
-        # The shipped refund scenario has en and es, so only zh-Hant is missing there.
+                            "translation group 'library-late-fee' has no 'zh-Hant' script",
+                            "translation group 'library-late-fee' has no 'ja' script"}
+        # The shipped refund scenario has en, es and zh-Hant, so only ja is missing there.
         pack = client.get("/scripts/refund-angry-customer", headers=headers).json()["script"]
         found = _validate(client, headers, pack)["findings"]
         assert [f["message"] for f in found if f["code"] == "missing_translation"] == [
-            "translation group 'refund-angry-customer' has no 'zh-Hant' script"]
+            "translation group 'refund-angry-customer' has no 'ja' script"]
 
 
 def test_stored_drafts_count_as_translations(client, scripter):
