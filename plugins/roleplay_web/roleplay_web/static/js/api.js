@@ -1,0 +1,167 @@
+// The HTTP API (docs/api/*.md). Every call sends the access token as `Authorization: Bearer`;
+// a 401 triggers one refresh (POST /auth/refresh) and one retry. Tokens never go in URLs.
+
+import { accessToken, forget, keep, refreshToken } from "./tokens.js";
+
+const data = document.body.dataset;
+
+/** Where each plugin's routes are mounted (plugins.<name>.prefix), rendered into the page. */
+export const base = {
+  auth: data.apiAuth || "",
+  chat: data.apiChat || "",
+  evaluator: data.apiEvaluator || "",
+};
+
+/** The enabled plugins, as the server reported them when rendering the page. */
+export const plugins = new Set((data.plugins || "").split(/\s+/).filter(Boolean));
+
+/** A refused call: `status` (0 when the server was not reached) and the problem+json body. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    const body = problem && typeof problem === "object" ? problem : {};
+    super(body.detail || body.title || (status ? `The server answered ${status}.` : "The server could not be reached."));
+    this.status = status;
+    this.problem = body;
+  }
+
+  get code() {
+    return this.problem.code || "";
+  }
+
+  get fieldErrors() {
+    return Array.isArray(this.problem.errors) ? this.problem.errors : [];
+  }
+}
+
+let signedOutHandler = () => {};
+/** Called when the sign-in is gone for good (refresh refused): the app shows the sign-in page. */
+export function onSignedOut(handler) {
+  signedOutHandler = handler;
+}
+
+function withQuery(url, query) {
+  if (!query) return url;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `${url}?${text}` : url;
+}
+
+async function send(method, url, body = null, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  if (body !== null) headers["Content-Type"] = "application/json";
+  const token = accessToken();
+  if (token && !options.anonymous) headers.Authorization = `Bearer ${token}`;
+  try {
+    return await fetch(withQuery(url, options.query), {
+      method,
+      headers,
+      body: body === null ? undefined : JSON.stringify(body),
+      credentials: "omit", // no cookies: the bearer token is the only credential
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, { detail: "The server could not be reached. Check the connection and try again." });
+  }
+}
+
+async function readProblem(response) {
+  try {
+    return await response.json();
+  } catch {
+    return { title: response.statusText };
+  }
+}
+
+let refreshing = null;
+
+/**
+ * Trade the refresh token for a new pair. Single-flight: concurrent callers share one request,
+ * because the server treats a refresh token presented twice as stolen and ends the sign-in.
+ */
+export function refresh() {
+  if (!refreshing) {
+    refreshing = refreshNow().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+async function refreshNow() {
+  const token = refreshToken();
+  if (!token) return false;
+  let response;
+  try {
+    response = await send("POST", `${base.auth}/auth/refresh`, { refresh_token: token }, { anonymous: true });
+  } catch {
+    return false; // offline: keep the token for a later try
+  }
+  if (!response.ok) {
+    forget();
+    return false;
+  }
+  keep(await response.json());
+  return true;
+}
+
+/**
+ * One API call. Resolves to the parsed JSON body (null for 204), or with `withStatus` to
+ * {status, headers, body}, or with `raw` to the Response; rejects with an ApiError.
+ */
+export async function call(method, url, body = null, options = {}) {
+  let response = await send(method, url, body, options);
+  if (response.status === 401 && !options.anonymous) {
+    if (await refresh()) {
+      response = await send(method, url, body, options);
+    }
+    if (response.status === 401) {
+      forget();
+      signedOutHandler();
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, await readProblem(response));
+  if (options.raw) return response;
+  const payload = response.status === 204 ? null : await response.json();
+  return options.withStatus ? { status: response.status, headers: response.headers, body: payload } : payload;
+}
+
+const enc = encodeURIComponent;
+
+/** ws:// or wss:// for a path on this origin (the token goes in the first frame, not here). */
+function socketUrl(path) {
+  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${window.location.host}${path}`;
+}
+
+export const auth = {
+  providers: () => call("GET", `${base.auth}/auth/providers`, null, { anonymous: true }),
+  register: (body) => call("POST", `${base.auth}/auth/register`, body, { anonymous: true }),
+  login: (body) => call("POST", `${base.auth}/auth/login`, body, { anonymous: true }),
+  logout: (token) => call("POST", `${base.auth}/auth/logout`, { refresh_token: token }, { anonymous: true }),
+  me: () => call("GET", `${base.auth}/auth/me`),
+};
+
+export const chat = {
+  scenarios: (language) => call("GET", `${base.chat}/chat/scenarios`, null, { query: { language } }),
+  scenario: (id) => call("GET", `${base.chat}/chat/scenarios/${enc(id)}`),
+  start: (body) => call("POST", `${base.chat}/chat/sessions`, body),
+  sessions: (cursor) => call("GET", `${base.chat}/chat/sessions`, null, { query: { cursor } }),
+  session: (id, afterSeq) => call("GET", `${base.chat}/chat/sessions/${enc(id)}`, null, { query: { after_seq: afterSeq } }),
+  send: (id, text) => call("POST", `${base.chat}/chat/sessions/${enc(id)}/messages`, { text }),
+  retry: (id) => call("POST", `${base.chat}/chat/sessions/${enc(id)}/retry`),
+  end: (id) => call("POST", `${base.chat}/chat/sessions/${enc(id)}/end`),
+  socketUrl: (id) => socketUrl(`${base.chat}/chat/sessions/${enc(id)}/ws`),
+};
+
+export const evaluations = {
+  request: (sessionId, key) => call("POST", `${base.evaluator}/evaluations`, { session_id: sessionId },
+    { headers: { "Idempotency-Key": key }, withStatus: true }),
+  get: (id) => call("GET", `${base.evaluator}/evaluations/${enc(id)}`, null, { withStatus: true }),
+  list: (query) => call("GET", `${base.evaluator}/evaluations`, null, { query }),
+  progress: () => call("GET", `${base.evaluator}/evaluations/progress`),
+  markdown: (id) => call("GET", `${base.evaluator}/evaluations/${enc(id)}/export`, null,
+    { query: { format: "markdown" }, raw: true }),
+};

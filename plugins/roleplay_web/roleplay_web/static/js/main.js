@@ -1,0 +1,124 @@
+// The app shell: sign-in state, the hash router (#/scenarios, #/practice/<id>...), the header.
+
+import { auth, onSignedOut, refresh } from "./api.js";
+import { app } from "./app.js";
+import { append, clear, fill, h } from "./dom.js";
+import { accessToken, forget, refreshToken, takeFromFragment } from "./tokens.js";
+import { renderSignIn } from "./views/signin.js";
+import { renderScenario, renderScenarios } from "./views/scenarios.js";
+import { renderPractice } from "./views/practice.js";
+import { renderReport } from "./views/report.js";
+import { renderSessions } from "./views/sessions.js";
+import { renderProgress } from "./views/progress.js";
+
+const main = document.getElementById("main");
+
+const ROUTES = [
+  [/^#\/scenarios\/?$/, renderScenarios, "scenarios"],
+  [/^#\/scenarios\/([^/]+)$/, renderScenario, "scenarios"],
+  [/^#\/practice\/([^/]+)$/, renderPractice, "sessions"],
+  [/^#\/report\/([^/]+)$/, renderReport, "sessions"],
+  [/^#\/sessions\/?$/, renderSessions, "sessions"],
+  [/^#\/progress\/?$/, renderProgress, "progress"],
+];
+
+let current = null; // the AbortController of the view on screen
+
+function markNav(section) {
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+/** Render the view for the current hash. Views get {signal, params, setTitle}. */
+async function render() {
+  const hash = window.location.hash || "#/scenarios";
+  if (!hash.startsWith("#/")) return; // an in-page anchor, not a route
+  current?.abort();
+  const controller = new AbortController();
+  current = controller;
+  app.notify("");
+  clear(main);
+  append(main, h("p", { class: "loading", text: "Loading…" }));
+  const context = {
+    signal: controller.signal,
+    params: [],
+    setTitle(text) {
+      document.title = text ? `${text} · ${app.title}` : app.title;
+    },
+  };
+  try {
+    if (!app.user) {
+      markNav("");
+      context.setTitle("Sign in");
+      await renderSignIn(main, context, hash === "#/signin" ? "#/scenarios" : hash);
+    } else {
+      const found = ROUTES.find(([pattern]) => pattern.test(hash));
+      if (!found) {
+        context.setTitle("Not found");
+        fill(main, h("h1", { tabindex: "-1", text: "Page not found" }),
+          h("p", {}, h("a", { href: "#/scenarios", text: "Choose a scenario" })));
+      } else {
+        const [pattern, view, section] = found;
+        context.params = pattern.exec(hash).slice(1).map(decodeURIComponent);
+        markNav(section);
+        await view(main, context);
+      }
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return;
+    fill(main, h("h1", { tabindex: "-1", text: "Something went wrong" }),
+      h("p", { text: error.message || String(error) }),
+      h("p", {}, h("a", { href: "#/scenarios", text: "Back to the scenarios" })));
+  }
+  if (!controller.signal.aborted) {
+    main.querySelector("h1")?.focus();
+  }
+}
+
+async function signOut() {
+  const token = refreshToken();
+  forget();
+  app.user = null;
+  app.showAccount();
+  if (token) {
+    try {
+      await auth.logout(token); // revokes this sign-in's refresh tokens on the server
+    } catch {
+      // signed out here anyway
+    }
+  }
+  app.go("#/signin");
+}
+
+onSignedOut(() => {
+  if (!app.user) return;
+  app.user = null;
+  app.showAccount();
+  app.go("#/signin");
+  app.notify("Your sign-in has ended. Please sign in again.");
+});
+
+async function boot() {
+  document.getElementById("sign-out").addEventListener("click", signOut);
+  document.getElementById("skip-link").addEventListener("click", (event) => {
+    event.preventDefault(); // the hash is the router's; move focus instead
+    main.focus();
+  });
+  window.addEventListener("hashchange", render);
+  const fromOAuth = takeFromFragment();
+  if (accessToken() || (refreshToken() && (await refresh()))) {
+    try {
+      await app.signedIn();
+    } catch {
+      forget();
+      app.user = null;
+    }
+  }
+  if (fromOAuth && !app.user) app.notify("The sign-in did not complete. Please try again.");
+  document.getElementById("loading")?.remove();
+  await render();
+}
+
+boot();

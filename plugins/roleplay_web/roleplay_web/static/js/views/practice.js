@@ -1,0 +1,326 @@
+// Practise: the conversation with the character. Over the session's WebSocket when it connects
+// (streamed replies), over plain HTTP when it does not. Ending, then asking for the evaluation.
+
+import { ApiError, chat, evaluations, plugins } from "../api.js";
+import { app } from "../app.js";
+import { connect } from "../chat_socket.js";
+import { append, fill, h } from "../dom.js";
+import { dateTime, duration, plural, score } from "../format.js";
+import { evaluate } from "./evaluation.js";
+
+const RETRYABLE = new Set(["provider_error", "reply_timeout", "reply_pending"]);
+
+export async function renderPractice(main, ctx) {
+  const [sessionId] = ctx.params;
+  const first = await chat.session(sessionId);
+  let scenario = null;
+  try {
+    scenario = await chat.scenario(first.scenario_id);
+  } catch {
+    // unpublished since: the conversation still shows, without the brief
+  }
+  if (ctx.signal.aborted) return;
+  ctx.setTitle(first.title);
+
+  const names = new Map((scenario?.characters || []).map((c) => [c.id, c.name]));
+  const characterName = names.get(first.character_id) || "The character";
+  const state = { session: first, seqs: new Set(), lastSeq: 0, busy: false, socket: null, pendingText: null };
+
+  // -- the page ----------------------------------------------------------------------------
+  const log = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  const transport = h("p", { class: "transport", id: "transport", dataset: { transport: "connecting" }, text: "Connecting…" });
+  const replying = h("p", { class: "replying", "aria-live": "polite" });
+  const errorBox = h("div", { class: "inline-error", role: "alert", hidden: true });
+  const retryButton = h("button", { type: "button", class: "button", text: "Ask for the reply again", hidden: true });
+  const textarea = h("textarea", { id: "message-input", name: "text", rows: "3", required: true, "aria-describedby": "message-hint" });
+  const sendButton = h("button", { type: "submit", class: "button primary", id: "send", text: "Send" });
+  const endButton = h("button", { type: "button", class: "button", id: "end-session", text: "End session" });
+  const composer = h("form", { class: "composer", id: "composer" },
+    h("label", { for: "message-input", text: "Your reply" }),
+    textarea,
+    h("p", { class: "hint", id: "message-hint", text: "Enter sends; Shift+Enter starts a new line." }),
+    h("div", { class: "actions" }, sendButton, endButton));
+  const endedPanel = h("section", { class: "card ended", id: "ended", hidden: true, "aria-labelledby": "ended-title" });
+
+  const brief = h("aside", { class: "brief-side", "aria-label": "Scenario brief" },
+    h("details", { open: window.matchMedia("(min-width: 60rem)").matches },
+      h("summary", { text: "Your brief" }),
+      scenario?.learner_role ? h("p", {}, h("strong", { text: "You are: " }), scenario.learner_role) : null,
+      scenario?.setting ? h("p", { class: "muted", text: scenario.setting }) : null,
+      scenario?.objectives?.length ? h("div", {}, h("h2", { text: "Objectives" }),
+        h("ol", { class: "objectives" }, scenario.objectives.map((o) => h("li", { text: o })))) : null));
+
+  fill(main, 
+    h("div", { class: "practice" },
+      h("div", { class: "conversation" },
+        h("h1", { tabindex: "-1", text: first.title }),
+        h("p", { class: "muted" }, `With ${characterName} · started ${dateTime(first.created_at)} · `, transport),
+        log, replying, errorBox, retryButton, composer, endedPanel),
+      brief));
+
+  // -- messages -----------------------------------------------------------------------------
+  let stream = null; // the bubble a streamed reply is written into
+
+  function speaker(message) {
+    return message.role === "learner" ? "You" : names.get(message.character_id) || characterName;
+  }
+
+  function addMessage(message) {
+    if (!message || state.seqs.has(message.seq)) return;
+    state.seqs.add(message.seq);
+    state.lastSeq = Math.max(state.lastSeq, message.seq);
+    const item = h("li", { class: `message ${message.role}`, dataset: { seq: message.seq, role: message.role } },
+      h("p", { class: "speaker", text: speaker(message) }),
+      h("p", { class: "text", text: message.text }));
+    const later = [...log.children].find((li) => li.dataset.seq && Number(li.dataset.seq) > message.seq);
+    log.insertBefore(item, later || (stream && stream.parentNode === log ? stream : null));
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  function streamDelta(text) {
+    if (!stream) {
+      stream = h("li", { class: "message character streaming", "aria-hidden": "true" },
+        h("p", { class: "speaker", text: characterName }), h("p", { class: "text" }));
+      append(log, stream);
+    }
+    stream.querySelector(".text").textContent += text;
+    stream.scrollIntoView({ block: "nearest" });
+  }
+
+  function endStream() {
+    stream?.remove();
+    stream = null;
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    sendButton.disabled = busy;
+    endButton.disabled = busy;
+    log.setAttribute("aria-busy", busy ? "true" : "false");
+    replying.textContent = busy ? `${characterName} is replying…` : "";
+  }
+
+  function showError(text, problem = {}) {
+    errorBox.textContent = text;
+    errorBox.hidden = !text;
+    retryButton.hidden = !RETRYABLE.has(problem.code || "");
+  }
+
+  function setTransport(kind) {
+    transport.dataset.transport = kind;
+    transport.textContent = kind === "websocket" ? "live connection" : "live connection unavailable (using HTTP)";
+  }
+
+  // -- the socket ---------------------------------------------------------------------------
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "ready":
+      case "resumed":
+        state.session = frame.session || state.session;
+        if (frame.type === "resumed" && state.session.status === "ended") showEnded();
+        break;
+      case "message":
+        addMessage(frame.message);
+        if (frame.message?.role === "learner" && state.pendingText !== null) {
+          textarea.value = ""; // stored: only now is it safe to clear what was typed
+          state.pendingText = null;
+        }
+        if (frame.final) {
+          endStream();
+          setBusy(false);
+        }
+        break;
+      case "delta":
+        streamDelta(frame.text || "");
+        break;
+      case "ended":
+        state.session = frame.session || state.session;
+        showEnded();
+        break;
+      case "error":
+        endStream();
+        setBusy(false);
+        state.pendingText = null;
+        if (frame.message) addMessage(frame.message);
+        showError(frame.detail || "The message was refused.", frame);
+        if (frame.code === "session_ended") refreshSession();
+        break;
+      default:
+        break; // pong and anything newer
+    }
+  }
+
+  async function onClose() {
+    state.socket = null;
+    if (state.session.status === "ended" || ctx.signal.aborted) return;
+    setTransport("http");
+    await catchUp();
+  }
+
+  async function catchUp() {
+    try {
+      const latest = await chat.session(sessionId, state.lastSeq);
+      latest.messages.forEach(addMessage);
+      state.session = latest;
+      if (state.busy && latest.awaiting_reply === null) {
+        endStream();
+        setBusy(false);
+      }
+      if (latest.status === "ended") showEnded();
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+
+  async function refreshSession() {
+    await catchUp();
+  }
+
+  // -- actions ------------------------------------------------------------------------------
+  async function sendText(text) {
+    showError("");
+    setBusy(true);
+    state.pendingText = text;
+    if (state.socket?.send({ type: "message", text })) return;
+    state.pendingText = null;
+    try {
+      const result = await chat.send(sessionId, text);
+      textarea.value = "";
+      addMessage(result.message);
+      addMessage(result.reply);
+      state.session = result.session;
+      if (state.session.status === "ended") showEnded();
+    } catch (error) {
+      if (error instanceof ApiError && error.problem.message) {
+        addMessage(error.problem.message); // stored even though the reply failed
+        textarea.value = "";
+      }
+      showError(error.message, error.problem || {});
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function retryReply() {
+    showError("");
+    setBusy(true);
+    if (state.socket?.send({ type: "retry" })) return;
+    try {
+      const result = await chat.retry(sessionId);
+      addMessage(result.reply);
+      state.session = result.session;
+      if (state.session.status === "ended") showEnded();
+    } catch (error) {
+      showError(error.message, error.problem || {});
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function endSession() {
+    showError("");
+    endButton.disabled = true;
+    try {
+      state.session = await chat.end(sessionId);
+      state.socket?.close();
+      state.socket = null;
+      showEnded();
+    } catch (error) {
+      showError(error.message, error.problem || {});
+      endButton.disabled = false;
+    }
+  }
+
+  function showEnded() {
+    if (!endedPanel.hidden) return;
+    state.socket?.close();
+    state.socket = null;
+    composer.hidden = true;
+    retryButton.hidden = true;
+    setBusy(false);
+    const session = state.session;
+    const status = h("p", { class: "eval-status", "aria-live": "polite" });
+    const canEvaluate = plugins.has("evaluator") && (session.counts?.learner || 0) > 0;
+    const evaluateButton = h("button", { type: "button", class: "button primary", id: "evaluate", text: "Get my evaluation" });
+    evaluateButton.addEventListener("click", async () => {
+      evaluateButton.disabled = true;
+      status.textContent = "Scoring your conversation…";
+      try {
+        const evaluation = await evaluate(sessionId, ctx.signal);
+        if (evaluation.status === "done") {
+          app.go(`#/report/${encodeURIComponent(evaluation.id)}`);
+          return;
+        }
+        status.textContent = `The evaluation failed: ${evaluation.reason || "no reason given"}.`;
+      } catch (error) {
+        if (ctx.signal.aborted) return;
+        status.textContent = error.message;
+      }
+      evaluateButton.disabled = false;
+    });
+    const previous = h("p", { class: "previous" });
+    fill(endedPanel, 
+      h("h2", { id: "ended-title", text: "This session has ended" }),
+      h("p", { text: `${session.end_reason ? `${capitalise(session.end_reason)}. ` : ""}${plural(session.counts?.messages || 0, "message")} in ${duration(session.duration_seconds)}.` }),
+      canEvaluate ? h("div", { class: "actions" }, evaluateButton) : null,
+      !canEvaluate && plugins.has("evaluator") ? h("p", { class: "muted", text: "There is nothing to evaluate: you did not say anything." }) : null,
+      status, previous,
+      h("p", {}, h("a", { href: `#/scenarios/${encodeURIComponent(session.scenario_id)}`, text: "Practise this scenario again" }),
+        " · ", h("a", { href: "#/sessions", text: "All my sessions" })));
+    endedPanel.hidden = false;
+    if (plugins.has("evaluator")) showPrevious(previous);
+  }
+
+  async function showPrevious(target) {
+    try {
+      const found = await evaluations.list({ session_id: sessionId, status: "done", limit: 1 });
+      const latest = found.items[0];
+      if (latest) {
+        append(target, "Already evaluated: ", h("a", { href: `#/report/${encodeURIComponent(latest.id)}`, text: `score ${score(latest.overall_score)} — see the report` }));
+      }
+    } catch {
+      // the link is a convenience
+    }
+  }
+
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = textarea.value.trim();
+    if (!text || state.busy) return;
+    sendText(text);
+  });
+  endButton.addEventListener("click", endSession);
+  retryButton.addEventListener("click", retryReply);
+
+  first.messages.forEach(addMessage);
+  if (first.awaiting_reply !== null && first.status === "active") {
+    showError("The last message has no reply yet.", { code: "reply_pending" });
+  }
+  if (first.status === "ended") {
+    transport.hidden = true;
+    showEnded();
+    return;
+  }
+  ctx.signal.addEventListener("abort", () => state.socket?.close());
+  try {
+    state.socket = await connect(sessionId, state.lastSeq, onFrame, onClose);
+    if (ctx.signal.aborted) {
+      state.socket.close();
+      return;
+    }
+    setTransport("websocket");
+  } catch {
+    if (ctx.signal.aborted) return;
+    setTransport("http"); // the HTTP API does everything the socket does, without streaming
+  }
+}
+
+function capitalise(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}

@@ -1,0 +1,172 @@
+"""End to end in a real browser: headless Chromium against the full app on uvicorn on loopback.
+
+Skipped, with the reason, when no ``chromium`` is on PATH (``apt-get install chromium``).
+The access token lives 4 seconds here, so the client has to refresh it (POST /auth/refresh on
+a 401) again and again during the journey.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from web_support import JWT_LIKE, Browser, Server, chromium_binary, requires_api
+
+SCREENSHOT = Path("/tmp/roleplay_web_report.png")
+PASSWORD = "correct horse battery staple"
+
+pytestmark = [requires_api, pytest.mark.slow]
+
+
+def js(value: str) -> str:
+    return json.dumps(value)
+
+
+def test_journey_in_headless_chromium():
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no `chromium` on PATH: the browser test needs headless Chromium (apt-get install chromium)")
+    overrides = {"security.access_token_ttl": 4, "security.leeway": 0, "web.title": "Roleplay <Training>"}
+    with Server(overrides) as server:
+        asyncio.run(asyncio.wait_for(journey(binary, server.url), 150))
+
+
+async def journey(binary: str, url: str) -> None:
+    async with Browser(binary) as browser:
+        page = await browser.page()
+        await page.goto(url + "/")
+
+        # -- register ------------------------------------------------------------------------
+        await page.wait_for("document.querySelector('main h1')?.textContent === 'Sign in'", what="the sign-in page")
+        assert await page.eval("document.querySelector('#brand').textContent") == "Roleplay <Training>"
+        assert await page.eval("document.title") == "Sign in · Roleplay <Training>"
+        await page.click(".switch button")
+        await page.wait_for("document.querySelector('main h1').textContent === 'Create an account'")
+        await page.fill("input[name=display_name]", "Ana <b>Tester</b>")
+        await page.fill("input[name=email]", "ana@example.org")
+        await page.fill("input[name=password]", "short")
+        await page.click("form button[type=submit]")
+        # The server's 422 names the field; the client shows it next to that field.
+        await page.wait_for("document.querySelector('input[name=password]').getAttribute('aria-invalid') === 'true'",
+                            what="the password error")
+        assert await page.eval("!document.querySelector('input[name=password]').closest('.field')"
+                               ".querySelector('.field-error').hidden")
+        await page.fill("input[name=password]", PASSWORD)
+        await page.click("form button[type=submit]")
+        await page.wait_for("location.hash === '#/scenarios' && document.querySelectorAll('#scenario-list li.scenario').length > 0",
+                            what="the scenario list")
+        assert await page.eval("document.querySelector('#who').textContent") == "Ana <b>Tester</b>"
+        assert await page.eval("document.querySelector('#who b')") is None
+
+        # -- pick the refund scenario, with the language filter ----------------------------
+        languages = await page.eval("[...document.querySelectorAll('#language-filter option')].map(o => o.value)")
+        assert {"", "en", "es"} <= set(languages)
+        await page.eval("(() => { const s = document.querySelector('#language-filter'); s.value = 'es';"
+                        " s.dispatchEvent(new Event('change')); return true; })()")
+        await page.wait_for("[...document.querySelectorAll('#scenario-list li.scenario')].every(li => li.dataset.scenarioId.endsWith('-es'))"
+                            " && document.querySelector('[data-scenario-id=\"refund-angry-customer-es\"]') !== null",
+                            what="only Spanish scenarios")
+        await page.eval("(() => { const s = document.querySelector('#language-filter'); s.value = 'en';"
+                        " s.dispatchEvent(new Event('change')); return true; })()")
+        await page.wait_for("document.querySelector('[data-scenario-id=\"refund-angry-customer\"]') !== null")
+        await asyncio.sleep(4.2)  # the access token expires: the next call answers 401 and is refreshed
+        await page.click("[data-scenario-id='refund-angry-customer'] a.button")
+        await page.wait_for("location.hash === '#/scenarios/refund-angry-customer' && document.querySelector('#learner-role')",
+                            what="the scenario brief")
+        brief = await page.eval("document.querySelector('main').innerText")
+        for expected in ("Your role", "Your objectives", "Difficulty", "about 10 min", "What you are scored on"):
+            assert expected in brief
+
+        # -- practise over the WebSocket --------------------------------------------------------
+        await page.click("#start-practice")
+        await page.wait_for("location.hash.startsWith('#/practice/') && document.querySelector('#transport')?.dataset.transport === 'websocket'",
+                            what="the live connection")
+        opening = await page.wait_for("document.querySelector('#messages li.character .text')?.textContent")
+        assert "espresso machine" in opening  # Dana speaks first (the starter pack's opening line)
+        await page.fill("#message-input", "I'm so sorry this happened, that sounds really frustrating.")
+        await page.press_enter()
+        await page.wait_for("document.querySelectorAll('#messages li.character:not(.streaming)').length === 2 && "
+                            "!document.querySelector('#send').disabled", what="the first reply")
+        await page.fill("#message-input", "Could you tell me what happened with the machine? Do you have the receipt?")
+        await page.click("#send")
+        await page.wait_for("document.querySelectorAll('#messages li.character:not(.streaming)').length === 3 && "
+                            "!document.querySelector('#send').disabled", what="the second reply")
+        texts = await page.eval("[...document.querySelectorAll('#messages li')].map(li => [li.dataset.role, li.querySelector('.text').textContent])")
+        assert [role for role, _ in texts] == ["character", "learner", "character", "learner", "character"]
+        assert all(text.strip() for _, text in texts)
+        assert texts[1][1] == "I'm so sorry this happened, that sounds really frustrating."
+        assert await page.eval("document.querySelector('#messages').getAttribute('aria-live')") == "polite"
+        assert await page.eval("document.querySelector('#message-input').value") == ""
+
+        # -- end, evaluate, read the report -----------------------------------------------------
+        await page.click("#end-session")
+        await page.wait_for("!document.querySelector('#ended').hidden && document.querySelector('#evaluate')",
+                            what="the ended panel")
+        await page.click("#evaluate")
+        await page.wait_for("location.hash.startsWith('#/report/') && document.querySelector('#overall-score')",
+                            what="the report")
+        overall = await page.eval("document.querySelector('#overall-score').textContent")
+        assert overall.isdigit() and 0 <= int(overall) <= 100
+        criteria = await page.eval("document.querySelectorAll('#report .criterion').length")
+        assert criteria >= 3
+        quotes = await page.eval("[...document.querySelectorAll('#report .evidence blockquote')].map(b => b.textContent)")
+        assert quotes, "the report shows quoted evidence"
+        conversation = " ".join(text for _, text in texts)
+        assert all(quote in conversation for quote in quotes), "every quote is what was said"
+        report_text = await page.eval("document.querySelector('#report').innerText")
+        for expected in ("Criteria", "Statistics", "Your turns", "Questions you asked"):
+            assert expected in report_text
+        await page.screenshot(SCREENSHOT)
+
+        # -- my sessions and progress -----------------------------------------------------------
+        await page.goto(url + "/#/sessions")  # a full load: signed in again from the refresh token
+        await page.wait_for("document.querySelectorAll('#session-list li.session').length === 1", what="my sessions")
+        listed = await page.eval("document.querySelector('#session-list li.session .actions a').textContent")
+        assert listed == f"Score {overall} — report"
+        await page.click("a[data-nav=progress]")
+        await page.wait_for("document.querySelector('.progress-card[data-scenario-id=\"refund-angry-customer\"]')",
+                            what="the progress view")
+        summary = await page.eval("document.querySelector('.progress-card .summary-line').textContent")
+        assert summary.startswith("1 session · first " + overall)
+
+        # -- the HTTP fallback when the socket cannot open; text stays text -----------------------
+        await page.eval("window.WebSocket = function () { throw new Error('blocked by the test'); }; true")
+        await page.eval("location.hash = '#/scenarios/refund-angry-customer'; true")
+        await page.wait_for("document.querySelector('#start-practice')")
+        await page.click("#start-practice")
+        await page.wait_for("document.querySelector('#transport')?.dataset.transport === 'http' && "
+                            "document.querySelector('#messages li.character')", what="the HTTP fallback")
+        hostile = "<img src=x onerror=\"window.__xss = 1\"><b>hi</b> I'm sorry, what happened?"
+        await page.fill("#message-input", hostile)
+        await page.click("#send")
+        await page.wait_for("document.querySelectorAll('#messages li.character').length === 2 && "
+                            "!document.querySelector('#send').disabled", what="the reply over HTTP")
+        assert await page.eval("document.querySelector('#messages li.learner .text').textContent") == hostile
+        assert await page.eval("document.querySelectorAll('#messages img, #messages b').length") == 0
+        assert await page.eval("window.__xss === undefined")
+
+        # -- sign out ----------------------------------------------------------------------------
+        await page.click("#sign-out")
+        await page.wait_for("document.querySelector('main h1')?.textContent === 'Sign in'", what="signed out")
+        assert await page.eval("sessionStorage.length") == 0
+
+        # -- what the browser saw ---------------------------------------------------------------
+        assert page.console_errors() == []
+        urls = page.request_urls()
+        assert not [u for u in urls if "token=" in u.lower() or JWT_LIKE.search(u)], "no token ever goes in a URL"
+        assert [u for u in urls if u.startswith("ws://")], "the chat used a WebSocket"
+        first_frames = [json.loads(e["response"]["payloadData"]) for e in page.events("Network.webSocketFrameSent")]
+        assert first_frames and first_frames[0]["type"] == "auth"
+        posts = [(e["request"]["method"], e["request"]["url"]) for e in page.events("Network.requestWillBeSent")]
+        assert ("POST", url + "/auth/refresh") in posts, "an expired access token was refreshed"
+        statuses = [e["response"]["status"] for e in page.events("Network.responseReceived")
+                    if "/auth/refresh" not in e["response"]["url"]]
+        assert 401 in statuses
+
+        # -- the policy really blocks inline script ---------------------------------------------
+        blocked = await page.eval("(() => { const s = document.createElement('script');"
+                                  " s.textContent = 'window.__inline = 1'; document.body.append(s);"
+                                  " return window.__inline === undefined; })()")
+        assert blocked, "the Content-Security-Policy let an inline script run"

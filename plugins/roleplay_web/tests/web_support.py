@@ -1,0 +1,232 @@
+"""Test helpers: the full app on uvicorn on loopback, and headless Chromium driven over the
+Chrome DevTools protocol (plain ``websockets``; no browser-automation library)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.metadata
+import json
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+
+from roleplay_core.testing import make_app
+
+STATIC = Path(__file__).resolve().parents[1] / "roleplay_web" / "static"
+
+#: The API this client calls belongs to these plugins; found by entry point (as the kernel finds
+#: them), never imported.
+API_PLUGINS = ("auth", "chat", "evaluator")
+MISSING = [name for name in API_PLUGINS if not importlib.metadata.entry_points(group="roleplay", name=name)]
+requires_api = pytest.mark.skipif(bool(MISSING), reason=f"needs the roleplay-{', roleplay-'.join(MISSING)} plugin(s) "
+                                  "installed: the client calls their API (nox -s tests installs them)")
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-extensions", "--disable-default-apps", "--mute-audio", "--remote-debugging-port=0",
+    "--window-size=1280,900",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``make_app(overrides)`` (every installed plugin) on uvicorn on 127.0.0.1, in a thread."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
+        self.port = free_port()
+        self.app = make_app(overrides)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def chromium_binary() -> str | None:
+    return shutil.which("chromium")
+
+
+class Browser:
+    """One headless Chromium with a fresh profile; :meth:`page` opens a tab driven over CDP."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.profile = tempfile.TemporaryDirectory(prefix="roleplay-web-chromium-")
+        self.process: subprocess.Popen | None = None
+        self.ws: Any = None
+        self.next_id = 0
+        self.pending: dict[int, asyncio.Future] = {}
+        self.events: list[dict[str, Any]] = []
+        self.reader: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Browser:
+        profile = Path(self.profile.name)
+        log = open(profile / "chromium.log", "wb")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen([self.binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                        stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        active = profile / "DevToolsActivePort"  # Chromium writes its port and path here
+        deadline = time.monotonic() + 30
+        while not (active.exists() and len(active.read_text().splitlines()) >= 2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chromium did not start: {(profile / 'chromium.log').read_text()[-2000:]}")
+            await asyncio.sleep(0.05)
+        port, path = active.read_text().splitlines()[:2]
+        self.ws = await websockets.connect(f"ws://127.0.0.1:{port}{path}", max_size=None)
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.profile.cleanup()
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            message = json.loads(raw)
+            future = self.pending.pop(message.get("id", -1), None)
+            if future is not None:
+                if "error" in message:
+                    future.set_exception(RuntimeError(f"CDP error: {message['error']}"))
+                else:
+                    future.set_result(message.get("result", {}))
+            else:
+                self.events.append(message)
+
+    async def send(self, method: str, params: Mapping[str, Any] | None = None, session: str | None = None) -> dict:
+        self.next_id += 1
+        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": dict(params or {})}
+        if session:
+            message["sessionId"] = session
+        future = asyncio.get_running_loop().create_future()
+        self.pending[self.next_id] = future
+        await self.ws.send(json.dumps(message))
+        return await asyncio.wait_for(future, 30)
+
+    async def page(self) -> Page:
+        target = await self.send("Target.createTarget", {"url": "about:blank"})
+        attached = await self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
+        page = Page(self, attached["sessionId"])
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            await page.send(f"{domain}.enable")
+        return page
+
+
+class Page:
+    """One tab: evaluate, wait for, type, click, screenshot; its CDP events for assertions."""
+
+    def __init__(self, browser: Browser, session: str) -> None:
+        self.browser = browser
+        self.session = session
+
+    async def send(self, method: str, params: Mapping[str, Any] | None = None) -> dict:
+        return await self.browser.send(method, params, self.session)
+
+    def events(self, method: str) -> list[dict[str, Any]]:
+        return [e["params"] for e in self.browser.events if e.get("sessionId") == self.session and e["method"] == method]
+
+    async def goto(self, url: str) -> None:
+        await self.send("Page.navigate", {"url": url})
+
+    async def eval(self, expression: str) -> Any:
+        result = await self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                                      "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise AssertionError(f"page script failed: {result['exceptionDetails']}\n{expression}")
+        return result["result"].get("value")
+
+    async def wait_for(self, expression: str, timeout: float = 20.0, what: str = "") -> Any:
+        """Poll ``expression`` until it is truthy; on timeout fail with the page's visible text."""
+        deadline = time.monotonic() + timeout
+        probe = f"(() => {{ const v = ({expression}); return v instanceof Node ? true : v; }})()"
+        while True:
+            try:
+                value = await self.eval(probe)
+            except AssertionError:
+                value = None  # e.g. during a navigation
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                text = await self.eval("document.body ? document.body.innerText.slice(0, 3000) : ''")
+                raise AssertionError(f"timed out waiting for {what or expression}\npage text:\n{text}")
+            await asyncio.sleep(0.1)
+
+    async def fill(self, selector: str, value: str) -> None:
+        """Focus the field and type ``value`` through the keyboard input path."""
+        await self.eval(f"(() => {{ const el = document.querySelector({json.dumps(selector)}); el.focus(); "
+                        f"el.value = ''; return true; }})()")
+        await self.send("Input.insertText", {"text": value})
+
+    async def click(self, selector: str) -> None:
+        await self.eval(f"document.querySelector({json.dumps(selector)}).click()")
+
+    async def press_enter(self) -> None:
+        for kind in ("rawKeyDown", "char", "keyUp"):
+            params = {"type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13}
+            if kind == "char":
+                params["text"] = "\r"
+            await self.send("Input.dispatchKeyEvent", params)
+
+    async def screenshot(self, path: Path, width: int = 1100) -> None:
+        height = await self.eval("Math.ceil(document.documentElement.scrollHeight)")
+        await self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": int(height),
+                                                               "deviceScaleFactor": 1, "mobile": False})
+        shot = await self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        path.write_bytes(base64.b64decode(shot["data"]))
+        await self.send("Emulation.clearDeviceMetricsOverride")
+
+    def request_urls(self) -> list[str]:
+        urls = [e["request"]["url"] for e in self.events("Network.requestWillBeSent")]
+        return urls + [e["url"] for e in self.events("Network.webSocketCreated")]
+
+    def console_errors(self) -> list[str]:
+        """Script exceptions and console errors, leaving out the network log of refused requests."""
+        found = [json.dumps(e["exceptionDetails"])[:500] for e in self.events("Runtime.exceptionThrown")]
+        found += [e["entry"]["text"] for e in self.events("Log.entryAdded")
+                  if e["entry"]["level"] == "error" and e["entry"].get("source") != "network"]
+        found += [json.dumps(e["args"])[:500] for e in self.events("Runtime.consoleAPICalled") if e["type"] == "error"]
+        return found
+
+
+JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}")
