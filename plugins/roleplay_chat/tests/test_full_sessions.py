@@ -245,3 +245,10 @@ def test_scenarios_and_sessions_pick_the_translation_by_language(shipped_client)
     assert missing.status_code == 422 and missing.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in missing.json()["errors"]] == ["language"]
     assert "zh-Hant" in missing.json()["errors"][0]["message"]
+
+
+def test_saying_it_is_not_her_fault_is_not_blaming_her():
+    # Matching knows no negation, so the Chinese blame phrases are ones nobody says in denial.
+    script = SHIPPED[ZH]
+    turn = play_turn(script, script.character(), "林小姐，這不是您的錯，也不是您弄壞的，真的很抱歉。", seed=SEED)
+    assert turn.info["beats"] == ["acknowledge"] and turn.state["mood"] == -1
