@@ -134,7 +134,11 @@ class KernelMiddleware:
             elif key == b"access-control-request-method":
                 preflight = True
 
-        request_id, raw_id = _request_id(raw_id)
+        if raw_id:
+            request_id = raw_id.decode("ascii")
+        else:
+            request_id = _new_request_id()
+            raw_id = request_id.encode()
         scope["request_id"] = request_id
         context = request_id_var.set(request_id)
         try:
@@ -143,7 +147,7 @@ class KernelMiddleware:
                 response = cors.preflight_response(request_headers=Headers(scope=scope))
                 await response(scope, receive, _with_headers(send, raw_id))
                 return
-            send = _with_headers(send, raw_id, cors, origin, cors.explicit_origin(origin))
+            send = _with_headers(send, raw_id, cors, origin, None if origin is None else cors.explicit_origin(origin))
 
             if length is not None and length.isdigit() and int(length) > self.max_bytes:
                 await _send_problem(send, 413, f"The request body is over the limit of {self.max_bytes} bytes.")
@@ -151,7 +155,15 @@ class KernelMiddleware:
 
             user: Principal | Anonymous = ANONYMOUS
             if authorization:
-                user = self._authenticate(authorization.decode("latin-1"))
+                scheme, _, token = authorization.decode("latin-1").partition(" ")
+                token = token.strip()
+                if not token or scheme.lower() != "bearer":
+                    user = Anonymous("expected 'Authorization: Bearer <token>'")
+                else:
+                    try:
+                        user = self.tokens().verify(token)
+                    except InvalidToken as exc:
+                        user = Anonymous(str(exc))
             scope["user"] = user
             scope["auth"] = None
 
@@ -198,7 +210,7 @@ class KernelMiddleware:
             if key == b"x-request-id":
                 raw_id = value if _SAFE_ID.fullmatch(value) else b""
                 break
-        request_id, _ = _request_id(raw_id)
+        request_id = raw_id.decode("ascii") if raw_id else _new_request_id()
         scope["request_id"] = request_id
         scope["user"] = ANONYMOUS
         scope["auth"] = None
@@ -208,24 +220,11 @@ class KernelMiddleware:
         finally:
             request_id_var.reset(context)
 
-    def _authenticate(self, header: str) -> Principal | Anonymous:
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if not token or scheme.lower() != "bearer":
-            return Anonymous("expected 'Authorization: Bearer <token>'")
-        try:
-            return self.tokens().verify(token)
-        except InvalidToken as exc:
-            return Anonymous(str(exc))
 
-
-def _request_id(raw: bytes | None) -> tuple[str, bytes]:
-    if raw:
-        return raw.decode("ascii"), raw
+def _new_request_id() -> str:
     # 32 hex digits like uuid4().hex, but without a UUID object and a getrandom() system call
     # per request: a request id needs to be unique, not secret (clients may choose their own).
-    made = f"{_rng.getrandbits(128):032x}"
-    return made, made.encode()
+    return f"{_rng.getrandbits(128):032x}"
 
 
 def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, origin: bytes | None = None,
@@ -238,12 +237,23 @@ def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, ori
             # A new list: a response object may send its own header list again.
             headers = list(message.get("headers", ()))
             if cors is not None:
-                cors.apply(headers, origin, explicit)
+                if origin is None:  # the common case, cut short: only Vary changes
+                    for key, _ in headers:
+                        if key == b"vary":
+                            cors.apply(headers, origin, explicit)
+                            break
+                    else:
+                        headers.append(_VARY_ORIGIN)
+                else:
+                    cors.apply(headers, origin, explicit)
             headers.append(request_id)
             message["headers"] = headers
         await send(message)
 
     return send_with_headers
+
+
+_VARY_ORIGIN = (b"vary", b"Origin")
 
 
 def _set_header(headers: list[tuple[bytes, bytes]], key: bytes, value: bytes) -> None:
