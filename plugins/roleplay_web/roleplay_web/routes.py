@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from .headers import SecurityHeaders
 from . import page
+from .headers import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from web_support import JWT_LIKE, Browser, Server, chromium_binary, requires_api
 
@@ -119,6 +121,11 @@ async def journey(binary: str, url: str) -> None:
         for expected in ("Criteria", "Statistics", "Your turns", "Questions you asked"):
             assert expected in report_text
         await page.screenshot(SCREENSHOT)
+        # Responsive: on a phone-sized screen nothing is wider than the screen.
+        await page.send("Emulation.setDeviceMetricsOverride", {"width": 375, "height": 800, "deviceScaleFactor": 2,
+                                                               "mobile": True})
+        await page.wait_for("document.documentElement.scrollWidth <= 376", what="no sideways scrolling at 375 px")
+        await page.send("Emulation.clearDeviceMetricsOverride")
 
         # -- my sessions and progress -----------------------------------------------------------
         await page.goto(url + "/#/sessions")  # a full load: signed in again from the refresh token
@@ -164,6 +171,29 @@ async def journey(binary: str, url: str) -> None:
         statuses = [e["response"]["status"] for e in page.events("Network.responseReceived")
                     if "/auth/refresh" not in e["response"]["url"]]
         assert 401 in statuses
+
+        # -- an OAuth-style return: tokens arrive in the fragment and leave the address bar at once ----
+        async with httpx.AsyncClient(base_url=url) as http:
+            pair = (await http.post("/auth/login", json={"email": "ana@example.org", "password": PASSWORD})).json()
+        tab = await browser.page()
+        await tab.goto(url + "/#" + urlencode({**{k: str(v) for k, v in pair.items()}, "account": "existing"}))
+        await tab.wait_for("location.hash === '#/scenarios' && document.querySelector('#who')?.textContent === 'Ana <b>Tester</b>'",
+                           what="signed in from the fragment")
+        assert "token" not in await tab.eval("location.href")
+        assert await tab.eval("sessionStorage.getItem('roleplay.refresh_token')") == pair["refresh_token"]
+        assert tab.console_errors() == []
+
+        # -- the DOM helper refuses script URLs and handler attributes; text stays text -------------
+        checks = await page.eval("""(async () => {
+            const dom = await import('/app/js/dom.js');
+            const refused = [];
+            for (const props of [{href: 'javascript:alert(1)'}, {href: '//evil.example/'}, {onclick: 'alert(1)'}]) {
+                try { dom.h('a', props); } catch { refused.push(Object.keys(props)[0]); }
+            }
+            const p = dom.h('p', {}, '<img src=x>', dom.h('span', {text: '<b>b</b>'}));
+            return {refused, elements: p.querySelectorAll('img, b').length, text: p.textContent};
+        })()""")
+        assert checks == {"refused": ["href", "href", "onclick"], "elements": 0, "text": "<img src=x><b>b</b>"}
 
         # -- the policy really blocks inline script ---------------------------------------------
         blocked = await page.eval("(() => { const s = document.createElement('script');"

@@ -91,12 +91,14 @@ class Browser:
         self.events: list[dict[str, Any]] = []
         self.reader: asyncio.Task | None = None
 
+    def _launch(self, profile: Path) -> subprocess.Popen:
+        with open(profile / "chromium.log", "wb") as log:
+            return subprocess.Popen([self.binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                    stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
     async def __aenter__(self) -> Browser:
         profile = Path(self.profile.name)
-        log = open(profile / "chromium.log", "wb")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen([self.binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                        stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        log.close()
+        self.process = self._launch(profile)
         active = profile / "DevToolsActivePort"  # Chromium writes its port and path here
         deadline = time.monotonic() + 30
         while not (active.exists() and len(active.read_text().splitlines()) >= 2):
@@ -176,9 +178,9 @@ class Page:
             raise AssertionError(f"page script failed: {result['exceptionDetails']}\n{expression}")
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str, timeout: float = 20.0, what: str = "") -> Any:
+    async def wait_for(self, expression: str, seconds: float = 20.0, what: str = "") -> Any:
         """Poll ``expression`` until it is truthy; on timeout fail with the page's visible text."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + seconds
         probe = f"(() => {{ const v = ({expression}); return v instanceof Node ? true : v; }})()"
         while True:
             try:
@@ -213,7 +215,7 @@ class Page:
         await self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": int(height),
                                                                "deviceScaleFactor": 1, "mobile": False})
         shot = await self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-        path.write_bytes(base64.b64decode(shot["data"]))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         await self.send("Emulation.clearDeviceMetricsOverride")
 
     def request_urls(self) -> list[str]:

@@ -1,0 +1,83 @@
+"""Rules the client's source keeps: no markup from strings, no foreign code, tokens where decided."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from web_support import STATIC
+
+TEMPLATE = STATIC.parent / "templates" / "index.html"
+SOURCES = sorted(STATIC.rglob("*.js"))
+IMPORT = re.compile(r'^\s*import\s+(?:[^"\']*\s+from\s+)?["\']([^"\']+)["\']', re.MULTILINE)
+DYNAMIC_IMPORT = re.compile(r"\bimport\(")
+
+
+def code(path: Path) -> str:
+    """The source without // comments (they may mention what is forbidden)."""
+    return re.sub(r"^\s*//.*$|\s//\s.*$", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(STATIC).as_posix())
+def test_no_markup_from_strings_and_no_eval(path):
+    text = code(path)
+    for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
+                      "DOMParser", "createContextualFragment", "srcdoc", "localStorage", "setAttribute(\"style\"",
+                      "style:"):
+        assert forbidden not in text, f"{forbidden} in {path.name}"
+    assert not re.search(r"setTimeout\(\s*[\"'`]", text), "setTimeout with a string is eval"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(STATIC).as_posix())
+def test_imports_are_relative_files_that_exist(path):
+    """No bare specifiers (they need a bundler or an import map) and no CDN."""
+    text = code(path)
+    assert not DYNAMIC_IMPORT.search(text)
+    for specifier in IMPORT.findall(text):
+        assert specifier.startswith(("./", "../")), f"{path.name} imports {specifier!r}"
+        assert (path.parent / specifier).resolve().is_file(), f"{path.name}: {specifier} does not exist"
+
+
+def test_every_module_is_reachable_from_main():
+    seen: set[Path] = set()
+    todo = [STATIC / "js" / "main.js"]
+    while todo:
+        path = todo.pop().resolve()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo += [(path.parent / s) for s in IMPORT.findall(code(path))]
+    assert seen == {p.resolve() for p in SOURCES}, "a module nobody imports, or one imported but missing"
+
+
+def test_nothing_is_loaded_from_another_origin():
+    for path in [*STATIC.rglob("*"), TEMPLATE]:
+        if not path.is_file():
+            continue
+        urls = re.findall(r"(?:https?:)?//[A-Za-z0-9.-]+\.[a-z]{2,}[^\s\"'`)]*", path.read_text(encoding="utf-8"))
+        assert all(u.startswith(("http://www.w3.org/2000/svg", "//www.w3.org/2000/svg")) for u in urls), (path, urls)
+
+
+def test_only_the_refresh_token_is_stored_and_only_in_session_storage():
+    for path in SOURCES:
+        text = code(path)
+        if path.name != "tokens.js":
+            assert "sessionStorage" not in text and "document.cookie" not in text, path.name
+    tokens = code(STATIC / "js" / "tokens.js")
+    assert re.findall(r"setItem\(([^,]+),", tokens) == ["REFRESH_KEY"]
+    assert "access_token" not in re.findall(r"setItem\([^)]*\)", tokens)[0]
+
+
+def test_sockets_authenticate_with_the_first_frame():
+    socket = code(STATIC / "js" / "chat_socket.js")
+    assert 'ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }))' in socket
+    api = code(STATIC / "js" / "api.js")
+    assert "Authorization = `Bearer ${token}`" in api
+
+
+def test_template_has_no_inline_script_style_or_handlers():
+    html = TEMPLATE.read_text(encoding="utf-8")
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+    assert "<style" not in html and " style=" not in html
+    assert not re.search(r"\son[a-z]+=", html)
