@@ -252,3 +252,37 @@ def test_saying_it_is_not_her_fault_is_not_blaming_her():
     script = SHIPPED[ZH]
     turn = play_turn(script, script.character(), "林小姐，這不是您的錯，也不是您弄壞的，真的很抱歉。", seed=SEED)
     assert turn.info["beats"] == ["acknowledge"] and turn.state["mood"] == -1
+
+
+#: Other ways a learner says each thing; the engine must pick the beat meant, from the start of the
+#: scene (or once the refund is agreed, for the beats that need it).
+ZH_PHRASINGS = {
+    "acknowledge": ["對不起，讓您這麼不愉快。", "真的很抱歉造成您的困擾。", "我能理解您現在的心情。",
+                    "辛苦您了，還讓您跑兩趟。", "換作是我也會很生氣。", "我明白您的感受"],
+    "greet": ["你好，歡迎光臨", "午安，請問需要什麼服務？", "嗨，您好，我是客服人員小陳。"],
+    "ask_name": ["請問您貴姓？", "可以告訴我您的名字嗎？", "方便留一下您的大名嗎？"],
+    "ask_details": ["可以描述一下咖啡機的狀況嗎？", "請問是什麼問題呢？", "請您說說看是什麼情況",
+                    "咖啡機出了什麼問題？", "您遇到了什麼狀況？"],
+    "first_visit": ["您之前來過一次了嗎？", "您有打過客服專線嗎？", "這是您第二次來嗎？"],
+    "ask_receipt": ["可以給我看一下收據嗎？", "您有訂單編號嗎？", "請問是什麼時候買的？", "請問有電子發票或載具嗎？"],
+    "calm_down": ["您先冷靜一下", "請您不要生氣", "這不是我的問題"],
+    "blamed": ["您是不是用錯了方法？", "應該是使用不當造成的", "這看起來是人為損壞"],
+    "offer_repair": ["在保固期內可以免費維修", "我請技師幫您檢查", "可以送回原廠檢測"],
+    "offer_replacement_angry": ["可以幫您換貨", "要不要換成新的？"],
+    "refund_before_receipt": ["我們可以全額退費", "我直接退錢給您"],
+    "goodwill": ["下次購物可以打九折", "再給您兩百元購物金當作補償"],
+    "manager": ["需要我找店長嗎？", "我幫您找經理"],
+    "refund_timeline": ["大約七到十四個工作天會退回您的信用卡", "下期信用卡帳單就會看到", "大概需要三到五天"],
+    "closing": ["還有其他需要幫忙的地方嗎？", "謝謝您的耐心等候", "祝您有美好的一天", "慢走，歡迎再來"],
+}
+AFTER_REFUND = {"v": 1, "mood": 1, "turns": 6, "fired": ["acknowledge", "ask_details", "ask_receipt", "offer_refund"],
+                "used": {}}
+
+
+@pytest.mark.parametrize("beat", sorted(ZH_PHRASINGS))
+def test_chinese_phrasings_reach_the_beat_meant(beat):
+    script = SHIPPED[ZH]
+    state = AFTER_REFUND if beat in ("refund_timeline", "closing") else None
+    said = {line: play_turn(script, script.character(), line, state, seed=SEED).info["beats"]
+            for line in ZH_PHRASINGS[beat]}
+    assert said == {line: [beat] for line in ZH_PHRASINGS[beat]}
