@@ -17,7 +17,7 @@ from roleplay_evaluator.text import find_sequence, phrase_key, sentences, word_c
 from starlette.testclient import TestClient
 
 from roleplay_core import script_from_dict
-from roleplay_core.testing import auth_headers, make_app
+from roleplay_core.testing import auth_headers, make_app, make_kernel
 
 
 @pytest.mark.parametrize(("sentence", "kind"), [
@@ -191,3 +191,28 @@ def test_a_poor_chinese_practice_fails_and_names_what_went_wrong(played):
     for criterion in report["criteria"]:
         for quote in criterion["evidence"]:
             assert quote["quote"] in texts[quote["seq"]], (criterion["criterion_id"], quote)
+
+
+def _shipped(script_id: str):
+    async def load():
+        kernel = make_kernel()
+        await kernel.open()
+        try:
+            return (await kernel.catalog.get(script_id)).script
+        finally:
+            await kernel.stop()
+
+    return asyncio.run(load())
+
+
+@requires_chat
+def test_without_beat_records_the_chinese_triggers_are_found_in_the_learners_lines():
+    # A language model played Dana, so no beats were recorded: the evaluator looks for triggers.
+    script = _shipped("refund-angry-customer-zh-hant")
+    turns = [turn for line in GOOD for turn in (("l", line), ("c", "嗯。"))]
+    report = asyncio.run(evaluate(None, transcript(script, turns)))
+    c = {r.criterion_id: r for r in report.criteria}
+    assert (c["gathered_facts"].score, c["resolution"].score) == (100, 100)
+    assert "judged from your lines" in c["gathered_facts"].justification
+    assert [q.quote for q in c["gathered_facts"].evidence] == ["可以跟我說說咖啡機發生了甚麼事嗎？", "請問發票有帶來嗎？"]
+    assert report.passed
