@@ -1,4 +1,4 @@
-"""Fixtures: a real app (memory storage, every installed plugin), tokens per role."""
+"""Fixtures: a real app (memory storage, every installed plugin, the starter pack), tokens per role."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from roleplay_core.testing import auth_headers, make_app
+from roleplay_core.testing import auth_headers
 
 sys.path.insert(0, str(Path(__file__).parent))  # scripter_support, next to the tests
+
+from scripter_support import scripter_app  # noqa: E402  (importable only once the path is set)
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def anyio_backend():
 
 @pytest.fixture
 def app():
-    return make_app()
+    return scripter_app()
 
 
 @pytest.fixture

@@ -1,12 +1,52 @@
-"""Shared test data for the scripter's tests: the sample script and the starter pack's folder."""
+"""Shared test data for the scripter's tests: the sample script, the starter pack's folder, and what
+needs roleplay-chat installed."""
 
 from __future__ import annotations
 
 import copy
+import importlib.metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from roleplay_core import hookimpl
+from roleplay_core.testing import make_app
+
+#: The starter pack's files in the checkout. roleplay-chat ships them, but they are plain YAML, so
+#: the tests read them from here as sample data even when chat is not installed.
 PACK_DIR = Path(__file__).resolve().parents[2] / "roleplay_chat" / "roleplay_chat" / "packs" / "starter"
+
+#: Found by its entry point, as the kernel finds plugins; never imported (plugins do not import plugins).
+CHAT_INSTALLED = bool(importlib.metadata.entry_points(group="roleplay", name="chat"))
+
+#: For tests that need roleplay-chat itself, not just its pack files: learners' /chat/scenarios
+#: routes, or the 'scripted' engine that preview plays. Skipped, with this reason, when it is missing
+#: (as in `nox -s isolation`); they all run when everything is installed.
+needs_chat = pytest.mark.skipif(not CHAT_INSTALLED, reason="needs roleplay-chat installed: it serves learners' "
+                                "/chat/scenarios and ships the 'scripted' engine that preview plays")
+
+
+class StarterPackFiles:
+    """Registers the starter pack from the checkout, as roleplay-chat's ``register_script_packs`` does."""
+
+    name = "test_starter_pack_files"
+
+    @hookimpl
+    def register_script_packs(self):
+        return [PACK_DIR]
+
+
+def pack_plugins() -> list[Any]:
+    """Extra plugins that make the starter pack available: none when roleplay-chat ships it itself
+    (registering it twice would ship every script id twice, which the kernel refuses)."""
+    return [] if CHAT_INSTALLED else [StarterPackFiles()]
+
+
+def scripter_app(overrides: Mapping[str, Any] | None = None):
+    """``make_app`` with the starter pack available whether or not roleplay-chat is installed."""
+    return make_app(overrides, plugins=pack_plugins())
 
 SAMPLE: dict[str, Any] = {
     "id": "library-late-fee",

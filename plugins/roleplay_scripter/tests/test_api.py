@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from scripter_support import sample
+from scripter_support import needs_chat, sample
 
 from roleplay_core.testing import auth_headers, make_app
 
@@ -64,6 +64,7 @@ def test_every_route_needs_sign_in_and_the_scripter_role(client, learner, script
     assert client.get("/scripts/library-late-fee", headers=scripter).json()["version"] == 1
 
 
+@needs_chat  # the preview route plays the draft with chat's scripted engine
 @pytest.mark.parametrize("role", ["scripter", "admin"])
 def test_every_route_works_for_scripters_and_admins(app, client, role):
     headers = auth_headers(app, f"{role}-x", (role,))
@@ -197,6 +198,7 @@ def test_concurrent_edits_one_wins_the_rest_get_412(backend, tmp_path):
     assert sorted(codes) == [200] + [412] * 7
 
 
+@needs_chat  # learners see published scripts through /chat/scenarios
 def test_publish_keeps_old_versions_readable_and_learners_see_the_published_one(client, scripter, learner):
     _create(client, scripter)
     assert client.get("/chat/scenarios/library-late-fee", headers=learner).status_code == 404  # a draft is private
@@ -238,6 +240,7 @@ def test_publish_refuses_lint_errors(client, scripter):
     assert client.get("/scripts/library-late-fee", headers=scripter).json()["status"] == "draft"
 
 
+@needs_chat  # learners see published scripts through /chat/scenarios
 def test_archive_withdraws_from_learners_but_keeps_versions(client, scripter, learner):
     _create(client, scripter)
     client.post("/scripts/library-late-fee/publish", headers=scripter)
@@ -282,7 +285,7 @@ def test_diff_between_versions(client, scripter):
     assert client.get("/scripts/refund-angry-customer/diff", headers=scripter).status_code == 404
 
 
-def test_pack_scripts_are_read_only_but_can_be_copied(client, scripter, learner):
+def test_pack_scripts_are_read_only_but_can_be_copied(client, scripter):
     pack = client.get("/scripts/refund-angry-customer", headers=scripter)
     assert pack.status_code == 200
     assert (pack.json()["status"], pack.json()["source"], pack.json()["version"]) == ("published", "pack", None)
@@ -303,6 +306,15 @@ def test_pack_scripts_are_read_only_but_can_be_copied(client, scripter, learner)
     assert (body["source"], body["from_pack"], body["version"], body["status"]) == ("authored", True, 2, "draft")
     versions = client.get("/scripts/refund-angry-customer/versions", headers=scripter).json()["versions"]
     assert [v["note"] for v in versions] == ["copied from pack", "updated"]
+
+
+@needs_chat  # learners see published scripts through /chat/scenarios
+def test_learners_get_a_copied_pack_script_once_published_and_the_pack_again_after_archiving(client, scripter, learner):
+    pack = client.get("/scripts/refund-angry-customer", headers=scripter)
+    edited = pack.json()["script"]
+    edited["title"] = "Angry customer (our store's version)"
+    copy = client.put("/scripts/refund-angry-customer", json=edited, headers={**scripter, "If-Match": pack.headers["etag"]})
+    assert copy.status_code == 200, copy.text
     # Until it is published, learners keep the shipped version.
     assert client.get("/chat/scenarios/refund-angry-customer", headers=learner).json()["version"] == "pack"
     client.post("/scripts/refund-angry-customer/publish", headers=scripter)

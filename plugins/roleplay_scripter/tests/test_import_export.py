@@ -9,7 +9,7 @@ import pytest
 import yaml
 from roleplay_scripter import importing
 from roleplay_scripter.store import Loaded, ScriptStore
-from scripter_support import sample
+from scripter_support import needs_chat, sample
 from starlette.testclient import TestClient
 
 from roleplay_core import script_from_dict
@@ -60,6 +60,7 @@ def test_yaml_bodies_for_create_and_update(client, scripter):
     assert client.get("/scripts/library-late-fee/export?version=7", headers=scripter).status_code == 404
 
 
+@needs_chat  # the restored server's learners see published scripts through /chat/scenarios
 def test_import_a_bundle_then_backup_and_restore_into_a_fresh_server(client, scripter):
     spanish = sample(id="library-late-fee-es", language="es", title="Multa de la biblioteca")
     bundle = {"format": "roleplay-scripts", "version": 1, "scripts": [sample(), spanish]}
@@ -114,6 +115,7 @@ def test_import_is_all_or_nothing_with_errors_per_item(client, scripter):
     assert client.get("/scripts?source=authored", headers=scripter).json()["total"] == 0
 
 
+@needs_chat  # learners see published scripts through /chat/scenarios
 def test_import_conflicts_and_publishing(client, scripter, learner):
     client.post("/scripts", json=sample(), headers=scripter)
     refused = client.post("/scripts/import?on_conflict=fail", json=[sample(title="Other")], headers=scripter)
@@ -185,6 +187,7 @@ def test_an_import_that_loses_a_race_puts_back_what_it_wrote():
     asyncio.run(run())
 
 
+@needs_chat  # the restored server's learners see published scripts through /chat/scenarios
 def test_a_backup_with_history_restores_every_version_and_the_published_one(client, scripter):
     client.post("/scripts", json=sample(), headers=scripter)
     client.put("/scripts/library-late-fee", json=sample(title="Second"), headers={**scripter, "If-Match": '"v1"'})

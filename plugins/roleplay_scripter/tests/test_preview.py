@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scripter_support import sample
+from scripter_support import needs_chat, sample, scripter_app
 from starlette.testclient import TestClient
 
 from roleplay_core import ModelProvider, ProviderError, Reply, ReplyDelta, hookimpl
@@ -41,6 +41,12 @@ class FakePlugin:
 @pytest.fixture
 def fake_app():
     return make_app(NO_CHAT, plugins=[FakePlugin()])
+
+
+@pytest.fixture(params=["stand-in engine", pytest.param("chat's scripted engine", marks=needs_chat)])
+def engine_app(request):
+    """Request checks do not depend on the engine: proven with the stand-in, and with chat's when installed."""
+    return make_app(NO_CHAT, plugins=[FakePlugin()]) if request.param == "stand-in engine" else scripter_app()
 
 
 def test_preview_threads_state_and_history_through_the_engine(fake_app):
@@ -88,7 +94,12 @@ def test_preview_without_the_engine_is_a_503():
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_preview_rejects_bad_requests(client, scripter):
+def test_preview_rejects_bad_requests(engine_app):
+    with TestClient(engine_app) as client:
+        _rejects_bad_requests(client, auth_headers(engine_app, "author-1", ("scripter",)))
+
+
+def _rejects_bad_requests(client, scripter):
     client.post("/scripts", json=sample(), headers=scripter)
 
     def post(body):
@@ -105,6 +116,7 @@ def test_preview_rejects_bad_requests(client, scripter):
     assert client.post("/scripts/ghost/preview", headers=scripter, json={"messages": ["hi"]}).status_code == 404
 
 
+@needs_chat
 def test_preview_plays_the_unpublished_draft_with_the_real_engine(client, scripter, learner):
     client.post("/scripts", json=sample(), headers=scripter)
     messages = ["Hello!", "I'm sorry about this.", "The book was due two weeks ago.", "I can waive it for you."]
@@ -216,6 +228,7 @@ CONVERSATIONS = {
 }
 
 
+@needs_chat
 @pytest.mark.parametrize("script_id", sorted(CONVERSATIONS))
 def test_every_shipped_script_holds_a_ten_turn_conversation_offline(client, scripter, script_id):
     messages = CONVERSATIONS[script_id]
@@ -231,6 +244,7 @@ def test_every_shipped_script_holds_a_ten_turn_conversation_offline(client, scri
     assert body["turns"][-1]["mood"] >= 0  # a good learner leaves the character at ease
 
 
+@needs_chat
 def test_a_rude_learner_makes_the_customer_walk_out(client, scripter):
     rude = ["Calm down.", "You must have used it wrong.", "That's our policy, nothing I can do.", "Hello?"]
     body = client.post("/scripts/refund-angry-customer/preview", headers=scripter, json={"messages": rude}).json()
@@ -239,6 +253,7 @@ def test_a_rude_learner_makes_the_customer_walk_out(client, scripter):
     assert "dispute the charge" in body["turns"][-1]["reply"]
 
 
+@needs_chat
 def test_a_rude_learner_makes_the_customer_walk_out_in_chinese(client, scripter):
     rude = ["請您冷靜一點。", "您是不是沒有照說明書操作？", "這是公司規定，我也沒辦法。", "喂？"]
     body = client.post("/scripts/refund-angry-customer-zh-hant/preview", headers=scripter,

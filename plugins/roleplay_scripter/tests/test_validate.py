@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from roleplay_scripter.lint import lint
-from scripter_support import PACK_DIR, sample
+from scripter_support import PACK_DIR, sample, scripter_app
 from starlette.testclient import TestClient
 
 from roleplay_core.catalog import load_pack_paths
-from roleplay_core.testing import auth_headers, make_app
+from roleplay_core.testing import auth_headers
 
 
 def _validate(client, headers, body):
@@ -132,7 +132,7 @@ def test_missing_translations_in_a_group(client, scripter):
 
 
 def test_required_languages_setting_reports_missing_translations():
-    app = make_app({"scripter.translations.required_languages": ["en", "es", "zh-Hant", "ja"]})
+    app = scripter_app({"scripter.translations.required_languages": ["en", "es", "zh-Hant", "ja"]})
     with TestClient(app) as client:
         headers = auth_headers(app, "a", ("scripter",))
         result = _validate(client, headers, sample())
