@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 from typing import Any
 
 import pytest
@@ -10,6 +11,19 @@ from roleplay_gemini.testserver import FakeGemini, LocalGemini
 
 from roleplay_core import TranscriptMessage, script_from_dict
 from roleplay_core.testing import make_kernel
+
+
+def installed(plugin: str) -> bool:
+    """Whether a Roleplay plugin is installed: found by its entry point, as the kernel finds it, never imported."""
+    return bool(importlib.metadata.entry_points(group="roleplay", name=plugin))
+
+
+#: End-to-end tests through other plugins: skipped, with the reason, when those are not installed
+#: (as in `nox -s isolation`); they all run when everything is installed.
+needs_chat = pytest.mark.skipif(not installed("chat"), reason="needs roleplay-chat installed: it owns practice "
+                                "sessions, the /voice relay, the starter scenarios and the 'scripted' provider")
+needs_evaluator = pytest.mark.skipif(not installed("evaluator"), reason="needs roleplay-evaluator installed: it "
+                                     "owns /evaluations and asks evaluator.model to judge")
 
 
 @pytest.fixture

@@ -7,7 +7,11 @@ from starlette.testclient import TestClient
 
 from roleplay_core.testing import auth_headers, make_app
 
+from .conftest import needs_chat, needs_evaluator
 
+
+@needs_chat
+@needs_evaluator
 def test_spoken_session_is_evaluated_by_the_gemini_judge(gemini):
     gemini.fake.transcripts = ["Welcome Priya, could you tell me about a project you coordinated?"]
     settings = {**gemini.settings(), "chat.model": "gemini", "evaluator.model": "gemini",

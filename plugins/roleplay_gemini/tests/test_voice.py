@@ -16,6 +16,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from roleplay_core.testing import auth_headers, make_app
 
+from .conftest import needs_chat
+
+pytestmark = needs_chat  # the /voice relay, sessions and the scenario all belong to roleplay-chat
+
 SCENARIO = "refund-angry-customer"
 
 
