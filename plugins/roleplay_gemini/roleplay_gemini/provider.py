@@ -31,6 +31,11 @@ from .client import make_client
 
 logger = logging.getLogger("roleplay.gemini")
 
+#: Top-level modules of the HTTP clients google-genai sends REST calls with: aiohttp when it is
+#: installed, else httpx2 (its fork of httpx under another name). Their errors (a refused TLS
+#: certificate, a dropped connection) share no base class with OSError, so they are known by module.
+TRANSPORT_MODULES = frozenset({"aiohttp", "httpx", "httpcore", "httpx2", "httpcore2"})
+
 
 @attrs.frozen(kw_only=True)
 class JudgeOutput:
@@ -44,6 +49,12 @@ def provider_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, errors.APIError):
         return ProviderError(f"Gemini answered {exc.code} {exc.status or ''}: {exc.message or ''}".strip())
     return ProviderError(f"Gemini could not be reached: {type(exc).__name__}: {exc}"[:300])
+
+
+def is_call_failure(exc: BaseException) -> bool:
+    """An API answer or a network/TLS failure (to report as :class:`ProviderError`), not a bug of ours."""
+    return (isinstance(exc, (errors.APIError, OSError, TimeoutError))
+            or type(exc).__module__.split(".")[0] in TRANSPORT_MODULES)
 
 
 def safety_settings(configured: Mapping[str, str] | None) -> list[types.SafetySetting] | None:
@@ -98,10 +109,8 @@ class GeminiProvider(ModelProvider):
                 if text:
                     pieces.append(text)
                     yield ReplyDelta(text)
-        except (errors.APIError, OSError, TimeoutError) as exc:
-            raise provider_error(exc) from exc
-        except Exception as exc:  # aiohttp/httpx client errors have no common base we can name here
-            if type(exc).__module__.split(".")[0] in ("aiohttp", "httpx", "httpcore"):
+        except Exception as exc:
+            if is_call_failure(exc):
                 raise provider_error(exc) from exc
             raise
         text = "".join(pieces).strip()
@@ -126,8 +135,10 @@ class GeminiProvider(ModelProvider):
         for _ in range(attempts):
             try:
                 response = await self.client.aio.models.generate_content(model=model, contents=contents, config=config)
-            except (errors.APIError, OSError, TimeoutError) as exc:
-                raise provider_error(exc) from exc
+            except Exception as exc:
+                if is_call_failure(exc):
+                    raise provider_error(exc) from exc
+                raise
             try:
                 return self._judgement(request, _text_of(response), model)
             except ValueError as exc:

@@ -70,12 +70,29 @@ async def test_reply_failure_is_a_provider_error(gemini, fake):
     await provider.close()
 
 
-async def test_untrusted_server_is_refused_without_ca_file(gemini):
-    settings = {**gemini.settings(), "gemini.ca_file": "", "gemini.retries": 1}
+@pytest.fixture(params=["httpx2", "aiohttp"])
+def transport(request, monkeypatch) -> str:
+    """google-genai sends REST calls with aiohttp when that is installed, else with httpx2: test both."""
+    from google.genai import _api_client
+
+    if request.param == "aiohttp":
+        pytest.importorskip("aiohttp", reason="aiohttp is not installed (google-genai then uses httpx2, tested too)")
+    else:
+        # The SDK's own switch (private, so a rename fails this test loudly rather than testing nothing).
+        monkeypatch.setattr(_api_client, "has_aiohttp", False)
+    return request.param
+
+
+async def test_untrusted_server_is_refused_without_ca_file(gemini, transport):
+    settings = {**gemini.settings(), "gemini.ca_file": "", "gemini.retries": 1, "gemini.judge_attempts": 1}
     provider = make_kernel(settings).model("gemini")
-    with pytest.raises(ProviderError, match="(?i)certificate|ssl"):
+    with pytest.raises(ProviderError, match="(?i)certificate|ssl") as raised:
         async for _ in provider.reply(ReplyRequest(script=SCRIPT, character=SCRIPT.characters[0], history=HISTORY)):
             pass
+    # The failure came from the transport under test, turned into a ProviderError (not left to escape).
+    assert type(raised.value.__cause__).__module__.split(".")[0] == transport
+    with pytest.raises(ProviderError, match="(?i)certificate|ssl"):
+        await provider.judge(JudgeRequest(script=SCRIPT, criteria=SCRIPT.rubric.criteria, transcript=HISTORY))
     await provider.close()
 
 
