@@ -101,6 +101,10 @@ async def journey(binary: str, url: str) -> None:
         assert texts[1][1] == "I'm so sorry this happened, that sounds really frustrating."
         assert await page.eval("document.querySelector('#messages').getAttribute('aria-live')") == "polite"
         assert await page.eval("document.querySelector('#message-input').value") == ""
+        assert await page.eval("[...document.querySelectorAll('[hidden]')].every(e => getComputedStyle(e).display === 'none')"), \
+            "an element marked hidden is on screen"
+        assert await page.eval("document.querySelector('#messages li .text') && "
+                               "getComputedStyle(document.querySelector('.inline-error')).display") == "none"
 
         # -- end, evaluate, read the report -----------------------------------------------------
         await page.click("#end-session")
