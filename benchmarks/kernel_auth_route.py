@@ -96,6 +96,8 @@ class Server:
             command = ["taskset", "-c", cpu, *command]  # taskset execs: the pid stays uvicorn's
         self.command = command
         env = {**os.environ, "BENCH_JWT_SECRET": secret, "ROLEPLAY_ENV": "development"}
+        if args.token_cache_size is not None:
+            env["BENCH_TOKEN_CACHE_SIZE"] = str(args.token_cache_size)
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
@@ -305,6 +307,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="measure each server this many times, interleaved; report the median (1)")
     parser.add_argument("--tokens", type=int, default=1,
                         help="distinct tokens to cycle through (1; more exercises the verify cache)")
+    parser.add_argument("--token-cache-size", type=int, default=None,
+                        help="the kernel's security.token_cache_size (default: its setting, 4096; 0 = no cache)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="which of bare,kernel,fastapi to run")
     parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk if found (auto), or the bounded Python one")
@@ -358,7 +362,8 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Result], dict[str, str]
     notes = {
         "tool": tool if tool == "python" else f"wrk -t{args.threads} -c{args.connections}",
         "load": f"{args.connections} connections, {args.duration:g} s measured after {args.warmup:g} s warm-up, "
-                f"{args.rounds} round(s), {args.tokens} distinct token(s)",
+                f"{args.rounds} round(s), {args.tokens} distinct token(s)"
+                + ("" if args.token_cache_size is None else f", kernel token cache size {args.token_cache_size}"),
         "uvicorn": f"workers=1 loop={args.loop} http={args.http} log-level=warning access-log=off",
         "pinning": f"server on CPU {server_cpu}, load generator on CPU {load_cpu}" if server_cpu
                    else "none (server and load generator share the cores)",

@@ -72,11 +72,10 @@ def kernel():
     """The real kernel app: request id, CORS, body limit and auth middleware all on, memory storage."""
     from roleplay_core.testing import make_app
 
-    return make_app(
-        {"security.jwt_secret": _secret(), "security.jwt_issuer": ISSUER, "security.jwt_audience": AUDIENCE},
-        plugins=[BenchPlugin()],
-        load_entry_points=False,
-    )
+    settings = {"security.jwt_secret": _secret(), "security.jwt_issuer": ISSUER, "security.jwt_audience": AUDIENCE}
+    if os.environ.get("BENCH_TOKEN_CACHE_SIZE"):  # --token-cache-size: 0 shows the cost without the cache
+        settings["security.token_cache_size"] = int(os.environ["BENCH_TOKEN_CACHE_SIZE"])
+    return make_app(settings, plugins=[BenchPlugin()], load_entry_points=False)
 
 
 def fastapi():
