@@ -237,6 +237,7 @@ export async function renderPractice(main, ctx) {
     state.socket = null;
     composer.hidden = true;
     retryButton.hidden = true;
+    transport.hidden = true;
     setBusy(false);
     const session = state.session;
     const status = h("p", { class: "eval-status", "aria-live": "polite" });

@@ -47,7 +47,7 @@ export async function renderSessions(main, ctx) {
     return h("li", { class: "card session", dataset: { sessionId: s.id } },
       h("h2", {}, h("a", { href: `#/practice/${encodeURIComponent(s.id)}`, text: s.title })),
       h("p", { class: "muted" },
-        h("span", { class: `badge ${s.status}`, text: s.status === "active" ? "In progress" : "Ended" }),
+        h("span", { class: `badge badge-${s.status}`, text: s.status === "active" ? "In progress" : "Ended" }),
         ` ${dateTime(s.created_at)} · ${plural(s.counts?.messages || 0, "message")} · ${duration(s.duration_seconds)}`),
       h("div", { class: "actions" }, action), status);
   }
