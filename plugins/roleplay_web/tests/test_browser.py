@@ -142,6 +142,25 @@ async def journey(binary: str, url: str) -> None:
         summary = await page.eval("document.querySelector('.progress-card .summary-line').textContent")
         assert summary.startswith("1 session · first " + overall)
 
+        # -- the scene ends itself: the `ended` frame closes the conversation -------------------
+        await page.eval("location.hash = '#/scenarios/refund-angry-customer'; true")
+        await page.wait_for("document.querySelector('#start-practice')")
+        await page.click("#start-practice")
+        await page.wait_for("document.querySelector('#transport')?.dataset.transport === 'websocket' && "
+                            "document.querySelector('#messages li.character')", what="a second live session")
+        for _ in range(4):  # dismissing Dana lowers her mood until she walks out
+            await page.fill("#message-input", "Calm down, that's the policy.")
+            await page.click("#send")
+            await page.wait_for("!document.querySelector('#send').disabled || !document.querySelector('#ended').hidden")
+            if await page.eval("!document.querySelector('#ended').hidden"):
+                break
+        ended = await page.wait_for("!document.querySelector('#ended').hidden && document.querySelector('#ended').innerText",
+                                    what="the scene's own ending")
+        assert "Dana walked out angry." in ended and "angry.." not in ended
+        assert await page.eval("document.querySelector('#composer').hidden")
+        last = await page.eval("[...document.querySelectorAll('#messages li')].pop().querySelector('.text').textContent")
+        assert "dispute the charge" in last  # the closing line arrived before the end
+
         # -- the HTTP fallback when the socket cannot open; text stays text -----------------------
         await page.eval("window.WebSocket = function () { throw new Error('blocked by the test'); }; true")
         await page.eval("location.hash = '#/scenarios/refund-angry-customer'; true")

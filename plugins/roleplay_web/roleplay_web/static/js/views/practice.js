@@ -262,7 +262,7 @@ export async function renderPractice(main, ctx) {
     const previous = h("p", { class: "previous" });
     fill(endedPanel, 
       h("h2", { id: "ended-title", text: "This session has ended" }),
-      h("p", { text: `${session.end_reason ? `${capitalise(session.end_reason)}. ` : ""}${plural(session.counts?.messages || 0, "message")} in ${duration(session.duration_seconds)}.` }),
+      h("p", { text: `${session.end_reason ? `${sentence(session.end_reason)} ` : ""}${plural(session.counts?.messages || 0, "message")} in ${duration(session.duration_seconds)}.` }),
       canEvaluate ? h("div", { class: "actions" }, evaluateButton) : null,
       !canEvaluate && plugins.has("evaluator") ? h("p", { class: "muted", text: "There is nothing to evaluate: you did not say anything." }) : null,
       status, previous,
@@ -322,6 +322,9 @@ export async function renderPractice(main, ctx) {
   }
 }
 
-function capitalise(text) {
-  return text ? text[0].toUpperCase() + text.slice(1) : "";
+/** "ended by the learner" -> "Ended by the learner."; "Dana left." stays as it is. */
+function sentence(text) {
+  const trimmed = text.trim();
+  const capital = trimmed ? trimmed[0].toUpperCase() + trimmed.slice(1) : "";
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
