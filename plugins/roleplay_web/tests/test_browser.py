@@ -2,7 +2,7 @@
 
 Skipped, with the reason, when no ``chromium`` is on PATH (``apt-get install chromium``).
 The access token lives 4 seconds here, so the client has to refresh it (POST /auth/refresh on
-a 401) again and again during the journey.
+a 401) again and again during the journey; evaluations answer 202, so the client has to poll.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def test_journey_in_headless_chromium():
     binary = chromium_binary()
     if binary is None:
         pytest.skip("no `chromium` on PATH: the browser test needs headless Chromium (apt-get install chromium)")
-    overrides = {"security.access_token_ttl": 4, "security.leeway": 0, "web.title": "Roleplay <Training>"}
+    # inline_wait 0: POST /evaluations answers 202 and the client has to poll for the report.
+    overrides = {"security.access_token_ttl": 4, "security.leeway": 0, "web.title": "Roleplay <Training>",
+                 "evaluator.inline_wait": 0.0}
     with Server(overrides) as server:
         asyncio.run(asyncio.wait_for(journey(binary, server.url), 150))
 
@@ -194,6 +196,10 @@ async def journey(binary: str, url: str) -> None:
         statuses = [e["response"]["status"] for e in page.events("Network.responseReceived")
                     if "/auth/refresh" not in e["response"]["url"]]
         assert 401 in statuses
+        evaluations = [(e["response"]["status"], e["response"]["url"]) for e in page.events("Network.responseReceived")
+                       if "/evaluations" in e["response"]["url"]]
+        assert (202, url + "/evaluations") in evaluations, "the evaluation was still running when POST answered"
+        assert [u for status, u in evaluations if status == 200 and u.startswith(url + "/evaluations/")], "then polled"
 
         # -- an OAuth-style return: tokens arrive in the fragment and leave the address bar at once ----
         async with httpx.AsyncClient(base_url=url) as http:
