@@ -309,16 +309,23 @@ export async function renderPractice(main, ctx) {
     return;
   }
   ctx.signal.addEventListener("abort", () => state.socket?.close());
-  try {
-    state.socket = await connect(sessionId, state.lastSeq, onFrame, onClose);
-    if (ctx.signal.aborted) {
-      state.socket.close();
-      return;
+  // Not awaited: the view is usable (and keeps the learner's focus) while the socket connects;
+  // a message sent meanwhile goes over HTTP.
+  connectLive();
+
+  async function connectLive() {
+    try {
+      const socket = await connect(sessionId, state.lastSeq, onFrame, onClose);
+      if (ctx.signal.aborted || state.session.status === "ended") {
+        socket.close();
+        return;
+      }
+      state.socket = socket;
+      setTransport("websocket");
+    } catch {
+      if (ctx.signal.aborted) return;
+      setTransport("http"); // the HTTP API does everything the socket does, without streaming
     }
-    setTransport("websocket");
-  } catch {
-    if (ctx.signal.aborted) return;
-    setTransport("http"); // the HTTP API does everything the socket does, without streaming
   }
 }
 
