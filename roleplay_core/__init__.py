@@ -4,7 +4,7 @@ The names below are the public API plugins may rely on.
 """
 
 from .app import create_app
-from .catalog import PublishedScript, ScriptCatalog
+from .catalog import PublishedScript, ScriptCatalog, language_matches
 from .errors import FieldError, Problem, validation_problem
 from .hookspecs import hookimpl, hookspec
 from .identity import AuthProvider, ExternalIdentity
@@ -117,6 +117,7 @@ __all__ = [
     "current_principal",
     "hookimpl",
     "hookspec",
+    "language_matches",
     "maybe_await",
     "parse_body",
     "read_json",

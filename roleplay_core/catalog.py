@@ -35,6 +35,23 @@ class PublishedScript:
     published_at: dt.datetime | None = None
 
 
+# Browsers and phones send region tags; Chinese scripts are tagged by writing system.
+_SCRIPT_FOR_REGION = {"zh-tw": "zh-hant", "zh-hk": "zh-hant", "zh-mo": "zh-hant", "zh-cn": "zh-hans",
+                      "zh-sg": "zh-hans", "zh-my": "zh-hans"}
+
+
+def language_matches(have: str, want: str) -> bool:
+    """Whether content in language ``have`` serves a request for ``want`` (BCP 47, case-insensitive).
+
+    ``es`` serves ``es``, ``es-MX`` and is served by a request for ``es``; ``zh`` requests
+    match ``zh-Hant`` and ``zh-Hans``; ``zh-TW``/``zh-HK`` mean ``zh-Hant`` and ``zh-CN`` means
+    ``zh-Hans``.
+    """
+    have, want = have.lower(), want.lower()
+    want = _SCRIPT_FOR_REGION.get(want, want)
+    return have == want or have.startswith(want + "-") or want.startswith(have + "-")
+
+
 class PackError(Exception):
     """A script pack file could not be read; the message names the file and the field."""
 
@@ -107,8 +124,7 @@ class ScriptCatalog:
                 continue
         items = sorted(found.values(), key=lambda p: (p.script.title.lower(), p.script.id))
         if language:
-            items = [p for p in items if p.script.language.lower() == language.lower()
-                     or p.script.language.lower().startswith(language.lower() + "-")]
+            items = [p for p in items if language_matches(p.script.language, language)]
         if tag:
             items = [p for p in items if tag in p.script.tags]
         return items

@@ -103,3 +103,17 @@ def test_catalog_serves_packs_and_published_versions_override(tmp_path):
         assert portal.call(lambda: catalog.list(language="es")) == []
         portal.call(catalog.withdraw, "tiny")
         assert portal.call(catalog.get, "tiny").source == "pack"
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "expected"),
+    [
+        ("en", "en", True), ("en", "EN", True), ("es", "es-MX", True), ("es-MX", "es", True),
+        ("zh-Hant", "zh", True), ("zh-Hant", "zh-TW", True), ("zh-Hant", "zh-hk", True),
+        ("zh-Hant", "zh-CN", False), ("zh-Hans", "zh-CN", True), ("en", "es", False), ("en", "eng", False),
+    ],
+)
+def test_language_matching(have, want, expected):
+    from roleplay_core.catalog import language_matches
+
+    assert language_matches(have, want) is expected

@@ -28,7 +28,7 @@ import attrs
 from roleplay_core import Beat, Character, ModelProvider, Reply, ReplyDelta, ReplyRequest, Script
 from roleplay_core.script import MOOD_MAX, MOOD_MIN
 
-from .matching import THRESHOLD, Synonyms, TriggerIndex
+from .matching import CJK, THRESHOLD, Synonyms, TriggerIndex
 
 STATE_VERSION = 1
 
@@ -192,7 +192,8 @@ def _default_reason(condition: Any) -> str:
     }[condition.kind]
 
 
-_CHUNK = re.compile(r"\S+\s*")
+# Words, or pairs of Han/kana characters (written without spaces), each with the space after it.
+_CHUNK = re.compile(rf"[{CJK}]{{1,2}}\s*|[^\s{CJK}]+\s*|\s+")
 
 
 def chunks(text: str, words: int = 3) -> list[str]:

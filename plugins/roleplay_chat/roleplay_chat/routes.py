@@ -18,6 +18,7 @@ from roleplay_core import (
     Problem,
     PublishedScript,
     current_principal,
+    language_matches,
     parse_body,
     requires_user,
     validation_problem,
@@ -112,7 +113,7 @@ async def create_session(request: Request) -> JSON:
     published = await _published(request, body.scenario_id)
     if published is None:
         raise validation_problem([FieldError("scenario_id", "no published scenario has this id")])
-    if body.language and not _same_language(published.script.language, body.language):
+    if body.language and not language_matches(published.script.language, body.language):
         published = await _translation(kernel, published, body.language)
     try:
         published.script.character(body.character_id)
@@ -125,11 +126,6 @@ async def create_session(request: Request) -> JSON:
                                                     seed=seed if isinstance(seed, int) else None)
     return JSON(session_body(record, opening), status_code=201,
                 headers={"Location": str(request.url_for("chat_session", session_id=record.id).path)})
-
-
-def _same_language(have: str, want: str) -> bool:
-    have, want = have.lower(), want.lower()
-    return have == want or have.startswith(want + "-")
 
 
 async def _translation(kernel: Any, published: PublishedScript, language: str) -> PublishedScript:

@@ -142,3 +142,12 @@ async def test_provider_streams_deltas_then_reply_through_the_kernel():
     again = [item async for item in provider.reply(ReplyRequest(
         script=BAKERY, character=BRUNO, history=history, state=final.state, seed=5))][-1]
     assert again.info["beats"] == []  # the state came back: ask_lia already fired
+
+
+def test_reply_chunks_rebuild_the_text_and_split_unspaced_chinese():
+    from roleplay_chat.engine import chunks
+
+    for text in ["Hello there, how can I help?", "  leading space", "您好，我是林黛娜。我的咖啡機壞了！", "mixed 中文 text"]:
+        pieces = chunks(text)
+        assert "".join(pieces) == text
+    assert len(chunks("您好，我是林黛娜。我的咖啡機壞了！")) > 1
