@@ -163,6 +163,30 @@ async def journey(binary: str, url: str) -> None:
         last = await page.eval("[...document.querySelectorAll('#messages li')].pop().querySelector('.text').textContent")
         assert "dispute the charge" in last  # the closing line arrived before the end
 
+        # -- the socket drops right after a message: the reply is fetched over HTTP ----------------
+        await page.eval("location.hash = '#/scenarios/refund-angry-customer'; true")
+        await page.wait_for("document.querySelector('#start-practice')")
+        await page.click("#start-practice")
+        await page.wait_for("document.querySelector('#transport')?.dataset.transport === 'websocket' && "
+                            "document.querySelector('#messages li.character')", what="a third live session")
+        await page.eval("""(() => {
+            const send = WebSocket.prototype.send;
+            WebSocket.prototype.send = function (data) {
+                send.call(this, data);
+                if (JSON.parse(data).type === 'message') this.close();
+            };
+            window.__restoreSend = () => { WebSocket.prototype.send = send; };
+            return true;
+        })()""")
+        await page.fill("#message-input", "I'm sorry. What happened?")
+        await page.click("#send")
+        await page.wait_for("document.querySelector('#transport').dataset.transport === 'http' && "
+                            "document.querySelectorAll('#messages li.character:not(.streaming)').length === 2 && "
+                            "!document.querySelector('#send').disabled", what="the reply after the socket dropped")
+        assert await page.eval("[...document.querySelectorAll('#messages li')].map(li => li.dataset.role).join()") == \
+            "character,learner,character"
+        await page.eval("window.__restoreSend(); true")
+
         # -- the HTTP fallback when the socket cannot open; text stays text -----------------------
         await page.eval("window.WebSocket = function () { throw new Error('blocked by the test'); }; true")
         await page.eval("location.hash = '#/scenarios/refund-angry-customer'; true")

@@ -143,7 +143,7 @@ export async function renderPractice(main, ctx) {
         state.pendingText = null;
         if (frame.message) addMessage(frame.message);
         showError(frame.detail || "The message was refused.", frame);
-        if (frame.code === "session_ended") refreshSession();
+        if (frame.code === "session_ended") catchUp();
         break;
       default:
         break; // pong and anything newer
@@ -157,23 +157,30 @@ export async function renderPractice(main, ctx) {
     await catchUp();
   }
 
-  async function catchUp() {
+  /** Fetch what the socket did not deliver. A reply still being written (the socket dropped
+   *  mid-reply; the server finishes it anyway) is waited for, a second at a time. */
+  async function catchUp(tries = 30) {
     try {
       const latest = await chat.session(sessionId, state.lastSeq);
       latest.messages.forEach(addMessage);
       state.session = latest;
-      if (state.busy && latest.awaiting_reply === null) {
-        endStream();
-        setBusy(false);
+      if (latest.status === "ended") {
+        showEnded();
+        return;
       }
-      if (latest.status === "ended") showEnded();
+      const newest = [...log.querySelectorAll("li.message:not(.streaming)")].pop();
+      const replyMissing = newest?.dataset.role === "learner" && latest.awaiting_reply === null;
+      if (replyMissing && tries > 0 && !ctx.signal.aborted) {
+        setTimeout(() => catchUp(tries - 1), 1000);
+        return;
+      }
+      endStream();
+      setBusy(false);
+      if (latest.awaiting_reply !== null) showError("The last message has no reply yet.", { code: "reply_pending" });
     } catch (error) {
+      setBusy(false);
       showError(error.message);
     }
-  }
-
-  async function refreshSession() {
-    await catchUp();
   }
 
   // -- actions ------------------------------------------------------------------------------
