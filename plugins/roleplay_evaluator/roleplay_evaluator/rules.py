@@ -232,7 +232,7 @@ def beat_reached(criterion: Criterion, script: Script, messages: Sequence[Transc
     if not check.beats:
         justification = "The rubric names no beats for this criterion."
     elif reached:
-        justification = (f"Reached {len(reached)} of the {needed} needed moment(s) ({how}): "
+        justification = (f"Reached {len(reached)} key moment(s), {needed} needed ({how}): "
                          + ", ".join(_beat_name(beats.get(b), b) for b, _ in reached) + ".")
     else:
         justification = f"Did not reach {', '.join(_beat_name(beats.get(b), b) for b in check.beats[:3])} ({how})."
