@@ -177,6 +177,7 @@ export async function renderPractice(main, ctx) {
       endStream();
       setBusy(false);
       if (latest.awaiting_reply !== null) showError("The last message has no reply yet.", { code: "reply_pending" });
+      else if (replyMissing) showError("The reply has not arrived. Reload the page in a minute to see it.");
     } catch (error) {
       setBusy(false);
       showError(error.message);
