@@ -120,17 +120,22 @@ async def _turn(websocket: WebSocket, kernel: Any, principal: Any, session_id: s
             raise Problem(413, f"A message can have at most {limit} characters; this one has {len(text)}.",
                           extra={"code": "message_chars"})
         prepared = await turns.begin_message(kernel, principal, session_id, text)
-        await websocket.send_json({"type": "message", "message": sessions.message_to_dict(prepared.learner)})
+        echo = {"type": "message", "message": sessions.message_to_dict(prepared.learner)}
     else:
         prepared = await turns.begin_retry(kernel, principal, session_id)
+        echo = None
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
     async def emit(kind: str, value: Any) -> None:
         queue.put_nowait((kind, value))
 
-    # Detached: if the client goes away mid-reply, the reply is still stored for its reconnect.
+    # Detached, and started before anything is sent: if the client goes away now (even before
+    # the echo), the reply is still produced and stored for its reconnect, and the turn lease
+    # is released instead of blocking the session until it expires.
     task = turns.detach(kernel, turns.finish(kernel, prepared, emit))
     task.add_done_callback(lambda _: queue.put_nowait(("done", None)))
+    if echo is not None:
+        await websocket.send_json(echo)
     while True:
         kind, value = await queue.get()
         if kind == "delta":

@@ -122,3 +122,55 @@ def test_refusals_keep_the_socket_open_and_ended_scene_closes_it(client, alice):
         assert ready["session"]["status"] == "ended"
         ws.send_json({"type": "message", "text": "hello?"})
         assert ws.receive_json()["code"] == "session_ended"
+
+
+def test_a_client_that_hangs_up_right_after_sending_still_gets_its_reply_stored():
+    """Regression: the reply used to start only after the echo, so hanging up in between left the
+    learner's message unanswered and the session busy until its turn lease expired."""
+    import asyncio
+    import json
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+    import websockets
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = build_app()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    token = app.state.kernel.tokens.issue("hang-up")
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{port}"
+
+    async def hang_up_after_sending(session_id: str) -> None:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/chat/sessions/{session_id}/ws") as ws:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            await ws.recv()
+            await ws.recv()
+            await ws.send(json.dumps({"type": "message", "text": "hello"}))
+        # closed without reading the echo
+
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+            for _ in range(5):
+                sid = http.post("/chat/sessions", json={"scenario_id": "test-bakery"}).json()["id"]
+                asyncio.run(hang_up_after_sending(sid))
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    session = http.get(f"/chat/sessions/{sid}").json()
+                    if session["awaiting_reply"] is None and len(session["messages"]) >= 2:
+                        break
+                    time.sleep(0.05)
+                assert [m["role"] for m in session["messages"]][-2:] == ["learner", "character"]
+                assert http.post(f"/chat/sessions/{sid}/messages", json={"text": "bread please"}).status_code == 201
+    finally:
+        server.should_exit = True
+        thread.join(15)
