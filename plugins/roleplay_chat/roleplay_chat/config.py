@@ -24,6 +24,8 @@ VOICE_DEFAULTS: dict[str, Any] = {
     "resume_seconds": 600,
 }
 
+VOICE_LIMITS = ("max_concurrent_per_user", "max_minutes_per_session", "max_minutes_per_day")
+
 DEFAULTS: dict[str, Any] = {
     "chat": {
         #: The model provider that plays characters (``kernel.model(name)``).
@@ -77,7 +79,10 @@ def problems(settings: Any) -> list[str]:
     for key, default in VOICE_DEFAULTS.items():
         if isinstance(default, (int, float)) and not isinstance(default, bool):
             value = settings.get(f"chat.voice.{key}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if key in VOICE_LIMITS:  # 0 turns a limit off, as in docs/voice.md
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    found.append(f"chat.voice.{key} must be a number, 0 or more (0 turns the limit off)")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 found.append(f"chat.voice.{key} must be a positive number")
     seed = settings.get("chat.seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

@@ -264,5 +264,9 @@ def test_voice_settings_are_defaults_and_are_validated():
     assert kernel.settings.get("chat.voice.keep_audio") is False
     strong = "k3Jf9-Qz7Lw2Xv8Rt5Yp1Hn6Bm4Cd0Ae"
     with pytest.raises(SettingsError, match="chat.voice.max_minutes_per_day"):
-        make_kernel({"chat.voice.max_minutes_per_day": 0, "security.jwt_secret": strong,
+        make_kernel({"chat.voice.max_minutes_per_day": -1, "security.jwt_secret": strong,
                      "storage.file.allow_in_production": True}, env="beta")
+    with pytest.raises(SettingsError, match="chat.voice.frame_ms"):
+        make_kernel({"chat.voice.frame_ms": 0, "security.jwt_secret": strong,
+                     "storage.file.allow_in_production": True}, env="beta")
+    assert make_kernel({"chat.voice.max_minutes_per_day": 0}).settings.get("chat.voice.max_minutes_per_day") == 0
