@@ -57,21 +57,29 @@ async def login(request: Request) -> Response:
     email = normalise(body.email)
     ip = client_address(request)
     subjects = {"account": email, "client": ip}
+    provider = request.app.state.kernel.auth_providers.get(body.provider)
+    if provider is None or provider.kind != "password":
+        names = sorted(n for n, p in request.app.state.kernel.auth_providers.items() if p.kind == "password")
+        raise validation_problem([FieldError("provider", f"no password sign-in named {body.provider!r}; "
+                                                         f"available: {', '.join(names) or 'none'}")])
     await auth.throttle.check(subjects)
-    identity = await request.app.state.kernel.auth_providers["local"].authenticate(
-        {"email": email, "password": body.password})
+    identity = await provider.authenticate({"email": email, "password": body.password})
     if identity is None:
         await auth.throttle.failure(subjects)
-        await auth.record("login.failed", email=email, method="local", ip=ip)
+        await auth.record("login.failed", email=email, method=provider.name, ip=ip)
         raise Problem(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
-    user = await auth.users.get_user(identity.subject)
+    if provider.name == "local":
+        user = await auth.users.get_user(identity.subject)
+        how = "existing"
+    else:  # another plugin's directory: find, link or create the account as for OIDC
+        user, how = await auth.user_for_identity(identity)
     if user is None:  # deleted between the check and now
         raise Problem(401, WRONG_CREDENTIALS)
     if user.disabled:
-        await auth.record("login.failed", user_id=user.id, method="local", ip=ip, reason="disabled")
+        await auth.record("login.failed", user_id=user.id, method=provider.name, ip=ip, reason="disabled")
         raise Problem(403, "This account is disabled.")
     await auth.throttle.reset("account", email)
-    await auth.record("login.succeeded", user_id=user.id, method="local", ip=ip)
+    await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
     return JSON(await auth.sign_in(user))
 
 

@@ -26,6 +26,8 @@ class Register:
 class Login:
     email: str
     password: str
+    #: A password-kind auth provider by name: "local" (this plugin's accounts) or one a plugin adds.
+    provider: str = "local"
 
 
 @attrs.frozen(kw_only=True)
