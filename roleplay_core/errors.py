@@ -103,8 +103,39 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem, request_id)
 
 
+async def handle_storage_error(request: Request, exc: Exception) -> Response:
+    """A storage error a plugin let through: answer it as what it means, never as a 500.
+
+    A malformed id in a path cannot name anything (404); a record gone or changed under a
+    request is a conflict the client can retry (404 / 409); an unreachable backend is a 503.
+    """
+    from .storage import InvalidKey, NotFound, PreconditionFailed, StorageUnavailable
+
+    request_id = request.scope.get("request_id")
+    if isinstance(exc, (InvalidKey, NotFound)):
+        problem = Problem(404, "No such resource.")
+    elif isinstance(exc, PreconditionFailed):
+        problem = Problem(409, "The resource changed while this request was handled; try again.",
+                          headers={"Retry-After": "1"})
+    elif isinstance(exc, StorageUnavailable):
+        logger.error("storage unavailable in request %s: %s", request_id, exc)
+        problem = Problem(503, "Storage is unavailable; try again shortly.", headers={"Retry-After": "5"})
+    else:
+        return await handle_server_error(request, exc)
+    return problem_response(problem, request_id)
+
+
 EXCEPTION_HANDLERS = {
     Problem: handle_problem,
     HTTPException: handle_http_exception,
     Exception: handle_server_error,
 }
+
+
+def _register_storage_errors() -> None:
+    from .storage import StorageError
+
+    EXCEPTION_HANDLERS[StorageError] = handle_storage_error
+
+
+_register_storage_errors()

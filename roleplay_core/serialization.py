@@ -120,9 +120,20 @@ async def read_json(request: Request) -> Any:
         raise Problem(415, "Send the body as application/json.")
     body = await request.body()
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Problem(400, "The body is not valid JSON: it is nested too deeply.") from None
+    try:
+        # JSON may spell lone surrogates ("\ud800"), which are not text: refuse them here,
+        # before they reach storage or a response encoder.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Problem(400, "The body is not valid JSON text: it contains an unpaired surrogate.") from None
+    except RecursionError:
+        raise Problem(400, "The body is not valid JSON: it is nested too deeply.") from None
+    return data
 
 
 async def parse_body(request: Request, cls: type[T]) -> T:

@@ -234,7 +234,8 @@ class StorageContract:
         assert page.keys == () and page.cursor is None
 
     @pytest.mark.parametrize(
-        "key", ["", "/abs", "a//b", "a/../b", "..", "a/./b", "a/b/", "bad\x00key", "tab\tkey", "back\\slash", ".hidden"]
+        "key", ["", "/abs", "a//b", "a/../b", "..", "a/./b", "a/b/", "bad\x00key", "tab\tkey", "back\\slash", ".hidden",
+                "a/" + "x" * 241, "a/" + "é" * 121, "x" * 1025]
     )
     async def test_bad_keys_rejected(self, storage: Storage, key: str) -> None:
         with pytest.raises(InvalidKey):
@@ -243,7 +244,7 @@ class StorageContract:
             await storage.get(key)
 
     async def test_unicode_and_odd_keys(self, storage: Storage, prefix: str) -> None:
-        for key in ("émail@example.com", "with space", "x.rec", "a:b"):
+        for key in ("émail@example.com", "with space", "x.rec", "a:b", "y" * 240, "é" * 120):
             await storage.put(f"{prefix}/{key}", key.encode())
             assert (await storage.get(f"{prefix}/{key}")).data == key.encode()
 

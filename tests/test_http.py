@@ -158,3 +158,44 @@ def test_readiness_reports_broken_storage(tmp_path):
 def test_a_string_is_not_a_list(client):
     problem = assert_problem(client.post("/demo/items", json={"name": "x", "count": 1, "tags": "retail"}), 422)
     assert problem["errors"] == [{"field": "tags", "message": "expected a list"}]
+
+
+def test_deeply_nested_json_is_400_not_500():
+    app = create_app(make_kernel(plugins=[Demo()], load_entry_points=False))
+    deep = "[" * 50_000 + "]" * 50_000
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/demo/items", content=deep.encode(), headers={"content-type": "application/json"})
+    assert "nested too deeply" in assert_problem(response, 400)["detail"]
+
+
+def test_lone_surrogates_are_400_not_500(client):
+    response = client.post("/demo/items", content=b'{"name": "\\ud800x", "count": 1}',
+                           headers={"content-type": "application/json"})
+    assert "surrogate" in assert_problem(response, 400)["detail"]
+
+
+def test_storage_errors_a_plugin_lets_through_are_problems_not_500s():
+    from roleplay_core.storage import InvalidKey, NotFound, PreconditionFailed, StorageUnavailable
+
+    errors = {"invalid": InvalidKey("bad"), "missing": NotFound("k"), "changed": PreconditionFailed("k"),
+              "down": StorageUnavailable("disk full")}
+
+    class Leaky:
+        name = "leaky"
+
+        @hookimpl
+        def register_routes(self):
+            async def leak(request):
+                raise errors[request.path_params["kind"]]
+
+            return [Route("/leaky/{kind}", leak)]
+
+    app = create_app(make_kernel(plugins=[Leaky()], load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert_problem(client.get("/leaky/invalid"), 404)
+        assert_problem(client.get("/leaky/missing"), 404)
+        assert client.get("/leaky/changed").headers["retry-after"] == "1"
+        assert_problem(client.get("/leaky/changed"), 409)
+        down = client.get("/leaky/down")
+        assert_problem(down, 503)
+        assert "disk full" not in down.text  # the backend's detail goes to the log only

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import attrs
 
+MAX_SEGMENT_BYTES = 240
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
@@ -60,7 +61,8 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
     Rules: non-empty, no leading or trailing ``/`` (a listing prefix may end in
     ``/``), no empty segments, no ``.``/``..`` segments, no segment starting with
     ``.`` (reserved for backends' own files), no control characters or
-    backslashes, at most 1024 characters.
+    backslashes, at most 1024 characters, each segment at most 240 bytes of UTF-8
+    (a file name, with the file backend's suffix, must fit in 255).
     """
     if not isinstance(key, str):
         raise InvalidKey(f"storage key must be a string, not {type(key).__name__}")
@@ -78,6 +80,8 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
             raise InvalidKey(f"storage key has an empty segment: {key!r}")
         if segment.startswith("."):
             raise InvalidKey(f"storage key segment must not start with '.': {key!r}")
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise InvalidKey(f"storage key segment is over {MAX_SEGMENT_BYTES} bytes: {segment[:40]!r}...")
     return key
 
 
