@@ -1,0 +1,38 @@
+"""The repository's settings.toml only names keys that exist, in every layer."""
+
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from roleplay_core import Kernel
+
+SETTINGS = Path(__file__).resolve().parents[1] / "settings.toml"
+STRONG = "k3Jf9-Qz7Lw2Xv8Rt5Yp1Hn6Bm4Cd0Ae"
+
+
+def leaves(table, prefix=""):
+    for key, value in table.items():
+        dotted = f"{prefix}{key}".lower()
+        if isinstance(value, dict):
+            yield from leaves(value, dotted + ".")
+        else:
+            yield dotted
+
+
+def _owner(key: str) -> str:
+    parts = key.split(".")
+    return ".".join(parts[:2]) if parts[0] == "storage" else parts[0]  # storage.s3 belongs to roleplay-s3
+
+
+@pytest.mark.parametrize("layer", ["default", "development", "beta", "production"])
+def test_every_key_in_settings_toml_is_a_known_setting(layer):
+    """A misspelt key in settings.toml would silently do nothing; every one must exist in the defaults."""
+    written = tomllib.loads(SETTINGS.read_text())[layer]
+    # The defaults alone (no settings file): kernel + every installed plugin's settings_defaults.
+    defaults = Kernel.create(env="development", settings_files=[], overrides={"storage.backend": "memory"},
+                             plugins=[]).settings
+    # A plugin's table exists only when the plugin is installed: check the tables that exist.
+    unknown = [key for key in leaves(written) if defaults.get(key, KeyError) is KeyError
+               and defaults.get(_owner(key), KeyError) is not KeyError]
+    assert unknown == [], f"[{layer}] names settings nobody reads: {unknown}"
