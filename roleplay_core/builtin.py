@@ -37,7 +37,11 @@ async def readyz(request: Request) -> JSON:
     except Exception as exc:  # a backend's own client error: report it, do not crash the probe
         checks["storage"] = {"ok": False, "backend": kernel.storage.describe(), "error": f"{type(exc).__name__}: {exc}"}
     failed = [info.name for info in kernel.plugins if info.enabled and info.status.startswith("failed")]
-    checks["plugins"] = {"ok": kernel.started and not failed, "started": kernel.started, "failed": failed}
+    # Development skips a plugin that failed to start (its routes answer 503) and stays ready;
+    # beta and production never get here with one, startup fails instead.
+    skipped = sorted(kernel.failed_plugins)
+    checks["plugins"] = {"ok": kernel.started and not (set(failed) - set(skipped)), "started": kernel.started,
+                         "failed": failed, "skipped": skipped}
     ready = all(check["ok"] for check in checks.values())
     return JSON({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
 

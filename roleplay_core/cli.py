@@ -19,7 +19,9 @@ from .plugins import PluginError, new_plugin_manager
 
 def main(argv: list[str] | None = None) -> int:
     argv = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser()
+    # The global options decide which plugins (and so which commands) exist: read them first.
+    early, _ = _global_options().parse_known_args(argv)
+    parser = build_parser(env=early.env, overrides=_parse_overrides(early.set or []))
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -57,21 +59,26 @@ async def _run(args: argparse.Namespace, kernel: Kernel) -> int:
             await kernel.stop()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="roleplay", description="Roleplay conversation-training server.")
+def _global_options(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(add_help=False)
     parser.add_argument("--env", choices=["development", "beta", "production"],
                         help="settings layer (default: $ROLEPLAY_ENV or development)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override one setting, e.g. --set storage.backend=memory (repeatable)")
+    return parser
+
+
+def build_parser(env: str | None = None, overrides: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    parser = _global_options(argparse.ArgumentParser(prog="roleplay", description="Roleplay conversation-training server."))
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     # Plugins' commands come from the hook; to know which plugins are enabled we
     # need the settings layers, so build a throwaway manager from the same discovery.
-    pm = _command_plugin_manager()
+    pm = _command_plugin_manager(env, overrides or {})
     pm.hook.register_commands(subparsers=subparsers)
     return parser
 
 
-def _command_plugin_manager():
+def _command_plugin_manager(env: str | None, overrides: dict[str, Any]):
     from . import builtin
     from .plugins import discover
     from .settings import build_settings, current_env, load_layers
@@ -79,8 +86,8 @@ def _command_plugin_manager():
     pm = new_plugin_manager()
     pm.register(builtin, name="core")
     try:
-        env = current_env()
-        discover(pm, build_settings(env, layers=load_layers(env)), strict=False)
+        env = current_env(env)
+        discover(pm, build_settings(env, layers=load_layers(env), overrides=overrides), strict=False)
     except Exception as exc:  # the command that needs the plugin reports it properly
         print(f"roleplay: warning: {exc}", file=sys.stderr)
     return pm

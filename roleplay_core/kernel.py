@@ -61,6 +61,8 @@ class Kernel:
         self.auth_providers: dict[str, AuthProvider] = {}
         self.started = False
         self._opened = False
+        #: Plugins that failed to start in development, with the cause; their routes answer 503.
+        self.failed_plugins: dict[str, str] = {}
 
     # -- construction -------------------------------------------------------
 
@@ -160,6 +162,7 @@ class Kernel:
             info = self.plugin_info(name)
             for route in result or []:
                 route = _with_prefix(route, prefix)
+                route.app = self._unless_failed(name, route.app)
                 path = _route_path(route)
                 shape = re.sub(r"\{[^}]+\}", "{}", path)
                 owner = owners.get(shape)
@@ -170,6 +173,25 @@ class Kernel:
                 if info is not None:
                     info.routes.append(path)
         return routes
+
+    def _unless_failed(self, plugin: str, app: Any) -> Any:
+        """Serve ``app`` unless ``plugin`` failed to start (development skips such plugins)."""
+
+        async def guarded(scope: Any, receive: Any, send: Any) -> None:
+            cause = self.failed_plugins.get(plugin)
+            if cause is None:
+                await app(scope, receive, send)
+                return
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 4503, "reason": f"plugin {plugin!r} is unavailable"})
+                return
+            from .errors import Problem, problem_response
+
+            response = problem_response(Problem(503, f"The {plugin!r} plugin failed to start: {cause}"),
+                                        scope.get("request_id"))
+            await response(scope, receive, send)
+
+        return guarded
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -199,7 +221,8 @@ class Kernel:
                 cause = f"failed to start: {type(exc).__name__}: {exc}"
                 if strict:
                     raise PluginError(f"plugin {impl.plugin_name!r} {cause}") from exc
-                logger.warning("plugin %r %s", impl.plugin_name, cause, exc_info=exc)
+                logger.warning("plugin %r %s; skipping it (development)", impl.plugin_name, cause, exc_info=exc)
+                self.failed_plugins[impl.plugin_name] = cause
                 info = self.plugin_info(impl.plugin_name)
                 if info is not None:
                     info.status = cause

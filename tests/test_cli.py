@@ -107,3 +107,14 @@ def test_serve_runs_uvicorn_on_the_app_factory(tmp_path):
         process.wait(15)
     output = process.stdout.read().decode()
     assert f"[{request_id}]" in output and "/healthz" in output  # request ids in the access log
+
+
+def test_set_disables_a_plugin_and_its_commands(tmp_path):
+    listed = run("plugins", "--json", cwd=tmp_path)
+    if "auth" not in {p["name"] for p in json.loads(listed.stdout)}:
+        pytest.skip("roleplay-auth is not installed in this environment")
+    assert run("users", "--help", cwd=tmp_path).returncode == 0
+    off = run("--set", "plugins.auth.enabled=false", "users", "--help", cwd=tmp_path)
+    assert off.returncode == 2 and "invalid choice: 'users'" in off.stderr
+    again = run("users", "--help", "--set", "plugins.auth.enabled=false", cwd=tmp_path)  # after the command too
+    assert again.returncode == 2

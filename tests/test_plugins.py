@@ -88,19 +88,43 @@ def test_broken_plugin_skipped_in_development_fatal_in_production(tmp_path, capl
         fakeplugins.uninstall(tmp_path, name)
 
 
-def test_plugin_that_fails_to_start_names_itself(caplog):
-    class Exploding:
-        name = "exploding"
+class Exploding:
+    name = "exploding"
 
-        @hookimpl
-        def startup(self, kernel):
-            raise RuntimeError("cannot reach the moon")
+    @hookimpl
+    def register_routes(self):
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
 
+        async def moon(request):
+            return PlainTextResponse("moon")
+
+        return [Route("/moon", moon)]
+
+    @hookimpl
+    def startup(self, kernel):
+        raise RuntimeError("cannot reach the moon")
+
+
+def test_plugin_that_fails_to_start_is_skipped_in_development(caplog):
     app = create_app(make_kernel(plugins=[Exploding()], load_entry_points=False))
     with caplog.at_level(logging.WARNING), TestClient(app) as client:
-        body = client.get("/readyz").json()
-    assert body["checks"]["plugins"]["failed"] == ["exploding"]
+        ready = client.get("/readyz")
+        moon = client.get("/moon")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["plugins"]["skipped"] == ["exploding"]
+    assert moon.status_code == 503 and "cannot reach the moon" in moon.json()["detail"]
     assert "exploding" in caplog.text and "cannot reach the moon" in caplog.text
+
+
+def test_plugin_that_fails_to_start_stops_production():
+    strong = "k3Jf9-Qz7Lw2Xv8Rt5Yp1Hn6Bm4Cd0Ae"
+    kernel = make_kernel({"security.jwt_secret": strong, "cors.allow_origins": ["https://app.example.org"]},
+                         plugins=[Exploding()], load_entry_points=False, env="production")
+    app = create_app(kernel)
+    with pytest.raises(PluginError, match=r"'exploding'.*cannot reach the moon"):
+        with TestClient(app):
+            pass
 
 
 def test_two_plugins_claiming_one_path_are_refused_naming_both():

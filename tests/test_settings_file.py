@@ -1,9 +1,9 @@
 """The repository's settings.toml only names keys that exist, in every layer."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from roleplay_core import Kernel
 
