@@ -28,6 +28,7 @@ import attrs
 
 from roleplay_core import (
     Character,
+    FieldError,
     NotSupported,
     Principal,
     Problem,
@@ -37,10 +38,12 @@ from roleplay_core import (
     ReplyRequest,
     Script,
     TranscriptMessage,
+    validation_problem,
 )
 
 from . import limits, sessions
 from .sessions import ACTIVE, CHARACTER, LEARNER, SessionRecord
+from .text import control_characters
 
 logger = logging.getLogger("roleplay.chat")
 
@@ -152,8 +155,16 @@ async def _release_quietly(kernel: Any, record: SessionRecord, version: str) -> 
 # -- the first half ------------------------------------------------------------------
 
 
+def check_text(said: str) -> None:
+    """Refuse (422 naming ``text``) learner text holding control characters other than tab and newlines."""
+    found = control_characters(said)
+    if found is not None:
+        raise validation_problem([FieldError("text", f"must not contain control characters (found {found})")])
+
+
 async def begin_message(kernel: Any, principal: Principal, session_id: str, text: str) -> Prepared:
     """Check, take the lease, store the learner's ``text``. Raises a :class:`Problem`."""
+    check_text(text)
     record = await owned(kernel, principal, session_id, write=True)
     if record.status != ACTIVE:
         raise ended_problem(record)

@@ -59,6 +59,7 @@ from roleplay_core.storage import key_segment
 
 from . import audio, limits, sessions, turns
 from .config import VOICE_DEFAULTS
+from .text import control_characters, parse_frame
 
 logger = logging.getLogger("roleplay.chat.voice")
 
@@ -282,9 +283,9 @@ def _json_frame(message: dict[str, Any]) -> dict[str, Any]:
     if message.get("text") is None:
         raise BadFrame("control frames are JSON text")
     try:
-        frame = json.loads(message["text"])
-    except ValueError:
-        raise BadFrame("the frame is not valid JSON") from None
+        frame = parse_frame(message["text"])
+    except ValueError as exc:
+        raise BadFrame(str(exc)) from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise BadFrame('a control frame is a JSON object with a "type"', "type")
     return frame
@@ -393,6 +394,11 @@ class Call:
         if not isinstance(text, str) or not text.strip():
             raise BadFrame('a text frame needs "text", a non-blank string', "text")
         limit = int(self.kernel.settings.get("chat.limits.message_chars", 2000))
+        found = control_characters(text)
+        if found is not None:  # refused like a typed chat message: nothing stored, the call goes on
+            await self.send_json({"type": "error", "status": 422, "code": "validation", "field": "text",
+                                  "detail": f"text: must not contain control characters (found {found})"})
+            return
         if len(text) > limit:
             await self.send_json({"type": "error", "status": 413, "code": "message_chars",
                                   "detail": f"A message can have at most {limit} characters."})

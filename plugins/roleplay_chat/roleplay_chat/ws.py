@@ -12,15 +12,15 @@ Protocol (JSON text frames; see docs/api/chat.md):
 4. client ``{"type": "retry"}`` regenerates a missing reply; ``{"type": "ping"}`` -> ``{"type": "pong"}``.
 
 Errors are ``{"type": "error", "status": ..., "code": ..., "detail": ...}`` frames. A
-refused message (limit, busy, provider failure) keeps the socket open; a bad frame
-(not JSON, not an object, unknown type, binary) is answered with an error frame and a
+refused message (blank, control characters, limit, busy, provider failure) keeps the
+socket open; a bad frame (not JSON, nested too deeply, a lone surrogate in a
+string, not an object, unknown type, binary) is answered with an error frame and a
 close with 4400; an unknown or foreign session closes with 4404.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from roleplay_core import Problem, authenticate_websocket
 from roleplay_core.security import WS_BAD_FRAME, WS_NOT_FOUND
 
-from . import sessions, turns
+from . import sessions, text, turns
 
 
 class BadFrame(Exception):
@@ -48,9 +48,9 @@ async def _receive(websocket: WebSocket) -> dict[str, Any]:
     if message.get("text") is None:
         raise BadFrame("send JSON text frames, not binary")
     try:
-        frame = json.loads(message["text"])
-    except ValueError:
-        raise BadFrame("the frame is not valid JSON") from None
+        frame = text.parse_frame(message["text"])
+    except ValueError as exc:
+        raise BadFrame(str(exc)) from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise BadFrame('a frame is a JSON object with a "type"')
     return frame
@@ -109,17 +109,17 @@ async def _resume(websocket: WebSocket, kernel: Any, session_id: str, frame: dic
 async def _turn(websocket: WebSocket, kernel: Any, principal: Any, session_id: str, frame: dict[str, Any]) -> bool:
     """Play one turn; True when the scene ended and the socket was closed."""
     if frame["type"] == "message":
-        text = frame.get("text")
-        if not isinstance(text, str):
+        said = frame.get("text")
+        if not isinstance(said, str):
             raise BadFrame('a message frame needs "text", a string')
-        text = text.strip()
+        said = said.strip()
         limit = int(kernel.settings.get("chat.limits.message_chars"))
-        if not text:
+        if not said:
             raise Problem(422, "text: must not be blank", extra={"code": "validation"})
-        if len(text) > limit:
-            raise Problem(413, f"A message can have at most {limit} characters; this one has {len(text)}.",
+        if len(said) > limit:
+            raise Problem(413, f"A message can have at most {limit} characters; this one has {len(said)}.",
                           extra={"code": "message_chars"})
-        prepared = await turns.begin_message(kernel, principal, session_id, text)
+        prepared = await turns.begin_message(kernel, principal, session_id, said)
         echo = {"type": "message", "message": sessions.message_to_dict(prepared.learner)}
     else:
         prepared = await turns.begin_retry(kernel, principal, session_id)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from chat_support import assert_gapless
 
 
@@ -74,6 +75,21 @@ def test_message_validation(alice):
         assert response.status_code == status, response.text
         assert response.json()["errors"][0]["field"] in ("text", "$")
     assert alice.session(session["id"])["last_seq"] == 1  # nothing stored
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "\u0007bell", "esc\u001b[2J", "del\u007f", "v\u000btab"])
+def test_control_characters_in_a_message_are_refused(alice, text):
+    session = alice.start()
+    for accept in ("application/json", "text/event-stream"):
+        response = alice.post(f"/chat/sessions/{session['id']}/messages", json={"text": text},
+                              headers={"accept": accept})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in response.json()["errors"]] == ["text"]
+    assert alice.session(session["id"])["last_seq"] == 1  # nothing stored
+    # Tab, newline and carriage return are ordinary text.
+    alice.say(session["id"], "some\tbread,\r\nplease")
+    assert alice.session(session["id"])["messages"][1]["text"] == "some\tbread,\r\nplease"
 
 
 def test_list_mine_with_filters_and_pagination(alice, bob):

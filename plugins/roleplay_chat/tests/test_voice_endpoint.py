@@ -170,6 +170,58 @@ def test_interrupted_drops_the_queued_playback():
         assert audio_bytes < 16_000 * 2 // 2
 
 
+DEEP = "[" * 5000 + "]" * 5000  # nested too deeply for the parser (RecursionError)
+
+
+@pytest.mark.parametrize("frame", [
+    DEEP,
+    '{"type": "text", "text": ' + DEEP + "}",
+    '{"type": "text", "text": "\\ud800"}',  # a lone surrogate: valid JSON, not text
+    '{"type": "ping", "x": "\\udc00"}',
+])
+@pytest.mark.parametrize("when", ["start", "mid-call"])
+def test_unparseable_frames_are_bad_frames_closed_4400(frame, when):
+    with app_client() as client:
+        session_id, headers, connect = start_call(client)
+        before = client.get(f"/chat/sessions/{session_id}", headers=headers).json()["last_seq"]
+        with connect as ws:
+            ws.send_json({"type": "auth", "token": headers["Authorization"].removeprefix("Bearer ")})
+            assert ws.receive_json()["type"] == "authenticated"
+            if when == "mid-call":
+                ws.send_json({"type": "start", "sample_rate": 16000})
+                assert ws.receive_json()["type"] == "started"
+            ws.send_text(frame)
+            error = read_until(ws, "error")[-1]
+            assert (error["status"], error["code"]) == (400, "bad_frame") and error["detail"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4400
+        assert client.get(f"/chat/sessions/{session_id}", headers=headers).json()["last_seq"] == before
+        assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "\u0001", "esc\u001b[2J", "del\u007f"])
+def test_typed_text_with_control_characters_is_refused_and_the_call_goes_on(text):
+    with app_client() as client:
+        session_id, headers, connect = start_call(client)
+        with connect as ws:
+            auth_and_start(ws, headers)
+            assert ws.receive_json()["type"] == "started"
+            ws.send_json({"type": "text", "text": text})
+            error = read_until(ws, "error")[-1]
+            assert (error["status"], error["field"]) == (422, "text")
+            ws.send_json({"type": "ping"})
+            assert read_until(ws, "pong")
+            ws.send_json({"type": "text", "text": "fine\ttext"})
+            ws.send_json({"type": "ping"})
+            assert read_until(ws, "pong")
+            for _ in range(10):  # a stored turn after the typed one proves the typed one was recorded first
+                ws.send_bytes(b"\x01\x00" * 320)
+            read_until(ws, "turn_complete")
+        texts = [m["text"] for m in client.get(f"/chat/sessions/{session_id}", headers=headers).json()["messages"]]
+        assert "fine\ttext" in texts and not any(text in t for t in texts)
+
+
 def test_a_stuck_provider_fills_the_bounded_buffer_then_ends_the_call():
     with app_client("stuck", **{"chat.voice.stall_timeout": 0.3, "chat.voice.buffer_ms": 200}) as client:
         _, headers, connect = start_call(client)

@@ -76,6 +76,10 @@ def test_a_reply_finishes_and_is_kept_when_the_client_leaves_mid_reply():
     '{"type": "message", "text": 5}',
     '{"type": "resume", "after_seq": "ten"}',
     '{"type": "resume", "after_seq": -1}',
+    "[" * 5000 + "]" * 5000,  # nested too deeply for the parser (RecursionError)
+    '{"type": "message", "text": ' + "[" * 5000 + "]" * 5000 + "}",
+    '{"type": "message", "text": "\\ud800"}',  # a lone surrogate: valid JSON, not text
+    '{"type": "ping", "x": "a\\udfffb"}',
 ])
 def test_bad_frames_get_an_error_and_close_4400(client, alice, frame):
     sid = alice.start()["id"]
@@ -87,6 +91,23 @@ def test_bad_frames_get_an_error_and_close_4400(client, alice, frame):
             ws.receive_json()
         assert closed.value.code == 4400
         assert alice.session(sid)["last_seq"] == 1  # nothing stored
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "\u0001", "bread\u001b[31m", "x\u007f"])
+def test_control_characters_in_a_message_are_refused_and_the_socket_stays_open(client, alice, text):
+    sid = alice.start()["id"]
+    with connect(client, alice, sid) as (ws, _):
+        ws.send_json({"type": "message", "text": text})
+        error = ws.receive_json()
+        assert error["type"] == "error" and error["status"] == 422
+        assert [e["field"] for e in error["errors"]] == ["text"]
+        ws.send_json({"type": "message", "text": "some bread\twith a tab\nand a newline"})  # these are fine
+        frame = ws.receive_json()
+        assert frame["type"] == "message" and frame["message"]["text"] == "some bread\twith a tab\nand a newline"
+        while not ws.receive_json().get("final"):
+            pass
+    texts = [m["text"] for m in alice.session(sid)["messages"]]
+    assert not any(text in stored for stored in texts)
 
 
 def test_binary_frame_closes_4400(client, alice):
