@@ -12,6 +12,9 @@ from .emails import is_valid, normalise
 
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_NAME = 100
+# Control characters (C0 but tab, newline and carriage return, DEL, C1): a NUL or an escape
+# sequence in a name shown to other people breaks exports, logs and terminals.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @attrs.frozen(kw_only=True)
@@ -65,6 +68,11 @@ def checked_email(value: str, field: str = "email") -> str:
 
 
 def checked_name(value: str, field: str = "display_name") -> str:
+    """``value`` with runs of whitespace made one space; 422 naming ``field`` if empty, too long
+    or holding control characters (checked before the whitespace is folded, which would turn
+    some of them, like U+001F, into spaces)."""
+    if CONTROL.search(value):
+        raise validation_problem([FieldError(field, "must not contain control characters")])
     name = " ".join(value.split())
     if not name:
         raise validation_problem([FieldError(field, "must not be empty")])

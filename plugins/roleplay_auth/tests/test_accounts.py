@@ -52,6 +52,11 @@ def test_register_validation_names_the_field():
              "preferred_language"),
             ({"email": "a@example.com", "password": 12345678901, "display_name": "X"}, "password"),
             ({"email": "a@example.com", "display_name": "X"}, "password"),
+            ({"email": "a@example.com", "password": PASSWORD, "display_name": "a\u0000b"}, "display_name"),
+            ({"email": "a@example.com", "password": PASSWORD, "display_name": "a\u001fb"}, "display_name"),
+            ({"email": "a@example.com", "password": PASSWORD, "display_name": "red\u001b[31m"}, "display_name"),
+            ({"email": "a@example.com", "password": PASSWORD, "display_name": "del\u007f"}, "display_name"),
+            ({"email": "a@example.com", "password": PASSWORD, "display_name": "c1\u0085"}, "display_name"),
         ]
         for body, field in cases:
             assert field in fields(problem(client.post("/auth/register", json=body), 422)), body

@@ -73,6 +73,20 @@ def test_role_escalation_through_patch_is_refused():
         assert client.get("/users/me", headers=bearer(fresh)).json()["display_name"] == "Test User"
 
 
+def test_control_characters_in_a_display_name_are_refused():
+    with TestClient(make_app(ADMIN)) as client:
+        pair = register(client, "ctrl@example.com")
+        for name in ("a\u0000b", "\u0007", "x\u001fy", "esc\u001b[2J", "del\u007f", "c1\u009b"):
+            response = client.patch("/users/me", json={"display_name": name}, headers=bearer(pair))
+            assert response.status_code == 422, (name, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert [e["field"] for e in response.json()["errors"]] == ["display_name"]
+        assert client.get("/users/me", headers=bearer(pair)).json()["display_name"] == "Test User"
+        # Ordinary whitespace is still folded, not refused.
+        response = client.patch("/users/me", json={"display_name": " Ann\tLee\n"}, headers=bearer(pair))
+        assert response.status_code == 200 and response.json()["display_name"] == "Ann Lee"
+
+
 def test_refresh_token_reuse_revokes_the_whole_family():
     with TestClient(make_app(ADMIN)) as client:
         first = register(client, "reuse@example.com")
