@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -51,6 +52,45 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Numeric settings: (type, smallest allowed value, what the number means).
+NUMBERS: dict[str, tuple[type, float, str]] = {
+    "timeout": (float, 0.001, "seconds"),
+    "retries": (int, 1, "attempts"),
+    "judge_attempts": (int, 1, "attempts"),
+    "temperature": (float, 0, "sampling temperature"),
+    "judge_temperature": (float, 0, "sampling temperature"),
+    "max_output_tokens": (int, 1, "tokens"),
+    "live.compression_trigger_tokens": (int, 0, "tokens, 0 for the service's default"),
+    "live.max_reconnects": (int, 0, "reconnections"),
+    "live.silence_duration_ms": (int, 0, "milliseconds"),
+    "live.prefix_padding_ms": (int, 0, "milliseconds"),
+    "live.event_buffer": (int, 1, "events"),
+    "live.frame_ms": (int, 1, "milliseconds"),
+}
+DEFAULT_NUMBERS: dict[str, Any] = {
+    key: DEFAULTS["live"][key[5:]] if key.startswith("live.") else DEFAULTS[key] for key in NUMBERS}
+
+
+def _number_problem(key: str, value: Any, kind: type, least: float, meaning: str) -> str | None:
+    """A problem naming ``key`` unless ``value`` is a number of ``kind`` (a numeric string counts,
+    as environment variables may give one) of at least ``least``; checked before any conversion,
+    so ``"abc"``, null or a list are reported, not raised."""
+    wanted = "an integer" if kind is int else "a number"
+    if isinstance(value, str):
+        try:
+            value = kind(value.strip())
+        except ValueError:
+            return f"{key} must be {wanted} ({meaning}), not {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{key} must be {wanted} ({meaning}), not {type(value).__name__} {value!r}"
+    if kind is int and not float(value).is_integer():
+        return f"{key} must be {wanted} ({meaning}), not {value!r}"
+    if not math.isfinite(value) or value < least:
+        bound = "positive" if least and least < 1 else f"at least {least:g}"
+        return f"{key} must be {bound} ({meaning}), not {value!r}"
+    return None
+
+
 @hookimpl
 def settings_defaults(env):
     return {"gemini": DEFAULTS}
@@ -65,18 +105,22 @@ def validate_settings(settings):
     base_url = settings.get("gemini.base_url") or ""
     if base_url and not base_url.startswith(("https://", "http://")):
         problems.append("gemini.base_url must start with https:// or http://")
-    if float(settings.get("gemini.timeout", 60)) <= 0:
-        problems.append("gemini.timeout must be positive (seconds)")
-    if int(settings.get("gemini.retries", 3)) < 1:
-        problems.append("gemini.retries must be at least 1 (attempts)")
-    uses_gemini = "gemini" in (settings.get("chat.model"), settings.get("evaluator.model"))
+    for key, (kind, least, meaning) in NUMBERS.items():
+        problem = _number_problem(f"gemini.{key}", settings.get(f"gemini.{key}", DEFAULT_NUMBERS[key]),
+                                  kind, least, meaning)
+        if problem:
+            problems.append(problem)
+    # Voice alone (chat.voice.model) talks to Gemini just as much as typed chat does.
+    uses_gemini = "gemini" in (settings.get("chat.model"), settings.get("evaluator.model"),
+                               settings.get("chat.voice.model"))
     if uses_gemini and settings.env != "development":
         has_key = settings.get("gemini.api_key") or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
         if settings.get("gemini.vertexai"):
             if not settings.get("gemini.project"):
                 problems.append("gemini.project must be set when gemini.vertexai is true")
         elif not has_key:
-            problems.append("gemini.api_key must be set (or gemini.vertexai = true) when chat or the evaluator uses gemini")
+            problems.append("gemini.api_key must be set (or gemini.vertexai = true) when chat, voice or the evaluator "
+                            "uses gemini")
     return problems
 
 

@@ -156,3 +156,43 @@ def test_settings_are_validated(tmp_path):
             "gemini.api_key": ""})
     text = str(caught.value)
     assert "gemini.ca_file" in text and "gemini.base_url" in text and "gemini.api_key" in text
+
+
+SECRET = "kq3V9xZp2Lr8Tn5Wb7Yc1Md4Fg6Hj0Sa-Ue_Io"  # a production-grade jwt secret, so only gemini problems remain
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("gemini.timeout", "abc"), ("gemini.timeout", None), ("gemini.timeout", [1]), ("gemini.timeout", 0),
+    ("gemini.timeout", True), ("gemini.timeout", float("nan")), ("gemini.retries", "three"),
+    ("gemini.retries", {}), ("gemini.retries", 1.5), ("gemini.retries", 0), ("gemini.max_output_tokens", None),
+    ("gemini.judge_attempts", "x"), ("gemini.temperature", -1), ("gemini.live.frame_ms", "fast"),
+    ("gemini.live.event_buffer", 0),
+])
+def test_numeric_settings_of_the_wrong_type_are_problems_naming_the_key(key, value):
+    from roleplay_core import Kernel, SettingsError
+
+    base = {"storage.backend": "memory", "security.jwt_secret": SECRET, "gemini.api_key": "k"}
+    with pytest.raises(SettingsError) as caught:  # a problem (raised outside development), not a raw ValueError
+        Kernel.create(env="production", settings_files=[], overrides={**base, key: value})
+    assert key in str(caught.value)
+
+
+def test_numeric_strings_are_accepted():
+    from roleplay_core import Kernel
+
+    kernel = Kernel.create(env="production", settings_files=[], overrides={
+        "storage.backend": "memory", "security.jwt_secret": SECRET, "gemini.api_key": "k",
+        "gemini.timeout": "2.5", "gemini.retries": "2"})
+    assert kernel.settings.get("gemini.timeout") == "2.5"
+
+
+@pytest.mark.parametrize("key", ["chat.model", "evaluator.model", "chat.voice.model"])
+def test_credentials_are_required_outside_development_when_anything_uses_gemini(key, monkeypatch):
+    from roleplay_core import Kernel, SettingsError
+
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    base = {"storage.backend": "memory", "security.jwt_secret": SECRET, "gemini.api_key": ""}
+    with pytest.raises(SettingsError) as caught:
+        Kernel.create(env="production", settings_files=[], overrides={**base, key: "gemini"})
+    assert "gemini.api_key" in str(caught.value)
