@@ -25,6 +25,7 @@ from roleplay_core import (
     structure,
     validation_problem,
 )
+from roleplay_core.script import SLUG
 
 from . import cards, diff, formats, importing, lint, preview, views
 from .records import STATUSES, ScriptHead, version_etag
@@ -65,6 +66,15 @@ def _json(body: Any, status: int = 200, etag: str | None = None, headers: Mappin
 
 def _not_found(script_id: str) -> Problem:
     return Problem(404, f"No script has the id {script_id!r}.")
+
+
+def _script_id(request: Request) -> str:
+    """The ``{script_id}`` of the URL; 404 before storage is touched unless it is a script id
+    (:data:`roleplay_core.script.SLUG`): NUL, backslash, control or overlong ids can name no script."""
+    script_id = request.path_params["script_id"]
+    if not SLUG.match(script_id):
+        raise _not_found(script_id[:80])
+    return script_id
 
 
 def _if_match(request: Request) -> list[str] | None:
@@ -193,7 +203,7 @@ async def list_scripts(request: Request) -> JSON:
 @requires_role(ROLE)
 async def get_script(request: Request) -> JSON:
     """``GET /scripts/{id}``: the draft (or shipped content) with status, versions and an ETag."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     head = await _store(request).get(script_id)
     if head is not None:
         return _json(views.head_detail(head), etag=head.etag)
@@ -222,7 +232,7 @@ async def create_script(request: Request) -> JSON:
 @requires_role(ROLE)
 async def update_script(request: Request) -> JSON:
     """``PUT /scripts/{id}`` with ``If-Match``: save the next version (412 stale, 428 without If-Match)."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     tags = _require_if_match(request)
     script = await _parse_script(request)
     if script.id != script_id:
@@ -256,7 +266,7 @@ async def update_script(request: Request) -> JSON:
 @requires_role(ROLE)
 async def archive_script(request: Request) -> JSON:
     """``DELETE /scripts/{id}``: archive; learners stop seeing it. Versions stay readable."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     store = _store(request)
     head = await store.get(script_id)
     if head is None:
@@ -299,7 +309,7 @@ async def validate_scripts(request: Request) -> JSON:
 @requires_role(ROLE)
 async def publish_script(request: Request) -> JSON:
     """``POST /scripts/{id}/publish``: the latest draft becomes what learners see (lint errors refuse)."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     store = _store(request)
     head = await store.get(script_id)
     if head is None:
@@ -332,7 +342,7 @@ async def _head_or_404(request: Request, script_id: str) -> ScriptHead | None:
 @requires_role(ROLE)
 async def list_versions(request: Request) -> JSON:
     """``GET /scripts/{id}/versions``: every saved version, newest last. Shipped scripts have none."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     head = await _head_or_404(request, script_id)
     if head is None:
         return _json({"id": script_id, "source": "pack", "versions": []})
@@ -344,7 +354,7 @@ async def list_versions(request: Request) -> JSON:
 @requires_role(ROLE)
 async def get_version(request: Request) -> JSON:
     """``GET /scripts/{id}/versions/{n}``: one version, published or not, archived or not."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     number = request.path_params["number"]
     head = await _head_or_404(request, script_id)
     version = await _store(request).version(script_id, number) if head is not None else None
@@ -356,7 +366,7 @@ async def get_version(request: Request) -> JSON:
 @requires_role(ROLE)
 async def diff_versions(request: Request) -> JSON:
     """``GET /scripts/{id}/diff?from=a&to=b``: what changed (defaults: published or previous -> latest)."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     head = await _head_or_404(request, script_id)
     if head is None:
         raise Problem(404, f"{script_id!r} is shipped content and has no versions to compare.")
@@ -381,7 +391,7 @@ async def diff_versions(request: Request) -> JSON:
 @requires_role(ROLE)
 async def preview_script(request: Request) -> JSON:
     """``POST /scripts/{id}/preview``: play messages against the draft with the offline engine."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     raw = await read_json(request)
     if isinstance(raw, dict) and not isinstance(raw.get("messages", []), list):
         raise validation_problem([FieldError("messages", "expected a list of learner messages")])
@@ -437,7 +447,7 @@ async def import_scripts(request: Request) -> JSON:
 @requires_role(ROLE)
 async def export_script(request: Request) -> Response:
     """``GET /scripts/{id}/export?format=yaml|json[&version=n]``: one script as a file."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     kind = _format(request)
     number = _query_int(request, "version", None, minimum=1)
     head = await _head_or_404(request, script_id)
@@ -490,7 +500,7 @@ async def export_all(request: Request) -> Response:
 @requires_role(ROLE)
 async def export_card(request: Request) -> JSON:
     """``GET /scripts/{id}/characters/{character_id}/card``: a Character Card V2."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     head = await _head_or_404(request, script_id)
     script = head.script if head is not None else _packs(request)[script_id]
     try:
@@ -505,7 +515,7 @@ async def export_card(request: Request) -> JSON:
 @requires_role(ROLE)
 async def import_card(request: Request) -> JSON:
     """``POST /scripts/{id}/characters`` with ``If-Match``: add (or with ``?replace=true`` replace) a character."""
-    script_id = request.path_params["script_id"]
+    script_id = _script_id(request)
     tags = _require_if_match(request)
     replace = _query_bool(request, "replace")
     character = cards.from_card(await formats.read_body(request))

@@ -355,3 +355,13 @@ def test_bad_input_is_a_4xx_problem_never_a_500(client, scripter):
         response = client.get(url, headers=scripter)
         assert response.status_code == 422, url
     assert client.get("/scripts/library-late-fee/versions/0", headers=scripter).status_code == 404
+    # Ids that can name no script (NUL, control characters, a backslash, DEL, too long) are a 404
+    # problem from the scripter itself, before storage sees them.
+    for bad_id in ["a%00b", "%01x", "a%5Cb", "a%7F", "a" * 601]:
+        for method, suffix in [("GET", ""), ("DELETE", ""), ("PUT", ""), ("POST", "/publish"), ("GET", "/versions"),
+                               ("GET", "/versions/1"), ("GET", "/diff?from=1&to=2"), ("POST", "/preview"),
+                               ("GET", "/export"), ("POST", "/characters"), ("GET", "/characters/clerk/card")]:
+            url = f"/scripts/{bad_id}{suffix}"
+            response = client.request(method, url, json={}, headers={**scripter, "If-Match": "*"})
+            assert response.status_code == 404, (method, url, response.status_code, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json"), (method, url)
