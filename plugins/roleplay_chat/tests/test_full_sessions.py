@@ -55,8 +55,18 @@ def plan(script: Script, max_turns: int = 30) -> tuple[list[str], list[Turn]]:
     return lines, turns
 
 
-def test_the_starter_pack_ships_scripts():
-    assert len(SHIPPED) >= 3, sorted(SHIPPED)
+ENGLISH_KINDS = {"refund-angry-customer", "patient-history-chest-pain", "behavioural-job-interview",
+                 "difficult-feedback-employee"}
+
+
+def test_the_starter_pack_ships_four_kinds_and_translations():
+    english = {sid for sid, script in SHIPPED.items() if script.language == "en"}
+    assert ENGLISH_KINDS <= english, sorted(SHIPPED)
+    # At least one script in a second language, in the same translation group as an English one.
+    translations = [script for script in SHIPPED.values()
+                    if script.language != "en" and script.translation_group in ENGLISH_KINDS
+                    and SHIPPED[script.translation_group].translation_group == script.translation_group]
+    assert translations, {sid: (s.language, s.translation_group) for sid, s in SHIPPED.items()}
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +151,11 @@ def test_full_session_over_websocket(shipped_client, script_id):
     _finish_and_check(user, created["id"], script, lines, turns)
 
 
-def test_planner_reaches_an_ending_in_most_shipped_scripts():
-    # The scripts are meant to be finishable by a cooperative learner; report which are not.
-    endings = {sid: plan(script)[1][-1] for sid, script in SHIPPED.items()}
-    print({sid: (t.end_reason if t.ended else None) for sid, t in endings.items()})
-    assert sum(t.ended for t in endings.values()) >= len(endings) / 2
+@pytest.mark.parametrize("script_id", sorted(SHIPPED))
+def test_planner_reaches_an_ending_in_every_shipped_script(script_id):
+    # Every shipped script must be finishable by a cooperative learner within the planner's turns.
+    last = plan(SHIPPED[script_id])[1][-1]
+    assert last.ended and last.end_reason, (script_id, last.info)
 
 
 # -- Chinese, typed the way a learner types it ---------------------------------------------
