@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .errors import Problem
 from .principal import ROLES, Principal
+from .tokens import InvalidToken
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable])
 
@@ -89,8 +90,12 @@ async def authenticate_websocket(websocket: WebSocket, minimum_role: str | None 
         return None
     except WebSocketDisconnect:
         return None
-    except Exception as exc:  # malformed frame, invalid token, binary first frame
+    except InvalidToken as exc:
         await _close(websocket, WS_UNAUTHORIZED, f"authentication failed: {exc}"[:120])
+        return None
+    except Exception:  # malformed, too deep, not text, binary: one clear message, no internals
+        await _close(websocket, WS_UNAUTHORIZED,
+                     'authentication failed: the first message must be {"type": "auth", "token": "..."}')
         return None
     if minimum_role is not None and not principal.has_role(minimum_role):
         await _close(websocket, WS_FORBIDDEN, f"this needs the {minimum_role} role")

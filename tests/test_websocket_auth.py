@@ -59,11 +59,16 @@ def test_no_auth_message_times_out_with_4401(app):
         closed_with(ws, 4401)
 
 
-@pytest.mark.parametrize("first", ['{"type": "auth", "token": "nope"}', '{"type": "hello"}', "not json", "[]"])
+@pytest.mark.parametrize("first", ['{"type": "auth", "token": "nope"}', '{"type": "hello"}', "not json", "[]",
+                                   "[" * 50_000 + "]" * 50_000, '{"type": "auth", "token": "\\ud800"}'])
 def test_bad_first_message_closes_with_4401(app, first):
     with TestClient(app) as client, client.websocket_connect("/echo/ws") as ws:
         ws.send_text(first)
-        closed_with(ws, 4401)
+        frame = ws.receive_json()
+        assert frame["code"] == 4401 and "recursion" not in frame["message"] and "codec" not in frame["message"]
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert info.value.code == 4401
 
 
 def test_expired_token_closes_with_4401(app):
