@@ -9,6 +9,7 @@ import attrs
 
 from roleplay_core import EventLog, ExternalIdentity, Kernel, Problem
 
+from .bodies import CONTROL, MAX_NAME
 from .config import enabled_oidc
 from .passwords import Passwords, policy_problems
 from .refresh import RefreshTokens
@@ -118,8 +119,10 @@ class AuthService:
         if not self.registration_enabled:
             raise Problem(403, "Registration is switched off here; ask an admin for an account.")
         claimed_email = identity.email if identity.email and identity.email_verified else None
-        display = identity.display_name or (identity.email or "").split("@")[0] or identity.provider
-        user = User(id=new_user_id(), email=claimed_email, display_name=display[:100],
+        # A provider's name claim is outside our control: drop control characters, fold spaces.
+        display = " ".join(CONTROL.sub("", identity.display_name or "").split())
+        display = display or (identity.email or "").split("@")[0] or identity.provider
+        user = User(id=new_user_id(), email=claimed_email, display_name=display[:MAX_NAME],
                     preferred_language=None, identities=(link,))
         try:
             return await self.users.create(user), "created"

@@ -12,14 +12,17 @@ class Directory(AuthProvider):
     display_name = "Company directory"
     kind = "password"
     people = {"kim@corp.example": ("directory secret 1", "uid-kim", True),
-              "lee@corp.example": ("directory secret 2", "uid-lee", False)}
+              "lee@corp.example": ("directory secret 2", "uid-lee", False),
+              "odd@corp.example": ("directory secret 3", "uid-odd", True)}
+    names = {"odd@corp.example": "Odd\x00 \x1b[31mName\u0085 "}
 
     async def authenticate(self, credentials):
         found = self.people.get(credentials["email"])
         if found is None or found[0] != credentials["password"]:
             return None
         return ExternalIdentity(provider="directory", subject=found[1], email=credentials["email"],
-                                email_verified=found[2], display_name=credentials["email"].split("@")[0])
+                                email_verified=found[2],
+                                display_name=self.names.get(credentials["email"], credentials["email"].split("@")[0]))
 
 
 class DirectoryPlugin:
@@ -67,3 +70,10 @@ def test_unknown_or_non_password_provider_is_a_field_error():
         assert response.status_code == 422
         error = response.json()["errors"][0]
         assert error["field"] == "provider" and "directory" in error["message"] and "local" in error["message"]
+
+
+def test_names_from_a_provider_lose_control_characters():
+    with TestClient(make_app(plugins=[DirectoryPlugin()])) as client:
+        pair = client.post("/auth/login", json={"email": "odd@corp.example", "password": "directory secret 3",
+                                                "provider": "directory"}).json()
+        assert client.get("/users/me", headers=bearer(pair)).json()["display_name"] == "Odd [31mName"
