@@ -49,7 +49,7 @@ from .script import (
     script_to_dict,
 )
 from .security import authenticate_websocket, current_principal, requires_role, requires_user
-from .serialization import JSON, converter, parse_body, read_json, structure, unstructure
+from .serialization import JSON, converter, parse_body, query_int, read_json, structure, unstructure
 from .settings import Settings
 from .storage import Event, EventLog, NotFound, PreconditionFailed, Storage, StorageError
 from .tokens import InvalidToken, TokenService
@@ -120,6 +120,7 @@ __all__ = [
     "language_matches",
     "maybe_await",
     "parse_body",
+    "query_int",
     "read_json",
     "requires_role",
     "requires_user",

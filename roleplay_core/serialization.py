@@ -136,6 +136,27 @@ async def read_json(request: Request) -> Any:
     return data
 
 
+def query_int(request: Request, name: str, default: T, *, minimum: int | None = None,
+              maximum: int | None = None) -> int | T:
+    """The integer query parameter ``name`` (``default`` when absent or empty); 422 naming it otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_problem([FieldError(name, "expected an integer")]) from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if maximum is None:
+            bounds = f"at least {minimum}"
+        elif minimum is None:
+            bounds = f"at most {maximum}"
+        else:
+            bounds = f"between {minimum} and {maximum}"
+        raise validation_problem([FieldError(name, f"must be {bounds}")])
+    return value
+
+
 async def parse_body(request: Request, cls: type[T]) -> T:
     """Read a JSON object body and structure it into the attrs class ``cls``."""
     data = await read_json(request)

@@ -199,3 +199,28 @@ def test_storage_errors_a_plugin_lets_through_are_problems_not_500s():
         down = client.get("/leaky/down")
         assert_problem(down, 503)
         assert "disk full" not in down.text  # the backend's detail goes to the log only
+
+
+def test_query_int_names_the_parameter():
+    from roleplay_core import query_int
+
+    class Pages:
+        name = "pages"
+
+        @hookimpl
+        def register_routes(self):
+            async def page(request):
+                return JSON({"limit": query_int(request, "limit", 20, minimum=1, maximum=100),
+                             "after": query_int(request, "after", None, minimum=0)})
+
+            return [Route("/pages", page)]
+
+    app = create_app(make_kernel(plugins=[Pages()], load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/pages").json() == {"limit": 20, "after": None}
+        assert client.get("/pages?limit=5&after=7").json() == {"limit": 5, "after": 7}
+        assert assert_problem(client.get("/pages?limit=x"), 422)["errors"] == [
+            {"field": "limit", "message": "expected an integer"}]
+        assert assert_problem(client.get("/pages?limit=0"), 422)["errors"][0]["message"] == "must be between 1 and 100"
+        assert assert_problem(client.get("/pages?after=-1"), 422)["errors"][0] == {
+            "field": "after", "message": "must be at least 0"}

@@ -10,7 +10,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roleplay_core import JSON, ROLES, FieldError, Problem, parse_body, read_json, structure, validation_problem
+from roleplay_core import (
+    JSON,
+    ROLES,
+    FieldError,
+    Problem,
+    parse_body,
+    query_int,
+    read_json,
+    structure,
+    validation_problem,
+)
 
 from .auth_routes import auth_of, client_address, stored_user
 from .bodies import AdminUpdate, ChangePassword, UpdateMe, checked_language, checked_name, reject_unknown
@@ -132,18 +142,9 @@ async def stored_admin(request: Request) -> User:
     return user
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise validation_problem([FieldError(name, f"must be an integer from {low} to {high}")])
-    return int(raw)
-
-
 async def list_users(request: Request) -> Response:
     await stored_admin(request)
-    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+    limit = query_int(request, "limit", 50, minimum=1, maximum=MAX_PAGE)
     cursor = decode_cursor(request.query_params.get("cursor") or None)
     query = request.query_params.get("q", "")
     if len(query) > 200:
@@ -180,8 +181,8 @@ def decode_cursor(raw: str | None) -> tuple[str | None, str | None] | None:
 
 async def audit(request: Request) -> Response:
     await stored_admin(request)
-    after = _int_param(request, "after", 0, 0, 10**12)
-    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+    after = query_int(request, "after", 0, minimum=0, maximum=10**12)
+    limit = query_int(request, "limit", 50, minimum=1, maximum=MAX_PAGE)
     events = await auth_of(request).audit.read(after=after, limit=limit)
     items = [{"seq": e.seq, "type": e.type, "data": dict(e.data), "created_at": e.created_at.isoformat()}
              for e in events]

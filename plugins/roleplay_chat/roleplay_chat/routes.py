@@ -20,6 +20,7 @@ from roleplay_core import (
     current_principal,
     language_matches,
     parse_body,
+    query_int,
     requires_user,
     validation_problem,
 )
@@ -151,7 +152,7 @@ async def list_sessions(request: Request) -> JSON:
     status = query.get("status")
     if status not in (None, "", sessions.ACTIVE, sessions.ENDED):
         raise validation_problem([FieldError("status", "must be active or ended")])
-    limit = _int_param(query.get("limit"), "limit", int(kernel.settings.get("chat.page_size", 20)))
+    limit = query_int(request, "limit", int(kernel.settings.get("chat.page_size", 20)))
     if not 1 <= limit <= int(kernel.settings.get("chat.max_page_size", 100)):
         raise validation_problem([FieldError("limit", f"must be between 1 and {kernel.settings.get('chat.max_page_size', 100)}")])
     cursor = query.get("cursor")
@@ -170,21 +171,12 @@ async def list_sessions(request: Request) -> JSON:
     return JSON({"items": [r.summary() for r in page], "next_cursor": next_cursor})
 
 
-def _int_param(raw: str | None, name: str, default: int) -> int:
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise validation_problem([FieldError(name, "must be an integer")]) from None
-
-
 @requires_user
 async def get_session(request: Request) -> JSON:
     kernel = request.app.state.kernel
     session_id = request.path_params["session_id"]
     record = await turns.owned(kernel, current_principal(request), session_id)
-    after = _int_param(request.query_params.get("after_seq"), "after_seq", 0)
+    after = query_int(request, "after_seq", 0)
     messages = await sessions.read_messages(kernel, session_id, after)
     return JSON(session_body(record, messages))
 

@@ -10,7 +10,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roleplay_core import JSON, FieldError, Principal, Problem, current_principal, parse_body, validation_problem
+from roleplay_core import (
+    JSON,
+    FieldError,
+    Principal,
+    Problem,
+    current_principal,
+    parse_body,
+    query_int,
+    validation_problem,
+)
 
 from . import export
 from .progress import progress
@@ -148,19 +157,6 @@ async def get_evaluation(request: Request) -> Response:
     return JSON(present(evaluation, report))
 
 
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation_problem([FieldError(name, "expected an integer")]) from None
-    if not low <= value <= high:
-        raise validation_problem([FieldError(name, f"must be between {low} and {high}")])
-    return value
-
-
 def _target_user(request: Request, principal: Principal) -> str:
     user_id = request.query_params.get("user_id")
     if user_id is None or user_id == principal.id:
@@ -182,7 +178,7 @@ async def list_evaluations(request: Request) -> Response:
     """GET /evaluations?session_id=&scenario_id=&status=&user_id=(admins)&limit=&cursor=, newest first."""
     principal = current_principal(request)
     user_id = _target_user(request, principal)
-    limit = _query_int(request, "limit", int(_setting(request, "list_limit", 50)), 1, 200)
+    limit = query_int(request, "limit", int(_setting(request, "list_limit", 50)), minimum=1, maximum=200)
     params = request.query_params
     status = params.get("status")
     if status is not None and status not in (PENDING, DONE, FAILED):

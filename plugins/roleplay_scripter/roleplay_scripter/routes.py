@@ -20,6 +20,7 @@ from roleplay_core import (
     Script,
     converter,
     current_principal,
+    query_int,
     read_json,
     requires_role,
     structure,
@@ -109,19 +110,6 @@ def _require_if_match(request: Request) -> list[str]:
     return tags
 
 
-def _query_int(request: Request, name: str, default: int | None, minimum: int = 0) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation_problem([FieldError(name, "expected an integer")]) from None
-    if value < minimum:
-        raise validation_problem([FieldError(name, f"must be at least {minimum}")])
-    return value
-
-
 def _query_bool(request: Request, name: str) -> bool:
     raw = request.query_params.get(name, "").lower()
     if raw in ("", "0", "false", "no"):
@@ -186,8 +174,8 @@ async def list_scripts(request: Request) -> JSON:
     if source and source not in ("authored", "pack"):
         raise validation_problem([FieldError("source", "must be authored or pack")])
     max_limit = int(_setting(request, "list.max_limit", 500))
-    limit = min(_query_int(request, "limit", 100, minimum=1), max_limit)
-    offset = _query_int(request, "offset", 0)
+    limit = min(query_int(request, "limit", 100, minimum=1), max_limit)
+    offset = query_int(request, "offset", 0, minimum=0)
     heads = await _store(request).all()
     authored = {h.id for h in heads}
     rows = [(views.head_summary(h), h.script) for h in heads]
@@ -370,9 +358,9 @@ async def diff_versions(request: Request) -> JSON:
     head = await _head_or_404(request, script_id)
     if head is None:
         raise Problem(404, f"{script_id!r} is shipped content and has no versions to compare.")
-    to = _query_int(request, "to", head.latest, minimum=1)
+    to = query_int(request, "to", head.latest, minimum=1)
     default_from = head.published if head.published is not None and head.published != to else max(1, to - 1)
-    start = _query_int(request, "from", default_from, minimum=1)
+    start = query_int(request, "from", default_from, minimum=1)
     store = _store(request)
     old, new = await store.version(script_id, start), await store.version(script_id, to)
     for number, found in ((start, old), (to, new)):
@@ -449,7 +437,7 @@ async def export_script(request: Request) -> Response:
     """``GET /scripts/{id}/export?format=yaml|json[&version=n]``: one script as a file."""
     script_id = _script_id(request)
     kind = _format(request)
-    number = _query_int(request, "version", None, minimum=1)
+    number = query_int(request, "version", None, minimum=1)
     head = await _head_or_404(request, script_id)
     if head is None:
         if number is not None:
