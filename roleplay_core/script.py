@@ -120,7 +120,15 @@ class Beat:
     mood_effect: int = 0
     #: A beat fires once unless repeatable.
     repeatable: bool = False
+    #: The author's note: what the beat is for. Never shown to learners.
     description: str = ""
+    #: What the learner did, in words a learner reads in a report ("asked what went wrong").
+    label: str = ""
+    #: An in-character hint toward this beat, said after two off-script turns in a row when the
+    #: beat could fire next ("Don't you even want to know what happened to it?").
+    nudge: str = ""
+    #: A greeting: it answers only the learner's first message, never later in the scene.
+    greeting: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -193,6 +201,9 @@ class Criterion:
     check: Check
     #: A "say this instead" example for a learner who fell short.
     suggestion: str = ""
+    #: Always checked by the rules, even when a language model judges the other criteria
+    #: (forbidden phrases, a required disclosure). Not allowed on a ``model`` check.
+    mechanical: bool = False
 
 
 @attrs.frozen(kw_only=True)

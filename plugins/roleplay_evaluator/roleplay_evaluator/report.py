@@ -11,6 +11,7 @@ RULES = "rules"  # the built-in rule-based checks
 APPROXIMATION = "rules-approximation"  # a ``model`` check scored by keywords (no model configured)
 MODEL = "model"  # judged by the configured language model
 FALLBACK = "rules-fallback"  # the model failed or timed out; the rule-based approximation stands in
+NOT_SCORED = "not-scored"  # a ``model`` check with no model configured: left out of the overall score
 
 PENDING = "pending"
 DONE = "done"
@@ -31,8 +32,9 @@ class CriterionResult:
     title: str
     #: The rubric check kind (beat_reached, phrases_used, phrases_avoided, open_questions, model).
     kind: str
-    #: 0 to 100.
-    score: float
+    #: 0 to 100; ``None`` when the criterion could not be measured (a ``model`` check without a
+    #: model): it is then left out of the overall score and the report's notes say so.
+    score: float | None
     weight: float
     justification: str
     evidence: tuple[Quote, ...] = ()
@@ -42,6 +44,13 @@ class CriterionResult:
     method: str = RULES
     #: 0 to 1: how far the evaluator trusts this score.
     confidence: float = 1.0
+    #: How it was judged, in the report's language ("Judged by the language model ...",
+    #: "Checked for phrases such as ...").
+    judged_how: str = ""
+    #: The rules' own score when a language model judged this criterion (for comparison).
+    rules_score: float | None = None
+    #: Judge and rules disagreed by more than ``evaluator.disagreement_points``: a person should look.
+    needs_review: bool = False
 
 
 @attrs.frozen(kw_only=True)
