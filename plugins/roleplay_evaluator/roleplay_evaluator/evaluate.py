@@ -32,8 +32,14 @@ def rubric_digest(script: Script) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def scored(results: Sequence[CriterionResult]) -> list[CriterionResult]:
+    """The criteria with a score: one that could not be measured (``score`` None) counts for nothing."""
+    return [r for r in results if r.score is not None]
+
+
 def overall(results: Sequence[CriterionResult]) -> int:
     """The weighted mean of the criteria scores, 0-100 (a plain mean when every weight is zero)."""
+    results = scored(results)
     if not results:
         return 0
     total = sum(r.weight for r in results)
@@ -45,6 +51,7 @@ def overall(results: Sequence[CriterionResult]) -> int:
 
 
 def confidence(results: Sequence[CriterionResult], stats: Statistics) -> float:
+    results = scored(results)
     if not results:
         return 0.0
     total = sum(r.weight for r in results)
@@ -60,6 +67,7 @@ def confidence(results: Sequence[CriterionResult], stats: Statistics) -> float:
 def feedback(results: Sequence[CriterionResult], stats: Statistics, bar: int, passed: bool,
              language: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Up to three strengths, up to three improvements and up to three next steps, from the criteria."""
+    results = scored(results)
     good = sorted((r for r in results if r.score >= bar), key=lambda r: (-r.score * r.weight, r.criterion_id))
     weak = sorted((r for r in results if r.score < bar), key=lambda r: (-(100 - r.score) * r.weight, r.criterion_id))
     strengths = tuple(f"{r.title}: {r.justification}" for r in good[:3])
@@ -101,11 +109,15 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
     notes: list[str] = []
     evaluator = "rules"
     model_criteria = [c for c in script.rubric.criteria if c.check.kind == "model"]
-    if model and model_criteria:
+    # With a model, it judges every criterion in one call, except those the author keeps mechanical.
+    judged_criteria = [c for c in script.rubric.criteria if not c.mechanical]
+    disagreed = False
+    if model and judged_criteria:
         by_id = {r.criterion_id: r for r in results}
-        outcome = await judge.judge(kernel, model, script, model_criteria, messages, language, by_id, judge_timeout)
+        outcome = await judge.judge(kernel, model, script, judged_criteria, messages, language, by_id, judge_timeout)
         results = [outcome.results.get(r.criterion_id, r) for r in results]
         notes.extend(outcome.notes)
+        disagreed = outcome.needs_review
         judged = any(r.method != FALLBACK for r in outcome.results.values())
         evaluator = f"rules+model:{model}" + (f" ({outcome.model})" if outcome.model else "")
         if not judged:
@@ -143,7 +155,7 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
         rubric_digest=rubric_digest(script),
         upto_seq=max((m.seq for m in messages), default=0),
         confidence=sure,
-        needs_human_review=sure < review_below,
+        needs_human_review=sure < review_below or disagreed,
         notes=tuple(notes),
         created_at=dt.datetime.now(dt.UTC),
     )
