@@ -41,21 +41,26 @@ class Rules:
 RULES: dict[str, Rules] = {
     "en": Rules(
         open_starts=("what", "what's", "whats", "how", "how's", "why", "tell me", "describe", "explain",
-                     "walk me through", "talk me through", "help me understand", "in what way"),
-        open_anywhere=("tell me", "describe", "explain", "walk me through", "talk me through", "say more",
+                     "walk me through", "talk me through", "take me through", "run me through", "fill me in",
+                     "help me understand", "in what way"),
+        open_anywhere=("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
+                       "run me through", "fill me in", "say more",
                        "help me understand", "more about", "what happened", "how did", "how do you feel",
                        "how would you", "what would", "what do you"),
         fillers=("so", "and", "okay", "ok", "well", "right", "now", "then", "but", "alright", "great", "sure",
                  "thanks", "thank you", "i see", "mm", "hmm", "please"),
-        closed_starts=("how many", "how much", "how long", "how often", "how old", "what time"),
+        # "Which nights...", "What time...": one fact from a short list, however it starts.
+        closed_starts=("how many", "how much", "how long", "how often", "how old", "what time", "what day",
+                       "what date", "which", "whose"),
         auxiliaries=tuple("""is are am was were do does did can could will would shall should may might must have
             has had isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't
             haven't hasn't hadn't""".split()),
-        requests=("tell me", "describe", "explain", "walk me through", "talk me through", "say more",
+        requests=("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
+                  "run me through", "fill me in", "say more",
                   "help me understand", "more about"),
     ),
     "es": Rules(
-        open_starts=("que", "como", "por que", "cual", "cuales", "cuentame", "cuenteme", "describa",
+        open_starts=("que", "como", "por que", "cuentame", "cuenteme", "describa",
                      "describeme", "describame", "explique", "explicame", "expliqueme", "hableme", "hablame",
                      "de que manera", "en que"),
         open_anywhere=("cuentame", "cuenteme", "contarme", "contar", "describir", "describirme", "explicar",
@@ -63,6 +68,14 @@ RULES: dict[str, Rules] = {
                        "que piensa", "que te parece", "que le parece"),
         fillers=("y", "bueno", "pues", "entonces", "vale", "ok", "claro", "mire", "oiga", "a ver",
                  "gracias", "por favor", "muy bien", "bien"),
+        # "¿Cuál prefiere?", "¿Qué noches...?", "¿A qué hora...?": one fact, like English "which".
+        closed_starts=("cual", "cuales", "cuanto", "cuanta", "cuantos", "cuantas", "cuando", "donde", "quien",
+                       "quienes", "a que hora", "que hora", "que dia", "que dias", "que noche", "que noches",
+                       "que fecha", "que numero", "en que fecha", "de que color", "que modelo", "que talla"),
+        auxiliaries=("puede", "podria", "puedes", "podrias", "tiene", "tienes", "hay", "es", "esta", "ha", "le",
+                     "te", "lo", "la", "fue", "sabe", "quiere", "quieres", "necesita"),
+        requests=("contar", "contarme", "contarnos", "describir", "describirme", "explicar", "explicarme",
+                  "hablar de", "hablarme", "cuentame", "cuenteme", "decirme que", "decirme como"),
     ),
     "fr": Rules(
         open_starts=("que", "qu'est", "quoi", "comment", "pourquoi", "racontez", "raconte", "decrivez",
@@ -96,6 +109,7 @@ _FALLBACK = Rules(open_starts=(), open_anywhere=(), fillers=(), supported=False)
 
 #: Asking for a story: "tell me", "describe", "talk me through" (告訴我 but not 告訴我們, "tell us").
 _ZH_REQUEST = (r"告訴我(?!們)|告诉我(?!们)|說說|说说|講講|讲讲|聊聊|描述|形容|說明一下|说明一下|"
+               r"講一下|讲一下|說一下|说一下|談談|谈谈|談一下|谈一下|分享一下|"
                r"多說|多说|多講|多讲|詳細說|详细说|具體說|具体说")
 #: A request that opens a sentence works as an open question without a question mark.
 _ZH_PROMPT = re.compile(r"^(?:好的?|那麼?|那么|嗯|所以|另外|麻煩|麻烦|可以|能不能|能否)?(?:請|请)?(?:您|你)?"

@@ -1,0 +1,37 @@
+"""Open and closed questions, per language: prompts without a question mark, and one-fact openers."""
+
+from __future__ import annotations
+
+import pytest
+
+from roleplay_evaluator.questions import CLOSED, OPEN, questions
+
+
+@pytest.mark.parametrize(("language", "text", "kind"), [
+    ("en", "Which nights does it wake you up?", CLOSED),
+    ("en", "Walk me through what happened.", OPEN),
+    ("en", "Describe the pain for me.", OPEN),
+    ("en", "Tell me about your last job", OPEN),
+    ("en", "Take me through the morning it started", OPEN),
+    ("en", "Did you bring the receipt?", CLOSED),
+    ("en", "Could you tell me what the staff said on your first visit?", OPEN),
+    ("es", "¿Qué noches le despierta el dolor?", CLOSED),
+    ("es", "¿Cuál prefiere, el reembolso o el cambio?", CLOSED),
+    ("es", "Cuénteme qué pasó.", OPEN),
+    ("es", "Descríbame el dolor.", OPEN),
+    ("es", "¿Me puede contar qué pasó?", OPEN),
+    ("es", "¿Qué le preocupa?", OPEN),
+    ("es", "¿Tiene el recibo?", CLOSED),
+    ("zh-Hant", "哪幾個晚上會痛醒？", CLOSED),
+    ("zh-Hant", "請跟我說說發生了什麼事", OPEN),
+    ("zh-Hant", "請您講一下當時的情況", OPEN),
+    ("zh-Hant", "可以描述一下那個聲音嗎？", OPEN),
+    ("zh-Hant", "發票有帶來嗎？", CLOSED),
+])
+def test_kind(language, text, kind):
+    assert [q.kind for q in questions(text, language)] == [kind]
+
+
+def test_a_statement_is_no_question():
+    assert questions("I will refund you today.", "en") == []
+    assert questions("Le devuelvo el dinero hoy.", "es") == []
