@@ -93,7 +93,8 @@ RULES: dict[str, Rules] = {
 
 #: Imperative prompts that work as open questions even without a question mark.
 _PROMPTS = {
-    "en": ("tell me", "describe", "explain", "walk me through", "talk me through", "help me understand"),
+    "en": ("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
+           "run me through", "fill me in", "help me understand"),
     "es": ("cuentame", "cuenteme", "describa", "describeme", "describame", "explique", "explicame",
            "expliqueme", "hableme", "hablame"),
     "fr": ("racontez", "decrivez", "expliquez", "parlez-moi"),
