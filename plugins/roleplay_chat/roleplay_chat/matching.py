@@ -59,6 +59,20 @@ STOPWORDS = frozenset(
 )
 
 
+#: Words that carry no topic: a trigger made only of these ("what can i do for you" -> "what")
+#: must be said as the whole phrase, or any question would match it.
+FUNCTION_WORDS = STOPWORDS | frozenset(
+    "what how why when where who whom whose which not no yes ok okay all any some about up out more much many "
+    "one get got go let us may might must have has had into over off too also now again yeah".split()
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|[\u3002\uff01\uff1f;\uff1b\n]+|\s[-\u2013\u2014]+\s|\u2014")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences (and dash- or semicolon-separated clauses), blank ones dropped."""
+    return [part for part in (p.strip() for p in _SENTENCE_END.split(text)) if part] or [text]
+
+
 def fold(text: str) -> str:
     """Lower case, accents stripped, curly apostrophes straightened, Chinese variant characters unified."""
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
@@ -116,7 +130,7 @@ class Synonyms:
     phrase ("sorry" in both ``sorry`` and ``apology``) all match.
     """
 
-    def __init__(self, groups: Mapping[str, Iterable[str]]) -> None:
+    def __init__(self, groups: Mapping[str, Iterable[str]], language: str = "en") -> None:
         by_phrase: dict[tuple[str, ...], list[str]] = {}
         for concept, phrases in groups.items():
             token = "~" + " ".join(tokens(concept))
@@ -155,11 +169,16 @@ class Synonyms:
 
     def expand(self, words: Sequence[str]) -> list[str]:
         """``words`` plus the concept token of every group any phrase in them belongs to."""
-        concepts: list[str] = []
+        return [*words, *self.concepts(words)]
+
+    def concepts(self, words: Sequence[str]) -> dict[str, int]:
+        """The concept token of every group a phrase in ``words`` belongs to, with where it was first said."""
+        concepts: dict[str, int] = {}
         for i in range(len(words)):
             for _, found in self._at(words, i):
-                concepts.extend(c for c in found if c not in concepts)
-        return [*words, *concepts]
+                for concept in found:
+                    concepts.setdefault(concept, i)
+        return concepts
 
 
 def analyse_trigger(text: str, synonyms: Synonyms) -> list[str]:
@@ -180,6 +199,12 @@ class Match:
     trigger: str
     #: The plain BM25 score; breaks ties in favour of rarer, more telling words.
     raw: float = 0.0
+    #: Which sentence of the message matched (0 for the first), and where in the message: the
+    #: (sentence, word) at which the first matching term was said.
+    sentence: int = 0
+    at: tuple[int, int] = (0, 0)
+    #: The message's terms the trigger matched on.
+    terms: frozenset[str] = frozenset()
 
 
 class TriggerIndex:
@@ -191,9 +216,13 @@ class TriggerIndex:
     def __init__(self, triggers: Iterable[tuple[str, str]], synonyms: Synonyms) -> None:
         self.synonyms = synonyms
         self.docs: list[tuple[str, str, Counter[str], int]] = []
+        #: Triggers of function words only, as their whole token sequence: they match only as a phrase.
+        self.phrases: dict[int, tuple[str, ...]] = {}
         for key, phrase in triggers:
             terms = analyse_trigger(phrase, synonyms)
             if terms:
+                if all(term in FUNCTION_WORDS for term in terms):
+                    self.phrases[len(self.docs)] = tuple(tokens(phrase))
                 self.docs.append((key, phrase, Counter(terms), len(terms)))
         count = len(self.docs) or 1
         self.avg_len = sum(d[3] for d in self.docs) / count
@@ -212,22 +241,69 @@ class TriggerIndex:
                 score += self.idf.get(term, 0.0) * tf * (self.K1 + 1) / (tf + norm)
         return score
 
-    def rank(self, text: str, allowed: Iterable[str] | None = None) -> list[Match]:
-        """Best normalised score per key, highest first; ties keep the order keys were indexed in."""
-        query = analyse_query(text, self.synonyms)
-        allowed_keys = None if allowed is None else set(allowed)
+    def _rank(self, text: str, allowed: set[str] | None, sentence: int = 0) -> dict[str, Match]:
+        words = tokens(text)
+        found = self.synonyms.concepts(words)
+        where = dict(found)
+        for i, word in enumerate(words):
+            where.setdefault(word, i)
+        query = set(content([*words, *found]))
         best: dict[str, Match] = {}
-        order: dict[str, int] = {}
         for index, ((key, phrase, terms, length), own) in enumerate(zip(self.docs, self.self_scores, strict=True)):
-            order.setdefault(key, index)
-            if allowed_keys is not None and key not in allowed_keys or own <= 0:
+            if allowed is not None and key not in allowed or own <= 0:
                 continue
-            raw = self._score(query, terms, length)
-            score = round(min(raw / own, 1.0), 6)
+            said = query & terms.keys()
+            if index in self.phrases:
+                start = _find(words, self.phrases[index])
+                if start < 0:
+                    continue
+                raw, score, at = own, 1.0, start
+            else:
+                raw = self._score(query, terms, length)
+                score = round(min(raw / own, 1.0), 6)
+                at = min((where[t] for t in said if t in where), default=0)
             if score > 0 and (key not in best or (score, raw) > (best[key].score, best[key].raw)):
-                best[key] = Match(key, score, phrase, raw)
+                best[key] = Match(key, score, phrase, raw, sentence, (sentence, at), frozenset(said))
+        return best
+
+    def _order(self) -> dict[str, int]:
+        order: dict[str, int] = {}
+        for index, (key, *_) in enumerate(self.docs):
+            order.setdefault(key, index)
+        return order
+
+    def rank(self, text: str, allowed: Iterable[str] | None = None) -> list[Match]:
+        """Best normalised score per key over the whole text, highest first; ties keep the keys' order."""
+        order = self._order()
+        best = self._rank(text, None if allowed is None else set(allowed))
         return sorted(best.values(), key=lambda m: (-m.score, -m.raw, order[m.key]))
 
     def best(self, text: str, allowed: Iterable[str] | None = None, threshold: float = THRESHOLD) -> Match | None:
         ranked = self.rank(text, allowed)
         return ranked[0] if ranked and ranked[0].score >= threshold else None
+
+    def matches(self, text: str, allowed: Iterable[str] | None = None,
+                threshold: float = THRESHOLD) -> list[Match]:
+        """Every key matched at ``threshold`` or more in some sentence of ``text``, best first.
+
+        Each sentence is ranked on its own, so a message that says two things matches two
+        keys; a key keeps its best sentence.
+        """
+        order = self._order()
+        keys = None if allowed is None else set(allowed)
+        best: dict[str, Match] = {}
+        for n, sentence in enumerate(sentences(text)):
+            for key, match in self._rank(sentence, keys, n).items():
+                if match.score >= threshold and (key not in best or (match.score, match.raw) > (best[key].score,
+                                                                                               best[key].raw)):
+                    best[key] = match
+        return sorted(best.values(), key=lambda m: (-m.score, -m.raw, order[m.key]))
+
+
+def _find(words: Sequence[str], phrase: Sequence[str]) -> int:
+    """Where ``phrase`` starts in ``words`` as a contiguous run, or -1."""
+    n = len(phrase)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i: i + n]) == tuple(phrase):
+            return i
+    return -1

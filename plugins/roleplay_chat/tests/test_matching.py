@@ -66,3 +66,23 @@ def test_chinese_variant_characters_match_the_usual_ones():
     index = TriggerIndex([("details", "發生什麼事"), ("greet", "你好")], Synonyms({}))
     assert index.best("發生甚麼事了").score == 1.0
     assert index.best("妳好").key == "greet"
+
+
+def test_a_trigger_of_function_words_only_matches_as_the_whole_phrase():
+    # "what can i do for you" keeps only "what" after stopwords: on its own it would match any question.
+    index = TriggerIndex([("greet", "what can i do for you"), ("visit", "first visit")], Synonyms({}))
+    assert index.best("Could you tell me what the staff said on your first visit?").key == "visit"
+    assert index.best("what is that") is None and index.best("What?") is None
+    assert index.best("Hi, what can I do for you today?").key == "greet"
+
+
+def test_each_sentence_of_a_message_matches_on_its_own():
+    index = TriggerIndex([("apology", "sorry"), ("details", "what happened"), ("refund", "refund")], Synonyms({}))
+    found = index.matches("I'm so sorry. What happened? Blah.")
+    assert {m.key: m.sentence for m in found} == {"apology": 0, "details": 1}
+    assert all(m.score == 1.0 for m in found)
+    # Where each was said: the order the learner said them, whatever the score order.
+    assert sorted(found, key=lambda m: m.at)[0].key == "apology"
+    assert [m.key for m in sorted(index.matches("what happened, sorry"), key=lambda m: m.at)] == [
+        "details", "apology"]
+    assert index.matches("la la la") == [] and index.matches("refund", allowed=["details"]) == []
