@@ -258,3 +258,18 @@ def test_malformed_answers_are_refused_with_a_problem(answer):
     with pytest.raises(Problem) as caught:
         validate(answer)
     assert caught.value.status == 422
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("evaluator.disagreement_points", 120), ("evaluator.disagreement_points", -1),
+    ("evaluator.disagreement_points", "lots"), ("evaluator.judge_transcript_tokens", -5),
+    ("evaluator.judge_transcript_tokens", None),
+])
+def test_judge_settings_are_validated(key, value):
+    from roleplay_core import SettingsError
+    from roleplay_core.testing import make_kernel
+
+    assert evaluator_plugin.DEFAULTS["evaluator"]["disagreement_points"] == 35
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        make_kernel({key: value, "security.jwt_secret": "x" * 64}, env="production", load_entry_points=False,
+                    plugins=[evaluator_plugin])
