@@ -30,6 +30,8 @@ from .transcript import LEARNER, TranscriptMessage
 #: At most this many phrases (and synonyms per concept) of a check are spelt out in the prompt.
 MAX_PHRASES = 8
 MAX_SYNONYMS = 3
+#: A persona is written for playing the character; the judge needs only who they are.
+MAX_PERSONA = 300
 #: Rule evidence is candidate evidence: a few quotes per criterion are enough to point the judge at them.
 MAX_FINDING_QUOTES = 4
 
@@ -77,6 +79,10 @@ def _lines(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def _quoted(items: Iterable[str]) -> str:
     return ", ".join(f'"{item}"' for item in items)
 
@@ -101,7 +107,8 @@ def transcript_line(message: TranscriptMessage, script: Script) -> str:
 
 
 def scenario_text(script: Script) -> str:
-    characters = "; ".join(f"{c.name}: {c.persona}" if c.persona else c.name for c in script.characters)
+    characters = "; ".join(f"{c.name}: {_short(c.persona, MAX_PERSONA)}" if c.persona else c.name
+                           for c in script.characters)
     return _lines(
         f"Scenario: {script.title}",
         f"Summary: {script.summary}" if script.summary else "",
