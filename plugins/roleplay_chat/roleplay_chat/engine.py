@@ -2,7 +2,8 @@
 
 It plays a character from the script's :class:`roleplay_core.ScriptedPlay`. Each
 learner message is cut into sentences and matched to beat triggers (see
-:mod:`roleplay_chat.matching`); a beat may fire when its preconditions hold
+:mod:`roleplay_chat.matching`, over the words and concepts of
+:mod:`roleplay_core.text`); a beat may fire when its preconditions hold
 (``requires``, ``excludes``, mood range, fired once unless ``repeatable``, a
 ``greeting`` only on the learner's first message).
 
@@ -41,8 +42,9 @@ import attrs
 
 from roleplay_core import Beat, Character, ModelProvider, Reply, ReplyDelta, ReplyRequest, Script
 from roleplay_core.script import MOOD_MAX, MOOD_MIN
+from roleplay_core.text import CJK, lexicon_for
 
-from .matching import CJK, THRESHOLD, Match, Synonyms, TriggerIndex
+from .matching import THRESHOLD, Match, TriggerIndex
 
 #: Version 2 added ``misses``, ``recent``, ``pending`` and ``nudge``; a version 1 state is upgraded.
 STATE_VERSION = 2
@@ -85,6 +87,13 @@ def _state(script: Script, given: Mapping[str, Any] | None) -> dict[str, Any]:
     """A working copy of ``given``; a version 1 state keeps what it knew, anything unknown starts afresh."""
     if not given or given.get("v") not in (1, STATE_VERSION):
         return initial_state(script)
+    try:
+        return _upgrade(script, given)
+    except (TypeError, ValueError):  # not a state this engine wrote: start the scene afresh, never fail
+        return initial_state(script)
+
+
+def _upgrade(script: Script, given: Mapping[str, Any]) -> dict[str, Any]:
     beats = {beat.id for beat in script.scripted.beats}
     # Bounded on the way in too: a state is client-invisible but stored, so never trust its size.
     recent = [[int(turn), int(crc)] for turn, crc in list(given.get("recent", []))[-FALLBACK_MEMORY:]]
@@ -167,7 +176,7 @@ def trigger_index(script: Script) -> TriggerIndex:
         return hit[1]
     play = script.scripted
     index = TriggerIndex(((beat.id, trigger) for beat in play.beats for trigger in beat.triggers),
-                         Synonyms(play.synonyms, language=script.language))
+                         lexicon_for(script))
     _INDEXES[id(script)] = (script, index)
     while len(_INDEXES) > 128:
         _INDEXES.popitem(last=False)
@@ -212,7 +221,7 @@ def _choose(
 
 def _apart(a: Match, b: Match) -> bool:
     """Two matches stand for two things the learner said: other sentences, or other words."""
-    return a.sentence != b.sentence or not (a.terms & b.terms)
+    return a.sentence != b.sentence or a.apart(b)
 
 
 def _fire(beat: Beat, state: dict[str, Any]) -> None:

@@ -338,6 +338,7 @@ def test_a_version_one_state_is_accepted():
     assert shop(["hello"], state=old)[0].info["beats"] == []
     # Anything that is not a known state starts the scene afresh.
     assert shop(["hello"], state={"v": 99, "mood": 5})[0].info["beats"] == ["greet"]
+    assert shop(["hello"], state={"v": 2, "mood": "furious", "recent": 3})[0].info["beats"] == ["greet"]
 
 
 def test_same_seed_same_conversation_with_intents_nudges_and_fallbacks():
