@@ -113,7 +113,8 @@ class _Doc:
     phrase: str
     terms: Counter[str]
     length: int
-    pattern: Pattern | None
+    #: Matched whole (see :func:`whole`), not by its words.
+    whole: bool
 
 
 class TriggerIndex:
@@ -127,9 +128,11 @@ class TriggerIndex:
         self.docs: list[_Doc] = []
         for key, phrase in triggers:
             terms = analyse_trigger(phrase, lexicon)
-            pattern = None if len(terms) == 1 and terms[0].startswith("~") else whole(phrase)
-            if terms or pattern is not None:
-                self.docs.append(_Doc(key, phrase, Counter(terms), len(terms), pattern))
+            matched_whole = not (len(terms) == 1 and terms[0].startswith("~")) and whole(phrase) is not None
+            if terms or matched_whole:
+                self.docs.append(_Doc(key, phrase, Counter(terms), len(terms), matched_whole))
+        # Whole triggers are found as phrasings of their own: in one sentence, and not when negated.
+        self.phrases = Lexicon({d.phrase: () for d in self.docs if d.whole}, lexicon.language, builtin=False)
         count = len(self.docs) or 1
         self.avg_len = sum(d.length for d in self.docs) / count
         frequency: Counter[str] = Counter()
@@ -157,11 +160,11 @@ class TriggerIndex:
         for doc, own in zip(self.docs, self.self_scores, strict=True):
             if allowed is not None and doc.key not in allowed:
                 continue
-            if doc.pattern is not None:
-                span = doc.pattern.search(text, affirmative=True)
-                if span is None:
+            if doc.whole:
+                hit = self.phrases.said(text, doc.phrase)
+                if hit is None:
                     continue
-                raw, score, spans = own, 1.0, [span]
+                raw, score, spans = own, 1.0, [(hit.start, hit.end)]
             elif own > 0:
                 raw = self._score(query, doc.terms, doc.length)
                 score = round(min(raw / own, 1.0), 6)
