@@ -82,7 +82,9 @@ NEGATIONS = frozenset(
 #: Chinese negations (不, 沒, 無法, 別, 未) and the fixed phrases that contain them but negate nothing.
 _ZH_NEGATION = re.compile(r"[不沒没別别未]|無法|无法")
 _ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没问题|沒關係|没关系|不錯|不错|不然|不過|不过|"
-                              r"不只|不僅|不仅|沒錯|没错|不舒服|不安|不便|不滿|不满")
+                              r"不只|不僅|不仅|沒錯|没错|不舒服|不安|不便|不滿|不满|"
+                              # A-not-A questions ask, they do not negate: 要不要, 是不是, 有沒有.
+                              r"([\u4e00-\u9fff])[不沒没]\1")
 
 #: At most this many words may stand where a phrasing writes ``...``.
 MAX_GAP = 4
@@ -295,14 +297,21 @@ class Pattern:
                     return found
         return None
 
-    def search(self, text: str) -> tuple[int, int] | None:
-        """The character span of the first match in ``text``, within one sentence; else None."""
+    def search(self, text: str, *, affirmative: bool = False) -> tuple[int, int] | None:
+        """The character span of the first match in ``text``, within one sentence; else None.
+
+        With ``affirmative``, a match said under a negation is passed over, as
+        :meth:`Lexicon.find` does for concepts.
+        """
         toks = tokens(text)
         for begin, end in _sentence_token_ranges(text, toks):
             for i in range(begin, end):
                 j = self.match_at(toks, i, end)
-                if j is not None:
-                    return toks[i].start, toks[j - 1].end
+                if j is None:
+                    continue
+                if affirmative and not self.negative and _negated(text, toks, begin, i):
+                    continue
+                return toks[i].start, toks[j - 1].end
         return None
 
 

@@ -101,6 +101,7 @@ def test_chinese_patterns_and_negation():
     assert lexicon.concepts_in("我馬上幫您退款。") == ["refund"]
     assert lexicon.concepts_in("沒問題，我幫您退錢") == ["refund"]
     assert lexicon.concepts_in("不好意思，我們不能退款") == []
+    assert lexicon.concepts_in("要不要我幫您退款？") == ["refund"]  # A-not-A asks, it does not negate
     hit = lexicon.find("沒問題，我幫您退錢")[0]
     assert "沒問題，我幫您退錢"[hit.start:hit.end] == "退錢"
 
@@ -130,4 +131,6 @@ def test_builtin_lexicons_resolve_language_tags():
     # Whatever ships, a Traditional Chinese region tag finds the zh-Hant file, and an unknown
     # language has none rather than failing.
     assert builtin_lexicon("tlh") == {}
-    assert builtin_lexicon("zh-TW") == builtin_lexicon("zh-Hant")
+    assert builtin_lexicon("zh-TW") == builtin_lexicon("zh-Hant") != {}
+    assert builtin_lexicon("es-MX") == builtin_lexicon("es") != {}
+    assert "apology" in builtin_lexicon("en")

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from roleplay_core import Script, Transcript, TranscriptMessage, unstructure
 
 from . import judge, rules
+from .messages import quoted, say
 from .questions import rules_for
-from .report import FALLBACK, CriterionResult, Report, Statistics
+from .report import MODEL, CriterionResult, Report, Statistics
 
 #: Fewer learner turns than this make any score shaky.
 FEW_TURNS = 3
@@ -70,20 +71,20 @@ def feedback(results: Sequence[CriterionResult], stats: Statistics, bar: int, pa
     results = scored(results)
     good = sorted((r for r in results if r.score >= bar), key=lambda r: (-r.score * r.weight, r.criterion_id))
     weak = sorted((r for r in results if r.score < bar), key=lambda r: (-(100 - r.score) * r.weight, r.criterion_id))
-    strengths = tuple(f"{r.title}: {r.justification}" for r in good[:3])
-    improvements = tuple(f"{r.title} ({r.score:g}/100): {r.justification}" for r in weak[:3])
+    strengths = tuple(say(language, "feedback.strength", title=r.title, justification=r.justification)
+                      for r in good[:3])
+    improvements = tuple(say(language, "feedback.improve", title=r.title, score=f"{r.score:g}",
+                             justification=r.justification) for r in weak[:3])
     steps: list[str] = []
     for r in weak[:2]:
         if r.suggestion:
-            steps.append(f"{r.title}: {r.suggestion}")
+            steps.append(say(language, "feedback.step", title=r.title, suggestion=r.suggestion))
     if stats.learner_turns >= FEW_TURNS and stats.talk_share > 0.65:
-        steps.append(f"Listen more: you said {round(stats.talk_share * 100)}% of the words. Ask, then let the "
-                     "other person talk.")
+        steps.append(say(language, "feedback.listen", share=round(stats.talk_share * 100)))
     if stats.closed_questions > stats.open_questions and stats.closed_questions >= 2:
-        steps.append("Turn closed questions into open ones: start with what, how, or \"tell me about\".")
+        steps.append(say(language, "feedback.open"))
     if not steps:
-        steps.append("You met the rubric: try this scenario again at a harder level, or another scenario."
-                     if passed else "Practise this scenario again, aiming at the criteria above.")
+        steps.append(say(language, "feedback.passed" if passed else "feedback.again"))
     return strengths, improvements, tuple(steps[:3])
 
 
@@ -108,7 +109,6 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
     stats = await asyncio.to_thread(rules.statistics, messages, language, duration(transcript, messages))
     notes: list[str] = []
     evaluator = "rules"
-    model_criteria = [c for c in script.rubric.criteria if c.check.kind == "model"]
     # With a model, it judges every criterion in one call, except those the author keeps mechanical.
     judged_criteria = [c for c in script.rubric.criteria if not c.mechanical]
     disagreed = False
@@ -118,19 +118,21 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
         results = [outcome.results.get(r.criterion_id, r) for r in results]
         notes.extend(outcome.notes)
         disagreed = outcome.needs_review
-        judged = any(r.method != FALLBACK for r in outcome.results.values())
+        judged = any(r.method == MODEL for r in outcome.results.values())
         evaluator = f"rules+model:{model}" + (f" ({outcome.model})" if outcome.model else "")
         if not judged:
             evaluator = "rules"
-    elif model_criteria:
-        notes.append("No language model is configured (evaluator.model); criteria judged by a model were "
-                     "estimated from key words, with lower confidence.")
+    if evaluator == "rules":
+        notes.insert(0, say(language, "note.no_model"))
+    unscored = [r.title for r in results if r.score is None]
+    if unscored:
+        notes.append(say(language, "note.not_scored", titles=quoted(unscored, language, limit=len(unscored))))
     if not rules_for(language).supported and any(r.kind == "open_questions" for r in results):
-        notes.append(f"Open and closed questions are only told apart roughly in '{language}'.")
+        notes.append(say(language, "note.rough_questions", tag=language))
     if stats.learner_turns < FEW_TURNS:
-        notes.append("The conversation is short, so the scores say little yet.")
+        notes.append(say(language, "note.short"))
     if not results:
-        notes.append("The scenario's rubric has no criteria; there is nothing to score.")
+        notes.append(say(language, "note.no_criteria"))
     score = overall(results)
     bar = script.rubric.passing_score
     passed = bool(results) and score >= bar

@@ -23,16 +23,20 @@ def markdown(evaluation: Evaluation, report: Report) -> str:
         f"- Confidence: {round(report.confidence * 100)}%"
         + (" — **a human review is recommended**" if report.needs_human_review else ""),
         "",
-        "## Criteria",
-        "",
     ]
+    if report.notes:  # how it was judged (or that no model was), before any score is read
+        lines += ["## Notes", "", *(f"- {note}" for note in report.notes), ""]
+    lines += ["## Criteria", ""]
     for result in report.criteria:
+        score = "not scored" if result.score is None else f"{result.score:g}/100"
         lines += [
-            f"### {result.title} — {result.score:g}/100 (weight {result.weight:g})",
+            f"### {result.title} — {score} (weight {result.weight:g})",
             "",
             result.justification,
             "",
         ]
+        if result.judged_how:
+            lines += [f"*{result.judged_how}*", ""]
         for quote in result.evidence:
             lines.append(f"> #{quote.seq}: \u201c{_quote(quote.quote)}\u201d")
         if result.evidence:
@@ -40,7 +44,7 @@ def markdown(evaluation: Evaluation, report: Report) -> str:
         if result.suggestion:
             lines += [f"**Say this instead:** {result.suggestion}", ""]
     for heading, items in (("Strengths", report.strengths), ("To improve", report.improvements),
-                           ("Next steps", report.next_steps), ("Notes", report.notes)):
+                           ("Next steps", report.next_steps)):
         if items:
             lines += [f"## {heading}", "", *(f"- {item}" for item in items), ""]
     duration = f"{stats.duration_seconds:g} s" if stats.duration_seconds is not None else "unknown"

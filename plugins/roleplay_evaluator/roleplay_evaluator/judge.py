@@ -37,6 +37,7 @@ from roleplay_core import (
     unstructure,
 )
 
+from .messages import say
 from .report import APPROXIMATION, FALLBACK, MODEL, NOT_SCORED, CriterionResult, Quote
 
 logger = logging.getLogger("roleplay.evaluator")
@@ -49,29 +50,16 @@ DISAGREEMENT_POINTS = 35.0
 TRANSCRIPT_TOKENS = 32_000
 
 #: Every sentence model judging puts in a report, in English, in one place so it can be translated.
-TEXTS = {
-    "judged_how": "Judged by the language model ({model}).",
-    "justification": "Judged by the language model.",
-    "dropped": " ({count} quoted line(s) were not found in the transcript and were dropped.)",
-    "dropped_note": ("{count} quote(s) from the language model were not found verbatim in the transcript and "
-                     "were dropped; confidence is lower."),
-    "not_judged": "The language model did not judge '{criterion}'; the rule-based result stands.",
-    "fallback": ("The language model ({provider}) {reason}; the criteria {ids} were scored by the rule-based "
-                 "checks instead."),
-    "timeout": "did not answer within {seconds:g} seconds",
-    "malformed": "gave a malformed answer ({detail})",
-    "unavailable": "is not available ({detail})",
-    "failed": "failed ({detail})",
-    "disagreement": ("'{title}': the language model scored {judge:g} and the rule-based checks {rules:g}, "
-                     "{points:g} points apart; a person should review this criterion."),
-    "window": ("The conversation is long: the language model read messages up to {head} and from {tail} on; "
-               "{count} message(s) in between were left out of its prompt (the rule-based checks read them all)."),
-}
-
-
 def text(key: str, language: str = "en", **values: object) -> str:
-    """The report sentence ``key`` filled with ``values`` (English for now, whatever ``language``)."""
-    return TEXTS[key].format(**values)
+    """The report sentence ``key`` filled with ``values``, in the report's language."""
+    return say(language, "how.model" if key == "judged_how" else f"judge.{key}", **values)
+
+
+def fell_back(result: CriterionResult, language: str) -> CriterionResult:
+    """The rules' result standing in for the judge's (a criterion the rules cannot score stays unscored)."""
+    if result.score is None:
+        return result
+    return attrs.evolve(result, method=FALLBACK, judged_how=say(language, "how.fallback"))
 
 
 @attrs.frozen
@@ -138,7 +126,7 @@ async def judge(kernel, provider_name: str, script: Script, criteria: Sequence[C
     def fall_back(reason: str) -> JudgeOutcome:
         logger.warning("evaluator: model judge %r failed (%s); rule-based results stand for %s",
                        provider_name, reason, ids)
-        results = {c.id: attrs.evolve(fallback[c.id], method=FALLBACK) for c in criteria}
+        results = {c.id: fell_back(fallback[c.id], language) for c in criteria}
         return JudgeOutcome(results, (text("fallback", language, provider=provider_name, reason=reason, ids=ids),))
 
     request = JudgeRequest(script=script, criteria=tuple(criteria), transcript=tuple(messages), language=language,
@@ -166,7 +154,7 @@ async def judge(kernel, provider_name: str, script: Script, criteria: Sequence[C
     for criterion in criteria:
         verdict = answered.get(criterion.id)
         if verdict is None:
-            results[criterion.id] = attrs.evolve(fallback[criterion.id], method=FALLBACK)
+            results[criterion.id] = fell_back(fallback[criterion.id], language)
             notes.append(text("not_judged", language, criterion=criterion.id))
             continue
         kept: list[Quote] = []

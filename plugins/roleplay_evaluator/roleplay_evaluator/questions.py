@@ -14,7 +14,7 @@ import re
 
 import attrs
 
-from .text import fold, fold_han, sentences
+from roleplay_core.text import fold, fold_han, sentences
 
 OPEN = "open"
 CLOSED = "closed"

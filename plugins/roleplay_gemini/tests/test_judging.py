@@ -192,7 +192,7 @@ def test_judge_and_rules_disagreeing_is_flagged_with_both_figures(gemini, rules_
     assert criteria["explore"]["needs_review"] is False  # 20 points apart: within 35
     assert report["needs_human_review"] is True
     notes = [n for n in report["notes"] if "a person should review" in n]
-    assert len(notes) == 1 and "'Shows empathy'" in notes[0] and "scored 20" in notes[0] and "checks 100" in notes[0]
+    assert len(notes) == 1 and "\u2018Shows empathy\u2019" in notes[0] and "scored 20" in notes[0] and "checks 100" in notes[0]
 
 
 def test_a_failing_gemini_leaves_the_rules_result_and_says_so(gemini, rules_only):
@@ -201,7 +201,7 @@ def test_a_failing_gemini_leaves_the_rules_result_and_says_so(gemini, rules_only
     assert len(gemini.fake.judge_requests()) == 1
     plain_report, plain = rules_only
     assert {key: c["method"] for key, c in criteria.items()} == {**dict.fromkeys(JUDGED, "rules-fallback"),
-                                                                 "no-blame": "rules"}
+                                                                 "tone": "not-scored", "no-blame": "rules"}
     assert {k: c["score"] for k, c in criteria.items()} == {k: c["score"] for k, c in plain.items()}
     assert report["evaluator"] == "rules" and report["overall_score"] == plain_report["overall_score"]
     assert any("Gemini answered 500" in n and "rule-based checks instead" in n for n in report["notes"])
@@ -212,7 +212,7 @@ def test_a_slow_gemini_leaves_the_rules_result_and_says_so(gemini, rules_only):
     report, criteria = evaluate(gemini, **{"evaluator.judge_timeout": 0.5})
     _, plain = rules_only
     assert {key: c["method"] for key, c in criteria.items()} == {**dict.fromkeys(JUDGED, "rules-fallback"),
-                                                                 "no-blame": "rules"}
+                                                                 "tone": "not-scored", "no-blame": "rules"}
     assert {k: c["score"] for k, c in criteria.items()} == {k: c["score"] for k, c in plain.items()}
     assert report["evaluator"] == "rules"
     assert any("did not answer within 0.5 seconds" in n for n in report["notes"])
