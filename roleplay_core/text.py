@@ -54,6 +54,22 @@ _CONTRACTIONS = {
     "ain't": ("is", "not"),
     "let's": ("let", "us"),
     "i'm": ("i", "am"),
+    # Typed without the apostrophe, as chat users and speech-to-text often do.
+    "cant": ("can", "not"),
+    "dont": ("do", "not"),
+    "doesnt": ("does", "not"),
+    "didnt": ("did", "not"),
+    "isnt": ("is", "not"),
+    "arent": ("are", "not"),
+    "wasnt": ("was", "not"),
+    "werent": ("were", "not"),
+    "couldnt": ("could", "not"),
+    "wouldnt": ("would", "not"),
+    "shouldnt": ("should", "not"),
+    "havent": ("have", "not"),
+    "hasnt": ("has", "not"),
+    "wont": ("will", "not"),
+    "im": ("i", "am"),
 }
 _SUFFIXES = (("n't", "not"), ("'re", "are"), ("'ll", "will"), ("'ve", "have"), ("'d", "would"), ("'m", "am"))
 
@@ -309,7 +325,8 @@ class Pattern:
                 j = self.match_at(toks, i, end)
                 if j is None:
                     continue
-                if affirmative and not self.negative and _negated(text, toks, begin, i):
+                if affirmative and not self.negative and (
+                        _negated(text, toks, begin, i) or _reported(text, toks, begin, i, toks[end - 1].end + 2)):
                     continue
                 return toks[i].start, toks[j - 1].end
         return None
@@ -343,7 +360,8 @@ class Hit:
     end: int
     #: Which sentence of the text (0-based) it stands in.
     sentence: int
-    #: Said under a negation ("I can't offer a refund"): it does not count as saying the concept.
+    #: Said under a negation ("I can't offer a refund") or as the other person's wish ("I know you
+    #: want a refund"): it does not count as saying the concept.
     negated: bool = False
 
 
@@ -478,7 +496,8 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
                 j = pattern.match_at(toks, i, end)
                 if j is None:
                     continue
-                negated = not pattern.negative and _negated(text, toks, begin, i)
+                negated = not pattern.negative and (_negated(text, toks, begin, i)
+                                                    or _reported(text, toks, begin, i, toks[end - 1].end + 2))
                 if earlier is None or not negated:
                     start = toks[i].start
                     first = pattern.elements[0].text
@@ -493,6 +512,31 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
     if len(_FOUND) > 8192:
         _FOUND.popitem(last=False)
     return result
+
+
+#: Saying what the other person wants is not offering it: "I know you want your money back" does
+#: not offer a refund, "Do you want your money back?" does (a question is an offer).
+_DESIRE_EN = ("want", "wanted", "like", "ask", "asking", "after", "expect", "expecting", "hope", "hoping")
+_DESIRE_ES = ("quier", "quere", "pide", "pedi", "dese", "busca", "esper")
+_ZH_DESIRE = re.compile(r"[您你妳][想要希]|[您你妳]要求|[您你妳]希望")
+
+
+def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sentence_end: int) -> bool:
+    """Whether the words before token ``i`` report the other person's wish rather than offer it."""
+    close = text[toks[i].end: sentence_end].rstrip()
+    if close.endswith(("?", "\uff1f")):
+        return False
+    if is_cjk(toks[i].norm):
+        window = re.split(_CLAUSE, text[max(0, toks[i].start - 4): toks[i].start])[-1]
+        return bool(_ZH_DESIRE.search(window))
+    for k in range(i - 1, max(sentence_begin, i - NEGATION_WINDOW) - 1, -1):
+        if _CLAUSE.search(text[toks[k].end: toks[k + 1].start]):
+            return False
+        norm = toks[k].norm
+        if norm.startswith(_DESIRE_ES) or (norm in _DESIRE_EN and any(
+                t.norm in ("you", "your", "she", "he", "they") for t in toks[max(sentence_begin, k - 2): k])):
+            return True
+    return False
 
 
 def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int) -> bool:

@@ -218,11 +218,46 @@ def classify(sentence: str, language: str) -> str | None:
     return CLOSED
 
 
+#: Speech-to-text and quick typing leave questions without a question mark, run into one another:
+#: "ok thanks so um what was your role in that". A question word or a yes/no opener right after a
+#: filler or at the start opens a question there.
+_RUN_ON = {
+    "en": re.compile(r"(?:^|\b(?:so|um+|uh+|er+|and|ok(?:ay)?|right|great|thanks|thank you|well|then|next|now|also|"
+                     r"but|yeah|yes|lovely|brilliant|cool|sure|alright|first(?: of all)?|finally|please)[\s,]+)"
+                     r"((?:what|how|why|tell me|walk me through|talk me through|take me through|describe|explain|"
+                     r"can you|could you|would you|do you|did you|does|is|are|have you|has)\b)", re.I),
+    "es": re.compile(r"(?:^|\b(?:y|bueno|pues|entonces|vale|ok|vale|claro|gracias|eh+|este|mire|ahora|luego|"
+                     r"perfecto|muy bien)[\s,]+)"
+                     r"((?:qu[eé]|c[oó]mo|por qu[eé]|cu[eé]nte(?:me)?|cu[aá]nd[oa]|d[oó]nde|desc[rí]+ba(?:me)?|"
+                     r"expl[ií]que(?:me)?|h[aá]ble(?:me)?|me puede|me podr[ií]a|puede|podr[ií]a|tiene|ha)\b)",
+                     re.I),
+}
+
+
+def _run_on(text: str, start: int, end: int, language: str) -> list[Question]:
+    """Questions inside a sentence written without question marks, one per opener."""
+    pattern = _RUN_ON.get(language.split("-")[0].lower())
+    if pattern is None:
+        return []
+    openers = [m.start(1) for m in pattern.finditer(text, start, end)]
+    found = []
+    for n, begin in enumerate(openers):
+        stop = openers[n + 1] if n + 1 < len(openers) else end
+        piece = text[begin:stop].rstrip(" ,;.")
+        kind = classify(piece + "?", language) if piece else None
+        if kind is not None:
+            found.append(Question(begin, begin + len(piece), kind))
+    return found
+
+
 def questions(text: str, language: str) -> list[Question]:
     """The questions in one message, each with its span and kind."""
     found = []
+    marked = "?" in text or "\uff1f" in text
     for start, end in sentences(text):
         kind = classify(text[start:end], language)
         if kind is not None:
             found.append(Question(start, end, kind))
+        elif not marked:
+            found.extend(_run_on(text, start, end, language))
     return found

@@ -155,7 +155,7 @@ def test_a_good_chinese_practice_passes_with_verbatim_quotes(played):
         "empathy": 100, "gathered_facts": 100, "resolution": 100, "no_blame": 100, "open_questions": 100}
     assert [q["quote"] for q in c["open_questions"]["evidence"]] == [
         "可以跟我說說咖啡機發生了甚麼事嗎？", "上次來的時候，店員是怎麼跟您說的？"]
-    assert [q["quote"] for q in c["empathy"]["evidence"]] == ["您好，真的很抱歉讓您久等了。"]
+    assert [q["quote"] for q in c["empathy"]["evidence"]][0] == "您好，真的很抱歉讓您久等了。"
     assert [q["quote"] for q in c["resolution"]["evidence"]] == ["因為還在三十天內，我現在就幫您全額退款。"]
     assert c["professional_tone"]["score"] is None  # needs a model: not scored, not guessed
     stats = report["statistics"]

@@ -35,3 +35,15 @@ def test_kind(language, text, kind):
 def test_a_statement_is_no_question():
     assert questions("I will refund you today.", "en") == []
     assert questions("Le devuelvo el dinero hoy.", "es") == []
+
+
+def test_run_on_speech_without_question_marks():
+    text = "ok thanks so um what was your role in that specifically like what did you do yourself"
+    found = questions(text, "en")
+    assert [q.kind for q in found] == [OPEN]
+    assert text[found[0].start:found[0].end].startswith("what was your role")
+    speech = "great so um first of all can you tell me about a project where it was hard and does that make sense"
+    assert [q.kind for q in questions(speech, "en")] == [OPEN, CLOSED]
+    assert [q.kind for q in questions("bueno y cómo se sintió usted con eso", "es")] == [OPEN]
+    # A statement that only contains a question word is no question.
+    assert questions("I know how you feel and I will sort it out", "en") == []

@@ -1,0 +1,86 @@
+"""The labelled practice set, played end to end and scored offline: the score follows the skill.
+
+Strong practices pass, poor ones fail, mediocre ones score between them, for
+every shipped script, although none of them was written from the script's
+phrases. A change that makes a strong practice fail or a poor one pass is a
+regression. See tests/practice_set.py and tests/practices/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+import pytest
+from practice_set import INSTALLED, LEVELS, practices, score_all
+
+pytestmark = pytest.mark.skipif(not INSTALLED, reason="needs roleplay-chat and roleplay-evaluator installed")
+
+MIN_PER_LEVEL = {"strong": 4, "mediocre": 3, "poor": 4}
+
+
+@pytest.fixture(scope="module")
+def scored():
+    return list(score_all())
+
+
+def shipped_scripts():
+    from roleplay_core.testing import make_kernel
+
+    async def load():
+        kernel = make_kernel()
+        await kernel.open()
+        try:
+            return [p.script for p in await kernel.catalog.list() if p.source == "pack"]
+        finally:
+            await kernel.stop()
+
+    return asyncio.run(load())
+
+
+def test_every_shipped_script_has_a_labelled_set():
+    counts = collections.Counter((p.script_id, p.level) for p in practices())
+    for script in shipped_scripts():
+        for level, least in MIN_PER_LEVEL.items():
+            assert counts[(script.id, level)] >= least, (script.id, level)
+    assert {p.level for p in practices()} == set(LEVELS)
+
+
+def test_strong_practices_pass(scored):
+    failed = [(r.practice.script_id, r.practice.id, r.overall, r.scores) for r in scored
+              if r.practice.level == "strong" and not r.passed]
+    assert not failed
+
+
+def test_poor_practices_fail(scored):
+    passed = [(r.practice.script_id, r.practice.id, r.overall, r.scores) for r in scored
+              if r.practice.level == "poor" and r.passed]
+    assert not passed
+
+
+def test_strong_beats_mediocre_beats_poor_on_every_pair(scored):
+    by_script = collections.defaultdict(lambda: collections.defaultdict(list))
+    for r in scored:
+        by_script[r.practice.script_id][r.practice.level].append(r)
+    wrong = []
+    for script_id, levels in by_script.items():
+        for better, worse in (("strong", "mediocre"), ("mediocre", "poor"), ("strong", "poor")):
+            for high in levels[better]:
+                for low in levels[worse]:
+                    if not high.overall > low.overall:
+                        wrong.append((script_id, high.practice.id, high.overall, low.practice.id, low.overall))
+    assert not wrong
+
+
+def test_per_criterion_expectations(scored):
+    wrong = []
+    for r in scored:
+        for criterion, verdict in r.practice.expect.items():
+            score = r.scores.get(criterion, "missing")
+            assert score != "missing", (r.practice.script_id, criterion)
+            if score is None:
+                continue  # a model check without a model: not scored, nothing to compare
+            met = score >= r.passing_score
+            if met != (verdict == "met"):
+                wrong.append((r.practice.script_id, r.practice.id, criterion, verdict, score))
+    assert not wrong
