@@ -87,7 +87,7 @@ STOPWORDS = frozenset(
 #: whole, or it would fire on every question.
 FUNCTION_WORDS = STOPWORDS | frozenset(
     """what how why when where who whom which whose whatever get got go going make made let us want need
-    help say tell know think see come take give may might must have has had yes ok okay hi hello hey
+    help say tell know think see come take give may might must have has had
     que como cuando donde quien cual cuales por porque puedo puede hacer""".split()
 )
 #: Words that negate what follows them in the same clause (after folding and contraction expansion).
@@ -134,7 +134,12 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 return word
-            return word[: -len(suffix)] + replacement
+            word = word[: -len(suffix)] + replacement
+            break
+    # A final silent e goes too, so "outcome" and "outcomes", "deadline" and "deadlines", "cliente"
+    # and "clientes", "apologise" and "apologised" meet; short words keep it ("made" is not "mad").
+    if word.endswith("e") and len(word) >= 5:
+        word = word[:-1]
     return word
 
 
@@ -283,7 +288,9 @@ class Pattern:
                 continue
             for raw in part.split():
                 if raw.endswith("*") and len(raw.rstrip("*")) >= 3 and not _CJK_RUN.search(raw):
-                    elements.append(Element(fold(raw.rstrip("*")), prefix=True, gap=gap))
+                    head = fold(raw.rstrip("*"))
+                    stemmed = stem(head)  # "deadline*" must find "deadlines", whose token is "deadlin"
+                    elements.append(Element(stemmed if len(stemmed) >= 3 else head, prefix=True, gap=gap))
                     gap = 0
                     continue
                 for token in tokens(raw.replace("*", "")):

@@ -37,6 +37,11 @@ def test_stem_is_one_function():
     assert stem("refunded") == stem("refunds") == stem("refunding") == "refund"
     assert stem("devoluciones") == "devolucion"
     assert stem("bus") == "bus" and stem("process") == "process"
+    # A final silent e: singular and plural, present and past meet; short words keep theirs.
+    assert stem("outcome") == stem("outcomes") and stem("deadline") == stem("deadlines")
+    assert stem("cliente") == stem("clientes") and stem("apologise") == stem("apologised")
+    assert stem("made") != stem("mad")
+    assert Pattern.parse("deadline*").search("two deadlines slipped") is not None
 
 
 def test_tokens_keep_spans_and_expand_contractions():
