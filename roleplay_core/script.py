@@ -204,6 +204,9 @@ class Criterion:
     #: Always checked by the rules, even when a language model judges the other criteria
     #: (forbidden phrases, a required disclosure). Not allowed on a ``model`` check.
     mechanical: bool = False
+    #: For a ``model`` check: how the rules score it when no language model is configured (any
+    #: other check kind). Without it, a ``model`` check is left out of an offline score.
+    offline_check: Check | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -105,8 +105,8 @@ _ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没�
 #: At most this many words may stand where a phrasing writes ``...``.
 MAX_GAP = 4
 #: A concept said with a negation among this many words before it does not count
-#: ("I can't give you your money back": five words from "not" to "money").
-NEGATION_WINDOW = 5
+#: ("I'm not able to give you your money back": six words from "not" to "money").
+NEGATION_WINDOW = 6
 #: Negations that negate nothing that follows: "no problem, ...", "not a problem", "no worries".
 _IDIOMS = frozenset({"problem", "worry", "doubt"})
 
@@ -294,7 +294,9 @@ class Pattern:
                     gap = 0
                     continue
                 for token in tokens(raw.replace("*", "")):
-                    elements.append(Element(token.norm, gap=gap))
+                    # Han text is read as overlapping pairs: N characters between two parts are N + 1
+                    # pairs, so a Chinese gap allows one more token than a gap between words.
+                    elements.append(Element(token.norm, gap=gap + 1 if gap and is_cjk(token.norm) else gap))
                     gap = 0
         return cls(phrase, tuple(elements))
 
@@ -524,7 +526,8 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
 #: Saying what the other person wants is not offering it: "I know you want your money back" does
 #: not offer a refund, "Do you want your money back?" does (a question is an offer).
 _DESIRE_EN = ("want", "wanted", "like", "ask", "asking", "after", "expect", "expecting", "hope", "hoping")
-_DESIRE_ES = ("quier", "quere", "pide", "pedi", "dese", "busca", "esper")
+#: Spanish wishes, as stems: "quiere", "quería", "pide", "desea" (never "pedido", an order).
+_DESIRE_ES = frozenset({"quier", "queria", "quisiera", "pide", "pidio", "pedia", "desea", "deseaba", "buscaba"})
 _ZH_DESIRE = re.compile(r"[您你妳][想要希]|[您你妳]要求|[您你妳]希望")
 
 
@@ -540,7 +543,7 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
         if _CLAUSE.search(text[toks[k].end: toks[k + 1].start]):
             return False
         norm = toks[k].norm
-        if norm.startswith(_DESIRE_ES) or (norm in _DESIRE_EN and any(
+        if norm in _DESIRE_ES or (norm in _DESIRE_EN and any(
                 t.norm in ("you", "your", "she", "he", "they") for t in toks[max(sentence_begin, k - 2): k])):
             return True
     return False
@@ -550,14 +553,16 @@ def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int) -> b
     """Whether a negation stands among the few words before token ``i``, in the same clause."""
     start = toks[i].start
     if is_cjk(toks[i].norm):
-        window = text[max(0, start - 4): start]
-        window = re.split(_CLAUSE, window)[-1]
-        return bool(_ZH_NEGATION.search(_ZH_NOT_NEGATION.sub("", window)))
+        # Six characters: enough to see a whole 要不要 (a question, not a negation) before the word.
+        window = re.split(_CLAUSE, text[max(0, start - 6): start])[-1]
+        return bool(_ZH_NEGATION.search(_ZH_NOT_NEGATION.sub("", window)[-4:]))
     for k in range(i - 1, max(sentence_begin, i - NEGATION_WINDOW) - 1, -1):
         between = text[toks[k].end: toks[k + 1].start] if k + 1 <= i else ""
         if _CLAUSE.search(between):
             return False
         if toks[k].norm in NEGATIONS:
+            if toks[k].norm == "no" and k > 0 and toks[k - 1].norm in ("oh", "uh", "ah", "aw"):
+                continue  # "oh no, I'm so sorry": dismay, not a negation
             following = [t.norm for t in toks[k + 1: min(i, k + 3)]]
             return not any(word in _IDIOMS for word in following)
     return False

@@ -77,7 +77,17 @@ def test_a_negated_concept_does_not_count(text):
     assert any(h.concept == "refund" and h.negated for h in LEXICON.find(text))
 
 
+def test_a_reported_wish_is_not_an_offer_but_a_question_is():
+    assert said("I do understand you want your money back, but I have to follow the procedure.") == []
+    assert said("Do you want your money back?") == ["refund"]
+    spanish = Lexicon({"refund": ["reembolso"]}, "es", builtin=False)
+    assert spanish.concepts_in("Entiendo que quiere un reembolso, pero no depende de mí.") == []
+    assert spanish.concepts_in("Con su número de pedido le hago el reembolso.") == ["refund"]
+
+
 def test_negation_does_not_cross_a_clause_or_an_idiom():
+    assert said("oh no I'm so sorry") == ["apology"]
+    assert said("I'm not able to give you your money back") == []
     assert said("No, we'll put it back on your card.") == ["refund"]
     assert said("Not a problem, I'll reimburse it") == ["refund"]
 
@@ -107,6 +117,8 @@ def test_chinese_patterns_and_negation():
     assert lexicon.concepts_in("沒問題，我幫您退錢") == ["refund"]
     assert lexicon.concepts_in("不好意思，我們不能退款") == []
     assert lexicon.concepts_in("要不要我幫您退款？") == ["refund"]  # A-not-A asks, it does not negate
+    assert lexicon.concepts_in("要不要幫您退款") == ["refund"]
+    assert lexicon.concepts_in("我幫您退一萬元的錢") == ["refund"]  # four characters between 退 and 錢
     hit = lexicon.find("沒問題，我幫您退錢")[0]
     assert "沒問題，我幫您退錢"[hit.start:hit.end] == "退錢"
 

@@ -24,6 +24,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "how.fallback": "The language model could not judge this; checked by the built-in rules instead.",
         "how.not_scored": "Needs a language model; not scored.",
         "how.mechanical": "Always checked by the built-in rules, as the scenario's author asked.",
+        "how.offline": "No language model was set, so the rules the scenario's author chose stood in: {how}",
         # Justifications.
         "used.some": "You said {count} of the {total} things this looks for ({said}); {needed} needed.",
         "used.missing": "Not heard: {missing}.",
@@ -86,6 +87,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "how.fallback": "El modelo de lenguaje no pudo evaluarlo; se comprobó con las reglas integradas.",
         "how.not_scored": "Necesita un modelo de lenguaje; sin puntuar.",
         "how.mechanical": "Siempre se comprueba con las reglas integradas, como pidió el autor del escenario.",
+        "how.offline": "Sin modelo de lenguaje, se usaron las reglas que eligió el autor del escenario: {how}",
         "used.some": "Dijo {count} de las {total} cosas que se buscan ({said}); se necesitaban {needed}.",
         "used.missing": "No se oyó: {missing}.",
         "used.none": "No apareció nada de lo que se busca, como {missing}.",
@@ -147,6 +149,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "how.fallback": "語言模型無法評分，改由內建規則檢查。",
         "how.not_scored": "需要語言模型，未評分。",
         "how.mechanical": "依情境作者的要求，一律由內建規則檢查。",
+        "how.offline": "沒有設定語言模型，改用情境作者指定的規則：{how}",
         "used.some": "您說到了要找的 {total} 項中的 {count} 項（{said}），需要 {needed} 項。",
         "used.missing": "沒有聽到：{missing}。",
         "used.none": "沒有出現要找的內容，例如{missing}。",

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
+
 from roleplay_core import Beat, Check, Criterion, Script, TranscriptMessage
 from roleplay_core.text import (
     FUNCTION_WORDS,
@@ -248,37 +250,88 @@ def beat_label(beat: Beat | None, beat_id: str, script: Script, language: str) -
     return beat_id.replace("_", " ").replace("-", " ")
 
 
-def _said_beat(items: list[Item], lines: Sequence[TranscriptMessage]
-               ) -> tuple[TranscriptMessage, tuple[int, int]] | None:
-    for message in lines:
-        for item in items:
-            span = item.said(message.text)
-            if span is not None:
-                return message, span
-    return None
+#: Where in the conversation something was said: (message number, character offset).
+Position = tuple[int, int]
+
+
+class Beats:
+    """Which beats the learner reached, where, and the quote that shows it.
+
+    A beat counts when the engine reported it, or when the learner's own words say
+    one of its triggers *after* every beat it ``requires`` was reached: a follow-up
+    question asked in the same breath as the question it follows up ("tell me about a
+    conflict and how you handled it") is not a follow-up. Mood conditions are the
+    engine's business and are not asked of the learner's words.
+    """
+
+    def __init__(self, script: Script, messages: Sequence[TranscriptMessage]) -> None:
+        self.script = script
+        self.beats = {beat.id: beat for beat in script.scripted.beats}
+        self.lines = learner_lines(messages)
+        self.recorded = fired_beats(messages) or {}
+        self._reached: dict[str, tuple[Position, Quote, bool] | None] = {}
+
+    def reached(self, beat_id: str, visiting: frozenset[str] = frozenset()) -> tuple[Position, Quote, bool] | None:
+        """(where, quote, reported by the engine) for a reached beat; None when it was not."""
+        if beat_id in self._reached:
+            return self._reached[beat_id]
+        if beat_id in visiting:  # a requires cycle (lint reports it): not reachable by words
+            return None
+        found = self._find(beat_id, visiting | {beat_id})
+        self._reached[beat_id] = found
+        return found
+
+    def _find(self, beat_id: str, visiting: frozenset[str]) -> tuple[Position, Quote, bool] | None:
+        beat = self.beats.get(beat_id)
+        items = beat_items(beat, self.script) if beat else []
+        reply = self.recorded.get(beat_id)
+        if reply is not None:
+            # The engine answered this beat: quote the learner's sentence that asked for it.
+            before = [m for m in self.lines if m.seq < reply.seq]
+            for message in before[-1:] + before[:-1][::-1]:
+                spans = [span for item in items for span in item.every(message.text)]
+                if spans:
+                    span = min(spans)
+                    return (message.seq, span[0]), quote_at(message, span), True
+            if before:
+                return (before[-1].seq, 0), quote_at(before[-1]), True
+            return (reply.seq, 0), quote_at(reply), True
+        if beat is None:
+            return None
+        after: Position = (0, -1)
+        for required in beat.requires:
+            found = self.reached(required, visiting)
+            if found is None:
+                return None
+            after = max(after, found[0])
+        for message in self.lines:
+            if message.seq < after[0]:
+                continue
+            spans = sorted(span for item in items for span in item.every(message.text)
+                           if (message.seq, span[0]) > after and not _same_sentence(message.text, span, after,
+                                                                                    message.seq))
+            if spans:
+                return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
+        return None
+
+
+def _same_sentence(text: str, span: tuple[int, int], after: Position, seq: int) -> bool:
+    """Whether ``span`` stands in the sentence where a required beat was reached."""
+    if after[0] != seq:
+        return False
+    return any(start <= after[1] < end and start <= span[0] < end for start, end in sentences(text))
 
 
 def beat_reached(criterion: Criterion, script: Script, messages: Sequence[TranscriptMessage],
-                 language: str) -> CriterionResult:
+                 language: str, tracker: Beats | None = None) -> CriterionResult:
     check = criterion.check
-    beats = {beat.id: beat for beat in script.scripted.beats}
-    lines = learner_lines(messages)
-    recorded = fired_beats(messages) or {}
+    tracker = tracker or Beats(script, messages)
+    beats = tracker.beats
     reached: list[tuple[str, Quote, bool]] = []
     for beat_id in check.beats:
-        beat = beats.get(beat_id)
-        items = beat_items(beat, script) if beat else []
-        reply = recorded.get(beat_id)
-        if reply is not None:
-            # The engine answered this beat: quote the learner's sentence that asked for it.
-            before = [m for m in lines if m.seq < reply.seq]
-            hit = _said_beat(items, before[-1:]) or _said_beat(items, before)
-            quote = quote_at(*hit) if hit else (quote_at(before[-1]) if before else quote_at(reply))
-            reached.append((beat_id, quote, True))
-            continue
-        hit = _said_beat(items, lines)
-        if hit is not None:
-            reached.append((beat_id, quote_at(*hit), False))
+        found = tracker.reached(beat_id)
+        if found is not None:
+            reached.append((beat_id, found[1], found[2]))
     needed = min(check.min_count, len(check.beats))
     score = _ratio_score(len(reached), needed)
     done = {b for b, _, _ in reached}
@@ -356,9 +409,14 @@ def _result(criterion: Criterion, score: float, justification: str, evidence: tu
 
 
 def score_criterion(criterion: Criterion, script: Script, messages: Sequence[TranscriptMessage],
-                    language: str) -> CriterionResult:
+                    language: str, tracker: Beats | None = None) -> CriterionResult:
     lines = learner_lines(messages)
     kind = criterion.check.kind
+    if kind == "model" and criterion.offline_check is not None and criterion.offline_check.kind != "model":
+        # The author named rules for when no model judges this criterion.
+        offline = score_criterion(attrs.evolve(criterion, check=criterion.offline_check), script, messages,
+                                  language, tracker)
+        return attrs.evolve(offline, kind=kind, judged_how=say(language, "how.offline", how=offline.judged_how))
     if kind == "phrases_used":
         return phrases_used(criterion, script, lines, language)
     if kind == "phrases_avoided":
@@ -366,13 +424,14 @@ def score_criterion(criterion: Criterion, script: Script, messages: Sequence[Tra
     if kind == "open_questions":
         return open_questions(criterion, script, lines, language)
     if kind == "beat_reached":
-        return beat_reached(criterion, script, messages, language)
+        return beat_reached(criterion, script, messages, language, tracker)
     return not_scored(criterion, script, language)
 
 
 def score_all(script: Script, messages: Sequence[TranscriptMessage], language: str) -> list[CriterionResult]:
     """Every criterion of the rubric, by the rules (``model`` checks are left unscored)."""
-    return [score_criterion(c, script, messages, language) for c in script.rubric.criteria]
+    tracker = Beats(script, messages)  # every beat_reached criterion shares one walk of the beats
+    return [score_criterion(c, script, messages, language, tracker) for c in script.rubric.criteria]
 
 
 def statistics(messages: Sequence[TranscriptMessage], language: str, duration_seconds: float | None) -> Statistics:

@@ -128,6 +128,32 @@ def test_model_check_without_a_model_is_not_scored_and_left_out():
     assert report.overall_score == without.overall_score  # the unscored criterion weighs nothing
 
 
+def test_an_offline_check_named_by_the_author_scores_a_model_criterion_without_a_model():
+    data = script_to_dict(small_script())
+    tone = next(c for c in data["rubric"]["criteria"] if c["id"] == "tone")
+    tone["offline_check"] = {"kind": "phrases_used", "concepts": ["sorry"]}
+    script = script_from_dict(data)
+    good, poor = by_id(run(transcript(script, GOOD))), by_id(run(transcript(script, POOR)))
+    assert good["tone"].score == 100 and poor["tone"].score == 0
+    assert good["tone"].kind == "model" and good["tone"].method == "rules"
+    assert good["tone"].judged_how.startswith("No language model was set, so the rules the scenario's author chose")
+
+
+def test_a_follow_up_counts_only_after_what_it_follows_up():
+    data = script_to_dict(small_script())
+    data["scripted"]["beats"].append({"id": "ask-how", "triggers": ["how did you"], "requires": ["offer-refund"],
+                                      "replies": ["Like this."]})
+    data["rubric"]["criteria"] = [{"id": "probe", "title": "Follows up", "check": {
+        "kind": "beat_reached", "beats": ["ask-how"]}}]
+    script = script_from_dict(data)
+    same_breath = [("l", "I will refund you, and how did you pay?"), ("c", "Card.")]
+    assert by_id(run(transcript(script, same_breath)))["probe"].score == 0
+    later = [("l", "I will refund you."), ("c", "Good."), ("l", "How did you pay for it?"), ("c", "Card.")]
+    assert by_id(run(transcript(script, later)))["probe"].score == 100
+    too_early = [("l", "How did you pay for it?"), ("c", "Card."), ("l", "I will refund you."), ("c", "Good.")]
+    assert by_id(run(transcript(script, too_early)))["probe"].score == 0
+
+
 def test_a_negated_phrase_to_avoid_is_no_slip():
     script = script_from_dict({**script_to_dict(small_script()), "rubric": {"criteria": [
         {"id": "avoid", "title": "Avoid", "check": {"kind": "phrases_avoided", "phrases": ["calm down"]}},

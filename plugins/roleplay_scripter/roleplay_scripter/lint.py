@@ -320,6 +320,22 @@ def _rubric(script: Script) -> list[Finding]:
                 found.append(Finding(path=f"{at}.concepts[{j}]", code="unknown_concept",
                                      message=f"{concept!r} is not a key of scripted.synonyms nor a built-in "
                                              f"concept of {script.language!r}"))
+        offline = criterion.offline_check
+        if offline is not None and check.kind != "model":
+            found.append(Finding(path=f"rubric.criteria[{i}].offline_check", code="ignored_field", severity=WARNING,
+                                 message=f"offline_check is only read for a model check, not a {check.kind} check"))
+        elif offline is not None and offline.kind == "model":
+            found.append(Finding(path=f"rubric.criteria[{i}].offline_check.kind", code="invalid_offline_check",
+                                 message="the offline check stands in for the model: it must be a rule kind"))
+        elif offline is not None:
+            for j, beat in enumerate(offline.beats):
+                if beat not in beats:
+                    found.append(Finding(path=f"rubric.criteria[{i}].offline_check.beats[{j}]", code="unknown_beat",
+                                         message=f"no beat has the id {beat!r}"))
+            for j, concept in enumerate(offline.concepts):
+                if concept not in concepts:
+                    found.append(Finding(path=f"rubric.criteria[{i}].offline_check.concepts[{j}]",
+                                         code="unknown_concept", message=f"{concept!r} is not a known concept"))
         if criterion.mechanical and check.kind == "model":
             found.append(Finding(path=f"rubric.criteria[{i}].mechanical", code="mechanical_model_check",
                                  message="a model check cannot be mechanical: only a language model can judge it"))

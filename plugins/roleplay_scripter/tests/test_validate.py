@@ -220,6 +220,7 @@ def test_lint_for_a_fair_judge_and_a_listening_character(client, scripter):
     script["scripted"]["fallbacks"] = [{"replies": ["Sorry, what?", "And?"]}]
     script["rubric"]["criteria"][2]["mechanical"] = True  # a model check cannot be mechanical
     script["rubric"]["criteria"][0]["check"]["concepts"] = ["sorry", "apology"]  # a built-in concept is known
+    script["rubric"]["criteria"][1]["offline_check"] = {"kind": "open_questions"}  # not a model check: ignored
     result = _validate(client, scripter, script)
     codes = _codes(result)
     assert {
@@ -228,6 +229,7 @@ def test_lint_for_a_fair_judge_and_a_listening_character(client, scripter):
         ("few_fallbacks", "scripted.fallbacks[0].replies", "warning"),
         ("no_nudges", "scripted.beats", "warning"),
         ("mechanical_model_check", "rubric.criteria[2].mechanical", "error"),
+        ("ignored_field", "rubric.criteria[1].offline_check", "warning"),
     } <= codes
     assert not any(code == "unknown_concept" for code, _, _ in codes)
     assert result["valid"] is False
@@ -238,3 +240,13 @@ def test_every_shipped_script_lints_clean():
         findings = [f for f in lint(script) if f.severity == "error" or f.code in (
             "function_word_trigger", "few_fallbacks", "no_nudges", "missing_label")]
         assert findings == [], (script.id, findings)
+
+
+def test_an_offline_check_stands_in_for_a_model_check_and_must_be_a_rule(client, scripter):
+    script = sample()
+    script["rubric"]["criteria"][2]["offline_check"] = {"kind": "beat_reached", "beats": ["explain", "ghost"]}
+    codes = _codes(_validate(client, scripter, script))
+    assert ("unknown_beat", "rubric.criteria[2].offline_check.beats[1]", "error") in codes
+    script["rubric"]["criteria"][2]["offline_check"] = {"kind": "model"}
+    codes = _codes(_validate(client, scripter, script))
+    assert ("invalid_offline_check", "rubric.criteria[2].offline_check.kind", "error") in codes
