@@ -108,7 +108,8 @@ MAX_GAP = 4
 #: ("I'm not able to give you your money back": six words from "not" to "money").
 NEGATION_WINDOW = 6
 #: Negations that negate nothing that follows: "no problem, ...", "not a problem", "no worries".
-_IDIOMS = frozenset({"problem", "worry", "doubt"})
+#: "Not just" and "not only" keep what follows ("you're not just using it wrong?").
+_IDIOMS = frozenset({"problem", "worry", "doubt", "just", "only"})
 
 
 def fold_han(text: str) -> str:
@@ -505,13 +506,13 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
                 j = pattern.match_at(toks, i, end)
                 if j is None:
                     continue
-                negated = not pattern.negative and (_negated(text, toks, begin, i)
+                start = toks[i].start
+                first = pattern.elements[0].text
+                if len(first) == 1 and is_cjk(first) and toks[i].norm[0] != first:
+                    start += 1  # one Han character matched as the second of a pair
+                negated = not pattern.negative and (_negated(text, toks, begin, i, start)
                                                     or _reported(text, toks, begin, i, toks[end - 1].end + 2))
                 if earlier is None or not negated:
-                    start = toks[i].start
-                    first = pattern.elements[0].text
-                    if len(first) == 1 and is_cjk(first) and toks[i].norm[0] != first:
-                        start += 1  # one Han character matched as the second of a pair
                     best[(concept, number)] = Hit(concept, pattern.source, start, toks[j - 1].end, number,
                                                   negated)
     hits = list(best.values())
@@ -549,9 +550,10 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
     return False
 
 
-def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int) -> bool:
-    """Whether a negation stands among the few words before token ``i``, in the same clause."""
-    start = toks[i].start
+def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, start: int | None = None) -> bool:
+    """Whether a negation stands among the few words before token ``i`` (or character ``start``,
+    where a match begins inside a Han pair), in the same clause."""
+    start = toks[i].start if start is None else start
     if is_cjk(toks[i].norm):
         # Six characters: enough to see a whole 要不要 (a question, not a negation) before the word.
         window = re.split(_CLAUSE, text[max(0, start - 6): start])[-1]

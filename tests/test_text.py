@@ -119,6 +119,8 @@ def test_chinese_patterns_and_negation():
     assert lexicon.concepts_in("要不要我幫您退款？") == ["refund"]  # A-not-A asks, it does not negate
     assert lexicon.concepts_in("要不要幫您退款") == ["refund"]
     assert lexicon.concepts_in("我幫您退一萬元的錢") == ["refund"]  # four characters between 退 and 錢
+    gapped = Lexicon({"refund": ["退...款"]}, "zh-Hant", builtin=False)
+    assert gapped.concepts_in("已拆封商品恕不退款。") == []  # 退 inside the pair 不退 is still negated
     hit = lexicon.find("沒問題，我幫您退錢")[0]
     assert "沒問題，我幫您退錢"[hit.start:hit.end] == "退錢"
 

@@ -206,7 +206,9 @@ def test_a_chinese_conversation_over_http(shipped_client, conversation, ending):
     script = SHIPPED[ZH]
     lines = [line for line, _ in conversation]
     turns = _offline(script, lines)
-    assert [t.info["beats"] for t in turns] == [[beat] for _, beat in conversation]
+    # Each line reaches its beat; a line that also greets ("妳好，很抱歉…") is answered for both.
+    assert [t.info["beats"][-1] for t in turns] == [beat for _, beat in conversation]
+    assert all(len(t.info["beats"]) <= 2 for t in turns)
     assert turns[-1].ended and turns[-1].end_reason == ending and all(not t.ended for t in turns[:-1])
     user = User(shipped_client, f"http-zh-{len(lines)}-{ending}")
     created = user.start("refund-angry-customer", language="zh-Hant")

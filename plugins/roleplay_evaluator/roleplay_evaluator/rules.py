@@ -258,10 +258,12 @@ class Beats:
     """Which beats the learner reached, where, and the quote that shows it.
 
     A beat counts when the engine reported it, or when the learner's own words say
-    one of its triggers *after* every beat it ``requires`` was reached: a follow-up
-    question asked in the same breath as the question it follows up ("tell me about a
-    conflict and how you handled it") is not a follow-up. Mood conditions are the
-    engine's business and are not asked of the learner's words.
+    one of its triggers *after* the beats it ``requires``, where those were reached: a
+    follow-up asked in the same breath as the question it follows up ("tell me about a
+    conflict and how you handled it") is not a follow-up. A requirement never met does
+    not block the credit (a refund offered before the receipt was checked is still a
+    resolution offered; the missing check costs marks where the rubric asks for it). Mood
+    conditions are the engine's business and are not asked of the learner's words.
     """
 
     def __init__(self, script: Script, messages: Sequence[TranscriptMessage]) -> None:
@@ -301,9 +303,8 @@ class Beats:
         after: Position = (0, -1)
         for required in beat.requires:
             found = self.reached(required, visiting)
-            if found is None:
-                return None
-            after = max(after, found[0])
+            if found is not None:  # a requirement never met does not block credit for what was said
+                after = max(after, found[0])
         for message in self.lines:
             if message.seq < after[0]:
                 continue

@@ -27,6 +27,12 @@ from roleplay_evaluator.questions import CLOSED, OPEN, questions
     ("zh-Hant", "請您講一下當時的情況", OPEN),
     ("zh-Hant", "可以描述一下那個聲音嗎？", OPEN),
     ("zh-Hant", "發票有帶來嗎？", CLOSED),
+    ("es", "¿Y la vez pasada qué le ofrecieron aquí?", OPEN),  # the accented word decides, wherever it is
+    ("es", "¿Me cuenta cómo ha sido el problema?", OPEN),
+    ("es", "¿Y eso a los cuántos días empezó?", CLOSED),
+    ("es", "¿A qué hora empezó?", CLOSED),
+    ("zh-Hant", "想麻煩您把機器的狀況從頭跟我說一遍", OPEN),
+    ("zh-Hant", "那個可以跟我說一下就是咖啡機現在是什麼狀況", OPEN),
 ])
 def test_kind(language, text, kind):
     assert [q.kind for q in questions(text, language)] == [kind]

@@ -152,6 +152,8 @@ def test_a_follow_up_counts_only_after_what_it_follows_up():
     assert by_id(run(transcript(script, later)))["probe"].score == 100
     too_early = [("l", "How did you pay for it?"), ("c", "Card."), ("l", "I will refund you."), ("c", "Good.")]
     assert by_id(run(transcript(script, too_early)))["probe"].score == 0
+    never = [("l", "How did you pay for it?"), ("c", "Card.")]  # what it follows up never came: no block
+    assert by_id(run(transcript(script, never)))["probe"].score == 100
 
 
 def test_a_negated_phrase_to_avoid_is_no_slip():

@@ -83,8 +83,11 @@ def expect_poor(script, report, good):
     criteria, best = by_id(report), by_id(good)
     for criterion in script.rubric.criteria:
         result = criteria[criterion.id]
-        if criterion.check.kind == "model":  # no model configured: not scored, left out
-            assert result["score"] is None and result["method"] == "not-scored"
+        if criterion.check.kind == "model":  # no model: the author's offline rules, or not scored
+            if criterion.offline_check is None:
+                assert result["score"] is None and result["method"] == "not-scored"
+            else:
+                assert result["method"] == "rules" and result["score"] <= best[criterion.id]["score"]
             continue
         assert result["score"] <= best[criterion.id]["score"], criterion.id
         if criterion.check.kind in ("beat_reached", "phrases_used", "open_questions"):
