@@ -38,7 +38,7 @@ from roleplay_core import (
 )
 
 from .messages import say
-from .report import APPROXIMATION, FALLBACK, MODEL, NOT_SCORED, CriterionResult, Quote
+from .report import FALLBACK, MODEL, NOT_SCORED, CriterionResult, Quote
 
 logger = logging.getLogger("roleplay.evaluator")
 
@@ -99,8 +99,8 @@ def verify_quote(quote: str, seq: int, messages: Sequence[TranscriptMessage]) ->
 
 
 def measured(result: CriterionResult) -> bool:
-    """The rules really measured this criterion: not a keyword estimate of a ``model`` check, not unscored."""
-    return result.score is not None and result.method not in (APPROXIMATION, NOT_SCORED)
+    """The rules really measured this criterion (a ``model`` check without offline rules is unscored)."""
+    return result.score is not None and result.method != NOT_SCORED
 
 
 def findings(criteria: Sequence[Criterion], rules: Mapping[str, CriterionResult]) -> tuple[RuleFinding, ...]:
