@@ -24,11 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from roleplay_core import text
 from roleplay_evaluator import judge, rules
 from roleplay_evaluator.evaluate import evaluate
 
-from roleplay_core import JudgeRequest, Transcript, TranscriptMessage, build_judge_prompt
+from roleplay_core import JudgeRequest, Transcript, TranscriptMessage, build_judge_prompt, text
 from roleplay_core.testing import make_kernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "roleplay_evaluator" / "tests"))

@@ -12,6 +12,7 @@ import asyncio
 import collections
 
 import pytest
+
 from .practice_set import INSTALLED, LEVELS, practices, score_all
 
 pytestmark = pytest.mark.skipif(not INSTALLED, reason="needs roleplay-chat and roleplay-evaluator installed")

@@ -13,11 +13,11 @@ import pytest
 from evaluator_support import requires_chat, transcript
 from roleplay_evaluator import questions
 from roleplay_evaluator.evaluate import evaluate
-from roleplay_core.text import Pattern, sentences, word_count
 from starlette.testclient import TestClient
 
 from roleplay_core import script_from_dict
 from roleplay_core.testing import auth_headers, make_app, make_kernel
+from roleplay_core.text import Pattern, sentences, word_count
 
 
 @pytest.mark.parametrize(("sentence", "kind"), [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from roleplay_evaluator.questions import CLOSED, OPEN, questions
 
 

@@ -11,9 +11,8 @@ HTTP API with its offline character engine, then evaluates it over HTTP.
 
 from __future__ import annotations
 
-import re
-
 import asyncio
+import re
 
 import pytest
 import roleplay_evaluator.plugin as evaluator_plugin
