@@ -370,8 +370,8 @@ class Hit:
     end: int
     #: Which sentence of the text (0-based) it stands in.
     sentence: int
-    #: Said under a negation ("I can't offer a refund") or as the other person's wish ("I know you
-    #: want a refund"): it does not count as saying the concept.
+    #: Said under a negation ("I can't offer a refund"), as the other person's wish ("I know you
+    #: want a refund") or hedged ("we'll see whether it's a refund"): it does not count as saying it.
     negated: bool = False
 
 
@@ -526,14 +526,18 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
 
 #: Saying what the other person wants is not offering it: "I know you want your money back" does
 #: not offer a refund, "Do you want your money back?" does (a question is an offer).
-_DESIRE_EN = ("want", "wanted", "like", "ask", "asking", "after", "expect", "expecting", "hope", "hoping")
+_DESIRE_EN = frozenset(stem(w) for w in ("want", "wanted", "like", "ask", "asking", "after", "expect", "hope"))
 #: Spanish wishes, as stems: "quiere", "quería", "pide", "desea" (never "pedido", an order).
 _DESIRE_ES = frozenset({"quier", "queria", "quisiera", "pide", "pidio", "pedia", "desea", "deseaba", "buscaba"})
-_ZH_DESIRE = re.compile(r"[您你妳][想要希]|[您你妳]要求|[您你妳]希望")
+_ZH_DESIRE = re.compile(r"[您你妳][想要希]|[您你妳]要求|[您你妳]希望|看是要|評估|评估|或許|或许|也許|也许|看看是")
+#: Saying something might happen is not doing it: "they'll get back to you about whether it's a
+#: refund", "maybe a replacement", "a ver si hay reembolso". A question still offers.
+_HEDGES = frozenset(stem(w) for w in ("whether", "maybe", "perhaps", "possibly", "might", "depends", "quizas", "quiza",
+                                       "talvez", "depende", "posiblemente"))
 
 
 def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sentence_end: int) -> bool:
-    """Whether the words before token ``i`` report the other person's wish rather than offer it."""
+    """Whether the words before token ``i`` report the other person's wish, or hedge, rather than offer."""
     close = text[toks[i].end: sentence_end].rstrip()
     if close.endswith(("?", "\uff1f")):
         return False
@@ -544,6 +548,8 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
         if _CLAUSE.search(text[toks[k].end: toks[k + 1].start]):
             return False
         norm = toks[k].norm
+        if norm in _HEDGES:
+            return True
         if norm in _DESIRE_ES or (norm in _DESIRE_EN and any(
                 t.norm in ("you", "your", "she", "he", "they") for t in toks[max(sentence_begin, k - 2): k])):
             return True

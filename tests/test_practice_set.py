@@ -1,9 +1,11 @@
 """The labelled practice set, played end to end and scored offline: the score follows the skill.
 
-Strong practices pass, poor ones fail, mediocre ones score between them, for
-every shipped script, although none of them was written from the script's
-phrases. A change that makes a strong practice fail or a poor one pass is a
-regression. See tests/practice_set.py and tests/practices/.
+Strong practices pass and poor ones fail, for every shipped script, although none
+of them was written from the script's phrases; in the first set mediocre ones
+score between them on every pair, and the held-out set (written after the rules
+were tuned) keeps its order on nearly every pair. A change that makes a strong
+practice fail or a poor one pass is a regression. See tests/practice_set.py and
+tests/practices/.
 """
 
 from __future__ import annotations
@@ -59,27 +61,48 @@ def test_poor_practices_fail(scored):
     assert not passed
 
 
-def test_strong_beats_mediocre_beats_poor_on_every_pair(scored):
+#: The held-out practices (``*.heldout.yaml``, ids ``h-...``) were written by a second group after
+#: the rules were tuned on the first set. They must pass and fail like the first set; their ordering
+#: and per-criterion labels are held to a rate (first contact: 90.0% of pairs, see docs/evaluation.md).
+HELD_OUT_PAIRS = 0.92
+AGREEMENT = {"first": 0.95, "held-out": 0.88}
+
+
+def held_out(result) -> bool:
+    return result.practice.id.startswith("h-")
+
+
+def pairs(results):
     by_script = collections.defaultdict(lambda: collections.defaultdict(list))
-    for r in scored:
+    for r in results:
         by_script[r.practice.script_id][r.practice.level].append(r)
-    wrong = []
     for script_id, levels in by_script.items():
         for better, worse in (("strong", "mediocre"), ("mediocre", "poor"), ("strong", "poor")):
             for high in levels[better]:
                 for low in levels[worse]:
-                    if not high.overall > low.overall:
-                        wrong.append((script_id, high.practice.id, high.overall, low.practice.id, low.overall))
+                    yield script_id, high, low
+
+
+def test_strong_beats_mediocre_beats_poor_on_every_pair(scored):
+    wrong = [(script_id, high.practice.id, high.overall, low.practice.id, low.overall)
+             for script_id, high, low in pairs(r for r in scored if not held_out(r)) if not high.overall > low.overall]
     assert not wrong
 
 
-#: Per-criterion labels are a person's reading of a practice; the rules must agree with nearly all.
-AGREEMENT = 0.95
+def test_held_out_practices_keep_their_order(scored):
+    found = list(pairs(r for r in scored if held_out(r)))
+    wrong = [(script_id, high.practice.id, high.overall, low.practice.id, low.overall)
+             for script_id, high, low in found if not high.overall > low.overall]
+    assert len(found) >= 200
+    assert 1 - len(wrong) / len(found) >= HELD_OUT_PAIRS, wrong
 
 
-def test_per_criterion_expectations(scored):
+@pytest.mark.parametrize("group", ["first", "held-out"])
+def test_per_criterion_expectations(scored, group):
     checked, wrong = 0, []
     for r in scored:
+        if held_out(r) != (group == "held-out"):
+            continue
         for criterion, verdict in r.practice.expect.items():
             score = r.scores.get(criterion, "missing")
             assert score != "missing", (r.practice.script_id, criterion)
@@ -88,5 +111,5 @@ def test_per_criterion_expectations(scored):
             checked += 1
             if (score >= r.passing_score) != (verdict == "met"):
                 wrong.append((r.practice.script_id, r.practice.id, criterion, verdict, score))
-    assert checked >= 250
-    assert 1 - len(wrong) / checked >= AGREEMENT, wrong
+    assert checked >= 200
+    assert 1 - len(wrong) / checked >= AGREEMENT[group], wrong

@@ -258,12 +258,12 @@ class Beats:
     """Which beats the learner reached, where, and the quote that shows it.
 
     A beat counts when the engine reported it, or when the learner's own words say
-    one of its triggers *after* the beats it ``requires``, where those were reached: a
+    one of its triggers, but not in the same sentence as a beat it ``requires``: a
     follow-up asked in the same breath as the question it follows up ("tell me about a
-    conflict and how you handled it") is not a follow-up. A requirement never met does
-    not block the credit (a refund offered before the receipt was checked is still a
-    resolution offered; the missing check costs marks where the rubric asks for it). Mood
-    conditions are the engine's business and are not asked of the learner's words.
+    conflict and how you handled it") is not a follow-up. Order across the conversation is
+    not asked (a refund offered before the receipt was checked is still a resolution
+    offered; the missing or late check costs marks where the rubric asks for it), nor are
+    mood conditions, which are the engine's business.
     """
 
     def __init__(self, script: Script, messages: Sequence[TranscriptMessage]) -> None:
@@ -288,10 +288,17 @@ class Beats:
         items = beat_items(beat, self.script) if beat else []
         reply = self.recorded.get(beat_id)
         if reply is not None:
-            # The engine answered this beat: quote the learner's sentence that asked for it.
+            # The engine answered this beat: quote the learner's sentence that asked for it. The
+            # character may play along with a bare keyword ("Impact: negative."); the evaluator
+            # does not count a checklist read out as the skill.
             before = [m for m in self.lines if m.seq < reply.seq]
             for message in before[-1:] + before[:-1][::-1]:
                 spans = [span for item in items for span in item.every(message.text)]
+                if spans and all(_bare(message.text, span) for span in spans):
+                    if message is before[-1]:
+                        return None
+                    continue
+                spans = [span for span in spans if not _bare(message.text, span)]
                 if spans:
                     span = min(spans)
                     return (message.seq, span[0]), quote_at(message, span), True
@@ -300,27 +307,41 @@ class Beats:
             return (reply.seq, 0), quote_at(reply), True
         if beat is None:
             return None
-        after: Position = (0, -1)
-        for required in beat.requires:
-            found = self.reached(required, visiting)
-            if found is not None:  # a requirement never met does not block credit for what was said
-                after = max(after, found[0])
+        # Where the beats it requires were reached (a requirement never met blocks nothing).
+        required = [found[0] for r in beat.requires if (found := self.reached(r, visiting)) is not None]
         for message in self.lines:
-            if message.seq < after[0]:
-                continue
             spans = sorted(span for item in items for span in item.every(message.text)
-                           if (message.seq, span[0]) > after and not _same_sentence(message.text, span, after,
-                                                                                    message.seq))
+                           if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
+                           and not _bare(message.text, span))
             if spans:
                 return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
         return None
 
 
-def _same_sentence(text: str, span: tuple[int, int], after: Position, seq: int) -> bool:
-    """Whether ``span`` stands in the sentence where a required beat was reached."""
-    if after[0] != seq:
+def _bare(text: str, span: tuple[int, int]) -> bool:
+    """A sentence that says nothing but the keyword ("Site.", "Refund.", "發票"), not asked, or a keyword
+    that is a heading before a colon ("Impact: negative."): a checklist read out or a word thrown at
+    someone is not the act a beat stands for. "Receipt?" still asks, and "Sure, a refund then." says
+    more than the keyword."""
+    for start, end in sentences(text):
+        if start <= span[0] < end:
+            sentence = text[start:end]
+            if sentence.rstrip().endswith(("?", "\uff1f")) or sentence.lstrip().startswith("\u00bf"):
+                return False
+            rest = text[start:span[0]] + text[span[1]:end]
+            if not any(ch.isalnum() for ch in rest):
+                return True
+            # A heading read out before a colon ("Impact: negative.", "Agreed action: be nicer.").
+            colon = sentence.find(":")
+            return 0 < colon and span[1] <= start + colon and word_count(sentence[:colon]) <= 2
+    return False
+
+
+def _same_sentence(text: str, span: tuple[int, int], at: Position, seq: int) -> bool:
+    """Whether ``span`` stands in the sentence where a required beat was reached (``at``)."""
+    if at[0] != seq:
         return False
-    return any(start <= after[1] < end and start <= span[0] < end for start, end in sentences(text))
+    return any(start <= at[1] < end and start <= span[0] < end for start, end in sentences(text))
 
 
 def beat_reached(criterion: Criterion, script: Script, messages: Sequence[TranscriptMessage],

@@ -139,7 +139,7 @@ def test_an_offline_check_named_by_the_author_scores_a_model_criterion_without_a
     assert good["tone"].judged_how.startswith("No language model was set, so the rules the scenario's author chose")
 
 
-def test_a_follow_up_counts_only_after_what_it_follows_up():
+def test_a_follow_up_in_the_same_breath_is_no_follow_up():
     data = script_to_dict(small_script())
     data["scripted"]["beats"].append({"id": "ask-how", "triggers": ["how did you"], "requires": ["offer-refund"],
                                       "replies": ["Like this."]})
@@ -150,10 +150,19 @@ def test_a_follow_up_counts_only_after_what_it_follows_up():
     assert by_id(run(transcript(script, same_breath)))["probe"].score == 0
     later = [("l", "I will refund you."), ("c", "Good."), ("l", "How did you pay for it?"), ("c", "Card.")]
     assert by_id(run(transcript(script, later)))["probe"].score == 100
-    too_early = [("l", "How did you pay for it?"), ("c", "Card."), ("l", "I will refund you."), ("c", "Good.")]
-    assert by_id(run(transcript(script, too_early)))["probe"].score == 0
-    never = [("l", "How did you pay for it?"), ("c", "Card.")]  # what it follows up never came: no block
+    # Order across the conversation is not asked, nor a requirement that never came.
+    other_order = [("l", "How did you pay for it?"), ("c", "Card."), ("l", "I will refund you."), ("c", "Good.")]
+    assert by_id(run(transcript(script, other_order)))["probe"].score == 100
+    never = [("l", "How did you pay for it?"), ("c", "Card.")]
     assert by_id(run(transcript(script, never)))["probe"].score == 100
+
+
+def test_a_bare_keyword_or_a_heading_is_not_the_act():
+    script = small_script()
+    for said in ("Full refund.", "Full refund: done."):
+        assert by_id(run(transcript(script, [("l", said), ("c", "Hm.")])))["resolution"].score == 0, said
+    for said in ("Full refund?", "Sure, a full refund then.", "Okay: I will refund you today."):
+        assert by_id(run(transcript(script, [("l", said), ("c", "Hm.")])))["resolution"].score == 100, said
 
 
 def test_a_negated_phrase_to_avoid_is_no_slip():
