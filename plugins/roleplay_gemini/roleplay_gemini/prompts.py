@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from google.genai import types
 
 from roleplay_core import Character, JudgePrompt, JudgeRequest, Script, TranscriptMessage, build_judge_prompt
+from roleplay_core.judging import speaker
 
 LEARNER = "learner"
 
@@ -43,15 +44,6 @@ def character_instruction(script: Script, character: Character, *, spoken: bool 
         "Stay in character. Never mention that you are an AI, a model or a role-play, and never coach the learner.",
         "Keep each answer short, as people do when they talk." if spoken else "Answer with what you say only: no stage directions, no name prefix.",
     )
-
-
-def speaker(message: TranscriptMessage, script: Script) -> str:
-    if message.role == LEARNER:
-        return "learner"
-    try:
-        return script.character(message.character_id).name
-    except KeyError:
-        return message.character_id or "character"
 
 
 def history_contents(script: Script, character: Character,
