@@ -101,7 +101,8 @@ async def refresh(request: Request) -> Response:
     if user.disabled:
         await auth.refresh.revoke_family(grant.family)
         raise Problem(403, "This account is disabled.")
-    return JSON(auth.pair(user, await auth.refresh.rotate(grant, user.session_epoch)))
+    # The new access token keeps the family's sign-in time: refreshing is not re-authenticating.
+    return JSON(auth.pair(user, await auth.refresh.rotate(grant, user.session_epoch), grant.auth_time))
 
 
 async def logout(request: Request) -> Response:

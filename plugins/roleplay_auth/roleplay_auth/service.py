@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from typing import Any
 
@@ -65,16 +66,20 @@ class AuthService:
 
     # -- tokens ---------------------------------------------------------------
 
-    def access_token(self, user: User) -> str:
-        return self.kernel.tokens.issue(user.id, user.roles)
+    def access_token(self, user: User, auth_time: float | None = None) -> str:
+        """An access token for ``user``; ``auth_time`` (the ``auth_time`` claim, as in OIDC) is when
+        the person last proved who they are, which :func:`reauth.require_recent` checks."""
+        extra = {"auth_time": int(auth_time)} if auth_time else None
+        return self.kernel.tokens.issue(user.id, user.roles, extra=extra)
 
-    def pair(self, user: User, refresh_token: str) -> dict[str, Any]:
-        return {"access_token": self.access_token(user), "refresh_token": refresh_token,
+    def pair(self, user: User, refresh_token: str, auth_time: float | None = None) -> dict[str, Any]:
+        return {"access_token": self.access_token(user, auth_time), "refresh_token": refresh_token,
                 "token_type": "Bearer", "expires_in": self.kernel.tokens.ttl}
 
     async def sign_in(self, user: User) -> dict[str, Any]:
-        """A new session (refresh-token family) for ``user`` and its token pair."""
-        return self.pair(user, await self.refresh.start(user.id, user.session_epoch))
+        """A new session (refresh-token family) for ``user``, who proved who they are just now."""
+        now = time.time()
+        return self.pair(user, await self.refresh.start(user.id, user.session_epoch, now), now)
 
     # -- audit ----------------------------------------------------------------
 
