@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import hmac
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -132,11 +133,37 @@ def _redirect_provider(request: Request):
     return provider
 
 
+#: The cookie that binds a redirect sign-in to the browser that started it (login CSRF defence).
+FLOW_COOKIE = "roleplay_oauth_state"
+
+
+def _flow_cookie(auth: AuthService, provider: str) -> dict:
+    callback = auth.callback_url(provider)
+    return {"key": FLOW_COOKIE, "path": urlsplit(callback).path or "/", "httponly": True, "samesite": "lax",
+            "secure": callback.startswith("https://")}
+
+
 async def oauth_login(request: Request) -> Response:
     auth = auth_of(request)
     provider = _redirect_provider(request)
     url = await provider.authorization_url(request, auth.callback_url(provider.name))
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    state = parse_qs(urlsplit(url).query).get("state", [""])[0]
+    response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    # Only this browser can finish the flow: the callback must bring the state back in this
+    # HttpOnly cookie too. SameSite=Lax still sends it on the provider's top-level redirect back.
+    response.set_cookie(value=state, max_age=int(auth.settings.get("auth.oauth_state_ttl", 600)),
+                        **_flow_cookie(auth, provider.name))
+    return response
+
+
+def _check_flow_cookie(request: Request) -> None:
+    """400 unless the callback's ``state`` is the one this browser's cookie holds."""
+    state = request.query_params.get("state") or ""
+    cookie = request.cookies.get(FLOW_COOKIE) or ""
+    if not state or not cookie or not hmac.compare_digest(state.encode(), cookie.encode()):
+        raise Problem(400, "This sign-in was not started in this browser (or its cookie expired or was blocked), "
+                           "so it was refused. Start the sign-in again here.",
+                      extra={"code": "oauth_browser_mismatch"})
 
 
 async def oauth_callback(request: Request) -> Response:
@@ -144,6 +171,7 @@ async def oauth_callback(request: Request) -> Response:
     provider = _redirect_provider(request)
     ip = client_address(request)
     try:
+        _check_flow_cookie(request)
         identity = await provider.complete(request, auth.callback_url(provider.name))
     except Problem as problem:
         await auth.record("login.failed", method=provider.name, ip=ip, reason=problem.detail)
@@ -159,8 +187,12 @@ async def oauth_callback(request: Request) -> Response:
     if front:
         # The fragment never reaches a server or a Referer header, unlike a query string.
         fragment = urlencode({**{k: str(v) for k, v in pair.items()}, "account": how})
-        return RedirectResponse(f"{front}#{fragment}", status_code=302, headers=headers)
-    return JSON({"user": user.public(), "account": how, **pair}, headers=headers)
+        response: Response = RedirectResponse(f"{front}#{fragment}", status_code=302, headers=headers)
+    else:
+        response = JSON({"user": user.public(), "account": how, **pair}, headers=headers)
+    cookie = _flow_cookie(auth, provider.name)
+    response.delete_cookie(cookie.pop("key"), **cookie)
+    return response
 
 
 async def me(request: Request) -> Response:
