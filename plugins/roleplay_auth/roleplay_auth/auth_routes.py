@@ -15,6 +15,7 @@ from .bodies import Login, RefreshBody, Register, checked_email, checked_languag
 from .emails import normalise
 from .refresh import RefreshError, RefreshReused
 from .service import AuthService, service
+from .throttle import too_many
 from .users import EmailTaken, User
 
 WRONG_CREDENTIALS = "The email or password is wrong."
@@ -30,10 +31,24 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+#: An HttpOnly cookie naming this browser as a device that signed in before (throttle.py).
+DEVICE_COOKIE = "roleplay_device"
+
+
+def device_of(request: Request) -> str | None:
+    value = request.cookies.get(DEVICE_COOKIE) or None
+    return value if value and len(value) <= 64 else None
+
+
 async def register(request: Request) -> Response:
     auth = auth_of(request)
     if not auth.registration_enabled:
         raise Problem(403, "Registration is switched off here; ask an admin for an account.")
+    # Every attempt counts, before the body is even read: each one may cost a password hash.
+    limit, window = auth.limit("auth.registration.per_address")
+    wait = await auth.limits.take("register", client_address(request), limit=limit, window=window)
+    if wait:
+        raise too_many("Too many registrations from this address; try again later.", wait)
     body = await parse_body(request, Register)
     email = checked_email(body.email)
     display_name = checked_name(body.display_name)
@@ -57,16 +72,16 @@ async def login(request: Request) -> Response:
     body = await parse_body(request, Login)
     email = normalise(body.email)
     ip = client_address(request)
-    subjects = {"account": email, "client": ip}
+    device = device_of(request)
     provider = request.app.state.kernel.auth_providers.get(body.provider)
     if provider is None or provider.kind != "password":
         names = sorted(n for n, p in request.app.state.kernel.auth_providers.items() if p.kind == "password")
         raise validation_problem([FieldError("provider", f"no password sign-in named {body.provider!r}; "
                                                          f"available: {', '.join(names) or 'none'}")])
-    await auth.throttle.check(subjects)
+    await auth.throttle.check(email, ip, device)
     identity = await provider.authenticate({"email": email, "password": body.password})
     if identity is None:
-        await auth.throttle.failure(subjects)
+        await auth.throttle.failure(email, ip)
         await auth.record("login.failed", email=email, method=provider.name, ip=ip)
         raise Problem(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
     if provider.name == "local":
@@ -79,9 +94,14 @@ async def login(request: Request) -> Response:
     if user.disabled:
         await auth.record("login.failed", user_id=user.id, method=provider.name, ip=ip, reason="disabled")
         raise Problem(403, "This account is disabled.")
-    await auth.throttle.reset("account", email)
+    device = await auth.throttle.success(email, ip, device)
     await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
-    return JSON(await auth.sign_in(user))
+    response = JSON(await auth.sign_in(user))
+    # This browser is now a known device of the account: a lock-out by someone else's wrong
+    # guesses does not apply to it (throttle.py).
+    response.set_cookie(DEVICE_COOKIE, device, max_age=int(auth.throttle.known_seconds), path=f"{auth.prefix}/",
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
 
 
 async def refresh(request: Request) -> Response:

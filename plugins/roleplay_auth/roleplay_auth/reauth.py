@@ -52,17 +52,17 @@ async def optional_body(request: Request) -> Reauth:
 
 async def verify_password(request: Request, user: User, password: str) -> None:
     """422 naming ``current_password`` unless ``password`` is ``user``'s; throttled like a sign-in."""
-    from .auth_routes import client_address
+    from .auth_routes import client_address, device_of
 
     auth = service(request.app.state.kernel)
     if not user.password_hash:
         raise validation_problem([FieldError("current_password", "this account has no password; sign in again "
                                                                  "with its provider instead")])
     ip = client_address(request)
-    subjects = {"account": user.email or user.id, "client": ip}
-    await auth.throttle.check(subjects)
+    account = user.email or user.id
+    await auth.throttle.check(account, ip, device_of(request))
     if not await auth.passwords.verify(user.password_hash, password):
-        await auth.throttle.failure(subjects)
+        await auth.throttle.failure(account, ip)
         await auth.record("login.failed", user_id=user.id, method="local", reason="re-authentication",
                           ip=ip)
         raise validation_problem([FieldError("current_password", "is wrong")])

@@ -14,7 +14,7 @@ from .bodies import CONTROL, MAX_NAME
 from .config import enabled_oidc
 from .passwords import Passwords, policy_problems
 from .refresh import RefreshTokens
-from .throttle import Throttle
+from .throttle import RateLimit, Throttle
 from .users import EmailTaken, Identity, IdentityTaken, User, UserStore, identity_id, new_user_id, now_iso
 
 _services: weakref.WeakKeyDictionary[Kernel, AuthService] = weakref.WeakKeyDictionary()
@@ -38,6 +38,7 @@ class AuthService:
                                    threads=settings.get("auth.password.hash_threads") or None)
         self.refresh = RefreshTokens(kernel.storage, int(settings.get("auth.refresh_token_ttl", 2592000)))
         self.throttle = Throttle(kernel.storage, settings.get("auth.throttle") or {})
+        self.limits = RateLimit(kernel.storage)
         self.audit = EventLog(kernel.storage, "auth/audit")
 
     # -- settings -------------------------------------------------------------
@@ -48,6 +49,11 @@ class AuthService:
         if isinstance(value, str):
             return value.strip().lower() not in ("false", "0", "no", "off")
         return bool(value)
+
+    def limit(self, dotted: str) -> tuple[int, float]:
+        """``(max, window_seconds)`` of a rate-limit setting such as ``auth.registration.per_address``."""
+        rule = self.settings.get(dotted) or {}
+        return int(rule.get("max", 0)), float(rule.get("window_seconds", 3600))
 
     @property
     def prefix(self) -> str:
