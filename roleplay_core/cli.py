@@ -200,6 +200,8 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         log_level=kernel.settings.get("server.log_level", "info"),
         log_config=log_config(kernel.settings.get("server.log_level", "info")),
         proxy_headers=True,
+        # uvicorn buffers a whole frame before the app sees it: never more than the app accepts.
+        ws_max_size=int(kernel.settings.get("security.websocket_max_frame_bytes", 1_048_576)),
     )
     return 0
 

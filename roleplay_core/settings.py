@@ -41,6 +41,12 @@ KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
             "leeway": 10,
             "token_cache_size": 4096,
             "websocket_auth_timeout": 5.0,
+            # The first WebSocket frame (the auth message) is refused above this, before parsing.
+            "websocket_auth_max_bytes": 4096,
+            # Every later frame; `roleplay serve` also gives it to uvicorn as --ws-max-size.
+            "websocket_max_frame_bytes": 1_048_576,
+            # How often an open WebSocket re-checks its account (deleted, disabled, demoted).
+            "websocket_recheck_seconds": 60.0,
         },
         "cors": {"allow_origins": [], "allow_credentials": False, "max_age": 600},
         "plugins": {},

@@ -43,6 +43,19 @@ def register_auth_providers(kernel):
 
 
 @hookimpl
+async def check_principal(kernel, principal):
+    """Long-lived connections ask this now and then: is the account behind ``principal`` still good?"""
+    user = await service(kernel).users.get_user(principal.id)
+    if user is None:
+        return "the account no longer exists"
+    if user.disabled:
+        return "the account is disabled"
+    if any(role not in user.roles for role in principal.roles):
+        return "the account's roles changed; sign in again"
+    return None
+
+
+@hookimpl
 def register_commands(subparsers):
     cli.add_commands(subparsers)
 
