@@ -31,6 +31,14 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def audit_email(email: str) -> str:
+    """What the audit log keeps of an email someone typed: at most 254 characters (the longest
+    email there can be), so a failed login cannot write a megabyte into the log."""
+    return email if len(email) <= MAX_EMAIL else email[:MAX_EMAIL] + "…"
+
+
+MAX_EMAIL = 254
+
 #: An HttpOnly cookie naming this browser as a device that signed in before (throttle.py).
 DEVICE_COOKIE = "roleplay_device"
 
@@ -82,7 +90,7 @@ async def login(request: Request) -> Response:
     identity = await provider.authenticate({"email": email, "password": body.password})
     if identity is None:
         await auth.throttle.failure(email, ip)
-        await auth.record("login.failed", email=email, method=provider.name, ip=ip)
+        await auth.record("login.failed", email=audit_email(email), method=provider.name, ip=ip)
         raise Problem(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
     if provider.name == "local":
         user = await auth.users.get_user(identity.subject)
@@ -92,8 +100,9 @@ async def login(request: Request) -> Response:
     if user is None:  # deleted between the check and now
         raise Problem(401, WRONG_CREDENTIALS)
     if user.disabled:
+        # The same answer as a wrong password: the right one must not tell a guesser it was right.
         await auth.record("login.failed", user_id=user.id, method=provider.name, ip=ip, reason="disabled")
-        raise Problem(403, "This account is disabled.")
+        raise Problem(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
     device = await auth.throttle.success(email, ip, device)
     await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
     response = JSON(await auth.sign_in(user))
@@ -163,9 +172,19 @@ def _flow_cookie(auth: AuthService, provider: str) -> dict:
             "secure": callback.startswith("https://")}
 
 
+async def _oauth_limit(auth: AuthService, request: Request) -> None:
+    """Starting a sign-in writes a pending record, and a failed callback an audit event: both are
+    limited per address (``auth.oauth_per_address``), so anonymous requests cannot grow storage."""
+    limit, window = auth.limit("auth.oauth_per_address")
+    wait = await auth.limits.take("oauth", client_address(request), limit=limit, window=window)
+    if wait:
+        raise too_many("Too many sign-in attempts from this address; try again later.", wait)
+
+
 async def oauth_login(request: Request) -> Response:
     auth = auth_of(request)
     provider = _redirect_provider(request)
+    await _oauth_limit(auth, request)
     url = await provider.authorization_url(request, auth.callback_url(provider.name))
     state = parse_qs(urlsplit(url).query).get("state", [""])[0]
     response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
@@ -190,6 +209,7 @@ async def oauth_callback(request: Request) -> Response:
     auth = auth_of(request)
     provider = _redirect_provider(request)
     ip = client_address(request)
+    await _oauth_limit(auth, request)
     try:
         _check_flow_cookie(request)
         identity = await provider.complete(request, auth.callback_url(provider.name))

@@ -44,6 +44,11 @@ def defaults(env: str) -> dict[str, Any]:
             # Empty: the callback answers JSON. Set: 302 there with the tokens in the fragment.
             "oauth_frontend_redirect": "",
             "oauth_state_ttl": 600,
+            # Sign-in starts and callbacks per address per window (each start stores a pending
+            # record until it expires); 0 = no limit. Expired pending records are swept every
+            # oauth_prune_seconds by each server (0 = only by `roleplay users prune`).
+            "oauth_per_address": {"max": 30, "window_seconds": 600},
+            "oauth_prune_seconds": 600,
             "oidc_cache_seconds": 3600,
             "oidc": {
                 "google": {

@@ -51,3 +51,9 @@ async def _sweep(storage: Storage, prefix: str, expired) -> int:
         except (NotFound, PreconditionFailed, ValueError, KeyError):
             continue
     return deleted
+
+
+async def prune_pending(storage: Storage, now: float | None = None) -> int:
+    """Delete expired pending OAuth sign-ins only (the part of :func:`prune` servers run on their own)."""
+    now = time.time() if now is None else now
+    return await _sweep(storage, "auth/oauth/pending/", lambda body: body.get("expires_at", 0) < now)

@@ -10,7 +10,7 @@ import attrs
 
 from roleplay_core import EventLog, ExternalIdentity, Kernel, Problem
 
-from .bodies import CONTROL, MAX_NAME
+from .bodies import CONTROL, INVISIBLE, MAX_NAME
 from .config import enabled_oidc
 from .passwords import Passwords, policy_problems
 from .refresh import RefreshTokens
@@ -39,6 +39,7 @@ class AuthService:
         self.refresh = RefreshTokens(kernel.storage, int(settings.get("auth.refresh_token_ttl", 2592000)))
         self.throttle = Throttle(kernel.storage, settings.get("auth.throttle") or {})
         self.limits = RateLimit(kernel.storage)
+        self.sweeper: Any = None  # the task deleting expired OAuth sign-ins (plugin.startup)
         self.audit = EventLog(kernel.storage, "auth/audit")
 
     # -- settings -------------------------------------------------------------
@@ -131,7 +132,7 @@ class AuthService:
             raise Problem(403, "Registration is switched off here; ask an admin for an account.")
         claimed_email = identity.email if identity.email and identity.email_verified else None
         # A provider's name claim is outside our control: drop control characters, fold spaces.
-        display = " ".join(CONTROL.sub("", identity.display_name or "").split())
+        display = " ".join(INVISIBLE.sub("", CONTROL.sub("", identity.display_name or "")).split())
         display = display or (identity.email or "").split("@")[0] or identity.provider
         user = User(id=new_user_id(), email=claimed_email, display_name=display[:MAX_NAME],
                     preferred_language=None, identities=(link,))

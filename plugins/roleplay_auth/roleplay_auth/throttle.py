@@ -18,8 +18,10 @@ stay throttled wherever they come from. Counters and known places live in storag
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import random
 import secrets
 import time
 from collections.abc import Mapping
@@ -163,7 +165,9 @@ class RateLimit:
         if limit <= 0:
             return 0.0  # 0 switches the limit off
         key = self.key(kind, value)
-        for _ in range(20):
+        for attempt in range(50):
+            if attempt:  # a concurrent request counted first: back off a little, at random
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             now = time.time()
             try:
                 record = await self.storage.get(key)
