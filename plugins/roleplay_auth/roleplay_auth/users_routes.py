@@ -65,6 +65,7 @@ async def delete_me(request: Request) -> Response:
     except LastAdmin:
         raise Problem(409, "You are the last admin; make someone else admin first.") from None
     await auth.record("user.deleted", user_id=user.id, by=user.id, ip=client_address(request))
+    await request.app.state.kernel.user_deleted(user.id)  # sessions, evaluations, audio: every plugin erases
     return Response(status_code=204)
 
 
@@ -252,6 +253,7 @@ async def delete_user(request: Request) -> Response:
     except LastAdmin:
         raise Problem(409, "This is the last admin: it cannot be deleted.") from None
     await auth.record("user.deleted", user_id=target.id, by=admin.id, ip=client_address(request))
+    await request.app.state.kernel.user_deleted(target.id)
     return Response(status_code=204)
 
 

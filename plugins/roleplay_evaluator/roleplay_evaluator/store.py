@@ -234,3 +234,24 @@ class EvaluationStore:
                 return
             except PreconditionFailed:
                 continue
+
+    # -- a deleted account -------------------------------------------------------------
+
+    async def delete_user(self, user_id: str) -> int:
+        """Erase every evaluation and report of ``user_id`` and the user's indexes and counters."""
+        ids = await self.user_ids(user_id)
+        for evaluation_id in ids:
+            for key in (report_key(evaluation_id), evaluation_key(evaluation_id), pending_key(evaluation_id)):
+                try:
+                    await self.storage.delete(key)
+                except NotFound:
+                    pass
+        segment = key_segment(user_id)
+        for prefix in (user_prefix(user_id), f"{ROOT}/requests/{segment}/", f"{ROOT}/latest/{segment}/",
+                       f"{ROOT}/daily/{segment}/"):
+            for key in await self.storage.list_all(prefix):
+                try:
+                    await self.storage.delete(key)
+                except NotFound:
+                    pass
+        return len(ids)
