@@ -107,3 +107,16 @@ def test_a_card_cannot_push_a_script_over_its_total_size(client, scripter):
                            headers={**scripter, "If-Match": created.headers["etag"]})
     assert response.status_code == 422, response.text
     assert "$" in _fields(response)
+
+
+def test_a_backup_s_history_gets_the_same_caps(client, scripter):
+    script = sample()
+    old = copy.deepcopy(script)
+    old["title"] = "t" * 201
+    bundle = {"scripts": [script], "history": {script["id"]: [
+        {"number": 1, "script": old, "created_at": "2026-01-01T00:00:00+00:00", "created_by": "a", "note": "created"},
+    ]}}
+    response = client.post("/scripts/import", json=bundle, headers=scripter)
+    assert response.status_code == 422, response.text
+    assert f"history.{script['id']}[0].script.title" in _fields(response)
+    assert client.get(f"/scripts/{script['id']}", headers=scripter).status_code == 404
