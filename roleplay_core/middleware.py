@@ -246,13 +246,13 @@ def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, ori
                         headers.append(_VARY_ORIGIN)
                 else:
                     cors.apply(headers, origin, explicit)
-            headers.append(request_id)
             # Every response says what it is: a browser must not sniff JSON (or a user's text) into HTML.
             for key, _ in headers:
                 if key == b"x-content-type-options":
                     break
             else:
                 headers.append(_NOSNIFF)
+            headers.append(request_id)
             message["headers"] = headers
         await send(message)
 
