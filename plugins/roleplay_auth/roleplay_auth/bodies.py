@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import attrs
 
 from roleplay_core import FieldError, validation_problem
 
-from .emails import is_valid, normalise
+from .emails import hidden_characters, is_valid, normalise
 
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_NAME = 100
@@ -69,7 +68,7 @@ def checked_email(value: str, field: str = "email") -> str:
     email = normalise(value)
     # NUL, escape sequences, bidi and zero-width characters: an address shown to admins and
     # written to logs must look like what it is.
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in email):
+    if hidden_characters(email):
         raise validation_problem([FieldError(field, "must not contain control or invisible characters")])
     if not is_valid(email):
         raise validation_problem([FieldError(field, "must be an email address like name@example.com")])

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from roleplay_core import AuthProvider, ExternalIdentity, NotFound, PreconditionFailed, Problem, Storage
 
 from .config import scopes_of
-from .emails import normalise
+from .emails import hidden_characters, normalise
 
 #: Asymmetric algorithms accepted for id_tokens. Never "none"; never HS* (that would
 #: make the client secret a signing key).
@@ -191,7 +191,8 @@ class OIDCProvider(AuthProvider):
         return ExternalIdentity(
             provider=self.name,
             subject=str(claims["sub"]),
-            email=normalise(email) if isinstance(email, str) and email.strip() else None,
+            # An address with control or invisible characters is no address to link or show.
+            email=normalise(email) if isinstance(email, str) and email.strip() and not hidden_characters(email) else None,
             email_verified=verified is True or verified == "true",
             display_name=str(claims.get("name") or claims.get("given_name") or "") or None,
             claims={k: claims[k] for k in ("iss", "sub", "email", "email_verified", "name", "locale") if k in claims},

@@ -83,3 +83,14 @@ def test_a_disabled_account_answers_the_right_password_like_a_wrong_one():
         assert right.status_code == wrong.status_code == 401
         assert right.json()["detail"] == wrong.json()["detail"]
         assert right.headers.get("www-authenticate") == wrong.headers.get("www-authenticate")
+
+
+def test_a_provider_email_with_invisible_characters_is_not_taken(provider):
+    from auth_helpers import browser_sign_in
+
+    provider.user = {"sub": "eve-1", "email": "alice\u202e@example.com", "email_verified": True, "name": "Eve"}
+    with TestClient(make_app(oidc_settings("acme", provider))) as client:
+        register(client, "alice@example.com")
+        response, _ = browser_sign_in(client, "acme", provider)
+        assert response.status_code == 200, response.text
+        assert response.json()["account"] == "created" and response.json()["user"]["email"] is None
