@@ -221,7 +221,7 @@ async def oauth_callback(request: Request) -> Response:
         await auth.record("login.failed", user_id=user.id, method=provider.name, ip=ip, reason="disabled")
         raise Problem(403, "This account is disabled.")
     await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
-    pair = await auth.sign_in(user)
+    pair = await auth.sign_in(user, identity.claims.get("auth_time"))  # the provider's sign-in time
     front = auth.settings.get("auth.oauth_frontend_redirect") or ""
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     if front:

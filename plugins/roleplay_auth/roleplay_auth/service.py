@@ -83,9 +83,12 @@ class AuthService:
         return {"access_token": self.access_token(user, auth_time), "refresh_token": refresh_token,
                 "token_type": "Bearer", "expires_in": self.kernel.tokens.ttl}
 
-    async def sign_in(self, user: User) -> dict[str, Any]:
-        """A new session (refresh-token family) for ``user``, who proved who they are just now."""
+    async def sign_in(self, user: User, auth_time: Any = None) -> dict[str, Any]:
+        """A new session (refresh-token family) for ``user``, who proved who they are just now, or at
+        ``auth_time`` when a provider says its sign-in was earlier (an SSO session's ``auth_time``)."""
         now = time.time()
+        if isinstance(auth_time, (int, float)) and not isinstance(auth_time, bool):
+            now = min(now, float(auth_time))
         return self.pair(user, await self.refresh.start(user.id, user.session_epoch, now), now)
 
     # -- audit ----------------------------------------------------------------

@@ -77,3 +77,21 @@ def test_refresh_keeps_the_sign_in_time_so_it_never_counts_as_re_authentication(
             refused_for_reauth(other.delete("/users/me", headers=bearer(refreshed)))
             assert other.request("DELETE", "/users/me", headers=bearer(refreshed),
                                  json={"current_password": PASSWORD}).status_code == 204
+
+
+def test_a_provider_sso_session_is_not_a_fresh_sign_in_but_reauth_true_is(provider):
+    import httpx
+
+    provider.user = dict(ALICE)
+    provider.signed_in_at = int(time.time()) - 3600  # signed in at the provider an hour ago
+    app = make_app(oidc_settings("acme", provider))
+    with TestClient(app) as client:
+        old = browser_sign_in(client, "acme", provider)[0].json()
+        assert jwt.decode(old["access_token"], options={"verify_signature": False})["auth_time"] <= time.time() - 3500
+        refused_for_reauth(client.delete("/users/me", headers=bearer(old)))
+        # the client sends the person through the provider again, asking for a real sign-in
+        start = client.get("/auth/oauth/acme/login?reauth=true", follow_redirects=False)
+        assert "prompt=login" in start.headers["location"] and "max_age=0" in start.headers["location"]
+        back = httpx.get(start.headers["location"], follow_redirects=False).headers["location"]
+        fresh = client.get(back.removeprefix("http://localhost"), follow_redirects=False).json()
+        assert client.delete("/users/me", headers=bearer(fresh)).status_code == 204
