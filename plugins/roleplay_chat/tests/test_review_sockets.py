@@ -134,14 +134,50 @@ def test_the_frame_limit_after_authentication_is_a_setting():
 
 
 def test_close_reasons_built_from_client_text_fit_a_close_frame():
+    """A real server (uvicorn + websockets), which enforces the 123-byte limit the test client does not."""
+    import asyncio
+    import socket
+    import threading
+
+    import uvicorn
+    import websockets
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     app = build_app()
-    with TestClient(app) as client:
-        headers = auth_headers(app, "alice")
-        sid = start(client, headers)
-        with chat_socket(client, headers["Authorization"][7:], sid) as (ws, _):
-            ws.send_json({"type": "€" * 200})
-            frame, code = closed(ws)
-            assert code == 4400 and frame["code"] == "bad_frame"
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    token = app.state.kernel.tokens.issue("alice")
+
+    async def send_a_long_type(sid: str) -> tuple[dict, int, str]:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/chat/sessions/{sid}/ws") as ws:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            await ws.recv()
+            await ws.recv()
+            await ws.send(json.dumps({"type": "€" * 200}))
+            frame = json.loads(await ws.recv())
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await ws.recv()
+            return frame, ws.close_code, ws.close_reason
+
+    try:
+        import httpx
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"}) as http:
+            sid = http.post("/chat/sessions", json={"scenario_id": "test-bakery"}).json()["id"]
+        frame, code, reason = asyncio.run(send_a_long_type(sid))
+        assert frame["code"] == "bad_frame"
+        assert code == 4400, (code, reason)
+        assert reason.startswith("unknown frame type") and len(reason.encode()) <= 123
+    finally:
+        server.should_exit = True
+        thread.join(15)
 
 
 def test_a_voice_call_ends_when_its_token_expires():
