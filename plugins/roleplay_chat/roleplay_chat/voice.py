@@ -594,9 +594,10 @@ async def voice_socket(websocket: WebSocket) -> None:
         if record.status != sessions.ACTIVE:
             raise Refused(409, "session_ended", "This session has ended; it is read-only.", WS_CONFLICT)
         provider = live_provider(kernel)
+        guard = SocketAuth(websocket, principal)  # the start frame too: size limit and token expiry
         try:
             async with asyncio.timeout(float(setting(kernel, "start_timeout"))):
-                message = await websocket.receive()
+                message = await guard.receive()
         except TimeoutError:
             raise BadFrame("no start frame arrived in time") from None
         if message["type"] == "websocket.disconnect":
@@ -624,6 +625,7 @@ async def voice_socket(websocket: WebSocket) -> None:
                 raise Refused(503, "provider_unavailable", f"The voice model is unavailable: {exc}",
                               WS_UNAVAILABLE) from None
         call = Call(websocket, kernel, session_id, principal.id, live, rates)
+        call.guard = guard
         await call.send_json({"type": "started", "session_id": session_id, "input_sample_rate": rates[0],
                               "output_sample_rate": rates[1], "channels": rates[2],
                               "frame_ms": int(setting(kernel, "frame_ms")), "resumed": resumed})

@@ -195,3 +195,16 @@ def test_a_voice_call_ends_when_its_token_expires():
         frame, code = closed(ws)
         assert code == 4401 and frame["code"] == "token_expired"
         assert time.monotonic() - began < 5
+
+
+def test_the_voice_start_frame_has_the_frame_limit_too():
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(app_client("echo", **{"security.websocket_max_frame_bytes": 2048}))
+        headers = auth_headers(client.app, "u-1")
+        sid = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=headers).json()["id"]
+        ws = stack.enter_context(client.websocket_connect(f"/chat/sessions/{sid}/voice"))
+        ws.send_json({"type": "auth", "token": headers["Authorization"][7:]})
+        assert ws.receive_json()["type"] == "authenticated"
+        ws.send_json({"type": "start", "sample_rate": 16000, "padding": "x" * 4000})
+        frame, code = closed(ws)
+        assert code == 1009 and frame["code"] == "frame_too_big"
