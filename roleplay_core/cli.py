@@ -14,8 +14,8 @@ import sys
 from typing import Any
 
 from .kernel import Kernel, SettingsError, maybe_await, validate
-from .settings import secret_source, uses_development_secret
 from .plugins import PluginError, new_plugin_manager
+from .settings import secret_source, uses_development_secret
 
 
 def main(argv: list[str] | None = None) -> int:

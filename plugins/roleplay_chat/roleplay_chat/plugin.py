@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 import importlib.resources
 
 from roleplay_core import NotFound, hookimpl
