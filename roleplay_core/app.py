@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -13,6 +14,9 @@ from starlette.middleware import Middleware
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
 from .middleware import KernelMiddleware, RequestIdFilter
+from .settings import secret_source, uses_development_secret
+
+logger = logging.getLogger("roleplay")
 
 
 def create_app(
@@ -34,6 +38,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Say which settings layer and which signing key this process serves with.
+        env_note = "" if os.environ.get("ROLEPLAY_ENV") else " (ROLEPLAY_ENV is not set)"
+        log = logger.warning if uses_development_secret(settings) else logger.info
+        log("roleplay: environment %s%s; tokens signed with %s", settings.env, env_note, secret_source(settings))
         await kernel.start()
         try:
             yield

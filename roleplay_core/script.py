@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from .script_limits import check_script_limits
 from .serialization import converter, structure
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -249,6 +250,7 @@ class Script:
 
 def script_from_dict(data: Mapping[str, Any]) -> Script:
     """Structure plain data into a :class:`Script`; a 422 ``Problem`` names each bad field."""
+    check_script_limits(data)  # sizes first (roleplay_core/script_limits.py): 422 naming the field
     return structure(dict(data), Script)
 
 

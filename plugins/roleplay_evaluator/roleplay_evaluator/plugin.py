@@ -75,6 +75,12 @@ def validate_settings(settings):
 
 
 @hookimpl
+async def user_deleted(kernel, user_id):
+    """A deleted account leaves no evaluations behind (an admin no longer lists them)."""
+    await runner_of(kernel).store.delete_user(user_id)
+
+
+@hookimpl
 def register_routes(kernel):
     return routes.routes()
 
