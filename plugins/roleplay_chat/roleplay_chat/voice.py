@@ -159,7 +159,9 @@ class Usage:
                 float(setting(self.kernel, "max_minutes_per_day") or 0) * 60)
 
     async def _renew(self) -> None:
-        until = time.time() + max(30.0, 3 * self.tick)
+        # Three ticks: two renewals may fail (a storage hiccup) before the slot is given up, and a
+        # crashed server's call stops counting against the user's concurrency 3 ticks (15 s) later.
+        until = time.time() + max(3.0, 3 * self.tick)
         await self.kernel.storage.put(self.lease_key, json.dumps({"until": until, "session": self.session_id}).encode())
         self.leased = True
 

@@ -163,11 +163,44 @@ def test_two_processes_never_both_run_one_evaluation(tmp_path):
     assert pending == []
 
 
+def test_a_judge_slower_than_the_lease_keeps_its_claim(tmp_path):
+    """A 3 s judgement on a 1 s lease: the heartbeat renews it, a second process scanning meanwhile never runs it."""
+    source = TranscriptSource()
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    slow, other = Judge(score=70.0, delay=3.0), Judge(score=10.0)
+    evaluation_id = new_id()
+    asyncio.run(_write(tmp_path, _pending(evaluation_id)))
+    settings = file_settings(tmp_path, **{"evaluator.model": "judge", "evaluator.lease_seconds": 1.0,
+                                          "evaluator.resume_interval": 0})
+
+    async def both():
+        kernels = [make_kernel(settings, plugins=[evaluator_plugin, source, JudgePlugin(judge=judge)],
+                               load_entry_points=False) for judge in (slow, other)]
+        for kernel in kernels:
+            await kernel.open()
+        try:
+            first, second = (runner_of(kernel) for kernel in kernels)
+            running = asyncio.ensure_future(first.run(evaluation_id))
+            started = []
+            for _ in range(25):  # the second process scans every 0.15 s for 3.75 s, well past the lease
+                await asyncio.sleep(0.15)
+                started += await second.resume_pending()
+            await running
+            return started, (await first.store.get(evaluation_id))[0]
+        finally:
+            for kernel in kernels:
+                await kernel.stop()
+
+    started, evaluation = asyncio.run(both())
+    assert started == [] and other.requests == [] and len(slow.requests) == 1
+    assert evaluation.status == "done" and evaluation.attempts == 1
+
+
 def test_settings_are_validated():
-    kernel = make_kernel({"evaluator.lease_seconds": 10, "evaluator.judge_timeout": 30,
+    kernel = make_kernel({"evaluator.lease_seconds": 0.5, "evaluator.judge_timeout": 30,
                           "evaluator.inline_wait": "soon"}, load_entry_points=False, plugins=[evaluator_plugin])
     problems = evaluator_plugin.validate_settings(kernel.settings)
-    assert any(p.startswith("evaluator.lease_seconds must be longer") for p in problems)
+    assert any(p.startswith("evaluator.lease_seconds must be between 1") for p in problems)
     assert any(p.startswith("evaluator.inline_wait must be a number") for p in problems)
     assert evaluator_plugin.validate_settings(make_kernel(load_entry_points=False,
                                                           plugins=[evaluator_plugin]).settings) == []
