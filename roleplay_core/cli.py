@@ -146,6 +146,12 @@ def add_kernel_commands(subparsers: Any) -> None:
     storage_commands = storage.add_subparsers(title="storage commands", metavar="COMMAND")
     storage_check = storage_commands.add_parser("check", help="write, read and delete a probe record")
     storage_check.set_defaults(handler=cmd_storage_check)
+    storage_migrate = storage_commands.add_parser(
+        "migrate", help="move records written in an older layout of the backend to the current one (resumable)",
+        description="Rename records that an older version stored under another name (the s3 backend: objects named "
+        "by their key alone, before key + '!'). Stop the servers first. Interrupted runs resume when run again.")
+    storage_migrate.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    storage_migrate.set_defaults(handler=cmd_storage_migrate, needs_storage=False)
     storage_copy = storage_commands.add_parser(
         "copy",
         help="copy every record from one backend to another (resumable, verified)",
@@ -265,7 +271,36 @@ async def cmd_storage_check(args: argparse.Namespace, kernel: Kernel) -> int:
     except Exception as exc:
         print(f"storage: FAILED: {kernel.storage.describe()}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"storage: ok ({kernel.storage.describe()})")
+    try:
+        namespace = await kernel.storage.namespace()
+    except Exception as exc:  # informational only: the check itself passed
+        namespace = f"unknown ({type(exc).__name__}: {exc})"
+    print(f"storage: ok ({kernel.storage.describe()}); namespace: {namespace}")
+    return 0
+
+
+async def cmd_storage_migrate(args: argparse.Namespace, kernel: Kernel) -> int:
+    """Move records of an older layout to the backend's current one (resumable)."""
+    from .storage import StorageError
+
+    storage = kernel.storage
+    print(f"migrate: {storage.describe()}", file=sys.stderr)
+
+    def progress(line: str) -> None:
+        if not args.no_progress:
+            print(f"migrate: {line}", file=sys.stderr, flush=True)
+
+    try:
+        counts = await storage.migrate(progress)
+    except StorageError as exc:
+        print(f"migrate: FAILED: {exc} (run the command again to resume)", file=sys.stderr)
+        return 1
+    finally:
+        await storage.close()
+    if not counts:
+        print(f"migrate: nothing to do: {storage.name} storage has one layout")
+        return 0
+    print("migrate: done: " + ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items()))
     return 0
 
 

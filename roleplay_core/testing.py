@@ -231,6 +231,77 @@ class StorageContract:
         assert (await storage.get(f"{prefix}/user")).data == b"record"
         assert await storage.list_all(f"{prefix}/user") == [f"{prefix}/user", f"{prefix}/user/child"]
 
+    @pytest.mark.parametrize("parent_first", [True, False], ids=["parent-first", "child-first"])
+    async def test_a_key_and_keys_under_it_coexist(self, storage: Storage, prefix: str, parent_first: bool) -> None:
+        """``k`` and ``k/...`` are independent records, whatever the server does with folders."""
+        parent, child, grandchild = f"{prefix}/k", f"{prefix}/k/c", f"{prefix}/k/c/g"
+        order = [parent, child, grandchild] if parent_first else [grandchild, child, parent]
+        for key in order:
+            assert await storage.put(key, key.encode(), if_absent=True)
+        for key in order:
+            assert (await storage.get(key)).data == key.encode()
+        assert await storage.list_all(f"{prefix}/k") == [parent, child, grandchild]
+        assert await storage.list_all(f"{prefix}/k/") == [child, grandchild]
+        version = (await storage.get(child)).version
+        await storage.put(child, b"again", if_version=version)
+        # Delete in the same order: each removal leaves the others readable and listed.
+        for n, key in enumerate(order):
+            await storage.delete(key)
+            with pytest.raises(NotFound):
+                await storage.get(key)
+            for rest in order[n + 1:]:
+                assert (await storage.get(rest)).data in (rest.encode(), b"again")
+            assert await storage.list_all(f"{prefix}/k") == sorted(order[n + 1:])
+        for key in reversed(order):  # and they can be written again
+            await storage.put(key, b"back", if_absent=True)
+        assert await storage.list_all(f"{prefix}/k") == [parent, child, grandchild]
+
+    async def test_prefixes_are_plain_case_sensitive_strings(self, storage: Storage, prefix: str) -> None:
+        """No wildcards (``_`` and ``%`` are literal, as a ``LIKE`` query would not have them) and no case folding."""
+        names = ["Ab/1", "ab/1", "aB/1", "AB", "a_b/1", "axb/1", "a%b/1", "a%25b/1", "aXb", "é/1", "É/1", "e/1",
+                 "ß/1", "ss/1", "日本/1", "日/1", "😀/1", "a b/1", "a!b/1"]
+        for name in names:
+            await storage.put(f"{prefix}/{name}", b"x")
+
+        async def under(start: str) -> list[str]:
+            return [key[len(prefix) + 1:] for key in await storage.list_all(f"{prefix}/{start}")]
+
+        assert await under("ab") == ["ab/1"]
+        assert await under("Ab") == ["Ab/1"]
+        assert await under("AB") == ["AB"]
+        assert await under("a_") == ["a_b/1"]
+        assert await under("a%") == ["a%25b/1", "a%b/1"]
+        assert await under("a%b") == ["a%b/1"]
+        assert await under("é") == ["é/1"]
+        assert await under("É") == ["É/1"]
+        assert await under("ß") == ["ß/1"]
+        assert await under("日") == ["日/1", "日本/1"]
+        assert await under("日本/") == ["日本/1"]
+        assert await under("😀") == ["😀/1"]
+        assert await under("a ") == ["a b/1"]
+        assert await under("a!") == ["a!b/1"]
+        for name in names:
+            assert (await storage.get(f"{prefix}/{name}")).data == b"x"
+
+    async def test_listing_is_in_code_point_order(self, storage: Storage, prefix: str) -> None:
+        """Code points, not a collation: uppercase before lowercase, ``/`` after ``-`` and ``.``, astral last."""
+        tails = ["k", "k k", "k!", "k-x", "k.x", "k/x", "k/x/y", "k0", "kA", "kZ", "k_", "ka", "kz", "k~", "k\u00e9",
+                 "k\u00c9", "k\u65e5", "k\U0001f600", "k\uff41", "kk", "k k/z"]
+        keys = [f"{prefix}/o/{t}" for t in tails]
+        for key in reversed(keys):
+            await storage.put(key, b"x")
+        expected = sorted(keys)  # Python compares strings by code point
+        assert expected[:3] == [f"{prefix}/o/k", f"{prefix}/o/k k", f"{prefix}/o/k k/z"]
+        assert await storage.list_all(f"{prefix}/o/") == expected
+        seen, cursor = [], None
+        while True:  # the same order across pages
+            page = await storage.list(f"{prefix}/o/", limit=4, cursor=cursor)
+            seen.extend(page.keys)
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+        assert seen == expected
+
     async def test_list_empty(self, storage: Storage, prefix: str) -> None:
         page = await storage.list(f"{prefix}/nothing/")
         assert page.keys == () and page.cursor is None
