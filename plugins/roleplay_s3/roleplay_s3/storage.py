@@ -482,7 +482,7 @@ class S3Storage(Storage):
 
     async def namespace(self) -> str:
         """``hierarchical`` when the server refuses an object under another object's name, else ``flat``."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         await self._open_client()
         base = f"{CHECK_PREFIX}{uuid.uuid4().hex}/parent"
@@ -490,10 +490,12 @@ class S3Storage(Storage):
         try:
             try:
                 await self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}{base}/child", Body=b"")
-            except ClientError as exc:
-                if 400 <= _error(exc)[1] < 500 and _error(exc)[1] != 403:
-                    return "hierarchical"
-                raise
+            except (ClientError, BotoCoreError) as exc:
+                # MinIO answers 400 XMinioParentIsObject, others 409 or 500, small servers drop the
+                # connection. The parent was just written, so any refusal of the child is the folder rule.
+                if isinstance(exc, ClientError) and _error(exc)[1] in (401, 403):
+                    raise
+                return "hierarchical"
             await self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}{base}/child")
             return "flat"
         finally:
