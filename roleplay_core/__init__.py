@@ -8,7 +8,7 @@ from .catalog import PublishedScript, ScriptCatalog, language_matches
 from .errors import FieldError, Problem, validation_problem
 from .hookspecs import hookimpl, hookspec
 from .identity import AuthProvider, ExternalIdentity
-from .kernel import Kernel, SettingsError, maybe_await
+from .kernel import SERVICE_RESTART, Kernel, SettingsError, maybe_await, reconnect_frame
 from .live import (
     AudioChunk,
     GoAway,
@@ -80,6 +80,8 @@ __all__ = [
     "JudgeRequest",
     "Judgement",
     "Kernel",
+    "SERVICE_RESTART",
+    "reconnect_frame",
     "LiveEvent",
     "LiveRequest",
     "LiveSession",

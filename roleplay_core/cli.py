@@ -206,6 +206,8 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         log_level=kernel.settings.get("server.log_level", "info"),
         log_config=log_config(kernel.settings.get("server.log_level", "info")),
         proxy_headers=True,
+        # After the drain (see app._drain_on_sigterm): requests in flight get this long to finish.
+        timeout_graceful_shutdown=int(float(kernel.settings.get("server.drain_seconds", 35.0))),
     )
     return 0
 

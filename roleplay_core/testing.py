@@ -37,9 +37,9 @@ from typing import Any
 import pytest
 
 from .app import create_app
+from .hookspecs import hookimpl
 from .kernel import Kernel
 from .models import ModelProvider, Reply, ReplyDelta, ReplyRequest
-from .hookspecs import hookimpl
 from .storage import EventLog, InvalidKey, NotFound, PreconditionFailed, Storage
 
 

@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from roleplay_core import (
+    SERVICE_RESTART,
     AudioChunk,
     GoAway,
     Interrupted,
@@ -53,6 +54,7 @@ from roleplay_core import (
     TranscriptFinal,
     TurnComplete,
     authenticate_websocket,
+    reconnect_frame,
 )
 from roleplay_core.security import WS_BAD_FRAME, WS_CONFLICT, WS_NOT_FOUND, WS_TOO_MANY, WS_UNAVAILABLE
 from roleplay_core.storage import key_segment
@@ -616,7 +618,8 @@ async def voice_socket(websocket: WebSocket) -> None:
         await call.send_json({"type": "started", "session_id": session_id, "input_sample_rate": rates[0],
                               "output_sample_rate": rates[1], "channels": rates[2],
                               "frame_ms": int(setting(kernel, "frame_ms")), "resumed": resumed})
-        await _run(call, usage)
+        with kernel.live_socket():
+            await _run(call, usage)
     except Refused as refusal:
         await _refuse(websocket, refusal)
     except BadFrame as exc:
@@ -642,6 +645,7 @@ async def _run(call: Call, usage: Usage) -> None:
         asyncio.create_task(call.pump_downstream(), name="voice-down"): "down",
         asyncio.create_task(call.record_turns(), name="voice-record"): "record",
         asyncio.create_task(usage.run(), name="voice-usage"): "usage",
+        asyncio.create_task(call.kernel.wait_drain(), name="voice-drain"): "drain",
     }
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -663,6 +667,13 @@ async def _run(call: Call, usage: Usage) -> None:
             await usage.finish()  # before "stopped", so the client may start its next call at once
             await call.send_json({"type": "stopped"})
             await _close(websocket, CLOSE_NORMAL, "stopped")
+        elif tasks[first] == "drain":  # the server is restarting: store finished turns, then say goodbye
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await call.records.join()
+            await usage.finish()
+            await call.send_json(reconnect_frame())
+            await _close(websocket, SERVICE_RESTART, "server restarting")
         elif tasks[first] == "provider":
             await call.records.join()
             await call.send_json({"type": "error", "status": 502, "code": "provider_ended",

@@ -63,9 +63,8 @@ def test_retry_after_counts_down_a_dead_holders_lease(tmp_path):
     settings = {"storage.backend": "file", "storage.file.root": str(tmp_path), "storage.file.fsync": False,
                 "chat.turn_lease_seconds": 4.0, "chat.limits.messages_per_minute": 0}
     app = build_app(settings)
-    from starlette.testclient import TestClient
-
     from roleplay_chat import sessions
+    from starlette.testclient import TestClient
 
     with TestClient(app) as client:
         headers = auth_headers(app, "alice")
