@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 
-
 LINES = ["Hello, how can I help you today?", "I'm really sorry, that sounds frustrating.",
          "What happened with the machine?", "Could I see the receipt, please?", "Let me check something."]
 

@@ -146,6 +146,15 @@ def add_kernel_commands(subparsers: Any) -> None:
     storage_commands = storage.add_subparsers(title="storage commands", metavar="COMMAND")
     storage_check = storage_commands.add_parser("check", help="write, read and delete a probe record")
     storage_check.set_defaults(handler=cmd_storage_check)
+    storage_fsck = storage_commands.add_parser(
+        "fsck", help="check stored data (event logs, session snapshots, indexes); --repair fixes what it can",
+        description="Walk every record: event logs must have no gaps, session snapshots must match their logs, "
+        "indexes must match their records. Objects that are not Roleplay records are reported, never deleted. "
+        "Exit code 1 when a problem is left.")
+    storage_fsck.add_argument("--repair", action="store_true",
+                              help="fix what other data determines (head hints, snapshots, missing index entries)")
+    storage_fsck.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    storage_fsck.set_defaults(handler=cmd_storage_fsck)
     storage_migrate = storage_commands.add_parser(
         "migrate", help="move records written in an older layout of the backend to the current one (resumable)",
         description="Rename records that an older version stored under another name (the s3 backend: objects named "
@@ -279,6 +288,25 @@ async def cmd_storage_check(args: argparse.Namespace, kernel: Kernel) -> int:
         namespace = f"unknown ({type(exc).__name__}: {exc})"
     print(f"storage: ok ({kernel.storage.describe()}); namespace: {namespace}")
     return 0
+
+
+async def cmd_storage_fsck(args: argparse.Namespace, kernel: Kernel) -> int:
+    """Walk the stored data; report (and with --repair fix) inconsistencies; exit 1 if any is left."""
+    from .storage import StorageError
+    from .storage.fsck import run
+
+    def progress(line: str) -> None:
+        if not args.no_progress or not line.startswith(("listed ", "read ")):
+            print(f"fsck: {line}", file=sys.stderr, flush=True)
+
+    print(f"fsck: {kernel.storage.describe()}{' (repairing)' if args.repair else ''}", file=sys.stderr)
+    try:
+        result = await run(kernel, repair=args.repair, progress=progress)
+    except StorageError as exc:
+        print(f"fsck: FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"fsck: {result.summary()}")
+    return 1 if result.unrepaired else 0
 
 
 async def cmd_storage_migrate(args: argparse.Namespace, kernel: Kernel) -> int:

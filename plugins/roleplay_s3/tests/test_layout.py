@@ -124,3 +124,33 @@ def test_file_storage_has_nothing_to_migrate(tmp_path, capsys):
     assert "nothing to do" in capsys.readouterr().out
     assert main(["--set", "storage.backend=file", "--set", f"storage.file.root={tmp_path}", "storage", "check"]) == 0
     assert "namespace: hierarchical" in capsys.readouterr().out
+
+
+def test_fsck_on_s3_reports_gaps_and_foreign_objects_and_repairs_hints(moto_s3, capsys):
+    import json
+
+    from roleplay_core.storage import EventLog
+
+    bucket = moto_s3.create_bucket()
+
+    async def fill() -> None:
+        storage = S3Storage(build_settings("development", layers={}, overrides=moto_s3.settings(bucket)))
+        await storage.open()
+        log = EventLog(storage, "probe/log")
+        for n in range(3):
+            await log.append("note", {"n": n})
+        await storage.delete("probe/log/head")
+        await storage.put("probe/gappy/e/000000000002", json.dumps(
+            {"seq": 2, "type": "note", "data": {}, "created_at": "2026-01-01T00:00:00+00:00"}).encode())
+        await storage.close()
+
+    asyncio.run(fill())
+    asyncio.run(_raw(moto_s3, bucket, {"probe/uploaded!": b"by hand"}))
+    assert main([*args(moto_s3, bucket), "storage", "fsck", "--repair"]) == 1
+    captured = capsys.readouterr()
+    assert "event log probe/log has no head hint" in captured.err
+    assert "event log probe/gappy has a gap: events 1..1 are missing" in captured.err
+    assert "foreign (left alone): probe/uploaded" in captured.err
+    assert "1 repaired, 1 left; 1 foreign object(s)" in captured.out
+    assert main([*args(moto_s3, bucket), "storage", "fsck"]) == 1
+    assert "1 problem(s), 0 repaired, 1 left" in capsys.readouterr().out
