@@ -67,6 +67,13 @@ def validate_settings(settings):
 
 
 @hookimpl
+def check_storage(kernel, fsck):
+    from . import fsck as evaluator_fsck
+
+    return evaluator_fsck.check(kernel, fsck)
+
+
+@hookimpl
 def register_routes(kernel):
     return routes.routes()
 

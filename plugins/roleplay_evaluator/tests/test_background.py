@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import attrs
 import pytest
 import roleplay_evaluator.plugin as evaluator_plugin
 from evaluator_support import GOOD, Judge, JudgePlugin, TranscriptSource, requires_chat, small_script, transcript
@@ -247,3 +248,38 @@ def test_restart_pickup_end_to_end_with_chat_sessions(tmp_path):
         criteria = {c["criterion_id"]: c for c in report["criteria"]}
         assert criteria["professional_tone"]["method"] == "model" and criteria["professional_tone"]["score"] == 88
         assert criteria["gathered_facts"]["score"] == 100 and criteria["resolution"]["score"] == 100
+
+
+def test_fsck_checks_the_evaluator_indexes_and_repairs_them(tmp_path):
+    from roleplay_core.storage.fsck import run
+
+    unindexed, finished, ghost = new_id(), new_id(), new_id()
+
+    async def scenario():
+        kernel = make_kernel(file_settings(tmp_path), plugins=[evaluator_plugin], load_entry_points=False)
+        await kernel.open()
+        try:
+            store = EvaluationStore(kernel.storage)
+            await store.create(_pending(unindexed))
+            await kernel.storage.delete(f"evaluator/pending/{unindexed}")  # a crash lost the index entry
+            await store.create(_pending(finished))
+            evaluation, version = await store.get(finished)
+            await store.swap(attrs.evolve(evaluation, status="done"), version)  # done, no report, still indexed
+            await kernel.storage.put(f"evaluator/users/alice/{ghost}", b"{}")
+            found = await run(kernel)
+            repaired = await run(kernel, repair=True)
+            after = await run(kernel)
+            return found, repaired, after, await store.pending_ids()
+        finally:
+            await kernel.stop()
+
+    found, repaired, after, pending = asyncio.run(scenario())
+    details = {f.key: f.detail for f in found.findings}
+    assert "missing from the pending index" in details[f"evaluator/pending/{unindexed}"]
+    assert details[f"evaluator/pending/{finished}"] == "pending index entry of an evaluation that is done"
+    assert "without its report" in details[f"evaluator/reports/{finished}"]
+    assert "does not exist" in details[f"evaluator/users/alice/{ghost}"]
+    assert sum(f.repaired for f in repaired.findings) == 2
+    assert pending == [unindexed]
+    assert sorted(f.key for f in after.unrepaired) == [f"evaluator/reports/{finished}",
+                                                       f"evaluator/users/alice/{ghost}"]
