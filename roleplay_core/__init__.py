@@ -9,7 +9,7 @@ from .errors import FieldError, Problem, validation_problem
 from .hookspecs import hookimpl, hookspec
 from .identity import AuthProvider, ExternalIdentity
 from .judging import JudgePrompt, build_judge_prompt, estimate_tokens
-from .kernel import Kernel, SettingsError, maybe_await
+from .kernel import SERVICE_RESTART, Kernel, SettingsError, maybe_await, reconnect_frame
 from .live import (
     AudioChunk,
     GoAway,
@@ -83,6 +83,8 @@ __all__ = [
     "JudgeRequest",
     "Judgement",
     "Kernel",
+    "SERVICE_RESTART",
+    "reconnect_frame",
     "LiveEvent",
     "LiveRequest",
     "LiveSession",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,6 +19,8 @@ from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
 from .middleware import KernelMiddleware, RequestIdFilter
 from .settings import secret_source, uses_development_secret
+
+logger = logging.getLogger("roleplay")
 
 logger = logging.getLogger("roleplay")
 
@@ -43,14 +49,17 @@ def create_app(
         log = logger.warning if uses_development_secret(settings) else logger.info
         log("roleplay: environment %s%s; tokens signed with %s", settings.env, env_note, secret_source(settings))
         await kernel.start()
+        restore = _drain_on_sigterm(kernel)
         try:
             yield
         finally:
+            restore()
             await kernel.stop()
 
     cors = settings.section("cors")
     # One pure-ASGI layer for request ids, CORS, the body limit and authentication (see middleware.py).
     middleware = [
+        Middleware(DrainGate, kernel=kernel),
         Middleware(
             KernelMiddleware,
             tokens=lambda: kernel.tokens,
@@ -75,6 +84,73 @@ def create_app(
     app.state.kernel = kernel
     _install_log_filter()
     return app
+
+
+class DrainGate:
+    """While the server drains, new HTTP requests get 503 (``/healthz`` still answers).
+
+    A load balancer sees ``/readyz`` fail and sends the next request elsewhere; a client
+    that gets the 503 sends it again (``Retry-After: 1``), and another server takes it.
+    """
+
+    def __init__(self, app: Any, kernel: Kernel) -> None:
+        self.app = app
+        self.kernel = kernel
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.kernel.draining and scope.get("path") != "/healthz":
+            body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                               "code": "server_draining",
+                               "detail": "This server is shutting down; send the request again."}).encode()
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"1"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def _drain_on_sigterm(kernel: Kernel) -> Callable[[], None]:
+    """Put a graceful drain in front of the server's own SIGTERM handling (uvicorn's).
+
+    On SIGTERM: new requests get 503 and chat and voice sockets are told to
+    reconnect (a ``reconnect`` frame, then close code 1012) as soon as the turn they
+    are in is stored; once they are closed (at most ``server.drain_seconds``) the
+    server's own handler runs: uvicorn stops listening, lets requests in flight finish,
+    then the shutdown hooks store replies still under way (chat) and hand evaluations
+    back (the evaluator). Only in the main thread and only when a handler is installed
+    (under uvicorn); elsewhere (tests, embedding) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    seconds = float(kernel.settings.get("server.drain_seconds", 35.0))
+
+    async def drain(signum: int, frame: Any) -> None:
+        logger.info("SIGTERM: draining (new requests get 503, sockets are told to reconnect)")
+        kernel.begin_drain()
+        try:
+            if not await kernel.sockets_closed(seconds):
+                logger.warning("sockets still open after %g s of draining; closing anyway", seconds)
+        finally:
+            previous(signum, frame)
+
+    def handler(signum: int, frame: Any) -> None:
+        if kernel.draining:  # a second SIGTERM: straight to the server's own handling
+            previous(signum, frame)
+            return
+        loop.call_soon_threadsafe(lambda: loop.create_task(drain(signum, frame)))
+
+    signal.signal(signal.SIGTERM, handler)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is handler:
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _install_log_filter() -> None:

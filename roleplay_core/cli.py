@@ -147,6 +147,21 @@ def add_kernel_commands(subparsers: Any) -> None:
     storage_commands = storage.add_subparsers(title="storage commands", metavar="COMMAND")
     storage_check = storage_commands.add_parser("check", help="write, read and delete a probe record")
     storage_check.set_defaults(handler=cmd_storage_check)
+    storage_fsck = storage_commands.add_parser(
+        "fsck", help="check stored data (event logs, session snapshots, indexes); --repair fixes what it can",
+        description="Walk every record: event logs must have no gaps, session snapshots must match their logs, "
+        "indexes must match their records. Objects that are not Roleplay records are reported, never deleted. "
+        "Exit code 1 when a problem is left.")
+    storage_fsck.add_argument("--repair", action="store_true",
+                              help="fix what other data determines (head hints, snapshots, missing index entries)")
+    storage_fsck.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    storage_fsck.set_defaults(handler=cmd_storage_fsck)
+    storage_migrate = storage_commands.add_parser(
+        "migrate", help="move records written in an older layout of the backend to the current one (resumable)",
+        description="Rename records that an older version stored under another name (the s3 backend: objects named "
+        "by their key alone, before key + '!'). Stop the servers first. Interrupted runs resume when run again.")
+    storage_migrate.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    storage_migrate.set_defaults(handler=cmd_storage_migrate, needs_storage=False)
     storage_copy = storage_commands.add_parser(
         "copy",
         help="copy every record from one backend to another (resumable, verified)",
@@ -213,6 +228,8 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         proxy_headers=True,
         # uvicorn buffers a whole frame before the app sees it: never more than the app accepts.
         ws_max_size=int(kernel.settings.get("security.websocket_max_frame_bytes", 1_048_576)),
+        # After the drain (see app._drain_on_sigterm): requests in flight get this long to finish.
+        timeout_graceful_shutdown=int(float(kernel.settings.get("server.drain_seconds", 35.0))),
     )
     return 0
 
@@ -290,7 +307,55 @@ async def cmd_storage_check(args: argparse.Namespace, kernel: Kernel) -> int:
     except Exception as exc:
         print(f"storage: FAILED: {kernel.storage.describe()}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"storage: ok ({kernel.storage.describe()})")
+    try:
+        namespace = await kernel.storage.namespace()
+    except Exception as exc:  # informational only: the check itself passed
+        namespace = f"unknown ({type(exc).__name__}: {exc})"
+    print(f"storage: ok ({kernel.storage.describe()}); namespace: {namespace}")
+    return 0
+
+
+async def cmd_storage_fsck(args: argparse.Namespace, kernel: Kernel) -> int:
+    """Walk the stored data; report (and with --repair fix) inconsistencies; exit 1 if any is left."""
+    from .storage import StorageError
+    from .storage.fsck import run
+
+    def progress(line: str) -> None:
+        if not args.no_progress or not line.startswith(("listed ", "read ")):
+            print(f"fsck: {line}", file=sys.stderr, flush=True)
+
+    print(f"fsck: {kernel.storage.describe()}{' (repairing)' if args.repair else ''}", file=sys.stderr)
+    try:
+        result = await run(kernel, repair=args.repair, progress=progress)
+    except StorageError as exc:
+        print(f"fsck: FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"fsck: {result.summary()}")
+    return 1 if result.unrepaired else 0
+
+
+async def cmd_storage_migrate(args: argparse.Namespace, kernel: Kernel) -> int:
+    """Move records of an older layout to the backend's current one (resumable)."""
+    from .storage import StorageError
+
+    storage = kernel.storage
+    print(f"migrate: {storage.describe()}", file=sys.stderr)
+
+    def progress(line: str) -> None:
+        if not args.no_progress:
+            print(f"migrate: {line}", file=sys.stderr, flush=True)
+
+    try:
+        counts = await storage.migrate(progress)
+    except StorageError as exc:
+        print(f"migrate: FAILED: {exc} (run the command again to resume)", file=sys.stderr)
+        return 1
+    finally:
+        await storage.close()
+    if not counts:
+        print(f"migrate: nothing to do: {storage.name} storage has one layout")
+        return 0
+    print("migrate: done: " + ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items()))
     return 0
 
 

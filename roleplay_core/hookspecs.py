@@ -133,6 +133,19 @@ def shutdown(kernel):
 
 
 @hookspec
+def check_storage(kernel, fsck):
+    """Check (and with ``fsck.repair``, repair) this plugin's stored data: ``roleplay storage fsck``.
+
+    ``fsck`` is a :class:`roleplay_core.storage.fsck.Fsck`: ``fsck.keys`` lists every
+    key (already read once: foreign objects are reported), ``fsck.logs`` maps each
+    event log's prefix to its last event without a gap. Report with
+    ``fsck.problem(key, detail, repaired=...)`` and count with ``fsck.checked[...]``.
+    Repair only what other stored data determines (snapshots, indexes); never delete
+    a record a person may need. May return an awaitable.
+    """
+
+
+@hookspec
 def register_commands(subparsers):
     """Add ``roleplay <subcommand>`` commands to the CLI.
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pluggy
@@ -31,6 +33,16 @@ async def maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+#: WebSocket close code "Service Restart": the server is going away, connect again (to any server).
+SERVICE_RESTART = 1012
+
+
+def reconnect_frame() -> dict[str, Any]:
+    """The frame a long-lived socket gets right before :data:`SERVICE_RESTART`: what happened and what to do."""
+    return {"type": "reconnect", "code": "server_restarting", "retry_after": 1,
+            "detail": "This server is restarting. Connect again; any server continues this session."}
 
 
 class Kernel:
@@ -61,6 +73,8 @@ class Kernel:
         self.auth_providers: dict[str, AuthProvider] = {}
         self.started = False
         self._opened = False
+        self._draining: asyncio.Event | None = None
+        self._sockets = 0
         #: Plugins that failed to start in development, with the cause; their routes answer 503.
         self.failed_plugins: dict[str, str] = {}
 
@@ -242,6 +256,41 @@ class Kernel:
                 if info is not None:
                     info.status = cause
         self.started = True
+
+    # -- draining (graceful shutdown) ----------------------------------------------------
+
+    @property
+    def draining(self) -> bool:
+        """True once the server was told to stop (SIGTERM): no new work, sockets say goodbye."""
+        return self._draining is not None and self._draining.is_set()
+
+    def begin_drain(self) -> None:
+        """Stop taking new work: new HTTP requests get 503, long-lived sockets are told to reconnect."""
+        if self._draining is None:
+            self._draining = asyncio.Event()
+        self._draining.set()
+
+    async def wait_drain(self) -> None:
+        """Return when draining begins (a WebSocket handler races this against the client's frames)."""
+        if self._draining is None:
+            self._draining = asyncio.Event()
+        await self._draining.wait()
+
+    @contextlib.contextmanager
+    def live_socket(self) -> Iterator[None]:
+        """Count a long-lived WebSocket for the drain: it waits until every one has said goodbye."""
+        self._sockets += 1
+        try:
+            yield
+        finally:
+            self._sockets -= 1
+
+    async def sockets_closed(self, seconds: float) -> bool:
+        """Wait (at most ``seconds``) until no counted WebSocket is open; True if none is."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self._sockets and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - a plain counter
+            await asyncio.sleep(0.05)
+        return not self._sockets
 
     async def stop(self) -> None:
         if not self._opened:

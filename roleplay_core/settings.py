@@ -28,7 +28,9 @@ DEV_JWT_SECRET = "development-only-jwt-secret-do-not-use-in-production"
 
 KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "default": {
-        "server": {"host": "127.0.0.1", "port": 8000, "max_body_bytes": 1_048_576, "log_level": "info"},
+        "server": {"host": "127.0.0.1", "port": 8000, "max_body_bytes": 1_048_576, "log_level": "info",
+                   # SIGTERM: how long sockets get to say goodbye, then requests in flight to finish.
+                   "drain_seconds": 35.0},
         "storage": {"backend": "file", "file": {"root": "var/data", "fsync": True, "allow_in_production": False}},
         "security": {
             "jwt_secret": "",

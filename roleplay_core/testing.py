@@ -37,7 +37,9 @@ from typing import Any
 import pytest
 
 from .app import create_app
+from .hookspecs import hookimpl
 from .kernel import Kernel
+from .models import ModelProvider, Reply, ReplyDelta, ReplyRequest
 from .storage import EventLog, InvalidKey, NotFound, PreconditionFailed, Storage
 
 
@@ -229,6 +231,77 @@ class StorageContract:
         assert (await storage.get(f"{prefix}/user")).data == b"record"
         assert await storage.list_all(f"{prefix}/user") == [f"{prefix}/user", f"{prefix}/user/child"]
 
+    @pytest.mark.parametrize("parent_first", [True, False], ids=["parent-first", "child-first"])
+    async def test_a_key_and_keys_under_it_coexist(self, storage: Storage, prefix: str, parent_first: bool) -> None:
+        """``k`` and ``k/...`` are independent records, whatever the server does with folders."""
+        parent, child, grandchild = f"{prefix}/k", f"{prefix}/k/c", f"{prefix}/k/c/g"
+        order = [parent, child, grandchild] if parent_first else [grandchild, child, parent]
+        for key in order:
+            assert await storage.put(key, key.encode(), if_absent=True)
+        for key in order:
+            assert (await storage.get(key)).data == key.encode()
+        assert await storage.list_all(f"{prefix}/k") == [parent, child, grandchild]
+        assert await storage.list_all(f"{prefix}/k/") == [child, grandchild]
+        version = (await storage.get(child)).version
+        await storage.put(child, b"again", if_version=version)
+        # Delete in the same order: each removal leaves the others readable and listed.
+        for n, key in enumerate(order):
+            await storage.delete(key)
+            with pytest.raises(NotFound):
+                await storage.get(key)
+            for rest in order[n + 1:]:
+                assert (await storage.get(rest)).data in (rest.encode(), b"again")
+            assert await storage.list_all(f"{prefix}/k") == sorted(order[n + 1:])
+        for key in reversed(order):  # and they can be written again
+            await storage.put(key, b"back", if_absent=True)
+        assert await storage.list_all(f"{prefix}/k") == [parent, child, grandchild]
+
+    async def test_prefixes_are_plain_case_sensitive_strings(self, storage: Storage, prefix: str) -> None:
+        """No wildcards (``_`` and ``%`` are literal, as a ``LIKE`` query would not have them) and no case folding."""
+        names = ["Ab/1", "ab/1", "aB/1", "AB", "a_b/1", "axb/1", "a%b/1", "a%25b/1", "aXb", "é/1", "É/1", "e/1",
+                 "ß/1", "ss/1", "日本/1", "日/1", "😀/1", "a b/1", "a!b/1"]
+        for name in names:
+            await storage.put(f"{prefix}/{name}", b"x")
+
+        async def under(start: str) -> list[str]:
+            return [key[len(prefix) + 1:] for key in await storage.list_all(f"{prefix}/{start}")]
+
+        assert await under("ab") == ["ab/1"]
+        assert await under("Ab") == ["Ab/1"]
+        assert await under("AB") == ["AB"]
+        assert await under("a_") == ["a_b/1"]
+        assert await under("a%") == ["a%25b/1", "a%b/1"]
+        assert await under("a%b") == ["a%b/1"]
+        assert await under("é") == ["é/1"]
+        assert await under("É") == ["É/1"]
+        assert await under("ß") == ["ß/1"]
+        assert await under("日") == ["日/1", "日本/1"]
+        assert await under("日本/") == ["日本/1"]
+        assert await under("😀") == ["😀/1"]
+        assert await under("a ") == ["a b/1"]
+        assert await under("a!") == ["a!b/1"]
+        for name in names:
+            assert (await storage.get(f"{prefix}/{name}")).data == b"x"
+
+    async def test_listing_is_in_code_point_order(self, storage: Storage, prefix: str) -> None:
+        """Code points, not a collation: uppercase before lowercase, ``/`` after ``-`` and ``.``, astral last."""
+        tails = ["k", "k k", "k!", "k-x", "k.x", "k/x", "k/x/y", "k0", "kA", "kZ", "k_", "ka", "kz", "k~", "k\u00e9",
+                 "k\u00c9", "k\u65e5", "k\U0001f600", "k\uff41", "kk", "k k/z"]
+        keys = [f"{prefix}/o/{t}" for t in tails]
+        for key in reversed(keys):
+            await storage.put(key, b"x")
+        expected = sorted(keys)  # Python compares strings by code point
+        assert expected[:3] == [f"{prefix}/o/k", f"{prefix}/o/k k", f"{prefix}/o/k k/z"]
+        assert await storage.list_all(f"{prefix}/o/") == expected
+        seen, cursor = [], None
+        while True:  # the same order across pages
+            page = await storage.list(f"{prefix}/o/", limit=4, cursor=cursor)
+            seen.extend(page.keys)
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+        assert seen == expected
+
     async def test_list_empty(self, storage: Storage, prefix: str) -> None:
         page = await storage.list(f"{prefix}/nothing/")
         assert page.keys == () and page.cursor is None
@@ -368,7 +441,238 @@ def _run_processes(jobs: list[tuple[Any, tuple]]) -> None:
         raise AssertionError(f"worker processes failed with exit codes {failed}")
 
 
-__all__ = ["StorageContract", "auth_headers", "make_app", "make_kernel"]
+# -- real server processes ----------------------------------------------------------
+
+
+class SlowModel(ModelProvider):
+    """A model provider for crash and restart tests: ``test_model.delay`` seconds, then a short reply.
+
+    It yields a first delta at once (the turn is visibly under way), waits, then answers
+    with the learner's words. Registered as ``test-slow`` by :class:`SlowModelPlugin`.
+    """
+
+    name = "test-slow"
+    capabilities = frozenset({"reply"})
+
+    def __init__(self, kernel: Any) -> None:
+        self.delay = float(kernel.settings.get("test_model.delay", 0.0))
+
+    async def reply(self, request: ReplyRequest):
+        said = request.history[-1].text if request.history else ""
+        yield ReplyDelta("Hm, ")
+        await asyncio.sleep(self.delay)
+        yield Reply(text=f"Hm, you said {said!r}.", state=dict(request.state))
+
+
+class SlowModelPlugin:
+    """Registers :class:`SlowModel` as ``test-slow``."""
+
+    @hookimpl
+    def register_model_providers(self):
+        return {"test-slow": SlowModel}
+
+
+def server_app():
+    """``uvicorn --factory roleplay_core.testing:server_app``: an app for a test's server process.
+
+    Its settings are the JSON object of dotted keys in ``$ROLEPLAY_TEST_SETTINGS``;
+    ``$ROLEPLAY_TEST_PLUGINS`` names extra plugin objects as ``module:attribute``
+    (comma-separated; classes are instantiated). :class:`SlowModelPlugin` is always added.
+    """
+    import importlib
+
+    overrides = json.loads(os.environ.get("ROLEPLAY_TEST_SETTINGS") or "{}")
+    plugins: list[Any] = [SlowModelPlugin()]
+    for spec in filter(None, (os.environ.get("ROLEPLAY_TEST_PLUGINS") or "").split(",")):
+        module, _, attribute = spec.strip().partition(":")
+        value = getattr(importlib.import_module(module), attribute)
+        plugins.append(value() if isinstance(value, type) else value)
+    return make_app(overrides, plugins=plugins)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerProcess:
+    """One uvicorn process serving :func:`server_app` on a free port of 127.0.0.1.
+
+    ``settings`` are dotted keys; ``pythonpath`` folders are added for plugins
+    named in ``plugins`` (``module:attribute``). ``kill()`` is ``kill -9``: no
+    shutdown hook runs, exactly like a crashed host.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], *, plugins: tuple[str, ...] = (),
+                 pythonpath: tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> None:
+        import subprocess
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        paths = [*pythonpath, os.environ.get("PYTHONPATH", "")]
+        environment = {**os.environ, **(env or {}), "ROLEPLAY_TEST_SETTINGS": json.dumps(dict(settings)),
+                       "ROLEPLAY_TEST_PLUGINS": ",".join(plugins), "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "roleplay_core.testing:server_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning", "--timeout-graceful-shutdown", "60"],
+            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait_ready(self, seconds: float = 60.0) -> ServerProcess:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.process.stderr.read().decode()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.base} did not start")
+
+    def kill(self) -> None:
+        """``kill -9``."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+
+    def terminate(self, seconds: float = 60.0) -> int:
+        """SIGTERM, then wait for the exit; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(seconds)
+
+    def stop(self) -> None:
+        try:
+            self.terminate(15)
+        except Exception:
+            self.kill()
+
+
+def send_until_accepted(base: str, headers: Mapping[str, str], session_id: str, text: str, *,
+                        seconds: float = 60.0) -> tuple[dict[str, Any], list[int]]:
+    """Send ``text`` to a chat session as a well-behaved client does, until it is accepted.
+
+    409 ``session_busy``: wait ``Retry-After`` seconds and send again. 409
+    ``reply_pending``: ``POST .../retry`` (the earlier message gets its reply),
+    then send again. Returns the accepted body and the ``Retry-After`` values it
+    was given. Raises ``AssertionError`` on anything else or after ``seconds``.
+    """
+    import time
+
+    import httpx
+
+    waits: list[int] = []
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=base, headers=dict(headers), timeout=seconds) as client:
+        path = f"/chat/sessions/{session_id}/messages"
+        body: dict[str, Any] | None = {"text": text}
+        while time.monotonic() < deadline:
+            response = client.post(path, json=body) if body is not None else client.post(path)
+            if response.status_code == 201:
+                if path.endswith("/retry"):
+                    path, body = f"/chat/sessions/{session_id}/messages", {"text": text}
+                    continue
+                return response.json(), waits
+            problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+            code = problem.get("code")
+            if response.status_code == 409 and code == "session_busy":
+                waits.append(int(response.headers["Retry-After"]))
+                time.sleep(waits[-1])
+            elif response.status_code == 409 and code == "reply_pending":
+                path, body = f"/chat/sessions/{session_id}/retry", None
+            elif response.status_code == 409 and code == "nothing_to_retry":
+                path, body = f"/chat/sessions/{session_id}/messages", {"text": text}
+            else:
+                raise AssertionError(f"{response.status_code} {response.text}")
+    raise AssertionError(f"session {session_id} did not accept a message within {seconds} s (waits {waits})")
+
+
+def crash_and_recover(dying: ServerProcess, living: ServerProcess, headers: dict, scenario: str,
+                      *, in_flight: int = 3) -> dict:
+    """Start ``in_flight`` turns on ``dying``, kill -9 it mid-reply, then send to every session through ``living``.
+
+    Returns the seconds from the kill until every session had accepted a new message,
+    the Retry-After values the clients were given, and the final transcripts.
+    """
+    import threading
+    import time
+
+    import httpx
+
+    create = lambda: httpx.post(f"{living.base}/chat/sessions", json={"scenario_id": scenario},  # noqa: E731
+                                headers=headers, timeout=30).json()["id"]
+    busy = [create() for _ in range(in_flight)]
+    idle = create()
+
+    def doomed(sid: str) -> None:
+        try:
+            httpx.post(f"{dying.base}/chat/sessions/{sid}/messages", json={"text": f"cut off {sid}"},
+                       headers=headers, timeout=120)
+        except httpx.HTTPError:
+            pass  # the server died under it: this message was never acknowledged
+
+    threads = [threading.Thread(target=doomed, args=(sid,), daemon=True) for sid in busy]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    for sid in busy:  # every learner message is stored and its reply under way
+        while not any(m["text"] == f"cut off {sid}" for m in httpx.get(
+                f"{living.base}/chat/sessions/{sid}", headers=headers, timeout=10).json()["messages"]):
+            assert time.monotonic() < deadline, "the turns did not start"
+            time.sleep(0.05)
+    dying.kill()
+    killed = time.monotonic()
+    done: dict[str, float] = {}
+    waits: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def recover(sid: str) -> None:
+        try:
+            _, waits[sid] = send_until_accepted(living.base, headers, sid, "after the crash", seconds=60)
+            done[sid] = time.monotonic()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    workers = [threading.Thread(target=recover, args=(sid,)) for sid in [*busy, idle]]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(90)
+    assert not errors, errors
+    transcripts = {sid: httpx.get(f"{living.base}/chat/sessions/{sid}", headers=headers, timeout=10).json()["messages"]
+                   for sid in [*busy, idle]}
+    return {"seconds": max(done.values()) - killed, "waits": waits, "busy": busy, "idle": idle,
+            "transcripts": transcripts}
+
+
+def check_recovered(result: dict, lease: float) -> None:
+    assert result["seconds"] < 10, f"sessions took {result['seconds']:.1f} s to take messages again"
+    assert result["waits"][result["idle"]] == [], "a session with no turn in flight made its client wait"
+    for sid in result["busy"]:
+        waits = result["waits"][sid]
+        assert waits, "the crashed turn's lease was not in force"
+        assert all(1 <= w <= lease for w in waits), waits
+        messages = result["transcripts"][sid]
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+        texts = [(m["role"], m["text"]) for m in messages]
+        cut = texts.index(("learner", f"cut off {sid}"))
+        # The orphaned message got its reply (through retry), then the new message and its reply.
+        assert texts[cut + 1][0] == "character" and "cut off" in texts[cut + 1][1]
+        assert texts[cut + 2] == ("learner", "after the crash") and texts[cut + 3][0] == "character"
+        assert len(texts) == cut + 4
+
+
+__all__ = ["ServerProcess", "SlowModel", "SlowModelPlugin", "StorageContract", "auth_headers", "check_recovered",
+           "crash_and_recover", "free_port",
+           "make_app", "make_kernel", "send_until_accepted", "server_app"]
 
 if sys.platform == "win32":  # pragma: no cover - flock and SIGKILL are POSIX
     StorageContract.process_settings = None

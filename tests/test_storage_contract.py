@@ -62,3 +62,52 @@ def test_file_writer_killed_mid_write_leaves_the_old_record_whole(tmp_path):
         if interrupted >= 2:
             break
     assert interrupted >= 1, "no kill landed mid-write in 12 tries"
+
+
+class LikeStorage(MemoryStorage):
+    """A backend written the way the contract used to allow: SQLite, ``LIKE 'prefix%'``, its default order.
+
+    ``LIKE`` treats ``_`` and ``%`` as wildcards and folds ASCII case. It exists to show
+    that the contract's prefix and order tests catch such a backend.
+    """
+
+    name = "like"
+
+    async def open(self) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute("create table records (key text primary key collate nocase)")
+
+    async def _put(self, key, data, *, if_version, if_absent):
+        version = await super()._put(key, data, if_version=if_version, if_absent=if_absent)
+        self.db.execute("insert or ignore into records values (?)", (key,))
+        return version
+
+    async def _delete(self, key, *, if_version):
+        await super()._delete(key, if_version=if_version)
+        self.db.execute("delete from records where key = ?", (key,))
+
+    async def _list(self, prefix, *, limit, cursor):
+        from roleplay_core.storage import Page
+
+        rows = self.db.execute("select key from records where key like ? order by key", (prefix + "%",))
+        keys = [row[0] for row in rows]
+        start = keys.index(cursor) + 1 if cursor else 0
+        chunk = keys[start:start + limit]
+        return Page(tuple(chunk), chunk[-1] if start + limit < len(keys) and chunk else None)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("test", ["test_prefixes_are_plain_case_sensitive_strings",
+                                  "test_listing_is_in_code_point_order"])
+async def test_the_contract_catches_a_like_backend(test):
+    backend = LikeStorage()
+    await backend.open()
+    with pytest.raises(AssertionError):
+        await getattr(StorageContract, test)(StorageContract(), backend, "p")
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import re
 import urllib.parse
+from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
@@ -156,6 +157,22 @@ class Storage(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional for backends, not abstract
         """Release resources. Called once at shutdown."""
+
+    async def namespace(self) -> str:
+        """What the server's namespace is like: ``flat`` (any names) or ``hierarchical`` (folders).
+
+        Informational (``roleplay storage check`` prints it): every backend maps keys to
+        names so that a key and keys under it as a folder coexist on either kind.
+        """
+        return "flat"
+
+    async def migrate(self, progress: Callable[[str], None] | None = None) -> dict[str, int]:
+        """Move records written in an older layout of this backend to the current one (``roleplay storage migrate``).
+
+        Resumable: running it again continues. Calls ``progress(line)`` as it goes and
+        returns counts. Backends whose layout never changed have nothing to do.
+        """
+        return {}
 
     def describe(self) -> str:
         """A short human description for logs and ``/readyz`` (never secrets)."""

@@ -81,6 +81,10 @@ class FileStorage(Storage):
         except OSError as exc:
             raise StorageUnavailable(f"{self.describe()} is not writable: {exc}") from exc
 
+    async def namespace(self) -> str:
+        # Folders on disk; a key is the file <key>.rec, keys under it live in the folder <key>/.
+        return "hierarchical"
+
     # -- paths and locks ---------------------------------------------------
 
     def _path(self, key: str) -> Path:

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
         "model": "scripted",
         #: Seconds the provider may take for one whole reply before the client gets a 504.
         "reply_timeout": 30.0,
+        #: Seconds a turn lease lasts unless renewed; the holder renews it every third of this while it
+        #: works, so after a crash every session takes messages again within this time (docs/chat.md).
+        "turn_lease_seconds": 6.0,
         #: How many recent messages the provider sees (the session's state travels separately).
         "history_window": 12,
         #: Fixed seed for every new session (tests, demos); unset or null means random per session.
@@ -63,6 +66,9 @@ def problems(settings: Any) -> list[str]:
     timeout = settings.get("chat.reply_timeout")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         found.append("chat.reply_timeout must be a positive number of seconds")
+    lease = settings.get("chat.turn_lease_seconds")
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0.3 <= lease <= 300:
+        found.append("chat.turn_lease_seconds must be a number of seconds from 0.3 to 300")
     for key in POSITIVE_INTS:
         value = settings.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -44,6 +44,13 @@ def register_script_packs():
 
 
 @hookimpl
+def check_storage(kernel, fsck):
+    from . import fsck as chat_fsck
+
+    return chat_fsck.check(kernel, fsck)
+
+
+@hookimpl
 def get_transcript(kernel, session_id):
     return sessions.read_transcript(kernel, session_id)
 

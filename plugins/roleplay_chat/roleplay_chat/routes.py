@@ -202,8 +202,8 @@ async def end_session(request: Request) -> JSON:
         record = await sessions.end_session(kernel, session_id, reason="ended by the learner")
     except sessions.SessionNotFound:
         raise turns.not_found(session_id) from None
-    except sessions.SessionBusy:
-        raise turns.busy_problem() from None
+    except sessions.SessionBusy as busy:
+        raise turns.busy_problem(busy) from None
     return JSON(record.summary())
 
 

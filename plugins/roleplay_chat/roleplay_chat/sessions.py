@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -64,14 +65,18 @@ from roleplay_core import (
 from roleplay_core.script import SLUG
 from roleplay_core.storage import key_segment
 
+logger = logging.getLogger("roleplay.chat")
+
 LEARNER = "learner"
 CHARACTER = "character"
 ROLES = (LEARNER, CHARACTER)
 ACTIVE = "active"
 ENDED = "ended"
 
-#: How long a turn lease lasts beyond the reply timeout before another writer may take it over.
-LEASE_MARGIN = 15.0
+#: Default of ``chat.turn_lease_seconds``: how long a turn lease lasts unless its holder renews it.
+#: Short, because a holder that crashed (kill -9, lost host) locks the session until it lapses;
+#: a live holder renews it every third of this while the reply is produced (:class:`Heartbeat`).
+LEASE_SECONDS = 6.0
 
 
 class SessionNotFound(LookupError):
@@ -79,7 +84,12 @@ class SessionNotFound(LookupError):
 
 
 class SessionBusy(Exception):
-    """Another turn of this session is being written right now; try again shortly."""
+    """Another turn of this session is being written right now; try again in ``retry_after`` seconds."""
+
+    def __init__(self, session_id: str, retry_after: float = 1.0) -> None:
+        super().__init__(session_id)
+        #: Seconds until the holder's lease lapses unless renewed: when trying again makes sense.
+        self.retry_after = max(0.0, retry_after)
 
 
 class SessionEnded(Exception):
@@ -323,7 +333,7 @@ def history_window(kernel: Any) -> int:
 
 
 def lease_seconds(kernel: Any) -> float:
-    return float(kernel.settings.get("chat.reply_timeout", 30.0)) + LEASE_MARGIN
+    return float(kernel.settings.get("chat.turn_lease_seconds", LEASE_SECONDS))
 
 
 async def create_session(
@@ -399,7 +409,7 @@ async def take_lease(kernel: Any, session_id: str, *, wait: float = 0.0) -> tupl
                 raise SessionEnded(session_id)
             return held, new_version, lease
         if time.monotonic() >= deadline:
-            raise SessionBusy(session_id)
+            raise SessionBusy(session_id, retry_after=record.turn.until - now)
         await asyncio.sleep(0.02)
 
 
@@ -412,6 +422,61 @@ async def release_lease(kernel: Any, record: SessionRecord, version: str) -> tup
         # Only after our lease expired and another writer took over (or the session was deleted).
         raise SessionBusy(record.id) from None
     return released, new_version
+
+
+class Heartbeat:
+    """Keeps a held turn lease alive while a reply is produced: renews it every third of its length.
+
+    Every renewal is a compare-and-swap of the session record that only moves
+    ``turn.until``, so the record's version changes: :meth:`stop` returns the
+    version to write the record on afterwards. The loop is never cancelled in the
+    middle of a write (it is told to stop and awaited), so that version is always
+    the one in storage. Renewals end after ``limit`` seconds, whatever the turn does,
+    so a turn stuck past every timeout cannot hold the session for ever. A renewal
+    that finds another version means the lease lapsed and another writer took over:
+    ``lost`` turns true and the holder's final write fails as it would have anyway.
+    """
+
+    def __init__(self, kernel: Any, record: SessionRecord, version: str, *, limit: float) -> None:
+        self.kernel = kernel
+        self.record = record
+        self.version = version
+        self.lost = False
+        self.renewals = 0
+        self._limit = limit
+        self._stopping = asyncio.Event()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        seconds = lease_seconds(self.kernel)
+        give_up = time.monotonic() + self._limit
+        while not self.lost and time.monotonic() < give_up:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), seconds / 3)
+                return
+            except TimeoutError:
+                pass
+            if self.record.turn is None:
+                return
+            renewed = attrs.evolve(self.record, turn=attrs.evolve(self.record.turn, until=time.time() + seconds))
+            try:
+                self.version = await self.kernel.storage.put(session_key(self.record.id), encode(renewed),
+                                                             if_version=self.version)
+            except PreconditionFailed:
+                self.lost = True
+                logger.warning("session %s: the turn lease lapsed and another writer took over", self.record.id)
+                return
+            except Exception:  # a storage hiccup: the lease still has two thirds of its time; try again
+                logger.warning("session %s: could not renew the turn lease", self.record.id, exc_info=True)
+                continue
+            self.record = renewed
+            self.renewals += 1
+
+    async def stop(self) -> str:
+        """Stop renewing; return the record's version in storage (to release the lease on)."""
+        self._stopping.set()
+        await asyncio.shield(self._task)
+        return self.version
 
 
 def _with_message(kernel: Any, record: SessionRecord, message: TranscriptMessage) -> SessionRecord:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -70,10 +71,10 @@ async def drain(kernel: Any, seconds: float) -> None:
 
 @attrs.frozen
 class Prepared:
-    """A turn whose learner message is stored and whose lease is held."""
+    """A turn whose learner message is stored and whose lease is held (and renewed by ``heartbeat``)."""
 
     record: SessionRecord
-    version: str
+    heartbeat: sessions.Heartbeat
     script: Script
     character: Character
     learner: TranscriptMessage
@@ -113,9 +114,16 @@ def ended_problem(record: SessionRecord) -> Problem:
                    extra={"code": "session_ended"})
 
 
-def busy_problem() -> Problem:
+def busy_problem(busy: sessions.SessionBusy | None = None) -> Problem:
+    """409 ``session_busy``; ``Retry-After`` is the time left on the holder's lease (whole seconds, at least 1).
+
+    The holder renews its lease while it works, so a client that waits that long and
+    sends again either gets through or is told the new time left; a holder that died
+    stops renewing, and the lease lapses at most ``chat.turn_lease_seconds`` after.
+    """
+    seconds = max(1, math.ceil(busy.retry_after)) if busy is not None else 1
     return Problem(409, "Another message of this session is being answered right now; send yours after it.",
-                   headers={"Retry-After": "1"}, extra={"code": "session_busy"})
+                   headers={"Retry-After": str(seconds)}, extra={"code": "session_busy", "retry_after": seconds})
 
 
 def pending_problem(record: SessionRecord) -> Problem:
@@ -124,19 +132,22 @@ def pending_problem(record: SessionRecord) -> Problem:
                    extra={"code": "reply_pending", "pending_seq": record.pending_seq})
 
 
-async def _lease(kernel: Any, session_id: str) -> tuple[SessionRecord, str]:
+async def _lease(kernel: Any, session_id: str) -> tuple[SessionRecord, sessions.Heartbeat]:
+    """Take the turn lease and start renewing it (for at most the whole turn's time)."""
     try:
         record, version, _ = await sessions.take_lease(kernel, session_id)
     except sessions.SessionNotFound:
         raise not_found(session_id) from None
     except sessions.SessionEnded:
         raise ended_problem(await sessions.load_session(kernel, session_id)) from None
-    except sessions.SessionBusy:
-        raise busy_problem() from None
-    return record, version
+    except sessions.SessionBusy as busy:
+        raise busy_problem(busy) from None
+    limit = float(kernel.settings.get("chat.reply_timeout", 30.0)) + 2 * sessions.lease_seconds(kernel)
+    return record, sessions.Heartbeat(kernel, record, version, limit=limit)
 
 
-async def _release(kernel: Any, record: SessionRecord, version: str) -> SessionRecord:
+async def _release(kernel: Any, record: SessionRecord, heartbeat: sessions.Heartbeat) -> SessionRecord:
+    version = await heartbeat.stop()
     try:
         released, _ = await sessions.release_lease(kernel, record, version)
     except sessions.SessionBusy:
@@ -145,9 +156,9 @@ async def _release(kernel: Any, record: SessionRecord, version: str) -> SessionR
     return released
 
 
-async def _release_quietly(kernel: Any, record: SessionRecord, version: str) -> None:
+async def _release_quietly(kernel: Any, record: SessionRecord, heartbeat: sessions.Heartbeat) -> None:
     try:
-        await sessions.release_lease(kernel, record, version)
+        await sessions.release_lease(kernel, record, await heartbeat.stop())
     except Exception:
         logger.warning("could not release the turn lease of session %s", record.id, exc_info=True)
 
@@ -170,7 +181,7 @@ async def begin_message(kernel: Any, principal: Principal, session_id: str, text
         raise ended_problem(record)
     if record.pending_seq is not None:
         raise pending_problem(record)
-    record, version = await _lease(kernel, session_id)
+    record, heartbeat = await _lease(kernel, session_id)
     try:
         # Checked again under the lease: the record may have changed since the first look.
         if record.pending_seq is not None:
@@ -183,10 +194,10 @@ async def begin_message(kernel: Any, principal: Principal, session_id: str, text
         script = await sessions.load_script(kernel, session_id)
         record, learner = await sessions.append_message(kernel, record, role=LEARNER, text=text)
     except BaseException:
-        await _release_quietly(kernel, record, version)
+        await _release_quietly(kernel, record, heartbeat)
         raise
     record = attrs.evolve(record, pending_seq=learner.seq)
-    return Prepared(record, version, script, _character(script, record), learner)
+    return Prepared(record, heartbeat, script, _character(script, record), learner)
 
 
 async def begin_retry(kernel: Any, principal: Principal, session_id: str) -> Prepared:
@@ -194,7 +205,7 @@ async def begin_retry(kernel: Any, principal: Principal, session_id: str) -> Pre
     record = await owned(kernel, principal, session_id, write=True)
     if record.status != ACTIVE:
         raise ended_problem(record)
-    record, version = await _lease(kernel, session_id)
+    record, heartbeat = await _lease(kernel, session_id)
     try:
         if record.pending_seq is None:
             raise Problem(409, "Every message of this session has its reply; there is nothing to retry.",
@@ -204,9 +215,9 @@ async def begin_retry(kernel: Any, principal: Principal, session_id: str) -> Pre
         if learner is None:
             learner = (await sessions.read_messages(kernel, session_id, record.pending_seq - 1))[0]
     except BaseException:
-        await _release_quietly(kernel, record, version)
+        await _release_quietly(kernel, record, heartbeat)
         raise
-    return Prepared(record, version, script, _character(script, record), learner)
+    return Prepared(record, heartbeat, script, _character(script, record), learner)
 
 
 def _character(script: Script, record: SessionRecord) -> Character:
@@ -225,7 +236,7 @@ async def _nothing(kind: str, value: Any) -> None:
 
 async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outcome:
     """Ask the provider, store its reply, release the lease. Raises a 502/504 :class:`Problem` on failure."""
-    record, version = prepared.record, prepared.version
+    record, heartbeat = prepared.record, prepared.heartbeat
     name = kernel.settings.get("chat.model", "scripted")
     timeout = float(kernel.settings.get("chat.reply_timeout", 30.0))
     request = ReplyRequest(
@@ -261,7 +272,7 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
                                f"(message {prepared.learner.seq}); retry to get the reply.",
                           title="Reply failed", extra={"code": "provider_error"})
     if problem is not None:
-        await _release_quietly(kernel, attrs.evolve(record, pending_seq=prepared.learner.seq), version)
+        await _release_quietly(kernel, attrs.evolve(record, pending_seq=prepared.learner.seq), heartbeat)
         problem.extra.update(message=sessions.message_to_dict(prepared.learner),
                              retry=f"/chat/sessions/{record.id}/retry")
         raise problem
@@ -275,13 +286,15 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
         if final.ended:
             record = await sessions.mark_ended(kernel, record, final.end_reason or "the scene ended")
     except sessions.SessionEnded:
+        await heartbeat.stop()
         raise ended_problem(await sessions.load_session(kernel, record.id)) from None
-    except sessions.SessionBusy:
-        raise busy_problem() from None
+    except sessions.SessionBusy as busy:
+        await heartbeat.stop()
+        raise busy_problem(busy) from None
     except BaseException:
-        await _release_quietly(kernel, record, version)
+        await _release_quietly(kernel, record, heartbeat)
         raise
-    record = await _release(kernel, record, version)
+    record = await _release(kernel, record, heartbeat)
     return Outcome(prepared.learner, reply, record)
 
 

@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from roleplay_core import (
+    SERVICE_RESTART,
     AudioChunk,
     GoAway,
     Interrupted,
@@ -53,6 +54,7 @@ from roleplay_core import (
     TranscriptFinal,
     TurnComplete,
     authenticate_websocket,
+    reconnect_frame,
 )
 from roleplay_core.security import (
     WS_BAD_FRAME,
@@ -168,7 +170,9 @@ class Usage:
                 float(setting(self.kernel, "max_minutes_per_day") or 0) * 60)
 
     async def _renew(self) -> None:
-        until = time.time() + max(30.0, 3 * self.tick)
+        # Three ticks: two renewals may fail (a storage hiccup) before the slot is given up, and a
+        # crashed server's call stops counting against the user's concurrency 3 ticks (15 s) later.
+        until = time.time() + max(3.0, 3 * self.tick)
         await self.kernel.storage.put(self.lease_key, json.dumps({"until": until, "session": self.session_id}).encode())
         self.leased = True
 
@@ -629,7 +633,8 @@ async def voice_socket(websocket: WebSocket) -> None:
         await call.send_json({"type": "started", "session_id": session_id, "input_sample_rate": rates[0],
                               "output_sample_rate": rates[1], "channels": rates[2],
                               "frame_ms": int(setting(kernel, "frame_ms")), "resumed": resumed})
-        await _run(call, usage)
+        with kernel.live_socket():
+            await _run(call, usage)
     except Refused as refusal:
         await _refuse(websocket, refusal)
     except BadFrame as exc:
@@ -661,6 +666,7 @@ async def _run(call: Call, usage: Usage) -> None:
         asyncio.create_task(usage.run(), name="voice-usage"): "usage",
         # Ends the call (SocketClosed) when the token expires unrenewed or the account changes.
         asyncio.create_task(call.guard.watch(), name="voice-auth"): "auth",
+        asyncio.create_task(call.kernel.wait_drain(), name="voice-drain"): "drain",
     }
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -682,6 +688,13 @@ async def _run(call: Call, usage: Usage) -> None:
             await usage.finish()  # before "stopped", so the client may start its next call at once
             await call.send_json({"type": "stopped"})
             await _close(websocket, CLOSE_NORMAL, "stopped")
+        elif tasks[first] == "drain":  # the server is restarting: store finished turns, then say goodbye
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await call.records.join()
+            await usage.finish()
+            await call.send_json(reconnect_frame())
+            await _close(websocket, SERVICE_RESTART, "server restarting")
         elif tasks[first] == "provider":
             await call.records.join()
             await call.send_json({"type": "error", "status": 502, "code": "provider_ended",

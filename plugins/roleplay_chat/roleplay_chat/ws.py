@@ -28,7 +28,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from roleplay_core import Problem, authenticate_websocket
+from roleplay_core import SERVICE_RESTART, Problem, authenticate_websocket, reconnect_frame
 from roleplay_core.security import WS_BAD_FRAME, WS_NOT_FOUND, SocketAuth, SocketClosed, close_reason
 
 from . import sessions, text, turns
@@ -73,15 +73,37 @@ async def session_socket(websocket: WebSocket) -> None:
         return
     await websocket.send_json({"type": "ready", "session": record.summary()})
     guard = SocketAuth(websocket, principal)
-    async with guard.watching():  # closes the socket at token expiry or when the account changes
-        await _serve(websocket, guard, kernel, principal, session_id)
+    drain = asyncio.ensure_future(kernel.wait_drain())
+    try:
+        with kernel.live_socket():
+            async with guard.watching():  # closes the socket at token expiry or when the account changes
+                await _serve(websocket, guard, kernel, principal, session_id, drain)
+    finally:
+        drain.cancel()
 
 
-async def _serve(websocket: WebSocket, guard: SocketAuth, kernel: Any, principal: Any, session_id: str) -> None:
+async def _next_frame(guard: SocketAuth, drain: asyncio.Future) -> dict[str, Any] | None:
+    """The client's next frame, or ``None`` once the server drains (checked between turns only)."""
+    if drain.done():
+        return None
+    receiving = asyncio.ensure_future(_receive(guard))
+    await asyncio.wait({receiving, drain}, return_when=asyncio.FIRST_COMPLETED)
+    if receiving.done():
+        return receiving.result()
+    receiving.cancel()  # a frame arriving now was never acknowledged: the client sends it again after reconnecting
+    return None
+
+
+async def _serve(websocket: WebSocket, guard: SocketAuth, kernel: Any, principal: Any, session_id: str,
+                 drain: asyncio.Future) -> None:
     try:
         while True:
             try:
-                frame = await _receive(guard)
+                frame = await _next_frame(guard, drain)
+                if frame is None:  # the server is shutting down; every turn of this socket is stored
+                    await websocket.send_json(reconnect_frame())
+                    await websocket.close(SERVICE_RESTART, "server restarting")
+                    return
                 kind = frame["type"]
                 if kind == "ping":
                     await websocket.send_json({"type": "pong"})

@@ -84,6 +84,8 @@ class FlakyProvider(ModelProvider):
     def __init__(self) -> None:
         self.mode = "ok"
         self.calls = 0
+        #: Seconds a "delayed" reply takes.
+        self.delay = 0.4
 
     async def reply(self, request: ReplyRequest):
         self.calls += 1
@@ -95,7 +97,7 @@ class FlakyProvider(ModelProvider):
             raise ProviderError("the model's quota is exhausted")
         if self.mode == "delayed":
             yield ReplyDelta("Well, ")
-            await asyncio.sleep(0.4)
+            await asyncio.sleep(self.delay)
         turns = int(request.state.get("turns", 0)) + 1
         text = f"Well, you said {learner.text!r} (turn {turns})"
         yield ReplyDelta(text[6:] if self.mode == "delayed" else text)

@@ -322,3 +322,24 @@ def test_voice_settings_are_defaults_and_are_validated():
         make_kernel({"chat.voice.frame_ms": 0, "security.jwt_secret": strong,
                      "storage.file.allow_in_production": True}, env="beta")
     assert make_kernel({"chat.voice.max_minutes_per_day": 0}).settings.get("chat.voice.max_minutes_per_day") == 0
+
+
+def test_a_draining_server_tells_the_call_to_reconnect_with_1012():
+    """SIGTERM's drain (kernel.begin_drain): the turn under way is stored, then a reconnect frame and 1012."""
+    with app_client() as client:
+        session_id, headers, connect = start_call(client)
+        with connect as ws:
+            auth_and_start(ws, headers)
+            assert ws.receive_json()["type"] == "started"
+            for _ in range(10):
+                ws.send_bytes(b"\x01\x00" * 320)
+            read_until(ws, "turn_complete")
+            client.portal.call(client.app.state.kernel.begin_drain)
+            frames = read_until(ws, "reconnect")
+            assert frames[-1]["code"] == "server_restarting"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1012
+        messages = client.get(f"/chat/sessions/{session_id}", headers=headers)
+        assert messages.status_code == 503 and messages.json()["code"] == "server_draining"
+        assert client.app.state.kernel._sockets == 0

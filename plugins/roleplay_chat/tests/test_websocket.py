@@ -187,7 +187,9 @@ def test_a_client_that_hangs_up_right_after_sending_still_gets_its_reply_stored(
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline:
                     session = http.get(f"/chat/sessions/{sid}").json()
-                    if session["awaiting_reply"] is None and len(session["messages"]) >= 2:
+                    roles = [m["role"] for m in session["messages"]]
+                    # (the opening line is a character message too: wait for the learner's and its reply)
+                    if session["awaiting_reply"] is None and roles[-2:] == ["learner", "character"]:
                         break
                     time.sleep(0.05)
                 assert [m["role"] for m in session["messages"]][-2:] == ["learner", "character"]
@@ -195,3 +197,25 @@ def test_a_client_that_hangs_up_right_after_sending_still_gets_its_reply_stored(
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def test_a_draining_server_finishes_the_turn_then_says_reconnect_and_closes_1012():
+    plugin = FlakyPlugin()
+    plugin.provider.mode, plugin.provider.delay = "delayed", 0.6
+    app = build_app({"chat.model": "flaky"}, plugins=[plugin])
+    with TestClient(app) as client:
+        user = User(client, "drainer")
+        sid = user.start("test-quiet")["id"]
+        with connect(client, user, sid) as (ws, _):
+            ws.send_json({"type": "message", "text": "just in time"})
+            assert ws.receive_json()["type"] == "message"  # stored; the reply is under way
+            client.portal.call(app.state.kernel.begin_drain)
+            frames = []
+            while not frames or frames[-1]["type"] != "reconnect":
+                frames.append(ws.receive_json())
+            kinds = [f["type"] for f in frames]
+            assert kinds[-2:] == ["message", "reconnect"] and frames[-2]["final"] is True
+            assert "just in time" in frames[-2]["message"]["text"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1012

@@ -20,10 +20,12 @@ DEFAULTS = {
         "judge_transcript_tokens": 32000,
         #: Seconds POST /evaluations waits for the result before answering 202.
         "inline_wait": 0.5,
-        #: How long a process's claim on an evaluation lasts; must exceed judge_timeout.
-        "lease_seconds": 120.0,
+        #: How long a process's claim on an evaluation lasts unless renewed; the running process renews
+        #: it every third of this, so after a crash another process takes over within
+        #: lease_seconds + resume_interval.
+        "lease_seconds": 15.0,
         #: How often each process looks for pending evaluations nobody is running (0: only at startup).
-        "resume_interval": 30.0,
+        "resume_interval": 10.0,
         #: An evaluation interrupted this many times is marked failed.
         "max_attempts": 3,
         #: Reports with confidence below this recommend a human review.
@@ -65,9 +67,6 @@ def validate_settings(settings):
         if not low <= value <= high:
             problems.append(f"evaluator.{name} must be between {low:g} and {high:g} (got {value:g})")
         values[name] = value
-    if "lease_seconds" in values and "judge_timeout" in values and values["lease_seconds"] <= values["judge_timeout"]:
-        problems.append("evaluator.lease_seconds must be longer than evaluator.judge_timeout, or a slow judge "
-                        "call would lose its claim and the evaluation could run twice")
     model = settings.get("evaluator.model")
     if model is not None and not isinstance(model, str):
         problems.append("evaluator.model must be a model provider name (a string), or empty for rules only")
@@ -78,6 +77,13 @@ def validate_settings(settings):
 async def user_deleted(kernel, user_id):
     """A deleted account leaves no evaluations behind (an admin no longer lists them)."""
     await runner_of(kernel).store.delete_user(user_id)
+
+
+@hookimpl
+def check_storage(kernel, fsck):
+    from . import fsck as evaluator_fsck
+
+    return evaluator_fsck.check(kernel, fsck)
 
 
 @hookimpl

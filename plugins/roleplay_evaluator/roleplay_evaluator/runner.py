@@ -2,7 +2,10 @@
 
 An evaluation is claimed with a lease written by compare-and-swap on its
 record: the process whose write wins runs it; another process only takes over
-once the lease has expired (the first one died). Pending evaluations are
+once the lease has expired (the first one died). The lease is short
+(``evaluator.lease_seconds``) and the running process renews it every third of
+that while it works (a heartbeat), so a slow judge never loses its claim and a
+crashed process's claim lapses quickly. Pending evaluations are
 indexed, and every process scans that index at startup and every
 ``evaluator.resume_interval`` seconds, so one that was running when a process
 stopped is picked up again.
@@ -129,7 +132,7 @@ class Runner:
 
     async def claim(self, evaluation_id: str) -> Evaluation | None:
         """Take the lease by compare-and-swap; ``None`` when it is done or someone else holds it."""
-        lease = float(self.setting("lease_seconds", 120.0))
+        lease = float(self.setting("lease_seconds", 15.0))
         while True:
             try:
                 evaluation, version = await self.store.get(evaluation_id)
@@ -166,6 +169,23 @@ class Runner:
             await self.store.unmark_pending(evaluation_id)
             return final
 
+    async def keep(self, evaluation_id: str) -> None:
+        """Renew our lease every third of ``lease_seconds`` until cancelled or lost (the heartbeat)."""
+        lease = float(self.setting("lease_seconds", 15.0))
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                evaluation, version = await self.store.get(evaluation_id)
+                if evaluation.status != PENDING or evaluation.lease_owner != self.owner:
+                    return  # finished, or lost to another process after a stall: finish() will see it
+                await self.store.swap(attrs.evolve(evaluation, lease_until=time.time() + lease), version)
+            except NotFound:
+                return
+            except PreconditionFailed:
+                continue  # written in between (by us finishing, or a stale view): look again next beat
+            except Exception:  # a storage hiccup: two thirds of the lease are left, try again
+                logger.warning("evaluator: could not renew the lease of %s", evaluation_id, exc_info=True)
+
     async def release(self, evaluation_id: str) -> None:
         try:
             evaluation, version = await self.store.get(evaluation_id)
@@ -178,6 +198,14 @@ class Runner:
         evaluation = await self.claim(evaluation_id)
         if evaluation is None:
             return
+        heartbeat = asyncio.get_running_loop().create_task(self.keep(evaluation_id), name=f"lease-{evaluation_id}")
+        try:
+            await self._run_claimed(evaluation_id, evaluation)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _run_claimed(self, evaluation_id: str, evaluation: Evaluation) -> None:
         try:
             if evaluation.attempts > int(self.setting("max_attempts", 3)):
                 await self.finish(evaluation_id, status=FAILED,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import attrs
 import pytest
 import roleplay_evaluator.plugin as evaluator_plugin
 from evaluator_support import GOOD, Judge, JudgePlugin, TranscriptSource, requires_chat, small_script, transcript
@@ -163,11 +164,44 @@ def test_two_processes_never_both_run_one_evaluation(tmp_path):
     assert pending == []
 
 
+def test_a_judge_slower_than_the_lease_keeps_its_claim(tmp_path):
+    """A 3 s judgement on a 1 s lease: the heartbeat renews it, a second process scanning meanwhile never runs it."""
+    source = TranscriptSource()
+    source.add(transcript(small_script(), GOOD, session_id="s1"))
+    slow, other = Judge(score=70.0, delay=3.0), Judge(score=10.0)
+    evaluation_id = new_id()
+    asyncio.run(_write(tmp_path, _pending(evaluation_id)))
+    settings = file_settings(tmp_path, **{"evaluator.model": "judge", "evaluator.lease_seconds": 1.0,
+                                          "evaluator.resume_interval": 0})
+
+    async def both():
+        kernels = [make_kernel(settings, plugins=[evaluator_plugin, source, JudgePlugin(judge=judge)],
+                               load_entry_points=False) for judge in (slow, other)]
+        for kernel in kernels:
+            await kernel.open()
+        try:
+            first, second = (runner_of(kernel) for kernel in kernels)
+            running = asyncio.ensure_future(first.run(evaluation_id))
+            started = []
+            for _ in range(25):  # the second process scans every 0.15 s for 3.75 s, well past the lease
+                await asyncio.sleep(0.15)
+                started += await second.resume_pending()
+            await running
+            return started, (await first.store.get(evaluation_id))[0]
+        finally:
+            for kernel in kernels:
+                await kernel.stop()
+
+    started, evaluation = asyncio.run(both())
+    assert started == [] and other.requests == [] and len(slow.requests) == 1
+    assert evaluation.status == "done" and evaluation.attempts == 1
+
+
 def test_settings_are_validated():
-    kernel = make_kernel({"evaluator.lease_seconds": 10, "evaluator.judge_timeout": 30,
+    kernel = make_kernel({"evaluator.lease_seconds": 0.5, "evaluator.judge_timeout": 30,
                           "evaluator.inline_wait": "soon"}, load_entry_points=False, plugins=[evaluator_plugin])
     problems = evaluator_plugin.validate_settings(kernel.settings)
-    assert any(p.startswith("evaluator.lease_seconds must be longer") for p in problems)
+    assert any(p.startswith("evaluator.lease_seconds must be between 1") for p in problems)
     assert any(p.startswith("evaluator.inline_wait must be a number") for p in problems)
     assert evaluator_plugin.validate_settings(make_kernel(load_entry_points=False,
                                                           plugins=[evaluator_plugin]).settings) == []
@@ -217,3 +251,38 @@ def test_restart_pickup_end_to_end_with_chat_sessions(tmp_path):
         for key in ("gathered_facts", "resolution"):
             assert criteria[key]["method"] == "model" and criteria[key]["score"] == 88
             assert criteria[key]["rules_score"] == 100 and criteria[key]["needs_review"] is False
+
+
+def test_fsck_checks_the_evaluator_indexes_and_repairs_them(tmp_path):
+    from roleplay_core.storage.fsck import run
+
+    unindexed, finished, ghost = new_id(), new_id(), new_id()
+
+    async def scenario():
+        kernel = make_kernel(file_settings(tmp_path), plugins=[evaluator_plugin], load_entry_points=False)
+        await kernel.open()
+        try:
+            store = EvaluationStore(kernel.storage)
+            await store.create(_pending(unindexed))
+            await kernel.storage.delete(f"evaluator/pending/{unindexed}")  # a crash lost the index entry
+            await store.create(_pending(finished))
+            evaluation, version = await store.get(finished)
+            await store.swap(attrs.evolve(evaluation, status="done"), version)  # done, no report, still indexed
+            await kernel.storage.put(f"evaluator/users/alice/{ghost}", b"{}")
+            found = await run(kernel)
+            repaired = await run(kernel, repair=True)
+            after = await run(kernel)
+            return found, repaired, after, await store.pending_ids()
+        finally:
+            await kernel.stop()
+
+    found, repaired, after, pending = asyncio.run(scenario())
+    details = {f.key: f.detail for f in found.findings}
+    assert "missing from the pending index" in details[f"evaluator/pending/{unindexed}"]
+    assert details[f"evaluator/pending/{finished}"] == "pending index entry of an evaluation that is done"
+    assert "without its report" in details[f"evaluator/reports/{finished}"]
+    assert "does not exist" in details[f"evaluator/users/alice/{ghost}"]
+    assert sum(f.repaired for f in repaired.findings) == 2
+    assert pending == [unindexed]
+    assert sorted(f.key for f in after.unrepaired) == [f"evaluator/reports/{finished}",
+                                                       f"evaluator/users/alice/{ghost}"]

@@ -27,10 +27,24 @@ How the storage contract maps onto S3:
   is atomic; where it rejects the header as not implemented the backend falls
   back to the ``HeadObject`` comparison alone and logs that once, which leaves a
   window of one round trip in which a concurrent write can be deleted.
-* **Listing** is ``ListObjectsV2`` with ``Prefix`` and ``MaxKeys``; the cursor is
-  S3's continuation token. Keys with a segment starting with ``.`` are reserved
-  for backends (the ``check`` probe lives under ``.roleplay-check/``) and are
-  never listed.
+* **Object names are not the keys.** Many S3 servers that teams run themselves
+  (MinIO, SeaweedFS...) store objects as files in folders, so an object
+  ``chat/sessions/1`` and an object ``chat/sessions/1/script`` cannot both exist
+  there ("parent is an object"). The contract allows exactly that pair, so every
+  object name is the key plus a final ``!`` (:func:`object_name`): ``chat/sessions/1!``
+  and ``chat/sessions/1/script!`` are a file and a folder that never collide. A
+  space and a ``!`` inside a key become ``!0`` and ``!1``, so no ``!`` but the last
+  one exists and names sort exactly as their keys do (code-point order, which
+  listing must keep). ``roleplay storage check`` reports whether the server's
+  namespace is flat or hierarchical; either works.
+* **Listing** is ``ListObjectsV2`` with ``Prefix`` (the encoded key prefix) and
+  ``MaxKeys``; the cursor is S3's continuation token. Keys with a segment
+  starting with ``.`` are reserved for backends (the ``check`` probe lives under
+  ``.roleplay-check/``) and are never listed; objects whose names are not
+  encoded keys (foreign objects) are never listed either.
+* **Data written before the encoding** (names without the final ``!``) is
+  detected when the backend opens: it refuses to start and names the command
+  that moves it, ``roleplay storage migrate`` (:meth:`S3Storage.migrate`).
 * ``storage.s3.prefix`` is prepended to every key and stripped from listings, so
   several deployments can share one bucket.
 
@@ -49,11 +63,29 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from roleplay_core.storage import InvalidKey, NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
+from roleplay_core.storage import (
+    InvalidKey,
+    NotFound,
+    Page,
+    PreconditionFailed,
+    Record,
+    Storage,
+    StorageUnavailable,
+    validate_key,
+)
 
 from .options import S3Options
 
 logger = logging.getLogger("roleplay.s3")
+
+#: Ends every object name; see the module docstring.
+END = "!"
+#: Escapes for the characters below ``"`` inside a key (space and ``!``), order-preserving.
+_ESCAPES = {" ": "!0", "!": "!1"}
+_UNESCAPES = {"0": " ", "1": "!"}
+#: Written while ``roleplay storage migrate`` runs; the backend refuses to open while it exists.
+MIGRATING = ".roleplay-migrating"
+MIGRATE_COMMAND = "roleplay storage migrate"
 
 MAGIC = b"RP1 "
 HEADER = len(MAGIC) + 32 + 1  # magic, 32 hex digits of write id, newline
@@ -67,6 +99,35 @@ _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 _PRECONDITION_CODES = {"PreconditionFailed", "412"}
 _CONFLICT_CODES = {"ConditionalRequestConflict", "409"}
 _NOT_IMPLEMENTED_CODES = {"NotImplemented", "501"}
+
+
+def encode_key(key: str) -> str:
+    """A key (or key prefix) as the start of object names: space and ``!`` escaped, nothing else changed."""
+    if " " not in key and "!" not in key:
+        return key
+    return "".join(_ESCAPES.get(char, char) for char in key)
+
+
+def object_name(key: str) -> str:
+    """The object name of ``key`` (without ``storage.s3.prefix``): the encoded key and a final ``!``."""
+    return encode_key(key) + END
+
+
+def key_of(name: str) -> str | None:
+    """The key whose object name is ``name``; ``None`` for a name no key maps to (old layout, foreign)."""
+    if not name.endswith(END):
+        return None
+    body = name[:-1]
+    if END not in body:
+        return body
+    out, chars = [], iter(body)
+    for char in chars:
+        if char == END:
+            char = _UNESCAPES.get(next(chars, ""), "")
+            if not char:
+                return None
+        out.append(char)
+    return "".join(out)
 
 
 def wrap(data: bytes) -> bytes:
@@ -93,6 +154,7 @@ class S3Storage(Storage):
         self._stack: contextlib.AsyncExitStack | None = None
         self._client: Any = None
         self._conditions_verified = False
+        self._layout_verified = False
         self._native_conditional_delete = True
 
     def describe(self) -> str:
@@ -102,7 +164,21 @@ class S3Storage(Storage):
     # -- lifecycle -----------------------------------------------------------
 
     async def open(self) -> None:
-        """Create the client and its connection pool. No request is sent: ``check`` does that."""
+        """Create the client, then refuse data in the old object-name layout (:class:`OldLayout`).
+
+        That look is one listing request; when the bucket cannot be reached yet it is
+        skipped here (``check`` reports why, and looks again).
+        """
+        await self._open_client()
+        try:
+            await self._verify_layout()
+        except OldLayout:
+            await self.close()
+            raise
+        except StorageUnavailable:
+            pass
+
+    async def _open_client(self) -> None:
         if self._client is not None:
             return
         if not self.bucket:
@@ -154,8 +230,9 @@ class S3Storage(Storage):
 
     # -- helpers -------------------------------------------------------------
 
-    def _full(self, key: str) -> str:
-        full = self.prefix + key
+    def _full(self, key: str, *, prefix: bool = False) -> str:
+        """The object name of ``key`` with ``storage.s3.prefix`` (for a listing ``prefix``: the name's start)."""
+        full = self.prefix + (encode_key(key) if prefix else object_name(key))
         if len(full.encode("utf-8")) > MAX_KEY_BYTES:
             raise InvalidKey(f"storage key is longer than S3's {MAX_KEY_BYTES} bytes with the prefix: {key[:60]!r}...")
         return full
@@ -275,7 +352,7 @@ class S3Storage(Storage):
     async def _list(self, prefix: str, *, limit: int, cursor: str | None) -> Page:
         from botocore.exceptions import ClientError
 
-        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._full(prefix), "MaxKeys": limit}
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._full(prefix, prefix=True), "MaxKeys": limit}
         if cursor:
             request["ContinuationToken"] = cursor
         with self._errors(prefix or "/"):
@@ -287,15 +364,143 @@ class S3Storage(Storage):
                     raise ValueError(f"not a listing cursor of this bucket: {cursor!r}") from None
                 raise
         start = len(self.prefix)
-        keys = tuple(
-            item["Key"][start:]
-            for item in response.get("Contents", ())
-            if item["Key"].startswith(self.prefix) and not _reserved(item["Key"][start:])
-        )
+        names = (item["Key"] for item in response.get("Contents", ()) if item["Key"].startswith(self.prefix))
+        keys = tuple(key for key in (key_of(name[start:]) for name in names) if key is not None and not _reserved(key))
         token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
         return Page(keys, token)
 
     # -- readiness -------------------------------------------------------------
+
+    # -- the object-name layout ------------------------------------------------------
+
+    async def _raw_names(self, *, limit: int = 1000, token: str | None = None) -> tuple[list[str], str | None]:
+        """One page of raw object names under ``storage.s3.prefix`` (no decoding, nothing hidden)."""
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, "MaxKeys": limit}
+        if token:
+            request["ContinuationToken"] = token
+        with self._errors():
+            response = await self.client.list_objects_v2(**request)
+        names = [item["Key"][len(self.prefix):] for item in response.get("Contents", ())]
+        return names, response.get("NextContinuationToken") if response.get("IsTruncated") else None
+
+    async def _raw_body(self, name: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        with self._errors(name):
+            try:
+                response = await self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)
+            except ClientError as exc:
+                if _error(exc)[1] == 404:
+                    return None
+                raise
+            async with response["Body"] as body:
+                return await body.read()
+
+    async def _old_layout_record(self, name: str) -> bytes | None:
+        """The body of ``name`` if it is a record written before the encoding; ``None`` otherwise."""
+        if name == MIGRATING or key_of(name) is not None or _reserved(name):
+            return None
+        try:
+            validate_key(name)
+        except InvalidKey:
+            return None
+        body = await self._raw_body(name)
+        return body if body is not None and body[: len(MAGIC)] == MAGIC else None
+
+    async def _verify_layout(self) -> None:
+        """Raise :class:`OldLayout` when the bucket holds records named the old way or a migration is unfinished."""
+        if self._layout_verified:
+            return
+        names, _ = await self._raw_names(limit=200)
+        if MIGRATING in names or await self._raw_body(MIGRATING) is not None:
+            raise OldLayout(f"{self.options.where}: a migration of the object names did not finish; "
+                            f"run `{MIGRATE_COMMAND}` again (it resumes) before starting Roleplay")
+        candidates = [name for name in names if key_of(name) is None and not _reserved(name)][:3]
+        for name in candidates:
+            if await self._old_layout_record(name) is not None:
+                raise OldLayout(
+                    f"{self.options.where}: the bucket holds records in the old layout, named by their key alone "
+                    f"(for example {name!r}); this version names them key + '!' so that servers with folders "
+                    f"(MinIO, SeaweedFS) can store every key. Stop every server and run `{MIGRATE_COMMAND}` "
+                    f"(with the same settings; it shows progress and resumes if interrupted)")
+        self._layout_verified = True
+
+    async def migrate(self, progress: Any = None) -> dict[str, int]:
+        """Rename every record of the old layout to its encoded name; resumable, ``progress(line)`` as it goes.
+
+        Each record is copied create-only to its new name, then the old object is
+        deleted; a record whose new name already exists (an interrupted run) only
+        loses its old object. Objects that are not Roleplay records are reported
+        and left alone. A marker object keeps servers from starting until a run
+        finished.
+        """
+        await self._open_client()
+        say = progress or (lambda line: None)
+        counts = {"looked_at": 0, "moved": 0, "already_moved": 0, "foreign": 0}
+        await self._raw_put(MIGRATING, b"migration in progress")
+        token: str | None = None
+        while True:
+            names, token = await self._raw_names(token=token)
+            for name in names:
+                if name == MIGRATING or _reserved(name) or key_of(name) is not None:
+                    continue
+                counts["looked_at"] += 1
+                body = await self._old_layout_record(name)
+                if body is None:
+                    counts["foreign"] += 1
+                    say(f"left alone (not a Roleplay record): {name}")
+                    continue
+                try:
+                    await self._raw_put(object_name(name), body, if_absent=True)
+                    counts["moved"] += 1
+                except PreconditionFailed:
+                    counts["already_moved"] += 1
+                with self._errors(name):
+                    await self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+                if counts["looked_at"] % 100 == 0:
+                    say(f"{counts['looked_at']} looked at, {counts['moved']} moved")
+            if token is None:
+                break
+        with self._errors(MIGRATING):
+            await self.client.delete_object(Bucket=self.bucket, Key=self.prefix + MIGRATING)
+        self._layout_verified = False
+        return counts
+
+    async def _raw_put(self, name: str, body: bytes, *, if_absent: bool = False) -> None:
+        from botocore.exceptions import ClientError
+
+        conditions = {"IfNoneMatch": "*"} if if_absent else {}
+        with self._errors(name):
+            try:
+                await self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=body,
+                                             ContentType=CONTENT_TYPE, **conditions)
+            except ClientError as exc:
+                code, status, _ = _error(exc)
+                if if_absent and (status == 412 or code in _PRECONDITION_CODES):
+                    raise PreconditionFailed(name) from None
+                raise
+
+    async def namespace(self) -> str:
+        """``hierarchical`` when the server refuses an object under another object's name, else ``flat``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        await self._open_client()
+        base = f"{CHECK_PREFIX}{uuid.uuid4().hex}/parent"
+        await self._raw_put(base, b"")
+        try:
+            try:
+                await self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}{base}/child", Body=b"")
+            except (ClientError, BotoCoreError) as exc:
+                # MinIO answers 400 XMinioParentIsObject, others 409 or 500, small servers drop the
+                # connection. The parent was just written, so any refusal of the child is the folder rule.
+                if isinstance(exc, ClientError) and _error(exc)[1] in (401, 403):
+                    raise
+                return "hierarchical"
+            await self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}{base}/child")
+            return "flat"
+        finally:
+            with contextlib.suppress(Exception):
+                await self.client.delete_object(Bucket=self.bucket, Key=self.prefix + base)
 
     async def check(self) -> None:
         """HeadBucket, then write, read and delete a probe record under ``.roleplay-check/``.
@@ -309,6 +514,7 @@ class S3Storage(Storage):
             if self._client is None:
                 await self.open()
             await self._head_bucket()
+            await self._verify_layout()
             probe = CHECK_PREFIX + uuid.uuid4().hex
             payload = secrets.token_bytes(16)
             version = await self._put(probe, payload, if_version=None, if_absent=True)
@@ -360,6 +566,10 @@ class S3Storage(Storage):
             raise StorageUnavailable(f"{where} ignores If-Match on PutObject; Roleplay needs conditional writes")
         if (await self._get(probe)).version != version:
             raise StorageUnavailable(f"{where} changed the probe record despite failed conditions")
+
+
+class OldLayout(StorageUnavailable):
+    """The bucket holds records named the way versions before the object-name encoding named them."""
 
 
 class _Conflict(Exception):

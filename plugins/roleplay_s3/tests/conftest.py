@@ -7,6 +7,13 @@ against that guarantee, the server here runs moto's own WSGI app behind one lock
 (requests are handled one at a time, connections are still concurrent). Nothing
 else about moto is changed: every request still goes through HTTP, SigV4 and
 moto's S3 implementation.
+
+moto stores keys flat. Servers that teams run themselves (MinIO, SeaweedFS) store
+objects as files in folders and refuse an object whose name is a folder of another
+object's name, or that lies under another object. ``SerializedApp.hierarchical``
+makes moto refuse those writes the same way (MinIO's error codes), and every test
+here runs twice: on the flat server and on the hierarchical one (the ``moto_s3``
+fixture's two params).
 """
 
 from __future__ import annotations
@@ -28,19 +35,47 @@ class SerializedApp:
     each entry ``(path_part, status, code)`` or ``(path_part, status, code, method)``
     answers the next request whose path contains ``path_part`` (and whose method
     is ``method``, if given) with that error instead of passing it to moto.
-    ``seen`` counts the requests per path.
+    ``seen`` counts the requests per path. With ``hierarchical`` set, a
+    ``PutObject`` whose name lies under an existing object's name answers 400
+    ``XMinioParentIsObject``, and one whose name is a folder of existing objects
+    409 ``XMinioObjectExistsAsDirectory``, as MinIO does.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, hierarchical: bool = False) -> None:
         self.app = app
         self.lock = threading.Lock()
         self.faults: list[tuple] = []
         self.seen: dict[str, int] = {}
+        self.hierarchical = hierarchical
+        self.refused = 0
+
+    def _folder_conflict(self, environ: dict) -> tuple[int, str, str] | None:
+        if environ.get("REQUEST_METHOD") != "PUT" or environ.get("QUERY_STRING"):
+            return None
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        bucket_name, _, name = path.lstrip("/").partition("/")
+        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.get(bucket_name)
+        if not name or bucket is None:
+            return None
+        for existing in list(bucket.keys.keys()):
+            if name.startswith(existing + "/"):
+                return 400, "XMinioParentIsObject", "Object-prefix is already an object, please choose a different " \
+                                                    "object-prefix name."
+            if existing.startswith(name + "/"):
+                return 409, "XMinioObjectExistsAsDirectory", "Object name already exists as a directory."
+        return None
 
     def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
         with self.lock:
             path = environ.get("PATH_INFO", "")
             self.seen[path] = self.seen.get(path, 0) + 1
+            conflict = self._folder_conflict(environ) if self.hierarchical else None
+            if conflict is not None:
+                self.refused += 1
+                self.faults.insert(0, ("", *conflict[:2]))
             for fault in self.faults:
                 if fault[0] in path and (len(fault) < 4 or fault[3] == environ.get("REQUEST_METHOD")):
                     self.faults.remove(fault)
@@ -62,7 +97,7 @@ class SerializedApp:
 class MotoS3:
     """moto's S3 server on 127.0.0.1 and a free port, in a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hierarchical: bool = False) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
@@ -72,7 +107,8 @@ class MotoS3:
             protocol_version = "HTTP/1.1"
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.app = app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        self.hierarchical = hierarchical
+        self.app = app = SerializedApp(DomainDispatcherApplication(create_backend_app), hierarchical=hierarchical)
         self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAliveHandler)
         self.port = self.server.server_address[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -129,9 +165,10 @@ class MotoS3:
             await client.create_bucket(Bucket=name)
 
 
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[MotoS3]:
-    server = MotoS3()
+@pytest.fixture(scope="session", params=["flat", "hierarchical"])
+def moto_s3(request) -> Iterator[MotoS3]:
+    """moto's server, once storing keys flat (as moto does) and once refusing folder conflicts (as MinIO does)."""
+    server = MotoS3(hierarchical=request.param == "hierarchical")
     server.start()
     yield server
     server.stop()

@@ -46,7 +46,7 @@ async def test_throttling_and_5xx_are_retried_with_backoff(moto_s3, make):
     storage = await make(bucket, **{"storage.s3.max_attempts": 4})
     moto_s3.app.faults += [("throttled-key", 503, "SlowDown"), ("throttled-key", 500, "InternalError")]
     version = await storage.put("throttled-key", b"made it", if_absent=True)
-    assert moto_s3.app.seen[f"/{bucket}/throttled-key"] == 3  # two refusals, then the write
+    assert moto_s3.app.seen[f"/{bucket}/throttled-key!"] == 3  # two refusals, then the write
     assert (await storage.get("throttled-key")).version == version
     assert not moto_s3.app.faults
 
@@ -112,7 +112,7 @@ async def test_prefix_keeps_deployments_apart_in_one_bucket(moto_s3, make, raw):
     assert (await beta.get("users/1")).data == b"beta user"
     assert await prod.list_all() == ["users/1"] and await beta.list_all() == ["users/1"]
     listing = await raw.list_objects_v2(Bucket=bucket)
-    assert sorted(item["Key"] for item in listing["Contents"]) == ["beta/users/1", "prod/users/1"]
+    assert sorted(item["Key"] for item in listing["Contents"]) == ["beta/users/1!", "prod/users/1!"]
 
 
 async def test_objects_carry_the_envelope_and_the_etag_is_the_version(moto_s3, make, raw):
@@ -120,7 +120,7 @@ async def test_objects_carry_the_envelope_and_the_etag_is_the_version(moto_s3, m
     storage = await make(bucket)
     first = await storage.put("k", b"same bytes")
     second = await storage.put("k", b"same bytes")
-    response = await raw.get_object(Bucket=bucket, Key="k")
+    response = await raw.get_object(Bucket=bucket, Key="k!")  # the key and the final "!" (object_name)
     async with response["Body"] as body:
         stored = await body.read()
     assert stored[: len(MAGIC)] == MAGIC and stored[HEADER:] == b"same bytes"
@@ -130,9 +130,14 @@ async def test_objects_carry_the_envelope_and_the_etag_is_the_version(moto_s3, m
 async def test_foreign_objects_are_refused_not_misread(moto_s3, make, raw):
     bucket = await moto_s3.create_bucket_async()
     storage = await make(bucket)
-    await raw.put_object(Bucket=bucket, Key="uploaded/by-hand.json", Body=b'{"not": "a record"}')
+    await raw.put_object(Bucket=bucket, Key="uploaded/by-hand.json!", Body=b'{"not": "a record"}')
     with pytest.raises(StorageUnavailable, match="not a Roleplay record"):
         await storage.get("uploaded/by-hand.json")
+    # An object whose name no key maps to is not a record at all: not found, never listed.
+    await raw.put_object(Bucket=bucket, Key="uploaded/plain.txt", Body=b"hello")
+    with pytest.raises(NotFound):
+        await storage.get("uploaded/plain.txt")
+    assert await storage.list_all("uploaded/") == ["uploaded/by-hand.json"]
 
 
 async def test_check_probe_is_never_listed_and_leaves_nothing(moto_s3, make, raw):
