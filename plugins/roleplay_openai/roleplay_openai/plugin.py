@@ -1,0 +1,154 @@
+"""Hook implementations of the `openai` plugin: settings, their checks, the start-up probe and the provider."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import Any
+
+from roleplay_core import hookimpl
+
+from .client import OPENAI_BASE_URL
+from .provider import JUDGE_FORMATS, OpenAIProvider
+
+logger = logging.getLogger("roleplay.openai")
+
+DEFAULTS: dict[str, Any] = {
+    # OpenAI's endpoint, or any OpenAI-compatible server: "http://127.0.0.1:11434/v1" (Ollama),
+    # "http://127.0.0.1:8000/v1" (vLLM), "http://127.0.0.1:8080/v1" (llama.cpp), "http://127.0.0.1:1234/v1" (LM Studio).
+    "base_url": OPENAI_BASE_URL,
+    # Secret: set ROLEPLAY_OPENAI__API_KEY or put it in .secrets.toml, never in settings.toml. Empty: the
+    # SDK's OPENAI_API_KEY (AZURE_OPENAI_API_KEY for Azure), else no key at all (local servers need none).
+    "api_key": "",
+    "model": "gpt-4o-mini",
+    # Empty: `model`.
+    "judge_model": "",
+    "realtime_model": "gpt-realtime",
+    "voice": "alloy",
+    "organization": "",
+    "project": "",
+    # Seconds per HTTP request, and how many times the SDK retries 408/409/429/5xx and connection
+    # failures (honouring Retry-After).
+    "timeout": 60.0,
+    "max_retries": 2,
+    # Headers sent with every request, for example a gateway's routing or tenant header.
+    "extra_headers": {},
+    # An extra PEM CA bundle to trust (a private server, a corporate TLS proxy, the local test server).
+    "ca_file": "",
+    "temperature": 0.8,
+    "judge_temperature": 0.0,
+    # The longest reply in tokens (0: the server's own limit).
+    "max_tokens": 1024,
+    # How the judge asks for JSON: "auto" tries json_schema (strict), then json_object with the schema
+    # in the prompt, then plain text, as far as the server refuses each; or pin one of them.
+    "judge_format": "auto",
+    "judge_attempts": 2,
+    # Azure OpenAI instead of base_url: the resource endpoint, the deployment (it replaces `model` in
+    # the URL) and the data-plane API version.
+    "azure": {"endpoint": "", "deployment": "", "api_version": "2024-10-21"},
+}
+
+#: Numeric settings: (type, smallest allowed value, what the number means).
+NUMBERS: dict[str, tuple[type, float, str]] = {
+    "timeout": (float, 0.001, "seconds"),
+    "max_retries": (int, 0, "retries"),
+    "temperature": (float, 0, "sampling temperature"),
+    "judge_temperature": (float, 0, "sampling temperature"),
+    "max_tokens": (int, 0, "tokens, 0 for the server's limit"),
+    "judge_attempts": (int, 1, "attempts"),
+}
+
+#: The settings that switch this provider on for one use each.
+USES = ("chat.model", "evaluator.model", "chat.voice.model")
+
+
+def _number_problem(key: str, value: Any, kind: type, least: float, meaning: str) -> str | None:
+    """A problem naming ``key`` unless ``value`` is a number of ``kind`` (a numeric string counts,
+    as environment variables give one) of at least ``least``; checked before any conversion."""
+    wanted = "an integer" if kind is int else "a number"
+    if isinstance(value, str):
+        try:
+            value = kind(value.strip())
+        except ValueError:
+            return f"{key} must be {wanted} ({meaning}), not {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{key} must be {wanted} ({meaning}), not {type(value).__name__} {value!r}"
+    if kind is int and not float(value).is_integer():
+        return f"{key} must be {wanted} ({meaning}), not {value!r}"
+    if not math.isfinite(value) or value < least:
+        bound = "positive" if least and least < 1 else f"at least {least:g}"
+        return f"{key} must be {bound} ({meaning}), not {value!r}"
+    return None
+
+
+def uses(settings: Any) -> list[str]:
+    """The settings that name this provider, for example ``["chat.model", "evaluator.model"]``."""
+    return [key for key in USES if settings.get(key) == "openai"]
+
+
+def needs_key(settings: Any) -> bool:
+    """OpenAI's own endpoint and Azure always want a key; a local or private server may not."""
+    if settings.get("openai.azure.endpoint"):
+        return True
+    return (settings.get("openai.base_url") or OPENAI_BASE_URL).rstrip("/").startswith("https://api.openai.com")
+
+
+@hookimpl
+def settings_defaults(env):
+    return {"openai": DEFAULTS}
+
+
+@hookimpl
+def validate_settings(settings):
+    problems: list[str] = []
+    ca_file = settings.get("openai.ca_file") or ""
+    if ca_file and not os.path.isfile(ca_file):
+        problems.append(f"openai.ca_file names {ca_file!r}, which is not a file")
+    for key in ("openai.base_url", "openai.azure.endpoint"):
+        url = settings.get(key) or ""
+        if url and not str(url).startswith(("https://", "http://")):
+            problems.append(f"{key} must start with https:// or http://")
+    for key, (kind, least, meaning) in NUMBERS.items():
+        problem = _number_problem(f"openai.{key}", settings.get(f"openai.{key}", DEFAULTS[key]), kind, least, meaning)
+        if problem:
+            problems.append(problem)
+    headers = settings.get("openai.extra_headers") or {}
+    if not hasattr(headers, "items") or not all(isinstance(v, (str, int, float)) for _, v in headers.items()):
+        problems.append("openai.extra_headers must be a table of header names to text values")
+    judge_format = settings.get("openai.judge_format") or "auto"
+    if judge_format not in ("auto", *JUDGE_FORMATS):
+        problems.append(f"openai.judge_format must be one of auto, {', '.join(JUDGE_FORMATS)}, not {judge_format!r}")
+    used = uses(settings)
+    if "chat.voice.model" in used:
+        # Decided: realtime voice is not part of this distribution yet (see docs/openai.md).
+        problems.append("chat.voice.model = 'openai' needs realtime voice, which roleplay_openai does not provide "
+                        "yet; use 'gemini' for voice, or leave chat.voice.model unset")
+    if used and not (settings.get("openai.model") or settings.get("openai.azure.deployment")):
+        problems.append(f"openai.model must be set when {' and '.join(used)} use openai")
+    if settings.get("openai.azure.endpoint") and not settings.get("openai.azure.api_version"):
+        problems.append("openai.azure.api_version must be set when openai.azure.endpoint is")
+    if used and settings.env != "development" and needs_key(settings):
+        env = "AZURE_OPENAI_API_KEY" if settings.get("openai.azure.endpoint") else "OPENAI_API_KEY"
+        if not (settings.get("openai.api_key") or os.environ.get(env)):
+            problems.append(f"openai.api_key must be set (ROLEPLAY_OPENAI__API_KEY, .secrets.toml or {env}) when "
+                            f"{' and '.join(used)} use openai at {settings.get('openai.azure.endpoint') or settings.get('openai.base_url')}")
+    return problems
+
+
+@hookimpl
+async def startup(kernel):
+    """Outside development, ask the server once whether it does what the settings need, and refuse to
+    start with a message naming the missing capability and the setting that needs it."""
+    used = uses(kernel.settings)
+    if not used or kernel.settings.env == "development":
+        return
+    provider = kernel.model("openai")
+    problem = await provider.probe(judging="evaluator.model" in used)
+    if problem:
+        raise RuntimeError(f"openai: {problem}")
+
+
+@hookimpl
+def register_model_providers():
+    return {"openai": OpenAIProvider}
