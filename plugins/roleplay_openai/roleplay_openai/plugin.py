@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "model": "gpt-4o-mini",
     # Empty: `model`.
     "judge_model": "",
+    # Realtime voice (chat.voice.model = "openai"): the model and the voice a character without its own speaks with.
     "realtime_model": "gpt-realtime",
     "voice": "alloy",
     "organization": "",
@@ -47,6 +48,18 @@ DEFAULTS: dict[str, Any] = {
     # Azure OpenAI instead of base_url: the resource endpoint, the deployment (it replaces `model` in
     # the URL) and the data-plane API version.
     "azure": {"endpoint": "", "deployment": "", "api_version": "2024-10-21"},
+    "realtime": {
+        "transcription_model": "gpt-4o-mini-transcribe",
+        # Server VAD: how loud speech must be (0-1), how long a pause ends a turn, audio kept before speech.
+        "vad_threshold": 0.5,
+        "silence_duration_ms": 500,
+        "prefix_padding_ms": 300,
+        # New connections after a dropped one (the conversation is re-sent each time).
+        "max_reconnects": 5,
+        # Audio per input_audio_buffer.append, in milliseconds.
+        "frame_ms": 40,
+        "event_buffer": 256,
+    },
 }
 
 #: Numeric settings: (type, smallest allowed value, what the number means).
@@ -57,7 +70,15 @@ NUMBERS: dict[str, tuple[type, float, str]] = {
     "judge_temperature": (float, 0, "sampling temperature"),
     "max_tokens": (int, 0, "tokens, 0 for the server's limit"),
     "judge_attempts": (int, 1, "attempts"),
+    "realtime.vad_threshold": (float, 0, "VAD threshold"),
+    "realtime.silence_duration_ms": (int, 0, "milliseconds"),
+    "realtime.prefix_padding_ms": (int, 0, "milliseconds"),
+    "realtime.max_reconnects": (int, 0, "reconnections"),
+    "realtime.frame_ms": (int, 1, "milliseconds"),
+    "realtime.event_buffer": (int, 1, "events"),
 }
+DEFAULT_NUMBERS: dict[str, Any] = {
+    key: DEFAULTS["realtime"][key[9:]] if key.startswith("realtime.") else DEFAULTS[key] for key in NUMBERS}
 
 #: The settings that switch this provider on for one use each.
 USES = ("chat.model", "evaluator.model", "chat.voice.model")
@@ -110,7 +131,7 @@ def validate_settings(settings):
         if url and not str(url).startswith(("https://", "http://")):
             problems.append(f"{key} must start with https:// or http://")
     for key, (kind, least, meaning) in NUMBERS.items():
-        problem = _number_problem(f"openai.{key}", settings.get(f"openai.{key}", DEFAULTS[key]), kind, least, meaning)
+        problem = _number_problem(f"openai.{key}", settings.get(f"openai.{key}", DEFAULT_NUMBERS[key]), kind, least, meaning)
         if problem:
             problems.append(problem)
     headers = settings.get("openai.extra_headers") or {}
@@ -120,10 +141,6 @@ def validate_settings(settings):
     if judge_format not in ("auto", *JUDGE_FORMATS):
         problems.append(f"openai.judge_format must be one of auto, {', '.join(JUDGE_FORMATS)}, not {judge_format!r}")
     used = uses(settings)
-    if "chat.voice.model" in used:
-        # Decided: realtime voice is not part of this distribution yet (see docs/openai.md).
-        problems.append("chat.voice.model = 'openai' needs realtime voice, which roleplay_openai does not provide "
-                        "yet; use 'gemini' for voice, or leave chat.voice.model unset")
     if used and not (settings.get("openai.model") or settings.get("openai.azure.deployment")):
         problems.append(f"openai.model must be set when {' and '.join(used)} use openai")
     if settings.get("openai.azure.endpoint") and not settings.get("openai.azure.api_version"):
@@ -144,7 +161,11 @@ async def startup(kernel):
     if not used or kernel.settings.env == "development":
         return
     provider = kernel.model("openai")
-    problem = await provider.probe(judging="evaluator.model" in used)
+    problem = None
+    if "chat.model" in used or "evaluator.model" in used:
+        problem = await provider.probe(judging="evaluator.model" in used)
+    if not problem and "chat.voice.model" in used:
+        problem = await provider.probe_realtime()
     if problem:
         raise RuntimeError(f"openai: {problem}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -18,6 +19,8 @@ from roleplay_core import (
     Judgement,
     JudgeRequest,
     Kernel,
+    LiveRequest,
+    LiveSession,
     ModelProvider,
     ProviderError,
     Reply,
@@ -28,7 +31,7 @@ from roleplay_core import (
 )
 
 from . import prompts
-from .client import OPENAI_BASE_URL, make_client
+from .client import OPENAI_BASE_URL, make_client, ssl_context
 
 logger = logging.getLogger("roleplay.openai")
 
@@ -101,7 +104,7 @@ class OpenAIProvider(ModelProvider):
     """Plays characters and judges transcripts with any OpenAI-compatible chat completions server."""
 
     name = "openai"
-    capabilities = frozenset({"reply", "judge"})
+    capabilities = frozenset({"reply", "judge", "live"})
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
@@ -258,6 +261,36 @@ class OpenAIProvider(ModelProvider):
         # and says how many it dropped.
         judged = sorted(output.criteria, key=lambda c: wanted.index(c.criterion_id))
         return Judgement(criteria=tuple(judged), model=f"openai:{self.judge_model}")
+
+    # -- realtime voice -----------------------------------------------------------
+
+    def ws_ssl_context(self):
+        """The SSL context for the Realtime WebSocket when ``openai.ca_file`` is set and the server is TLS."""
+        ca_file = self.setting("ca_file")
+        base = str(self.setting("azure.endpoint") or self.setting("base_url") or OPENAI_BASE_URL)
+        return ssl_context(ca_file) if ca_file and base.startswith("https://") else None
+
+    async def connect_live(self, request: LiveRequest) -> LiveSession:
+        """Open a Realtime speech session (see :class:`roleplay_openai.live.OpenAIRealtimeSession`)."""
+        from .live import OpenAIRealtimeSession
+
+        session = OpenAIRealtimeSession(self, request)
+        await session.start()
+        return session
+
+    async def probe_realtime(self) -> str | None:
+        """Open and close one Realtime connection; a problem naming chat.voice.model when it fails."""
+        where = self.setting("azure.endpoint") or self.setting("base_url")
+        model = self.setting("realtime_model") or "gpt-realtime"
+        options = {"ssl": self.ws_ssl_context()} if self.ws_ssl_context() is not None else {}
+        try:
+            manager = self.client.realtime.connect(model=model, websocket_connection_options=options)
+            await asyncio.wait_for(manager.__aenter__(), float(self.setting("timeout", 60.0)))
+            await manager.__aexit__(None, None, None)
+        except Exception as exc:
+            return (f"the server at {where} has no usable Realtime API for model {model!r} "
+                    f"(openai.realtime_model), which chat.voice.model = 'openai' needs: {type(exc).__name__}: {exc}"[:400])
+        return None
 
     # -- start-up ---------------------------------------------------------------
 

@@ -8,6 +8,14 @@ It speaks the documented wire shapes the real ``openai`` client uses:
 - Azure OpenAI's ``POST /openai/deployments/{deployment}/chat/completions?api-version=...``
   (key in the ``api-key`` header);
 - ``GET /v1/models``;
+- the Realtime WebSocket ``/v1/realtime?model=...``: ``session.update`` -> ``session.updated``;
+  ``conversation.item.create``; ``input_audio_buffer.append`` (PCM16 24 kHz, base64) run through a
+  server VAD (an energy detector: ``speech_started``, then ``silence_duration_ms`` of quiet gives
+  ``speech_stopped``, ``committed``, the input transcription delta/completed and an answer);
+  ``input_audio_buffer.commit``; ``response.create``/``response.cancel``; ``conversation.item.truncate``.
+  An answer is ``response.created``, ``response.output_audio.delta`` (a 660 Hz tone at 24 kHz) with
+  ``response.output_audio_transcript.delta``, then ``...done`` and ``response.done``. Speech over an
+  answer cancels it (``interrupt_response``); ``drop_after_turns`` drops the connection;
 - errors as ``{"error": {"message", "type", "code"}}`` with the HTTP status.
 
 Its ``mode`` imitates a server family: ``"openai"`` accepts every response_format; ``"ollama"``
@@ -17,7 +25,9 @@ carries ``Retry-After``), ``delay`` before answering (timeouts), ``cut_after`` c
 cut mid-way) and ``judge_override`` (malformed answers).
 
 Its "model" is deterministic: a reply is "<Name> hears you say: <last user line>", streamed
-three words a chunk; a judgement scores every criterion listed in the prompt (80, 70, 60...)
+three words a chunk; a spoken turn is transcribed as "tone <dominant Hz> hertz for <ms> milliseconds"
+(so a test can prove the audio was resampled), answered "Reply <n>: you said ..." with n counted
+from the assistant turns the conversation holds (so a re-sent conversation shows); a judgement scores every criterion listed in the prompt (80, 70, 60...)
 quoting the first learner line verbatim.
 
 Plain HTTP by default (as Ollama and llama.cpp serve); ``LocalOpenAI(tls=True)`` serves TLS with a
@@ -27,7 +37,9 @@ Plain HTTP by default (as Ollama and llama.cpp serve); ``LocalOpenAI(tls=True)``
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -36,12 +48,42 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 MODES = ("openai", "ollama", "plain")
+#: The Realtime API's PCM16 rate, both ways.
+RATE = 24_000
+REPLY_TONE_HZ = 660.0
+_ids = itertools.count(1)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{next(_ids):06d}"
+
+
+def tone(freq: float, ms: int, rate: int = RATE, amplitude: float = 0.4) -> bytes:
+    """PCM16 mono sine wave."""
+    t = np.arange(int(rate * ms / 1000)) / rate
+    return (np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype("<i2").tobytes()
+
+
+def dominant_hz(pcm: bytes, rate: int = RATE) -> float:
+    """The strongest frequency in PCM16 mono (FFT peak)."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if samples.size < 64:
+        return 0.0
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
+    return float(np.fft.rfftfreq(samples.size, 1 / rate)[int(np.argmax(spectrum))])
+
+
+def rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
 
 
 class StreamCut(Exception):
@@ -59,6 +101,7 @@ class FakeOpenAI:
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/openai/deployments/{deployment}/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
+            WebSocketRoute("/v1/realtime", self.realtime),
         ])
 
     def reset(self) -> None:
@@ -73,6 +116,20 @@ class FakeOpenAI:
         self.chunk_pause = 0.0
         self.requests: list[dict[str, Any]] = []
         self.arrivals: list[float] = []
+        #: Realtime knobs: speech detection, the answer's length and pace, dropping connections.
+        self.speech_rms = 500.0
+        self.reply_ms = 600
+        self.chunk_ms = 40
+        self.pace = 0.0  # seconds between answer chunks; > 0 lets a test talk over an answer
+        self.drop_after_turns = 0  # close a connection abruptly after this many answers on it
+        self.realtime_available = True
+        #: What the Realtime side saw.
+        self.realtime_connections: list[dict[str, Any]] = []  # {"query", "headers", "session", "items"}
+        self.client_events: list[dict[str, Any]] = []
+        self.truncations: list[dict[str, Any]] = []
+        self.interruptions = 0
+        self.turns_completed = 0
+        self.audio_bytes_in = 0
 
     # -- helpers ------------------------------------------------------------
 
@@ -163,6 +220,192 @@ class FakeOpenAI:
              "justification": f"judged {cid}", "evidence": evidence, "suggestion": "Ask an open question."}
             for n, cid in enumerate(ids)
         ]}
+
+
+    # -- Realtime -----------------------------------------------------------------
+
+    async def realtime(self, ws: WebSocket) -> None:
+        if not self.realtime_available:
+            await ws.close(1008)  # a server without the Realtime API refuses the upgrade
+            return
+        if self.api_key is not None and ws.headers.get("authorization") != f"Bearer {self.api_key}":
+            await ws.close(1008, "invalid API key")
+            return
+        await ws.accept()
+        connection = RealtimeConnection(self, ws)
+        self.realtime_connections.append(connection.seen)
+        await connection.send({"type": "session.created", "session": connection.session_object()})
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                event = json.loads(message.get("text") or message.get("bytes"))
+                self.client_events.append({k: v for k, v in event.items() if k != "audio"})
+                await connection.on_event(event)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            connection.closed = True
+            if connection.reply_task is not None:
+                connection.reply_task.cancel()
+
+
+class RealtimeConnection:
+    """One Realtime WebSocket: the session, the conversation, server VAD, the answer task and barge-in."""
+
+    def __init__(self, fake: FakeOpenAI, ws: WebSocket) -> None:
+        self.fake = fake
+        self.ws = ws
+        self.seen: dict[str, Any] = {"query": dict(ws.query_params), "headers": dict(ws.headers), "session": {},
+                                     "items": []}
+        self.lock = asyncio.Lock()
+        self.speech = bytearray()
+        self.speaking = False
+        self.quiet_ms = 0.0
+        self.reply_task: asyncio.Task | None = None
+        self.response_id: str | None = None
+        self.answers_here = 0
+        self.closed = False
+
+    async def send(self, event: dict[str, Any]) -> None:
+        async with self.lock:
+            if not self.closed:
+                await self.ws.send_text(json.dumps({"event_id": new_id("event"), **event}))
+
+    def session_object(self) -> dict[str, Any]:
+        return {"type": "realtime", "object": "realtime.session", "id": "sess_fake",
+                "model": self.seen["query"].get("model", ""), **self.seen["session"]}
+
+    def turn_detection(self) -> dict[str, Any]:
+        return ((self.seen["session"].get("audio") or {}).get("input") or {}).get("turn_detection") or {}
+
+    async def error(self, code: str, message: str) -> None:
+        await self.send({"type": "error", "error": {"type": "invalid_request_error", "code": code,
+                                                    "message": message, "param": None, "event_id": None}})
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "session.update":
+            self.seen["session"] = event["session"]
+            await self.send({"type": "session.updated", "session": self.session_object()})
+        elif kind == "conversation.item.create":
+            item = {"id": new_id("item"), "object": "realtime.item", "status": "completed", **event["item"]}
+            self.seen["items"].append(item)
+            await self.send({"type": "conversation.item.added", "previous_item_id": None, "item": item})
+        elif kind == "input_audio_buffer.append":
+            await self.on_audio(base64.b64decode(event["audio"]))
+        elif kind == "input_audio_buffer.commit":
+            if self.speaking:
+                await self.end_turn()
+            else:
+                await self.error("input_audio_buffer_commit_empty", "buffer too small")
+        elif kind == "response.create":
+            last = next((c.get("text", "") for item in reversed(self.seen["items"]) if item.get("role") == "user"
+                         for c in item.get("content", [])), "")
+            self.start_reply(last)
+        elif kind == "response.cancel":
+            if not await self.cancel_reply():
+                await self.error("response_cancel_not_active", "Cancellation failed: no active response found")
+        elif kind == "conversation.item.truncate":
+            self.fake.truncations.append({"item_id": event["item_id"], "audio_end_ms": event["audio_end_ms"],
+                                          "content_index": event["content_index"]})
+            await self.send({"type": "conversation.item.truncated", "item_id": event["item_id"],
+                             "content_index": event["content_index"], "audio_end_ms": event["audio_end_ms"]})
+        else:
+            await self.error("unknown_event", f"unknown client event {kind!r}")
+
+    async def on_audio(self, pcm: bytes) -> None:
+        self.fake.audio_bytes_in += len(pcm)
+        loud = rms(pcm) > self.fake.speech_rms
+        if loud:
+            if not self.speaking:
+                self.speaking = True
+                self.speech.clear()
+                await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0,
+                                 "item_id": new_id("item")})
+                if self.turn_detection().get("interrupt_response", True) and await self.cancel_reply():
+                    self.fake.interruptions += 1
+            self.quiet_ms = 0.0
+            self.speech += pcm
+        elif self.speaking:
+            self.quiet_ms += len(pcm) / 2 / RATE * 1000
+            if self.quiet_ms >= float(self.turn_detection().get("silence_duration_ms", 500)):
+                await self.end_turn()
+
+    async def end_turn(self) -> None:
+        self.speaking = False
+        pcm = bytes(self.speech)
+        self.speech.clear()
+        item_id = new_id("item")
+        ms = round(len(pcm) / 2 / RATE * 1000)
+        await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id})
+        await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
+        text = f"tone {round(dominant_hz(pcm))} hertz for {ms} milliseconds"
+        words = text.split(" ")
+        for piece in (" ".join(words[:3]), " " + " ".join(words[3:])):
+            await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
+                             "content_index": 0, "delta": piece})
+        await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
+                         "content_index": 0, "transcript": text,
+                         "usage": {"type": "duration", "seconds": ms / 1000}})
+        self.seen["items"].append({"id": item_id, "type": "message", "role": "user",
+                                   "content": [{"type": "input_audio", "transcript": text}]})
+        if self.turn_detection().get("create_response", True):
+            self.start_reply(text)
+
+    def start_reply(self, learner_text: str) -> None:
+        self.response_id = new_id("resp")
+        self.reply_task = asyncio.create_task(self.reply(self.response_id, learner_text))
+
+    async def cancel_reply(self) -> bool:
+        task, response_id = self.reply_task, self.response_id
+        if task is None or task.done():
+            return False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self.response_id = None
+        await self.send({"type": "response.done", "response": {"id": response_id, "object": "realtime.response",
+                                                                "status": "cancelled", "output": []}})
+        return True
+
+    async def reply(self, response_id: str, learner_text: str) -> None:
+        fake = self.fake
+        # Numbered by the assistant turns the conversation holds, so a re-sent conversation shows.
+        number = sum(1 for item in self.seen["items"] if item.get("role") == "assistant") + 1
+        text = f"Reply {number}: you said {learner_text}."
+        item_id = new_id("item")
+        base = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+        await self.send({"type": "response.created", "response": {"id": response_id, "object": "realtime.response",
+                                                                   "status": "in_progress", "output": []}})
+        audio = tone(REPLY_TONE_HZ, fake.reply_ms)
+        step = int(RATE * fake.chunk_ms / 1000) * 2
+        chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
+        words = text.split(" ")
+        per_chunk = max(1, -(-len(words) // len(chunks)))
+        for n, chunk in enumerate(chunks):
+            await self.send({"type": "response.output_audio.delta", **base, "delta": base64.b64encode(chunk).decode()})
+            said = words[n * per_chunk : (n + 1) * per_chunk]
+            if said:
+                await self.send({"type": "response.output_audio_transcript.delta", **base,
+                                 "delta": (" " if n else "") + " ".join(said)})
+            if fake.pace:
+                await asyncio.sleep(fake.pace)
+        await self.send({"type": "response.output_audio.done", **base})
+        await self.send({"type": "response.output_audio_transcript.done", **base, "transcript": text})
+        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_audio", "transcript": text}]}
+        self.seen["items"].append(item)
+        self.response_id = None
+        await self.send({"type": "response.done", "response": {"id": response_id, "object": "realtime.response",
+                                                                "status": "completed", "output": [item]}})
+        fake.turns_completed += 1
+        self.answers_here += 1
+        if fake.drop_after_turns and self.answers_here >= fake.drop_after_turns:
+            self.closed = True
+            with contextlib.suppress(Exception):
+                await self.ws.close(1011, "the connection dropped")
 
 
 def _system(body: dict[str, Any]) -> str:

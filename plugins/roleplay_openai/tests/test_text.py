@@ -29,7 +29,7 @@ async def collect(provider, request=REQUEST):
 async def test_provider_is_registered_with_capabilities(server):
     kernel = openai_kernel(server)
     assert "openai" in kernel.model_factories
-    assert kernel.model("openai").capabilities == {"reply", "judge"}
+    assert kernel.model("openai").capabilities == {"reply", "judge", "live"}
 
 
 async def test_reply_streams_deltas_then_one_reply(server, fake):
