@@ -544,9 +544,11 @@ def main() -> None:  # pragma: no cover - a manual tool
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=MODES, default="openai")
     parser.add_argument("--tls", action="store_true")
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds between Realtime answer audio chunks")
+    parser.add_argument("--reply-ms", type=int, default=600)
     args = parser.parse_args()
     fake = FakeOpenAI()
-    fake.mode = args.mode
+    fake.mode, fake.pace, fake.reply_ms = args.mode, args.pace, args.reply_ms
     with LocalOpenAI(fake, tls=args.tls) as server:
         print(json.dumps(server.settings()), flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -205,3 +205,16 @@ async def test_start_up_probe_names_a_missing_realtime_api(server):
     kernel = Kernel.create(env="production", settings_files=[], overrides=settings)
     with pytest.raises(PluginError, match="no usable Realtime API.*chat.voice.model"):
         await kernel.start()
+
+
+def test_realtime_over_tls_trusts_the_private_ca(tls_server):
+    # wss:// to a server whose certificate comes from openai.ca_file's authority.
+    with running(tls_server) as client:
+        session_id, headers = new_session(client)
+        with call(client, session_id, headers, {"type": "start", "sample_rate": 24000}) as ws:
+            got = Received(ws)
+            got.until(is_type("started"))
+            ws.send_json({"type": "text", "text": "Hello over TLS"})
+            got.until(is_type("turn_complete"))
+    assert tls_server.fake.realtime_connections and got.finals("character")
+    assert got.finals("character")[0]["text"].endswith("you said Hello over TLS.")
