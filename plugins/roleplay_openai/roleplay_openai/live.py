@@ -82,6 +82,10 @@ class OpenAIRealtimeSession(LiveSession):
         self._item_id: str | None = None
         self._delivered = 0
         self._first_audio: float | None = None
+        # Learner turns committed whose transcription has not arrived, and the character's finals held
+        # back until it does, so a turn's learner line is always reported before the answer's.
+        self._untranscribed: set[str] = set()
+        self._held: list[Any] = []
 
     # -- connection -------------------------------------------------------------
 
@@ -197,16 +201,23 @@ class OpenAIRealtimeSession(LiveSession):
         if kind == "input_audio_buffer.speech_started":
             if self._response_id is not None or self._character:
                 await self._barge_in()
+        elif kind == "input_audio_buffer.committed":
+            self._untranscribed.add(event.item_id)
+        elif kind == "conversation.item.input_audio_transcription.failed":
+            self._untranscribed.discard(event.item_id)
+            await self._release()
         elif kind == "conversation.item.input_audio_transcription.delta":
             if event.delta:
                 self._learner.append(event.delta)
                 await self._put(TranscriptDelta("learner", event.delta))
         elif kind == "conversation.item.input_audio_transcription.completed":
             self._learner.clear()
+            self._untranscribed.discard(event.item_id)
             text = (event.transcript or "").strip()
             if text:
                 self.turns.append(("learner", text))
                 await self._put(TranscriptFinal(role="learner", text=text))
+            await self._release()
         elif kind == "response.created":
             self._response_id = event.response.id
             self._item_id, self._delivered, self._first_audio = None, 0, None
@@ -233,13 +244,27 @@ class OpenAIRealtimeSession(LiveSession):
                 await self._put(ProviderError(f"the Realtime answer failed: {details}"[:300]))
                 return
             await self._finish_character(interrupted=status == "cancelled")
-            await self._put(TurnComplete())
+            await self._after_learner(TurnComplete())
         elif kind == "error":
             error = event.error
             code = getattr(error, "code", "") or ""
             if code in ("response_cancel_not_active", "input_audio_buffer_commit_empty"):
                 return  # harmless races of cancel/commit with the service's own VAD
             logger.warning("openai realtime error: %s %s", code, getattr(error, "message", ""))
+
+    async def _after_learner(self, event: Any) -> None:
+        """Report ``event`` now, or after the learner's pending transcription (the service may finish
+        transcribing a turn after its answer has started)."""
+        if self._untranscribed:
+            self._held.append(event)
+        else:
+            await self._put(event)
+
+    async def _release(self) -> None:
+        if not self._untranscribed:
+            held, self._held = self._held, []
+            for event in held:
+                await self._put(event)
 
     async def _barge_in(self) -> None:
         """The learner talks over the character: cancel the answer, cut what was not heard, tell the caller."""
@@ -264,6 +289,8 @@ class OpenAIRealtimeSession(LiveSession):
             await self._finish_character(interrupted=True)
             await self._put(Interrupted())
         self._learner.clear()
+        self._untranscribed.clear()  # that connection's transcriptions will never come
+        await self._release()
 
     async def _finish_character(self, *, interrupted: bool) -> None:
         text = "".join(self._character).strip()
@@ -271,8 +298,8 @@ class OpenAIRealtimeSession(LiveSession):
         if text:
             self.turns.append(("character", text))
             duration = round(_ms(self._delivered)) if self._delivered else None
-            await self._put(TranscriptFinal(role="character", text=text, interrupted=interrupted,
-                                            duration_ms=duration))
+            await self._after_learner(TranscriptFinal(role="character", text=text, interrupted=interrupted,
+                                                      duration_ms=duration))
         self._item_id, self._delivered, self._first_audio = None, 0, None
 
     # -- LiveSession --------------------------------------------------------------

@@ -122,6 +122,7 @@ class FakeOpenAI:
         self.chunk_ms = 40
         self.pace = 0.0  # seconds between answer chunks; > 0 lets a test talk over an answer
         self.drop_after_turns = 0  # close a connection abruptly after this many answers on it
+        self.late_transcription = False  # the learner's transcription completes after the answer's response.done
         self.realtime_available = True
         #: What the Realtime side saw.
         self.realtime_connections: list[dict[str, Any]] = []  # {"query", "headers", "session", "items"}
@@ -346,17 +347,20 @@ class RealtimeConnection:
         for piece in (" ".join(words[:3]), " " + " ".join(words[3:])):
             await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
                              "content_index": 0, "delta": piece})
-        await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
-                         "content_index": 0, "transcript": text,
-                         "usage": {"type": "duration", "seconds": ms / 1000}})
+        completed = {"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
+                     "content_index": 0, "transcript": text, "usage": {"type": "duration", "seconds": ms / 1000}}
         self.seen["items"].append({"id": item_id, "type": "message", "role": "user",
                                    "content": [{"type": "input_audio", "transcript": text}]})
+        if not self.fake.late_transcription:
+            await self.send(completed)
         if self.turn_detection().get("create_response", True):
-            self.start_reply(text)
+            self.start_reply(text, late=completed if self.fake.late_transcription else None)
+        elif self.fake.late_transcription:
+            await self.send(completed)
 
-    def start_reply(self, learner_text: str) -> None:
+    def start_reply(self, learner_text: str, late: dict[str, Any] | None = None) -> None:
         self.response_id = new_id("resp")
-        self.reply_task = asyncio.create_task(self.reply(self.response_id, learner_text))
+        self.reply_task = asyncio.create_task(self.reply(self.response_id, learner_text, late))
 
     async def cancel_reply(self) -> bool:
         task, response_id = self.reply_task, self.response_id
@@ -370,7 +374,7 @@ class RealtimeConnection:
                                                                 "status": "cancelled", "output": []}})
         return True
 
-    async def reply(self, response_id: str, learner_text: str) -> None:
+    async def reply(self, response_id: str, learner_text: str, late: dict[str, Any] | None = None) -> None:
         fake = self.fake
         # Numbered by the assistant turns the conversation holds, so a re-sent conversation shows.
         number = sum(1 for item in self.seen["items"] if item.get("role") == "assistant") + 1
@@ -400,6 +404,8 @@ class RealtimeConnection:
         self.response_id = None
         await self.send({"type": "response.done", "response": {"id": response_id, "object": "realtime.response",
                                                                 "status": "completed", "output": [item]}})
+        if late is not None:
+            await self.send(late)  # late_transcription: the learner's transcript after the whole answer
         fake.turns_completed += 1
         self.answers_here += 1
         if fake.drop_after_turns and self.answers_here >= fake.drop_after_turns:

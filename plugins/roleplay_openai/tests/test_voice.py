@@ -218,3 +218,20 @@ def test_realtime_over_tls_trusts_the_private_ca(tls_server):
             got.until(is_type("turn_complete"))
     assert tls_server.fake.realtime_connections and got.finals("character")
     assert got.finals("character")[0]["text"].endswith("you said Hello over TLS.")
+
+
+def test_a_late_learner_transcription_still_comes_before_the_answer(server):
+    server.fake.late_transcription = True
+    with running(server) as client:
+        session_id, headers = new_session(client)
+        with call(client, session_id, headers, {"type": "start", "sample_rate": 24000}) as ws:
+            got = Received(ws)
+            got.until(is_type("started"))
+            for frame in frames(spoken(440, 24000), 24000):
+                ws.send_bytes(frame)
+            got.until(is_type("turn_complete"))
+        messages = client.get(f"/chat/sessions/{session_id}", headers=headers).json()["messages"]
+    finals = [(f["role"], f["text"][:4]) for f in got.finals()]
+    assert finals == [("learner", "tone"), ("character", "Repl")]
+    voice = [m["role"] for m in messages if m["voice"]]
+    assert voice == ["learner", "character"], "stored in the order spoken, though transcribed late"
