@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import tomllib
 from typing import Any
 
 from roleplay_core import hookimpl
@@ -115,6 +116,28 @@ def needs_key(settings: Any) -> bool:
     return (settings.get("openai.base_url") or OPENAI_BASE_URL).rstrip("/").startswith("https://api.openai.com")
 
 
+def key_in_plain_settings_files() -> list[str]:
+    """The settings files other than ``.secrets.toml`` that hold an ``openai.api_key`` value: secrets
+    belong in the environment or ``.secrets.toml`` (kept out of version control), never in
+    ``settings.toml``. The files are the kernel's (``ROLEPLAY_SETTINGS_FILES`` or the defaults)."""
+    listed = os.environ.get("ROLEPLAY_SETTINGS_FILES")
+    files = listed.split(",") if listed else ["settings.toml"]
+    found = []
+    for name in files:
+        if name.strip().endswith(".secrets.toml") or not os.path.isfile(name.strip()):
+            continue
+        try:
+            with open(name.strip(), "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError):
+            continue  # the kernel reports an unreadable settings file itself
+        for section in data.values():
+            if isinstance(section, dict) and (section.get("openai") or {}).get("api_key"):
+                found.append(name.strip())
+                break
+    return found
+
+
 @hookimpl
 def settings_defaults(env):
     return {"openai": DEFAULTS}
@@ -141,6 +164,10 @@ def validate_settings(settings):
     if judge_format not in ("auto", *JUDGE_FORMATS):
         problems.append(f"openai.judge_format must be one of auto, {', '.join(JUDGE_FORMATS)}, not {judge_format!r}")
     used = uses(settings)
+    if settings.env != "development":
+        for name in key_in_plain_settings_files():
+            problems.append(f"openai.api_key is a secret: move it out of {name} into ROLEPLAY_OPENAI__API_KEY "
+                            "or .secrets.toml")
     if used and not (settings.get("openai.model") or settings.get("openai.azure.deployment")):
         problems.append(f"openai.model must be set when {' and '.join(used)} use openai")
     if settings.get("openai.azure.endpoint") and not settings.get("openai.azure.api_version"):

@@ -156,3 +156,16 @@ async def test_production_start_up_probes_the_server(server, fake):
     wrong_key = Kernel.create(env="production", settings_files=[], overrides={**settings, "openai.api_key": "bad"})
     with pytest.raises(PluginError, match="refused openai.api_key"):
         await wrong_key.start()
+
+
+def test_an_api_key_in_settings_toml_is_refused_outside_development(tmp_path, monkeypatch):
+    monkeypatch.delenv("ROLEPLAY_SETTINGS_FILES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "settings.toml").write_text('[production.openai]\napi_key = "sk-in-the-repo"\n')
+    with pytest.raises(SettingsError) as caught:
+        Kernel.create(env="production", overrides=BASE)
+    assert "openai.api_key" in str(caught.value) and "settings.toml" in str(caught.value)
+    (tmp_path / "settings.toml").write_text('[production.openai]\nmodel = "gpt-4o"\n')
+    (tmp_path / ".secrets.toml").write_text('[production.openai]\napi_key = "sk-secret"\n')
+    kernel = Kernel.create(env="production", overrides=BASE)
+    assert kernel.settings.get("openai.api_key") == "sk-secret"
