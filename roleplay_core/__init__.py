@@ -36,8 +36,8 @@ from .models import (
     RuleFinding,
 )
 from .plugins import PluginError, PluginInfo
-from .prompting import character_instruction, history_text, is_own_line, scene_text, turn_text
 from .principal import ANONYMOUS, ROLES, Anonymous, Principal
+from .prompting import character_instruction, history_text, is_own_line, scene_text, turn_text
 from .script import (
     Beat,
     Character,
