@@ -20,7 +20,9 @@ Figures:
   with the app warm and no call, divided by N (and tracemalloc's Python-heap view with
   ``--tracemalloc``, which slows everything down).
 
-Run: ``/tmp/venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12``
+Run: ``/tmp/venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12 [--provider openai]``
+(``--provider openai``: the local OpenAI Realtime server, ``roleplay_openai.testserver``, and
+``chat.model = chat.voice.model = "openai"``; upstream then resamples 48 -> 24 kHz.)
 """
 
 from __future__ import annotations
@@ -149,12 +151,13 @@ def process_cpu_s(pid: int) -> float:
 # -- the relay (this process) -------------------------------------------------------------
 
 
-def start_fake_gemini(pace: float, reply_ms: int) -> tuple[subprocess.Popen, dict[str, Any]]:
-    process = subprocess.Popen([sys.executable, "-m", "roleplay_gemini.testserver", "--pace", str(pace),
+def start_fake_gemini(pace: float, reply_ms: int, provider: str = "gemini") -> tuple[subprocess.Popen, dict[str, Any]]:
+    """The provider's local server (``roleplay_gemini.testserver`` or ``roleplay_openai.testserver``)."""
+    process = subprocess.Popen([sys.executable, "-m", f"roleplay_{provider}.testserver", "--pace", str(pace),
                                 "--reply-ms", str(reply_ms)], stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     if not line:
-        raise SystemExit("the local Gemini server did not start")
+        raise SystemExit(f"the local {provider} server did not start")
     return process, json.loads(line)
 
 
@@ -164,9 +167,10 @@ async def relay_main(args: argparse.Namespace) -> None:
 
     from roleplay_core.testing import make_app
 
-    fake, gemini_settings = start_fake_gemini(pace=0.04, reply_ms=800)
+    fake, gemini_settings = start_fake_gemini(pace=0.04, reply_ms=800, provider=args.provider)
     try:
-        settings = {**gemini_settings, "chat.model": "gemini", "chat.limits.sessions_per_day": 0,
+        settings = {**gemini_settings, "chat.model": args.provider, "chat.voice.model": args.provider,
+                    "chat.limits.sessions_per_day": 0,
                     "chat.limits.messages_per_minute": 0, "chat.voice.max_concurrent_per_user": 0,
                     "chat.voice.max_minutes_per_day": 0, "chat.voice.max_minutes_per_session": 0}
         app = make_app(settings)
@@ -266,7 +270,7 @@ async def relay_main(args: argparse.Namespace) -> None:
 
     up = [v * 1000 for v in latency.get("in", [])]
     down = [v * 1000 for v in latency.get("out", [])]
-    print(f"voice relay: {args.sessions} concurrent calls, {args.seconds:g} s of 48 kHz speech each, "
+    print(f"voice relay ({args.provider}): {args.sessions} concurrent calls, {args.seconds:g} s of 48 kHz speech each, "
           f"20 ms client frames, {os.cpu_count()} CPU(s), wall {wall:.1f} s, "
           f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"  calls started: {stats['started']}/{args.sessions}; frames sent {stats['frames_sent']}; "
@@ -298,6 +302,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--provider", choices=("gemini", "openai"), default="gemini",
+                        help="the live provider and its local server: gemini (Live, TLS) or openai (Realtime)")
     parser.add_argument("--clients", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.clients:

@@ -37,6 +37,7 @@ from .models import (
 )
 from .plugins import PluginError, PluginInfo
 from .principal import ANONYMOUS, ROLES, Anonymous, Principal
+from .prompting import character_instruction, history_text, is_own_line, scene_text, turn_text
 from .script import (
     Beat,
     Character,
@@ -119,12 +120,15 @@ __all__ = [
     "TurnComplete",
     "authenticate_websocket",
     "build_judge_prompt",
+    "character_instruction",
     "converter",
     "create_app",
     "current_principal",
     "estimate_tokens",
+    "history_text",
     "hookimpl",
     "hookspec",
+    "is_own_line",
     "language_matches",
     "maybe_await",
     "parse_body",
@@ -132,9 +136,11 @@ __all__ = [
     "read_json",
     "requires_role",
     "requires_user",
+    "scene_text",
     "script_from_dict",
     "script_to_dict",
     "structure",
+    "turn_text",
     "unstructure",
     "validation_problem",
 ]

@@ -89,7 +89,7 @@ class GeminiLiveSession(LiveSession):
         request, setting = self.request, self.provider.setting
         voice = request.voice or request.character.voice or setting("voice") or "Kore"
         instruction = prompts._lines(
-            prompts.character_instruction(request.script, request.character, spoken=True),
+            prompts.character_instruction(request.script, request.character, spoken=True, language=request.language),
             prompts.history_text(request.script, request.history),
         )
         compression = None

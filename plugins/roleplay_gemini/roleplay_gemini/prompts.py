@@ -10,40 +10,26 @@ from collections.abc import Iterable
 
 from google.genai import types
 
-from roleplay_core import Character, JudgePrompt, JudgeRequest, Script, TranscriptMessage, build_judge_prompt
-from roleplay_core.judging import speaker
+from roleplay_core import (
+    Character,
+    JudgePrompt,
+    JudgeRequest,
+    Script,
+    TranscriptMessage,
+    build_judge_prompt,
+    character_instruction,
+    history_text,
+    is_own_line,
+    turn_text,
+)
+from roleplay_core.prompting import OPENING
 
-LEARNER = "learner"
-
+#: The character prompt is the kernel's (:mod:`roleplay_core.prompting`), shared with every provider,
+#: so Gemini plays the same character as OpenAI or a local model. Re-exported for the live module.
+__all__ = ["character_instruction", "history_contents", "history_text", "judge_prompt"]
 
 def _lines(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
-
-
-def scene(script: Script) -> str:
-    """The scenario as the character should understand it."""
-    return _lines(
-        f"Scenario: {script.title}.",
-        f"Summary: {script.summary}" if script.summary else "",
-        f"Setting: {script.setting}" if script.setting else "",
-        f"The learner plays: {script.learner_role}" if script.learner_role else "",
-    )
-
-
-def character_instruction(script: Script, character: Character, *, spoken: bool = False) -> str:
-    """The system instruction that makes the model play ``character`` in ``script``."""
-    others = [c.name for c in script.characters if c.id != character.id]
-    return _lines(
-        f"You are {character.name}, a character in a role-play conversation that helps a learner practise.",
-        character.persona,
-        f"Your traits: {', '.join(character.traits)}." if character.traits else "",
-        f"How you speak: {character.speaking_style}" if character.speaking_style else "",
-        scene(script),
-        f"Other people in the scene: {', '.join(others)}." if others else "",
-        f"Always answer in the language with the BCP 47 tag '{script.language}'.",
-        "Stay in character. Never mention that you are an AI, a model or a role-play, and never coach the learner.",
-        "Keep each answer short, as people do when they talk." if spoken else "Answer with what you say only: no stage directions, no name prefix.",
-    )
 
 
 def history_contents(script: Script, character: Character,
@@ -57,22 +43,15 @@ def history_contents(script: Script, character: Character,
     """
     contents: list[types.Content] = []
     for message in history:
-        mine = message.role != LEARNER and (message.character_id in (None, character.id))
-        role = "model" if mine else "user"
-        text = message.text if mine or message.role == LEARNER else f"[{speaker(message, script)}]: {message.text}"
+        role = "model" if is_own_line(message, character) else "user"
+        text = turn_text(message, script, character)
         if contents and contents[-1].role == role:
             contents[-1].parts.append(types.Part(text=text))
         else:
             contents.append(types.Content(role=role, parts=[types.Part(text=text)]))
     if not contents or contents[0].role != "user":
-        contents.insert(0, types.Content(role="user", parts=[types.Part(text="(The conversation begins.)")]))
+        contents.insert(0, types.Content(role="user", parts=[types.Part(text=OPENING)]))
     return contents
-
-
-def history_text(script: Script, history: Iterable[TranscriptMessage]) -> str:
-    """The conversation so far as plain lines, for a live session's system instruction."""
-    lines = [f"{speaker(m, script)}: {m.text}" for m in history]
-    return _lines("The conversation so far:", *lines) if lines else ""
 
 
 def judge_prompt(request: JudgeRequest) -> JudgePrompt:

@@ -91,7 +91,8 @@ class GeminiProvider(ModelProvider):
         """Stream the character's answer to the last learner message."""
         model = self.setting("text_model")
         config = types.GenerateContentConfig(
-            system_instruction=prompts.character_instruction(request.script, request.character),
+            system_instruction=prompts.character_instruction(request.script, request.character,
+                                                               language=request.language),
             temperature=float(self.setting("temperature", 0.8)),
             max_output_tokens=int(self.setting("max_output_tokens", 1024)),
             safety_settings=safety_settings(self.setting("safety_settings")),
