@@ -4,6 +4,9 @@ Scores transcripts of 10, 100 and 1,000 learner turns (each answered by the char
 shipped script, with the rules only (no model), and prints the median time of ``evaluate`` over
 ``--rounds`` runs, with
 the tokeniser's caches cleared before each run. The learner lines cycle through a realistic good practice of the script.
+Then prints the estimated size, in tokens, of the one judge request a configured model would get
+for the same transcripts (roleplay_core.estimate_tokens: wide characters one token each, the rest
+four characters a token), windowed to the evaluator's default budget.
 
 Run from the repository root::
 
@@ -21,16 +24,18 @@ import sys
 import time
 from pathlib import Path
 
-from roleplay_evaluator import text
+from roleplay_evaluator import judge, rules
 from roleplay_evaluator.evaluate import evaluate
 
-from roleplay_core import Transcript, TranscriptMessage
+from roleplay_core import JudgeRequest, Transcript, TranscriptMessage, build_judge_prompt, text
 from roleplay_core.testing import make_kernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "roleplay_evaluator" / "tests"))
 from evaluator_conversations import good_lines  # noqa: E402
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+#: The evaluator's default transcript budget for the judge prompt (evaluator.judge_transcript_tokens).
+BUDGET = 32000
 
 
 def build(script, turns: int) -> Transcript:
@@ -60,12 +65,29 @@ async def main(rounds: int, sizes: list[int]) -> None:
             times = []
             for _ in range(rounds):
                 # Cold caches each run: a real evaluation sees its transcript's lines for the first time.
-                for cached in (text.tokens, text.norms, text.phrase_key):
-                    cached.cache_clear()
+                text.tokens.cache_clear()
+                text.sentences.cache_clear()
+                text._FOUND.clear()
                 started = time.perf_counter()
                 await evaluate(None, transcript)
                 times.append(time.perf_counter() - started)
             row.append(f"{statistics.median(times) * 1000:>12.1f} ms")
+        print(f"{script.id:34} " + " ".join(row))
+    # What one judge call would send for the same transcripts (every criterion but mechanical ones,
+    # the rules' findings as candidate evidence), in estimated tokens, with the default budget.
+    print()
+    print(f"judge request, estimated tokens (evaluator.judge_transcript_tokens = {BUDGET})")
+    print(f"{'script':34} " + " ".join(f"{n:>9} turns" for n in sizes))
+    for script in scripts:
+        row = []
+        for size in sizes:
+            transcript = build(script, size)
+            results = {r.criterion_id: r for r in rules.score_all(script, transcript.messages, script.language)}
+            criteria = tuple(c for c in script.rubric.criteria if not c.mechanical)
+            request = JudgeRequest(script=script, criteria=criteria, transcript=transcript.messages,
+                                   language=script.language, rule_findings=judge.findings(criteria, results),
+                                   transcript_tokens=BUDGET)
+            row.append(f"{build_judge_prompt(request).tokens:>12,}  ")
         print(f"{script.id:34} " + " ".join(row))
 
 

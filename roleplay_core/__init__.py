@@ -8,6 +8,7 @@ from .catalog import PublishedScript, ScriptCatalog, language_matches
 from .errors import FieldError, Problem, validation_problem
 from .hookspecs import hookimpl, hookspec
 from .identity import AuthProvider, ExternalIdentity
+from .judging import JudgePrompt, build_judge_prompt, estimate_tokens
 from .kernel import SERVICE_RESTART, Kernel, SettingsError, maybe_await, reconnect_frame
 from .live import (
     AudioChunk,
@@ -32,6 +33,7 @@ from .models import (
     Reply,
     ReplyDelta,
     ReplyRequest,
+    RuleFinding,
 )
 from .plugins import PluginError, PluginInfo
 from .principal import ANONYMOUS, ROLES, Anonymous, Principal
@@ -77,6 +79,7 @@ __all__ = [
     "Interrupted",
     "InvalidToken",
     "JSON",
+    "JudgePrompt",
     "JudgeRequest",
     "Judgement",
     "Kernel",
@@ -99,6 +102,7 @@ __all__ = [
     "ReplyDelta",
     "ReplyRequest",
     "Rubric",
+    "RuleFinding",
     "Script",
     "ScriptCatalog",
     "ScriptedPlay",
@@ -114,9 +118,11 @@ __all__ = [
     "TranscriptMessage",
     "TurnComplete",
     "authenticate_websocket",
+    "build_judge_prompt",
     "converter",
     "create_app",
     "current_principal",
+    "estimate_tokens",
     "hookimpl",
     "hookspec",
     "language_matches",

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -17,6 +18,9 @@ from starlette.middleware import Middleware
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
 from .middleware import KernelMiddleware, RequestIdFilter
+from .settings import secret_source, uses_development_secret
+
+logger = logging.getLogger("roleplay")
 
 logger = logging.getLogger("roleplay")
 
@@ -40,6 +44,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Say which settings layer and which signing key this process serves with.
+        env_note = "" if os.environ.get("ROLEPLAY_ENV") else " (ROLEPLAY_ENV is not set)"
+        log = logger.warning if uses_development_secret(settings) else logger.info
+        log("roleplay: environment %s%s; tokens signed with %s", settings.env, env_note, secret_source(settings))
         await kernel.start()
         restore = _drain_on_sigterm(kernel)
         try:

@@ -24,18 +24,14 @@ async def healthz(request: Request) -> JSON:
 
 
 async def readyz(request: Request) -> JSON:
-    """Ready: storage answers a write and a read, and plugins have started."""
+    """Ready: storage answers a write and a read, and plugins have started.
+
+    Anyone gets the status (200 or 503); the checks (the storage backend, its path or bucket,
+    errors, plugin names) only an admin, by token. A successful storage probe is reused for
+    ``server.readyz_cache_seconds``, so anonymous requests cannot make every call write to storage.
+    """
     kernel = request.app.state.kernel
-    checks: dict[str, dict] = {}
-    started = time.perf_counter()
-    try:
-        await kernel.storage.check()
-        checks["storage"] = {"ok": True, "backend": kernel.storage.describe(),
-                             "ms": round((time.perf_counter() - started) * 1000, 1)}
-    except StorageError as exc:
-        checks["storage"] = {"ok": False, "backend": kernel.storage.describe(), "error": str(exc)}
-    except Exception as exc:  # a backend's own client error: report it, do not crash the probe
-        checks["storage"] = {"ok": False, "backend": kernel.storage.describe(), "error": f"{type(exc).__name__}: {exc}"}
+    checks: dict[str, dict] = {"storage": await _storage_check(kernel)}
     failed = [info.name for info in kernel.plugins if info.enabled and info.status.startswith("failed")]
     # Development skips a plugin that failed to start (its routes answer 503) and stays ready;
     # beta and production never get here with one, startup fails instead.
@@ -43,7 +39,29 @@ async def readyz(request: Request) -> JSON:
     checks["plugins"] = {"ok": kernel.started and not (set(failed) - set(skipped)), "started": kernel.started,
                          "failed": failed, "skipped": skipped}
     ready = all(check["ok"] for check in checks.values())
-    return JSON({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+    body: dict = {"status": "ready" if ready else "unavailable"}
+    user = request.scope.get("user")
+    if user is not None and user.is_authenticated and user.has_role("admin"):
+        body["checks"] = checks
+    return JSON(body, status_code=200 if ready else 503)
+
+
+async def _storage_check(kernel) -> dict:
+    cached = getattr(kernel, "_ready_storage", None)
+    ttl = float(kernel.settings.get("server.readyz_cache_seconds", 1.0))
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1]
+    started = time.perf_counter()
+    try:
+        await kernel.storage.check()
+        result = {"ok": True, "backend": kernel.storage.describe(),
+                  "ms": round((time.perf_counter() - started) * 1000, 1)}
+        kernel._ready_storage = (time.monotonic(), result)  # only successes: a failure is re-probed at once
+        return result
+    except StorageError as exc:
+        return {"ok": False, "backend": kernel.storage.describe(), "error": str(exc)}
+    except Exception as exc:  # a backend's own client error: report it, do not crash the probe
+        return {"ok": False, "backend": kernel.storage.describe(), "error": f"{type(exc).__name__}: {exc}"}
 
 
 @requires_role("admin")

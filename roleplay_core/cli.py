@@ -15,6 +15,7 @@ from typing import Any
 
 from .kernel import Kernel, SettingsError, maybe_await, validate
 from .plugins import PluginError, new_plugin_manager
+from .settings import secret_source, uses_development_secret
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,6 +206,16 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         return 2
     host = args.host or kernel.settings.get("server.host", "127.0.0.1")
     port = args.port or int(kernel.settings.get("server.port", 8000))
+    if uses_development_secret(kernel.settings) and not is_loopback(host):
+        # Anyone can sign an admin token with the public development secret: never serve it to a network.
+        print(f"roleplay: refusing to serve {host}: the {kernel.settings.env} settings use the built-in development "
+              "JWT secret, with which anyone can sign an admin token. Set security.jwt_secret "
+              "(ROLEPLAY_SECURITY__JWT_SECRET) to a random secret, set ROLEPLAY_ENV=production (or beta), or serve "
+              "127.0.0.1 only.", file=sys.stderr)
+        return 2
+    print(f"roleplay: environment {kernel.settings.env}"
+          f"{'' if os.environ.get('ROLEPLAY_ENV') or args.env else ' (ROLEPLAY_ENV is not set)'}; "
+          f"tokens signed with {secret_source(kernel.settings)}", file=sys.stderr)
     uvicorn.run(
         "roleplay_core.app:create_app",
         factory=True,
@@ -215,10 +226,24 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         log_level=kernel.settings.get("server.log_level", "info"),
         log_config=log_config(kernel.settings.get("server.log_level", "info")),
         proxy_headers=True,
+        # uvicorn buffers a whole frame before the app sees it: never more than the app accepts.
+        ws_max_size=int(kernel.settings.get("security.websocket_max_frame_bytes", 1_048_576)),
         # After the drain (see app._drain_on_sigterm): requests in flight get this long to finish.
         timeout_graceful_shutdown=int(float(kernel.settings.get("server.drain_seconds", 35.0))),
     )
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) only listens on this machine."""
+    import ipaddress
+
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def cmd_plugins(args: argparse.Namespace, kernel: Kernel) -> int:

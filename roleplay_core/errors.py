@@ -98,7 +98,8 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error in request %s", request_id, exc_info=exc)
     # This response is sent by Starlette's outermost error middleware, outside the
     # request-id middleware, so it carries the header itself.
-    headers = {"X-Request-ID": request_id} if request_id else None
+    headers = {"X-Request-ID": request_id} if request_id else {}
+    headers["X-Content-Type-Options"] = "nosniff"
     problem = Problem(500, "The server hit an unexpected error; it has been logged.", headers=headers)
     return problem_response(problem, request_id)
 

@@ -101,6 +101,28 @@ def get_transcript(kernel, session_id):
 
 
 @hookspec
+def check_principal(kernel, principal):
+    """Return ``None`` while ``principal``'s account is in good standing, else a short reason.
+
+    Long-lived connections (chat and voice WebSockets) ask this every
+    ``security.websocket_recheck_seconds``, and close when any implementation
+    answers a reason ("the account was deleted", "... is disabled", "... roles
+    changed"). The plugin that owns accounts (``roleplay_auth``) answers. May return
+    an awaitable. Callers use ``await kernel.principal_problem(principal)``.
+    """
+
+
+@hookspec
+def user_deleted(kernel, user_id):
+    """A user's account was deleted: erase (or anonymise) everything this plugin keeps for ``user_id``.
+
+    Called by the plugin that owns accounts after the account record is gone.
+    Chat deletes the user's sessions and audio, the evaluator their evaluations.
+    May return an awaitable. Callers use ``await kernel.user_deleted(user_id)``.
+    """
+
+
+@hookspec
 def startup(kernel):
     """Called once when the app starts, after storage is open. May return an awaitable."""
 

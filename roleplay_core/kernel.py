@@ -158,6 +158,21 @@ class Kernel:
                 return found
         return None
 
+    async def principal_problem(self, principal: Any) -> str | None:
+        """Why ``principal`` may no longer act (from ``check_principal`` hooks), or ``None``."""
+        for impl in self.hook.check_principal.get_hookimpls()[::-1]:
+            kwargs = {"kernel": self, "principal": principal}
+            found = await maybe_await(impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
+            if found:
+                return str(found)
+        return None
+
+    async def user_deleted(self, user_id: str) -> None:
+        """Tell every plugin (``user_deleted`` hooks) to erase what it keeps for ``user_id``."""
+        for impl in self.hook.user_deleted.get_hookimpls()[::-1]:
+            kwargs = {"kernel": self, "user_id": user_id}
+            await maybe_await(impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
+
     def plugin_info(self, name: str) -> PluginInfo | None:
         return next((info for info in self.plugins if info.name == name), None)
 

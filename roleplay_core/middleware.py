@@ -246,6 +246,12 @@ def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, ori
                         headers.append(_VARY_ORIGIN)
                 else:
                     cors.apply(headers, origin, explicit)
+            # Every response says what it is: a browser must not sniff JSON (or a user's text) into HTML.
+            for key, _ in headers:
+                if key == b"x-content-type-options":
+                    break
+            else:
+                headers.append(_NOSNIFF)
             headers.append(request_id)
             message["headers"] = headers
         await send(message)
@@ -254,6 +260,7 @@ def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, ori
 
 
 _VARY_ORIGIN = (b"vary", b"Origin")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 def _set_header(headers: list[tuple[bytes, bytes]], key: bytes, value: bytes) -> None:
@@ -277,6 +284,6 @@ async def _send_problem(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
                        "detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"),
+                "headers": [(b"content-type", b"application/problem+json"), _NOSNIFF,
                             (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})

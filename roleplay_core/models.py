@@ -63,18 +63,38 @@ class Reply:
 
 
 @attrs.frozen(kw_only=True)
-class JudgeRequest:
-    script: Script
-    #: The criteria to judge (those whose check kind is ``model``).
-    criteria: tuple[Criterion, ...]
-    transcript: tuple[TranscriptMessage, ...]
-    language: str = "en"
-
-
-@attrs.frozen(kw_only=True)
 class Evidence:
     seq: int
     quote: str
+
+
+@attrs.frozen(kw_only=True)
+class RuleFinding:
+    """What the rule-based checks found for one criterion, offered to a judge as candidate evidence."""
+
+    criterion_id: str
+    #: The rules' score, 0 to 100 (``None`` when the rules cannot measure the criterion).
+    score: float | None
+    #: The rules' justification, in plain words.
+    summary: str = ""
+    #: The lines the rules matched, verbatim, with their message numbers.
+    evidence: tuple[Evidence, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class JudgeRequest:
+    script: Script
+    #: The criteria to judge: every criterion of the rubric except the ``mechanical`` ones.
+    criteria: tuple[Criterion, ...]
+    #: The whole transcript; the prompt shows a window of it when ``transcript_tokens`` is set.
+    transcript: tuple[TranscriptMessage, ...]
+    language: str = "en"
+    #: The rules' results for the criteria, as candidate evidence for the judge.
+    rule_findings: tuple[RuleFinding, ...] = ()
+    #: At most about this many tokens of transcript go into the prompt (0: all of it). A longer
+    #: transcript keeps its first ``opening_messages`` and then the most recent messages that fit.
+    transcript_tokens: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    opening_messages: int = attrs.field(default=6, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen(kw_only=True)

@@ -24,6 +24,9 @@ class Principal(BaseUser):
     roles: tuple[str, ...] = ("user",)
     token_id: str | None = None
     expires_at: float | None = None
+    #: When the person last proved who they are (a password or a provider sign-in), from the
+    #: token's ``auth_time`` claim (OIDC's name for it); ``None`` when the token has none.
+    auth_time: float | None = None
 
     @property
     def is_authenticated(self) -> bool:

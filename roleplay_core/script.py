@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from .script_limits import check_script_limits
 from .serialization import converter, structure
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -204,6 +205,9 @@ class Criterion:
     #: Always checked by the rules, even when a language model judges the other criteria
     #: (forbidden phrases, a required disclosure). Not allowed on a ``model`` check.
     mechanical: bool = False
+    #: For a ``model`` check: how the rules score it when no language model is configured (any
+    #: other check kind). Without it, a ``model`` check is left out of an offline score.
+    offline_check: Check | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -246,6 +250,7 @@ class Script:
 
 def script_from_dict(data: Mapping[str, Any]) -> Script:
     """Structure plain data into a :class:`Script`; a 422 ``Problem`` names each bad field."""
+    check_script_limits(data)  # sizes first (roleplay_core/script_limits.py): 422 naming the field
     return structure(dict(data), Script)
 
 

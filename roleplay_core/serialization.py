@@ -113,6 +113,17 @@ def unstructure(value: Any) -> Any:
     return converter.unstructure(value)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
 async def read_json(request: Request) -> Any:
     """The request body as JSON: 415 for another content type, 400 for malformed JSON."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -120,9 +131,11 @@ async def read_json(request: Request) -> Any:
         raise Problem(415, "Send the body as application/json.")
     body = await request.body()
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit limit, NaN, Infinity, 1e999
+        raise Problem(400, f"The body is not valid JSON: {str(exc)[:200]}") from None
     except RecursionError:
         raise Problem(400, "The body is not valid JSON: it is nested too deeply.") from None
     try:

@@ -16,6 +16,7 @@ Every key is lower-case; tables merge key by key at every level.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -43,6 +44,12 @@ KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
             "leeway": 10,
             "token_cache_size": 4096,
             "websocket_auth_timeout": 5.0,
+            # The first WebSocket frame (the auth message) is refused above this, before parsing.
+            "websocket_auth_max_bytes": 4096,
+            # Every later frame; `roleplay serve` also gives it to uvicorn as --ws-max-size.
+            "websocket_max_frame_bytes": 1_048_576,
+            # How often an open WebSocket re-checks its account (deleted, disabled, demoted).
+            "websocket_recheck_seconds": 60.0,
         },
         "cors": {"allow_origins": [], "allow_credentials": False, "max_age": 600},
         "plugins": {},
@@ -203,6 +210,55 @@ def build_settings(
     return Settings(merged, env)
 
 
+#: The estimated entropy an HS256 secret needs in beta and production.
+SECRET_BITS = 128
+
+
+def secret_bits(secret: str) -> float:
+    """A conservative estimate of the entropy of ``secret``, in bits.
+
+    Each character the ones before it do not predict is worth ``log2(alphabet)`` bits, where the
+    alphabet is the character classes the secret uses (lower, upper, digits: 26/26/10; anything
+    else: 33). A character is predicted when the three characters ending with it appeared before
+    (``abcdefghij`` written three times is worth ten characters, not thirty) or when it continues a
+    run of steady steps (``abcdef``, ``12345``, ``zyx``, ``aaaa``). Random secrets score close to
+    their full length; repeated or sequential ones do not: ``abcdefghijabcdefghijabcdefghij12``
+    scores about 30 bits, ``secrets.token_hex(16)`` about 165, ``secrets.token_urlsafe(32)`` about 280.
+    """
+    classes = ("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789")
+    alphabet = sum(len(chars) for chars in classes if any(c in chars for c in secret))
+    if any(not any(c in chars for chars in classes) for c in secret):
+        alphabet += 33
+    seen: set[str] = set()
+    novel = 0
+    for i, char in enumerate(secret):
+        context = secret[max(0, i - 2):i + 1]
+        step = ord(char) - ord(secret[i - 1]) if i else None
+        steady = i >= 2 and step is not None and abs(step) <= 1 and step == ord(secret[i - 1]) - ord(secret[i - 2])
+        if context not in seen and not steady:
+            novel += 1
+        seen.add(context)
+    return novel * math.log2(max(alphabet, 2))
+
+
+def secret_source(settings: Settings) -> str:
+    """Where the token-signing key comes from, for the start-up log (never the key itself)."""
+    algorithm = settings.get("security.jwt_algorithm", "HS256")
+    if algorithm != "HS256":
+        return f"{algorithm} private key file security.jwt_private_key_file ({settings.get('security.jwt_private_key_file')})"
+    secret = settings.get("security.jwt_secret") or ""
+    if secret == DEV_JWT_SECRET:
+        return "the built-in development secret (public: anyone can sign tokens; set security.jwt_secret)"
+    if os.environ.get("ROLEPLAY_SECURITY__JWT_SECRET"):
+        return "HS256 secret from ROLEPLAY_SECURITY__JWT_SECRET"
+    return "HS256 secret security.jwt_secret from the settings files or overrides"
+
+
+def uses_development_secret(settings: Settings) -> bool:
+    return settings.get("security.jwt_algorithm", "HS256") == "HS256" and \
+        (settings.get("security.jwt_secret") or "") == DEV_JWT_SECRET
+
+
 def kernel_problems(settings: Settings) -> list[str]:
     """The kernel's own checks; plugins add theirs through ``validate_settings``."""
     problems: list[str] = []
@@ -214,8 +270,10 @@ def kernel_problems(settings: Settings) -> list[str]:
             problems.append("security.jwt_secret must be set (ROLEPLAY_SECURITY__JWT_SECRET)")
         elif strict and secret == DEV_JWT_SECRET:
             problems.append("security.jwt_secret is the development secret; set a real one")
-        elif strict and (len(secret) < 32 or len(set(secret)) < 10):
-            problems.append("security.jwt_secret must be at least 32 characters of real randomness")
+        elif strict and (len(secret) < 32 or secret_bits(secret) < SECRET_BITS):
+            problems.append(f"security.jwt_secret must be at least 32 characters of real randomness (an estimated "
+                            f"{SECRET_BITS} bits; this one has about {secret_bits(secret):.0f}). Make one with "
+                            "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     elif not settings.get("security.jwt_private_key_file"):
         problems.append(f"security.jwt_private_key_file must be set for {algorithm}")
     if settings.is_production:

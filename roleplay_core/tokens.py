@@ -172,5 +172,9 @@ class TokenService:
         roles = claims.get("roles") or []
         if not isinstance(roles, list) or not all(r in ROLES for r in roles):
             raise InvalidToken("invalid token: bad roles claim")
+        auth_time = claims.get("auth_time")
+        if auth_time is not None and (isinstance(auth_time, bool) or not isinstance(auth_time, (int, float))):
+            raise InvalidToken("invalid token: bad auth_time claim")
         return Principal(id=str(claims["sub"]), roles=tuple(roles), token_id=claims["jti"],
-                         expires_at=float(claims["exp"]))
+                         expires_at=float(claims["exp"]),
+                         auth_time=None if auth_time is None else float(auth_time))

@@ -6,7 +6,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from roleplay_core import JSON, Problem, create_app, hookimpl, parse_body
-from roleplay_core.testing import make_kernel
+from roleplay_core.testing import auth_headers, make_kernel
 
 
 @attrs.frozen
@@ -136,7 +136,9 @@ def test_cors_allows_configured_origins_only():
 
 def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz").json()
+    # the checks are for admins (issue 13, finding 13); anyone gets the status
+    assert client.get("/readyz").json() == {"status": "ready"}
+    ready = client.get("/readyz", headers=auth_headers(client.app, "root", ("admin",))).json()
     assert ready["status"] == "ready" and ready["checks"]["storage"]["ok"]
 
 
@@ -148,7 +150,8 @@ def test_readiness_reports_broken_storage(tmp_path):
     app = create_app(kernel)
     # open() would fail on this root too; start the app without running the lifespan
     client = TestClient(app, raise_server_exceptions=False)
-    response = client.get("/readyz")
+    assert client.get("/readyz").json() == {"status": "unavailable"}  # no path for anonymous callers
+    response = client.get("/readyz", headers=auth_headers(app, "root", ("admin",)))
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"

@@ -109,7 +109,7 @@ class Exploding:
 def test_plugin_that_fails_to_start_is_skipped_in_development(caplog):
     app = create_app(make_kernel(plugins=[Exploding()], load_entry_points=False))
     with caplog.at_level(logging.WARNING), TestClient(app) as client:
-        ready = client.get("/readyz")
+        ready = client.get("/readyz", headers=auth_headers(app, "root", ("admin",)))
         moon = client.get("/moon")
     assert ready.status_code == 200
     assert ready.json()["checks"]["plugins"]["skipped"] == ["exploding"]

@@ -77,7 +77,9 @@ class CopyState:
             raise CopyError(f"cannot read the copy state file {path}: {exc}; remove it or pass --restart") from exc
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from .file import make_private_dirs
+
+        make_private_dirs(path.parent)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "w") as handle:
             handle.write(self.to_json())

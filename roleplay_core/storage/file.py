@@ -29,6 +29,21 @@ HEADER = len(MAGIC) + 32 + 1  # magic, 32 hex digits of version, newline
 LOCK_STRIPES = 256
 
 
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and any missing parents with mode 0700: records (accounts, transcripts,
+    audio) are readable by the server's user only. Existing folders are left as they are."""
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        make_private_dirs(folder.parent)
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+
+
 class FileStorage(Storage):
     name = "file"
 
@@ -50,7 +65,7 @@ class FileStorage(Storage):
 
     def _open_sync(self) -> None:
         for folder in (self.root, self._tmp, self._locks):
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(folder)
 
     async def check(self) -> None:
         def probe() -> None:
@@ -98,7 +113,7 @@ class FileStorage(Storage):
 
     def _write(self, path: Path, data: bytes) -> str:
         version = uuid.uuid4().hex
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         tmp = self._tmp / f"{version}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

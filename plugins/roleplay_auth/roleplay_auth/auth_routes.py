@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import hmac
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -14,6 +15,7 @@ from .bodies import Login, RefreshBody, Register, checked_email, checked_languag
 from .emails import normalise
 from .refresh import RefreshError, RefreshReused
 from .service import AuthService, service
+from .throttle import too_many
 from .users import EmailTaken, User
 
 WRONG_CREDENTIALS = "The email or password is wrong."
@@ -29,10 +31,32 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def audit_email(email: str) -> str:
+    """What the audit log keeps of an email someone typed: at most 254 characters (the longest
+    email there can be), so a failed login cannot write a megabyte into the log."""
+    return email if len(email) <= MAX_EMAIL else email[:MAX_EMAIL] + "…"
+
+
+MAX_EMAIL = 254
+
+#: An HttpOnly cookie naming this browser as a device that signed in before (throttle.py).
+DEVICE_COOKIE = "roleplay_device"
+
+
+def device_of(request: Request) -> str | None:
+    value = request.cookies.get(DEVICE_COOKIE) or None
+    return value if value and len(value) <= 64 else None
+
+
 async def register(request: Request) -> Response:
     auth = auth_of(request)
     if not auth.registration_enabled:
         raise Problem(403, "Registration is switched off here; ask an admin for an account.")
+    # Every attempt counts, before the body is even read: each one may cost a password hash.
+    limit, window = auth.limit("auth.registration.per_address")
+    wait = await auth.limits.take("register", client_address(request), limit=limit, window=window)
+    if wait:
+        raise too_many("Too many registrations from this address; try again later.", wait)
     body = await parse_body(request, Register)
     email = checked_email(body.email)
     display_name = checked_name(body.display_name)
@@ -56,17 +80,17 @@ async def login(request: Request) -> Response:
     body = await parse_body(request, Login)
     email = normalise(body.email)
     ip = client_address(request)
-    subjects = {"account": email, "client": ip}
+    device = device_of(request)
     provider = request.app.state.kernel.auth_providers.get(body.provider)
     if provider is None or provider.kind != "password":
         names = sorted(n for n, p in request.app.state.kernel.auth_providers.items() if p.kind == "password")
         raise validation_problem([FieldError("provider", f"no password sign-in named {body.provider!r}; "
                                                          f"available: {', '.join(names) or 'none'}")])
-    await auth.throttle.check(subjects)
+    await auth.throttle.check(email, ip, device)
     identity = await provider.authenticate({"email": email, "password": body.password})
     if identity is None:
-        await auth.throttle.failure(subjects)
-        await auth.record("login.failed", email=email, method=provider.name, ip=ip)
+        await auth.throttle.failure(email, ip)
+        await auth.record("login.failed", email=audit_email(email), method=provider.name, ip=ip)
         raise Problem(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
     if provider.name == "local":
         user = await auth.users.get_user(identity.subject)
@@ -76,11 +100,17 @@ async def login(request: Request) -> Response:
     if user is None:  # deleted between the check and now
         raise Problem(401, WRONG_CREDENTIALS)
     if user.disabled:
+        # The same answer as a wrong password: the right one must not tell a guesser it was right.
         await auth.record("login.failed", user_id=user.id, method=provider.name, ip=ip, reason="disabled")
-        raise Problem(403, "This account is disabled.")
-    await auth.throttle.reset("account", email)
+        raise Problem(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": 'Bearer realm="roleplay"'})
+    device = await auth.throttle.success(email, ip, device)
     await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
-    return JSON(await auth.sign_in(user))
+    response = JSON(await auth.sign_in(user))
+    # This browser is now a known device of the account: a lock-out by someone else's wrong
+    # guesses does not apply to it (throttle.py).
+    response.set_cookie(DEVICE_COOKIE, device, max_age=int(auth.throttle.known_seconds), path=f"{auth.prefix}/",
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
 
 
 async def refresh(request: Request) -> Response:
@@ -101,7 +131,8 @@ async def refresh(request: Request) -> Response:
     if user.disabled:
         await auth.refresh.revoke_family(grant.family)
         raise Problem(403, "This account is disabled.")
-    return JSON(auth.pair(user, await auth.refresh.rotate(grant, user.session_epoch)))
+    # The new access token keeps the family's sign-in time: refreshing is not re-authenticating.
+    return JSON(auth.pair(user, await auth.refresh.rotate(grant, user.session_epoch), grant.auth_time))
 
 
 async def logout(request: Request) -> Response:
@@ -131,18 +162,56 @@ def _redirect_provider(request: Request):
     return provider
 
 
+#: The cookie that binds a redirect sign-in to the browser that started it (login CSRF defence).
+FLOW_COOKIE = "roleplay_oauth_state"
+
+
+def _flow_cookie(auth: AuthService, provider: str) -> dict:
+    callback = auth.callback_url(provider)
+    return {"key": FLOW_COOKIE, "path": urlsplit(callback).path or "/", "httponly": True, "samesite": "lax",
+            "secure": callback.startswith("https://")}
+
+
+async def _oauth_limit(auth: AuthService, request: Request) -> None:
+    """Starting a sign-in writes a pending record, and a failed callback an audit event: both are
+    limited per address (``auth.oauth_per_address``), so anonymous requests cannot grow storage."""
+    limit, window = auth.limit("auth.oauth_per_address")
+    wait = await auth.limits.take("oauth", client_address(request), limit=limit, window=window)
+    if wait:
+        raise too_many("Too many sign-in attempts from this address; try again later.", wait)
+
+
 async def oauth_login(request: Request) -> Response:
     auth = auth_of(request)
     provider = _redirect_provider(request)
+    await _oauth_limit(auth, request)
     url = await provider.authorization_url(request, auth.callback_url(provider.name))
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    state = parse_qs(urlsplit(url).query).get("state", [""])[0]
+    response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    # Only this browser can finish the flow: the callback must bring the state back in this
+    # HttpOnly cookie too. SameSite=Lax still sends it on the provider's top-level redirect back.
+    response.set_cookie(value=state, max_age=int(auth.settings.get("auth.oauth_state_ttl", 600)),
+                        **_flow_cookie(auth, provider.name))
+    return response
+
+
+def _check_flow_cookie(request: Request) -> None:
+    """400 unless the callback's ``state`` is the one this browser's cookie holds."""
+    state = request.query_params.get("state") or ""
+    cookie = request.cookies.get(FLOW_COOKIE) or ""
+    if not state or not cookie or not hmac.compare_digest(state.encode(), cookie.encode()):
+        raise Problem(400, "This sign-in was not started in this browser (or its cookie expired or was blocked), "
+                           "so it was refused. Start the sign-in again here.",
+                      extra={"code": "oauth_browser_mismatch"})
 
 
 async def oauth_callback(request: Request) -> Response:
     auth = auth_of(request)
     provider = _redirect_provider(request)
     ip = client_address(request)
+    await _oauth_limit(auth, request)
     try:
+        _check_flow_cookie(request)
         identity = await provider.complete(request, auth.callback_url(provider.name))
     except Problem as problem:
         await auth.record("login.failed", method=provider.name, ip=ip, reason=problem.detail)
@@ -152,14 +221,18 @@ async def oauth_callback(request: Request) -> Response:
         await auth.record("login.failed", user_id=user.id, method=provider.name, ip=ip, reason="disabled")
         raise Problem(403, "This account is disabled.")
     await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
-    pair = await auth.sign_in(user)
+    pair = await auth.sign_in(user, identity.claims.get("auth_time"))  # the provider's sign-in time
     front = auth.settings.get("auth.oauth_frontend_redirect") or ""
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     if front:
         # The fragment never reaches a server or a Referer header, unlike a query string.
         fragment = urlencode({**{k: str(v) for k, v in pair.items()}, "account": how})
-        return RedirectResponse(f"{front}#{fragment}", status_code=302, headers=headers)
-    return JSON({"user": user.public(), "account": how, **pair}, headers=headers)
+        response: Response = RedirectResponse(f"{front}#{fragment}", status_code=302, headers=headers)
+    else:
+        response = JSON({"user": user.public(), "account": how, **pair}, headers=headers)
+    cookie = _flow_cookie(auth, provider.name)
+    response.delete_cookie(cookie.pop("key"), **cookie)
+    return response
 
 
 async def me(request: Request) -> Response:

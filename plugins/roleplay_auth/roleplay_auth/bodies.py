@@ -8,13 +8,17 @@ import attrs
 
 from roleplay_core import FieldError, validation_problem
 
-from .emails import is_valid, normalise
+from .emails import hidden_characters, is_valid, normalise
 
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_NAME = 100
 # Control characters (C0 but tab, newline and carriage return, DEL, C1): a NUL or an escape
 # sequence in a name shown to other people breaks exports, logs and terminals.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Invisible characters that reorder or hide text: bidi controls (U+202E shows "exe.gnp" as "png.exe")
+# and zero-width ones. ZWJ (U+200D) and ZWNJ (U+200C) stay allowed: emoji sequences and scripts
+# such as Persian need them.
+INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u180e]")
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +66,10 @@ class AdminUpdate:
 
 def checked_email(value: str, field: str = "email") -> str:
     email = normalise(value)
+    # NUL, escape sequences, bidi and zero-width characters: an address shown to admins and
+    # written to logs must look like what it is.
+    if hidden_characters(email):
+        raise validation_problem([FieldError(field, "must not contain control or invisible characters")])
     if not is_valid(email):
         raise validation_problem([FieldError(field, "must be an email address like name@example.com")])
     return email
@@ -73,6 +81,8 @@ def checked_name(value: str, field: str = "display_name") -> str:
     some of them, like U+001F, into spaces)."""
     if CONTROL.search(value):
         raise validation_problem([FieldError(field, "must not contain control characters")])
+    if INVISIBLE.search(value):
+        raise validation_problem([FieldError(field, "must not contain bidi or zero-width control characters")])
     name = " ".join(value.split())
     if not name:
         raise validation_problem([FieldError(field, "must not be empty")])

@@ -19,7 +19,11 @@ def defaults(env: str) -> dict[str, Any]:
     development = env == "development"
     return {
         "auth": {
-            "registration": {"enabled": True},
+            # per_address: registrations one address may attempt per window (0 = no limit). Generous
+            # in development (one person, many test accounts); set it to the size of the largest
+            # group that registers at once behind one address (a classroom behind a NAT).
+            "registration": {"enabled": True,
+                             "per_address": {"max": 1000 if development else 30, "window_seconds": 3600}},
             "password": {
                 "min_length": 10,
                 "max_length": 256,
@@ -31,12 +35,20 @@ def defaults(env: str) -> dict[str, Any]:
             "throttle": {
                 "account": {"max_failures": 5, "window_seconds": 900, "lockout_seconds": 900},
                 "client": {"max_failures": 50, "window_seconds": 900, "lockout_seconds": 900},
+                # "pair" (one account from one address) takes the account rule unless set.
+                # Addresses and browsers that signed in within known_days pass account and client locks.
+                "known_days": 90,
             },
             # The callback URL the provider sees is <oauth_redirect_base><prefix>/auth/oauth/<name>/callback.
             "oauth_redirect_base": "http://localhost:8000" if development else "",
             # Empty: the callback answers JSON. Set: 302 there with the tokens in the fragment.
             "oauth_frontend_redirect": "",
             "oauth_state_ttl": 600,
+            # Sign-in starts and callbacks per address per window (each start stores a pending
+            # record until it expires); 0 = no limit. Expired pending records are swept every
+            # oauth_prune_seconds by each server (0 = only by `roleplay users prune`).
+            "oauth_per_address": {"max": 30, "window_seconds": 600},
+            "oauth_prune_seconds": 600,
             "oidc_cache_seconds": 3600,
             "oidc": {
                 "google": {

@@ -16,8 +16,17 @@ def normalise(email: str) -> str:
     return unicodedata.normalize("NFKC", email).strip().lower()
 
 
+def hidden_characters(value: str) -> bool:
+    """Whether ``value`` holds a control or invisible character (NUL, an escape sequence, a bidi
+    control, a zero-width space...): Unicode categories Cc, Cf, Cs, Co, Zl and Zp."""
+    return any(unicodedata.category(c) in _HIDDEN for c in value)
+
+
+_HIDDEN = frozenset(("Cc", "Cf", "Cs", "Co", "Zl", "Zp"))
+
+
 def is_valid(email: str) -> bool:
-    return len(email) <= 254 and bool(_EMAIL.match(email))
+    return len(email) <= 254 and bool(_EMAIL.match(email)) and not hidden_characters(email)
 
 
 def digest(value: str) -> str:

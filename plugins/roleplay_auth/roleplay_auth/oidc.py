@@ -30,7 +30,7 @@ from starlette.requests import Request
 from roleplay_core import AuthProvider, ExternalIdentity, NotFound, PreconditionFailed, Problem, Storage
 
 from .config import scopes_of
-from .emails import normalise
+from .emails import hidden_characters, normalise
 
 #: Asymmetric algorithms accepted for id_tokens. Never "none"; never HS* (that would
 #: make the client secret a signing key).
@@ -147,9 +147,12 @@ class OIDCProvider(AuthProvider):
         pending = {"provider": self.name, "nonce": nonce, "code_verifier": verifier,
                    "redirect_uri": redirect_uri, "expires_at": time.time() + self.state_ttl}
         await self.storage.put(self.pending_key(state), json.dumps(pending).encode(), if_absent=True)
+        # ?reauth=true: the person must sign in at the provider again now (an SSO session is not
+        # enough), for the changes that need a recent sign-in (reauth.py).
+        fresh = {"prompt": "login", "max_age": "0"} if request.query_params.get("reauth") in ("1", "true") else {}
         async with self._client(redirect_uri=redirect_uri, scope=" ".join(self.scopes)) as client:
             url, _ = client.create_authorization_url(meta["authorization_endpoint"], state=state,
-                                                     code_verifier=verifier, nonce=nonce)
+                                                     code_verifier=verifier, nonce=nonce, **fresh)
         return url
 
     async def _take_pending(self, state: str) -> dict[str, Any]:
@@ -191,10 +194,12 @@ class OIDCProvider(AuthProvider):
         return ExternalIdentity(
             provider=self.name,
             subject=str(claims["sub"]),
-            email=normalise(email) if isinstance(email, str) and email.strip() else None,
+            # An address with control or invisible characters is no address to link or show.
+            email=normalise(email) if isinstance(email, str) and email.strip() and not hidden_characters(email) else None,
             email_verified=verified is True or verified == "true",
             display_name=str(claims.get("name") or claims.get("given_name") or "") or None,
-            claims={k: claims[k] for k in ("iss", "sub", "email", "email_verified", "name", "locale") if k in claims},
+            claims={k: claims[k] for k in ("iss", "sub", "email", "email_verified", "name", "locale", "auth_time")
+                    if k in claims},
         )
 
     async def _exchange(self, meta: Mapping[str, Any], code: str, pending: Mapping[str, Any]) -> dict[str, Any]:

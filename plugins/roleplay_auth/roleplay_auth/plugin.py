@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from roleplay_core import hookimpl
@@ -9,6 +11,7 @@ from roleplay_core import hookimpl
 from . import auth_routes, cli, config, users_routes
 from .local import LocalPasswordProvider
 from .oidc import OIDCProvider
+from .prune import prune_pending
 from .service import service
 
 logger = logging.getLogger("roleplay.auth")
@@ -43,6 +46,19 @@ def register_auth_providers(kernel):
 
 
 @hookimpl
+async def check_principal(kernel, principal):
+    """Long-lived connections ask this now and then: is the account behind ``principal`` still good?"""
+    user = await service(kernel).users.get_user(principal.id)
+    if user is None:
+        return "the account no longer exists"
+    if user.disabled:
+        return "the account is disabled"
+    if any(role not in user.roles for role in principal.roles):
+        return "the account's roles changed; sign in again"
+    return None
+
+
+@hookimpl
 def register_commands(subparsers):
     cli.add_commands(subparsers)
 
@@ -52,11 +68,30 @@ async def startup(kernel):
     auth = service(kernel)
     await auth.passwords.warm_up()  # the dummy hash for unknown-email logins
     await bootstrap_admin(kernel)
+    interval = float(kernel.settings.get("auth.oauth_prune_seconds", 600) or 0)
+    if interval > 0:
+        auth.sweeper = asyncio.create_task(sweep_pending(kernel, interval), name="auth-oauth-sweep")
+
+
+async def sweep_pending(kernel, interval: float) -> None:
+    """Delete expired pending sign-ins now and then: every anonymous /login call stores one."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await prune_pending(kernel.storage)
+        except Exception:  # storage briefly away: try again next time
+            logger.warning("could not sweep expired OAuth sign-ins", exc_info=True)
 
 
 @hookimpl
-def shutdown(kernel):
-    service(kernel).passwords.close()
+async def shutdown(kernel):
+    auth = service(kernel)
+    if auth.sweeper is not None:
+        auth.sweeper.cancel()
+        with contextlib.suppress(BaseException):
+            await auth.sweeper
+        auth.sweeper = None
+    auth.passwords.close()
 
 
 async def bootstrap_admin(kernel) -> None:

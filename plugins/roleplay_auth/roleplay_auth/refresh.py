@@ -41,6 +41,9 @@ class Grant:
     user_id: str
     family: str
     epoch: int
+    #: When the sign-in that started the family happened (seconds since the epoch; 0 if unknown):
+    #: tokens refreshed later keep it, so a refresh never counts as a fresh sign-in.
+    auth_time: float = 0.0
 
 
 def _hash(token: str) -> str:
@@ -60,17 +63,18 @@ class RefreshTokens:
     def family_key(family: str) -> str:
         return f"auth/families/{family}"
 
-    async def start(self, user_id: str, epoch: int) -> str:
-        """A new family (a new sign-in) and its first token."""
+    async def start(self, user_id: str, epoch: int, auth_time: float | None = None) -> str:
+        """A new family (a new sign-in at ``auth_time``, default now) and its first token."""
         family = uuid.uuid4().hex
-        body = {"user_id": user_id, "revoked": False, "created_at": time.time()}
+        now = time.time()
+        body = {"user_id": user_id, "revoked": False, "created_at": now}
         await self.storage.put(self.family_key(family), json.dumps(body).encode(), if_absent=True)
-        return await self._issue(Grant(user_id, family, epoch))
+        return await self._issue(Grant(user_id, family, epoch, now if auth_time is None else auth_time))
 
     async def _issue(self, grant: Grant) -> str:
         token = secrets.token_urlsafe(32)
         body = {"user_id": grant.user_id, "family": grant.family, "epoch": grant.epoch,
-                "expires_at": time.time() + self.ttl, "used_at": None}
+                "auth_time": grant.auth_time, "expires_at": time.time() + self.ttl, "used_at": None}
         await self.storage.put(self.token_key(token), json.dumps(body).encode(), if_absent=True)
         return token
 
@@ -83,7 +87,7 @@ class RefreshTokens:
         except NotFound:
             raise RefreshError("unknown refresh token") from None
         body = json.loads(record.data)
-        grant = Grant(body["user_id"], body["family"], int(body.get("epoch", 0)))
+        grant = Grant(body["user_id"], body["family"], int(body.get("epoch", 0)), float(body.get("auth_time") or 0))
         if body.get("used_at") is not None:
             await self.revoke_family(grant.family)
             raise RefreshReused(grant.user_id, grant.family)
@@ -102,7 +106,7 @@ class RefreshTokens:
 
     async def rotate(self, grant: Grant, epoch: int) -> str:
         """The next token of ``grant``'s family."""
-        return await self._issue(Grant(grant.user_id, grant.family, epoch))
+        return await self._issue(Grant(grant.user_id, grant.family, epoch, grant.auth_time))
 
     async def family_revoked(self, family: str) -> bool:
         try:

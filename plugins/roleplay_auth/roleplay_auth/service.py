@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from typing import Any
 
@@ -9,11 +10,11 @@ import attrs
 
 from roleplay_core import EventLog, ExternalIdentity, Kernel, Problem
 
-from .bodies import CONTROL, MAX_NAME
+from .bodies import CONTROL, INVISIBLE, MAX_NAME
 from .config import enabled_oidc
 from .passwords import Passwords, policy_problems
 from .refresh import RefreshTokens
-from .throttle import Throttle
+from .throttle import RateLimit, Throttle
 from .users import EmailTaken, Identity, IdentityTaken, User, UserStore, identity_id, new_user_id, now_iso
 
 _services: weakref.WeakKeyDictionary[Kernel, AuthService] = weakref.WeakKeyDictionary()
@@ -37,6 +38,8 @@ class AuthService:
                                    threads=settings.get("auth.password.hash_threads") or None)
         self.refresh = RefreshTokens(kernel.storage, int(settings.get("auth.refresh_token_ttl", 2592000)))
         self.throttle = Throttle(kernel.storage, settings.get("auth.throttle") or {})
+        self.limits = RateLimit(kernel.storage)
+        self.sweeper: Any = None  # the task deleting expired OAuth sign-ins (plugin.startup)
         self.audit = EventLog(kernel.storage, "auth/audit")
 
     # -- settings -------------------------------------------------------------
@@ -47,6 +50,11 @@ class AuthService:
         if isinstance(value, str):
             return value.strip().lower() not in ("false", "0", "no", "off")
         return bool(value)
+
+    def limit(self, dotted: str) -> tuple[int, float]:
+        """``(max, window_seconds)`` of a rate-limit setting such as ``auth.registration.per_address``."""
+        rule = self.settings.get(dotted) or {}
+        return int(rule.get("max", 0)), float(rule.get("window_seconds", 3600))
 
     @property
     def prefix(self) -> str:
@@ -65,16 +73,23 @@ class AuthService:
 
     # -- tokens ---------------------------------------------------------------
 
-    def access_token(self, user: User) -> str:
-        return self.kernel.tokens.issue(user.id, user.roles)
+    def access_token(self, user: User, auth_time: float | None = None) -> str:
+        """An access token for ``user``; ``auth_time`` (the ``auth_time`` claim, as in OIDC) is when
+        the person last proved who they are, which :func:`reauth.require_recent` checks."""
+        extra = {"auth_time": int(auth_time)} if auth_time else None
+        return self.kernel.tokens.issue(user.id, user.roles, extra=extra)
 
-    def pair(self, user: User, refresh_token: str) -> dict[str, Any]:
-        return {"access_token": self.access_token(user), "refresh_token": refresh_token,
+    def pair(self, user: User, refresh_token: str, auth_time: float | None = None) -> dict[str, Any]:
+        return {"access_token": self.access_token(user, auth_time), "refresh_token": refresh_token,
                 "token_type": "Bearer", "expires_in": self.kernel.tokens.ttl}
 
-    async def sign_in(self, user: User) -> dict[str, Any]:
-        """A new session (refresh-token family) for ``user`` and its token pair."""
-        return self.pair(user, await self.refresh.start(user.id, user.session_epoch))
+    async def sign_in(self, user: User, auth_time: Any = None) -> dict[str, Any]:
+        """A new session (refresh-token family) for ``user``, who proved who they are just now, or at
+        ``auth_time`` when a provider says its sign-in was earlier (an SSO session's ``auth_time``)."""
+        now = time.time()
+        if isinstance(auth_time, (int, float)) and not isinstance(auth_time, bool):
+            now = min(now, float(auth_time))
+        return self.pair(user, await self.refresh.start(user.id, user.session_epoch, now), now)
 
     # -- audit ----------------------------------------------------------------
 
@@ -120,7 +135,7 @@ class AuthService:
             raise Problem(403, "Registration is switched off here; ask an admin for an account.")
         claimed_email = identity.email if identity.email and identity.email_verified else None
         # A provider's name claim is outside our control: drop control characters, fold spaces.
-        display = " ".join(CONTROL.sub("", identity.display_name or "").split())
+        display = " ".join(INVISIBLE.sub("", CONTROL.sub("", identity.display_name or "")).split())
         display = display or (identity.email or "").split("@")[0] or identity.provider
         user = User(id=new_user_id(), email=claimed_email, display_name=display[:MAX_NAME],
                     preferred_language=None, identities=(link,))

@@ -22,6 +22,7 @@ from roleplay_core import (
     validation_problem,
 )
 
+from . import reauth
 from .auth_routes import auth_of, client_address, stored_user
 from .bodies import AdminUpdate, ChangePassword, UpdateMe, checked_language, checked_name, reject_unknown
 from .users import LastAdmin, User, now_iso
@@ -58,11 +59,13 @@ async def patch_me(request: Request) -> Response:
 async def delete_me(request: Request) -> Response:
     user = await stored_user(request)
     auth = auth_of(request)
+    await reauth.require_recent(request, user, (await reauth.optional_body(request)).current_password)
     try:
         await auth.users.delete(user.id)
     except LastAdmin:
         raise Problem(409, "You are the last admin; make someone else admin first.") from None
     await auth.record("user.deleted", user_id=user.id, by=user.id, ip=client_address(request))
+    await request.app.state.kernel.user_deleted(user.id)  # sessions, evaluations, audio: every plugin erases
     return Response(status_code=204)
 
 
@@ -71,17 +74,14 @@ async def change_password(request: Request) -> Response:
     auth = auth_of(request)
     body = await parse_body(request, ChangePassword)
     if user.password_hash:
+        # Changing a password always takes the current one: a fresh provider sign-in is not enough.
         if not body.current_password:
             raise validation_problem([FieldError("current_password", "is required to change the password")])
-        subjects = {"account": user.email or user.id, "client": client_address(request)}
-        await auth.throttle.check(subjects)
-        if not await auth.passwords.verify(user.password_hash, body.current_password):
-            await auth.throttle.failure(subjects)
-            await auth.record("login.failed", user_id=user.id, method="local", reason="password change",
-                              ip=client_address(request))
-            raise validation_problem([FieldError("current_password", "is wrong")])
+        await reauth.verify_password(request, user, body.current_password)
     elif not user.email:
         raise Problem(409, "This account has no email address, so it cannot have a password.")
+    else:  # setting a first password: only right after a sign-in with the account's provider
+        await reauth.require_recent(request, user, None)
     problems = auth.password_problems(body.new_password, user.email)
     if problems:
         raise validation_problem([FieldError("new_password", p) for p in problems])
@@ -111,6 +111,7 @@ async def delete_auth_method(request: Request) -> Response:
     method_id = request.path_params["method_id"]
     if method_id not in {m["id"] for m in user.auth_methods()}:
         raise Problem(404, f"No sign-in method {method_id!r} on this account.")
+    await reauth.require_recent(request, user, (await reauth.optional_body(request)).current_password)
     removed = []
 
     def change(current: User) -> User:
@@ -252,6 +253,7 @@ async def delete_user(request: Request) -> Response:
     except LastAdmin:
         raise Problem(409, "This is the last admin: it cannot be deleted.") from None
     await auth.record("user.deleted", user_id=target.id, by=admin.id, ip=client_address(request))
+    await request.app.state.kernel.user_deleted(target.id)
     return Response(status_code=204)
 
 

@@ -125,6 +125,9 @@ class OIDCTestProvider:
         self.sign_with_rogue_key = False
         self.nonce_override: str | None = None
         self.user: dict[str, Any] | None = None
+        #: When the person signed in at the provider (an SSO session); None: at every authorize. A
+        #: request with prompt=login or max_age=0 makes them sign in again (now), as real providers do.
+        self.signed_in_at: int | None = None
         self.codes: dict[str, Code] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
         self.authorize_requests: list[dict[str, str]] = []
@@ -136,6 +139,13 @@ class OIDCTestProvider:
         self.server = self._authorization_server()
         self._uvicorn: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+
+    def _auth_time(self, params: dict) -> int:
+        fresh = params.get("prompt") == "login" or str(params.get("max_age")) == "0"
+        if fresh or self.signed_in_at is None:
+            self.signed_in_at = int(time.time()) if fresh else self.signed_in_at
+            return int(time.time())
+        return self.signed_in_at
 
     @property
     def discovery_url(self) -> str:
@@ -172,7 +182,7 @@ class OIDCTestProvider:
                 provider.codes[code] = Code(
                     provider, code=code, client_id=request.client.get_client_id(),
                     redirect_uri=data.get("redirect_uri"), scope=request.payload.scope, nonce=data.get("nonce"),
-                    user=request.user, auth_time=int(time.time()),
+                    user=request.user, auth_time=provider._auth_time(data),
                     code_challenge=data.get("code_challenge"), code_challenge_method=data.get("code_challenge_method"),
                 )
 

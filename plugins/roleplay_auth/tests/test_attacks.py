@@ -185,7 +185,7 @@ def test_disabled_user_keeps_no_session():
         assert client.get("/users/me", headers=bearer(pair)).status_code == 403
         assert client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code in (401, 403)
         assert client.post("/auth/login", json={"email": "leaver@example.com", "password": PASSWORD}
-                           ).status_code == 403
+                           ).status_code == 401  # like a wrong password (issue 13, finding 13)
         client.patch(f"/users/{user_id}", json={"disabled": False}, headers=bearer(admin))
         assert login(client, "leaver@example.com")
         # the old family stays dead after re-enabling: disabling ended every session

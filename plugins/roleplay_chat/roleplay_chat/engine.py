@@ -1,36 +1,61 @@
 """The built-in ``scripted`` model provider: a deterministic offline character engine.
 
-It plays a character from the script's :class:`roleplay_core.ScriptedPlay`: the
-learner's message is matched to beat triggers (see :mod:`roleplay_chat.matching`),
-the best eligible beat above the threshold fires (preconditions: ``requires``,
-``excludes``, mood range, fired once unless ``repeatable``), its reply variant is
-picked without repeating until every variant was used, and the mood moves by the
-beat's ``mood_effect``. Anything off-script gets a fallback line that fits the
-mood. After each turn the end conditions are checked in order; the first one met
-ends the scene, with its closing line.
+It plays a character from the script's :class:`roleplay_core.ScriptedPlay`. Each
+learner message is cut into sentences and matched to beat triggers (see
+:mod:`roleplay_chat.matching`, over the words and concepts of
+:mod:`roleplay_core.text`); a beat may fire when its preconditions hold
+(``requires``, ``excludes``, mood range, fired once unless ``repeatable``, a
+``greeting`` only on the learner's first message).
 
-Everything the engine remembers travels in ``Reply.state`` and comes back in the
-next ``ReplyRequest.state``, so it never re-reads the transcript: message 1,000
-costs what message 10 does. Randomness comes from ``(seed, turn, beat)`` only,
-so the same seed and the same messages give the same conversation.
+- **Several intents.** The best matching beat fires. When another beat matched
+  too (in another sentence, or in the same one on other words), the character
+  answers it in the same turn, its reply placed where the learner said it; both
+  beats move the mood and both are reported. At most two beats play per turn;
+  any further one is kept as *pending* and answered on the next turn if that
+  turn would otherwise get a fallback.
+- **Variants** are picked without repeating until every variant was used.
+- **Off-script input** gets a fallback that fits the mood, never one said in the
+  last :data:`FALLBACK_MEMORY` turns. After :data:`NUDGE_AFTER` fallbacks in a
+  row, the character instead gives the ``nudge`` of the first beat the learner
+  could take next (never the same nudge twice in a row).
+
+After each turn the end conditions are checked in order; the first one met ends
+the scene, with its closing line.
+
+Everything the engine remembers travels in ``Reply.state`` (bounded, plain
+JSON) and comes back in the next ``ReplyRequest.state``, so it never re-reads
+the transcript: message 1,000 costs what message 10 does. Randomness comes from
+``(seed, turn, beat)`` only, so the same seed and the same messages give the
+same conversation.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import zlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from roleplay_core import Beat, Character, ModelProvider, Reply, ReplyDelta, ReplyRequest, Script
 from roleplay_core.script import MOOD_MAX, MOOD_MIN
+from roleplay_core.text import CJK, lexicon_for
 
-from .matching import CJK, THRESHOLD, Synonyms, TriggerIndex
+from .matching import THRESHOLD, Match, TriggerIndex
 
-STATE_VERSION = 1
+#: Version 2 added ``misses``, ``recent``, ``pending`` and ``nudge``; a version 1 state is upgraded.
+STATE_VERSION = 2
+#: Beats one turn plays at most: the best match and one more the learner said.
+MAX_BEATS_PER_TURN = 2
+#: Further matched beats kept for the next turn, at most.
+MAX_PENDING = 3
+#: A fallback reply is not said again within this many turns.
+FALLBACK_MEMORY = 4
+#: Fallbacks in a row after which the character nudges instead of a third one.
+NUDGE_AFTER = 2
 
 #: Said to off-script input when the script has no fallback for the current mood.
 GENERIC_FALLBACK = {
@@ -54,18 +79,35 @@ class Turn:
 
 
 def initial_state(script: Script) -> dict[str, Any]:
-    return {"v": STATE_VERSION, "mood": script.scripted.initial_mood, "turns": 0, "fired": [], "used": {}}
+    return {"v": STATE_VERSION, "mood": script.scripted.initial_mood, "turns": 0, "fired": [], "used": {},
+            "misses": 0, "recent": [], "pending": [], "nudge": None}
 
 
 def _state(script: Script, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not given or given.get("v") != STATE_VERSION:
+    """A working copy of ``given``; a version 1 state keeps what it knew, anything unknown starts afresh."""
+    if not given or given.get("v") not in (1, STATE_VERSION):
         return initial_state(script)
+    try:
+        return _upgrade(script, given)
+    except (TypeError, ValueError):  # not a state this engine wrote: start the scene afresh, never fail
+        return initial_state(script)
+
+
+def _upgrade(script: Script, given: Mapping[str, Any]) -> dict[str, Any]:
+    beats = {beat.id for beat in script.scripted.beats}
+    # Bounded on the way in too: a state is client-invisible but stored, so never trust its size.
+    recent = [[int(turn), int(crc)] for turn, crc in list(given.get("recent", []))[-FALLBACK_MEMORY:]]
+    nudge = given.get("nudge")
     return {
         "v": STATE_VERSION,
         "mood": int(given.get("mood", script.scripted.initial_mood)),
         "turns": int(given.get("turns", 0)),
-        "fired": list(given.get("fired", [])),
-        "used": {key: list(value) for key, value in dict(given.get("used", {})).items()},
+        "fired": [beat for beat in given.get("fired", []) if beat in beats],
+        "used": {str(key): [int(i) for i in value] for key, value in dict(given.get("used", {})).items()},
+        "misses": int(given.get("misses", 0)),
+        "recent": recent,
+        "pending": [beat for beat in given.get("pending", []) if beat in beats][:MAX_PENDING],
+        "nudge": nudge if nudge in beats else None,
     }
 
 
@@ -73,30 +115,54 @@ def _in_mood(mood: int, low: int | None, high: int | None) -> bool:
     return (low is None or mood >= low) and (high is None or mood <= high)
 
 
-def eligible(beat: Beat, state: Mapping[str, Any]) -> bool:
-    """Whether ``beat`` may fire now: preconditions, mood, and once unless repeatable."""
-    fired = set(state["fired"])
+def _open(beat: Beat, state: Mapping[str, Any]) -> bool:
+    """Whether ``beat`` could still fire in this turn once other beats of it fired (requires and mood aside)."""
+    fired = state["fired"]
     return (
         bool(beat.triggers)
         and (beat.repeatable or beat.id not in fired)
-        and all(required in fired for required in beat.requires)
         and not any(excluded in fired for excluded in beat.excludes)
+        and not (beat.greeting and state["turns"] > 0)
+    )
+
+
+def eligible(beat: Beat, state: Mapping[str, Any]) -> bool:
+    """Whether ``beat`` may answer the next learner message, given the state after the previous one.
+
+    Preconditions, mood, once unless repeatable, and a greeting only before any message was answered.
+    """
+    fired = state["fired"]
+    return (
+        _open(beat, state)
+        and all(required in fired for required in beat.requires)
         and _in_mood(state["mood"], beat.min_mood, beat.max_mood)
     )
 
 
-def pick_variant(replies: tuple[str, ...], key: str, state: dict[str, Any], seed: int) -> str:
-    """A reply variant not used yet in this cycle; a new cycle never starts with the last one said."""
+def pick_variant(replies: Sequence[str], key: str, state: dict[str, Any], seed: int, turn: int | None = None,
+                 avoid: frozenset[int] = frozenset()) -> str | None:
+    """A reply variant not used yet in this cycle; a new cycle never starts with the last one said.
+
+    Variants whose checksum is in ``avoid`` are never picked (``None`` if that leaves none).
+    """
+    allowed = [i for i in range(len(replies)) if _crc(replies[i]) not in avoid]
+    if not allowed:
+        return None
     used: list[int] = state["used"].setdefault(key, [])
-    unused = [i for i in range(len(replies)) if i not in used]
+    unused = [i for i in allowed if i not in used]
     if not unused:
         last = used[-1] if used else None
         used.clear()
-        unused = [i for i in range(len(replies)) if i != last] or list(range(len(replies)))
-    rng = random.Random(f"{seed}:{state['turns']}:{key}")
+        unused = [i for i in allowed if i != last] or allowed
+    rng = random.Random(f"{seed}:{state['turns'] if turn is None else turn}:{key}")
     choice = rng.choice(unused)
     used.append(choice)
     return replies[choice]
+
+
+def _crc(text: str) -> int:
+    """A stable checksum of a reply: the state remembers recent fallbacks by it, not by their text."""
+    return zlib.crc32(text.strip().encode("utf-8"))
 
 
 _INDEXES: OrderedDict[int, tuple[Script, TriggerIndex]] = OrderedDict()
@@ -110,11 +176,67 @@ def trigger_index(script: Script) -> TriggerIndex:
         return hit[1]
     play = script.scripted
     index = TriggerIndex(((beat.id, trigger) for beat in play.beats for trigger in beat.triggers),
-                         Synonyms(play.synonyms))
+                         lexicon_for(script))
     _INDEXES[id(script)] = (script, index)
     while len(_INDEXES) > 128:
         _INDEXES.popitem(last=False)
     return index
+
+
+def _speaker(script: Script, beat: Beat, character: Character) -> Character:
+    if beat.character_id:
+        return next((c for c in script.characters if c.id == beat.character_id), character)
+    return character
+
+
+def _choose(
+    script: Script, character: Character, matches: Sequence[Match], state: dict[str, Any],
+) -> tuple[list[Match], list[str]]:
+    """The beats this turn plays (best first) and the ones left for later, given ``matches`` best first.
+
+    The best eligible match fires and changes the state; then the next eligible match (on the
+    new state, so "bread please, can I pay?" can reach a beat that requires the first) with the
+    same speaker and different words joins it. Further beats still open become pending.
+    """
+    beats = {beat.id: beat for beat in script.scripted.beats}
+    chosen: list[Match] = []
+
+    def joins(match: Match) -> bool:
+        beat = beats[match.key]
+        return (all(c.key != match.key and _apart(c, match) for c in chosen) and eligible(beat, state)
+                # One speaker per turn: another character's beat waits for the next one.
+                and (not chosen or _speaker(script, beat, character) == _speaker(script, beats[chosen[0].key],
+                                                                                 character)))
+
+    while len(chosen) < MAX_BEATS_PER_TURN and (match := next((m for m in matches if joins(m)), None)):
+        chosen.append(match)
+        _fire(beats[match.key], state)
+    pending: list[str] = []
+    for match in sorted(matches, key=lambda m: m.at):
+        if (match.key not in pending and len(pending) < MAX_PENDING and _open(beats[match.key], state)
+                and all(c.key != match.key and _apart(c, match) for c in chosen)):
+            pending.append(match.key)
+    return chosen, pending
+
+
+def _apart(a: Match, b: Match) -> bool:
+    """Two matches stand for two things the learner said: other sentences, or other words."""
+    return a.sentence != b.sentence or a.apart(b)
+
+
+def _fire(beat: Beat, state: dict[str, Any]) -> None:
+    if beat.id not in state["fired"]:  # a set in first-fired order: the state stays bounded
+        state["fired"].append(beat.id)
+    state["mood"] = max(MOOD_MIN, min(MOOD_MAX, state["mood"] + beat.mood_effect))
+
+
+def _join(first: str, second: str) -> str:
+    """Two lines one after the other: a space, except after Chinese or Japanese text."""
+    first, second = first.strip(), second.strip()
+    if not first or not second:
+        return first or second
+    gap = "" if re.match(rf"[{CJK}\u3000-\u303f\uff01-\uff60]", first[-1]) else " "
+    return f"{first}{gap}{second}"
 
 
 def play_turn(
@@ -129,24 +251,46 @@ def play_turn(
     """Answer one learner message. Pure: the result depends only on the arguments."""
     play = script.scripted
     current = _state(script, state)
-    current["turns"] += 1
+    turn = current["turns"] + 1
     beats = {beat.id: beat for beat in play.beats}
-    allowed = [beat.id for beat in play.beats if eligible(beat, current)]
-    match = trigger_index(script).best(text, allowed, threshold) if allowed else None
-    info: dict[str, Any] = {"beats": [], "fallback": match is None}
+    # Rank every beat that could fire in this turn; eligibility is checked as beats fire.
+    candidates = [beat.id for beat in play.beats if _open(beat, current)]
+    matches = trigger_index(script).matches(text, candidates, threshold) if candidates else []
+    chosen, pending = _choose(script, character, matches, current)
+    info: dict[str, Any] = {"beats": [], "fallback": not chosen}
+    if not chosen and current["pending"]:
+        # Nothing new was said: answer what the learner said before and was not answered yet.
+        carried = [Match(key, 1.0, "", sentence=n, at=(n, 0)) for n, key in enumerate(current["pending"])]
+        chosen, pending = _choose(script, character, carried, current)
+        info.update(fallback=not chosen, carried=bool(chosen))
+    current["pending"] = pending
     speaker = character
-    if match is not None:
-        beat = beats[match.key]
-        reply = pick_variant(beat.replies, f"beat:{beat.id}", current, seed)
-        if beat.id not in current["fired"]:  # a set in first-fired order: the state stays bounded
-            current["fired"].append(beat.id)
-        current["mood"] += beat.mood_effect
-        info.update(beats=[beat.id], trigger=match.trigger, score=match.score)
-        if beat.character_id:
-            speaker = next((c for c in script.characters if c.id == beat.character_id), character)
+    if chosen:
+        said = sorted(chosen, key=lambda m: m.at)  # answered in the order the learner said them
+        reply = ""
+        for match in said:
+            reply = _join(reply, pick_variant(beats[match.key].replies, f"beat:{match.key}", current, seed, turn)
+                          or "")
+        speaker = _speaker(script, beats[chosen[0].key], character)
+        info.update(beats=[m.key for m in said], trigger=chosen[0].trigger, score=chosen[0].score)
+        if len(chosen) > 1 or info.get("carried"):
+            info["matches"] = [{"beat": m.key, "trigger": m.trigger, "score": m.score} for m in said]
+        current["misses"] = 0
+        current["nudge"] = None  # the scene moved on: a hint may be given again
     else:
-        reply = _fallback(script, current, seed)
-    current["mood"] = max(MOOD_MIN, min(MOOD_MAX, current["mood"]))
+        nudge = _nudge(script, current) if current["misses"] >= NUDGE_AFTER else None
+        if nudge is not None:
+            reply = nudge.nudge.strip()
+            speaker = _speaker(script, nudge, character)
+            current["nudge"] = nudge.id
+            current["misses"] = 0
+            info["nudge"] = nudge.id
+        else:
+            reply = _fallback(script, current, seed, turn)
+            current["misses"] += 1
+    if pending:
+        info["pending"] = list(pending)
+    current["turns"] = turn
     info["mood"] = current["mood"]
     info["character_id"] = speaker.id
     ended, reason = False, None
@@ -154,21 +298,54 @@ def play_turn(
         if _met(condition, current):
             ended, reason = True, condition.reason or _default_reason(condition)
             if condition.closing_line.strip():
-                reply = f"{reply} {condition.closing_line.strip()}"
+                reply = _join(reply, condition.closing_line)
             break
     return Turn(text=reply, character_id=speaker.id, state=current, ended=ended, end_reason=reason, info=info)
 
 
-def _fallback(script: Script, state: dict[str, Any], seed: int) -> str:
+def _nudge(script: Script, state: Mapping[str, Any]) -> Beat | None:
+    """The first beat, in script order, the learner could take next and that has a nudge not just said."""
+    for beat in script.scripted.beats:
+        if beat.nudge.strip() and beat.id not in state["fired"] and beat.id != state["nudge"] and eligible(beat, state):
+            return beat
+    return None
+
+
+def _fallback(script: Script, state: dict[str, Any], seed: int, turn: int) -> str:
+    """A fallback for the mood, never one said in the last :data:`FALLBACK_MEMORY` turns if there is another.
+
+    The band that fits the mood comes first; when all of its replies were said lately, a
+    neighbouring band's reply is borrowed before one is repeated (scripts should give every
+    band five or more replies, so this rarely happens).
+    """
     fallbacks = script.scripted.fallbacks
-    for index, fallback in enumerate(fallbacks):
-        if _in_mood(state["mood"], fallback.min_mood, fallback.max_mood):
-            state["mood"] += fallback.mood_effect
-            return pick_variant(fallback.replies, f"fallback:{index}", state, seed)
-    if fallbacks:  # none fits this mood: stay in character with the closest one rather than a stock line
-        return pick_variant(fallbacks[-1].replies, f"fallback:{len(fallbacks) - 1}", state, seed)
-    language = script.language.split("-")[0].lower()
-    return GENERIC_FALLBACK.get(language, GENERIC_FALLBACK["en"])
+    if not fallbacks:
+        language = script.language.split("-")[0].lower()
+        return GENERIC_FALLBACK.get(language, GENERIC_FALLBACK["en"])
+    mood = state["mood"]
+    fits = next((i for i, f in enumerate(fallbacks) if _in_mood(mood, f.min_mood, f.max_mood)), None)
+    if fits is None:  # none fits this mood: stay in character with the last one rather than a stock line
+        fits = len(fallbacks) - 1
+    else:
+        state["mood"] = max(MOOD_MIN, min(MOOD_MAX, mood + fallbacks[fits].mood_effect))
+    state["recent"] = [[t, crc] for t, crc in state["recent"] if t >= turn - FALLBACK_MEMORY]
+    avoid = frozenset(crc for _, crc in state["recent"])
+    bands = sorted(range(len(fallbacks)), key=lambda i: (i != fits, _distance(mood, fallbacks[i]), i))
+    reply = next((r for i in bands if (r := pick_variant(fallbacks[i].replies, f"fallback:{i}", state, seed, turn,
+                                                          avoid)) is not None), None)
+    if reply is None:  # fewer distinct replies than the memory: repeat the one said longest ago
+        said = {crc: t for t, crc in state["recent"]}
+        reply = min((r for i in bands for r in fallbacks[i].replies), key=lambda r: said.get(_crc(r), -1))
+    state["recent"] = [*state["recent"], [turn, _crc(reply)]][-FALLBACK_MEMORY:]
+    return reply
+
+
+def _distance(mood: int, fallback: Any) -> int:
+    if fallback.min_mood is not None and mood < fallback.min_mood:
+        return fallback.min_mood - mood
+    if fallback.max_mood is not None and mood > fallback.max_mood:
+        return mood - fallback.max_mood
+    return 0
 
 
 def _met(condition: Any, state: Mapping[str, Any]) -> bool:

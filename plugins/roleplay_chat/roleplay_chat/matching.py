@@ -1,175 +1,89 @@
-"""Text matching for the offline character engine: normalise, fold synonyms, rank triggers with BM25.
+"""Trigger ranking for the offline character engine: BM25 over the shared tokens and concepts.
 
-The learner types freely; a beat lists a few trigger phrases. Matching has to
-forgive case, accents, punctuation, contractions, plurals and word choice, and
-still prefer the trigger that fits best:
+Words, sentences and concepts come from :mod:`roleplay_core.text`, the one
+tokeniser, stemmer and concept matcher chat shares with the evaluator and lint
+(so "apologies" is the same word to all three). This module only ranks a beat's
+trigger phrases against what the learner said:
 
-1. :func:`tokens` normalises text to word tokens (lower case, accents stripped,
-   English contractions expanded, a light suffix stemmer; any script, with Han
-   and kana runs split into overlapping character bigrams and a few Chinese
-   variant characters unified).
-2. :class:`Synonyms` turns synonym phrases (``refund``: ``money back``,
-   ``reimburse``) into concept tokens: folded in triggers, added to messages.
-3. :class:`TriggerIndex` ranks trigger phrases with BM25 and normalises each
-   score by the trigger's own self-score, so a score of 1.0 means "every word of
-   the trigger was said" whatever the trigger's length. A beat matches above a
-   threshold.
+1. A trigger is analysed once. A trigger that *is* a concept (a name or plain
+   phrasing of the script's :class:`~roleplay_core.text.Lexicon`: its synonyms
+   plus the built-in lexicon of its language) becomes that concept's term, such as
+   ``~refund``; concept phrasings inside a longer trigger are folded the same way;
+   the other words stay, stopwords dropped.
+2. Some triggers are matched *whole*, as a :class:`~roleplay_core.text.Pattern`
+   in one sentence, never by their words: a trigger with ``...`` or ``word*``, and
+   one made only of function words ("what can I do for you" would otherwise be
+   just "what", and match any question).
+3. Each sentence of a message is a query: its words plus the concepts said in it,
+   a concept said under a negation ("I can't refund that") left out.
+4. :class:`TriggerIndex` ranks trigger phrases with BM25 and normalises each score
+   by the trigger's own self-score, so a score of 1.0 means "every word of the
+   trigger was said" whatever the trigger's length. A key matches at
+   :data:`THRESHOLD` or more.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
 import attrs
+
+from roleplay_core.text import Hit, Lexicon, Pattern, content, only_function_words, sentences, tokens
 
 #: A normalised score at or above this counts as a match (half the trigger's weight said).
 THRESHOLD = 0.5
 
-_CONTRACTIONS = {
-    "won't": "will not",
-    "can't": "can not",
-    "cannot": "can not",
-    "shan't": "shall not",
-    "ain't": "is not",
-    "let's": "let us",
-    "i'm": "i am",
-}
-_SUFFIXES = (("n't", " not"), ("'re", " are"), ("'ll", " will"), ("'ve", " have"), ("'d", " would"), ("'m", " am"))
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
-#: Han and kana are written without spaces: a run of them becomes overlapping character
-#: bigrams, so a trigger such as "退款" matches inside "我想退款" while "你好" does not
-#: match "很好" (unigrams would).
-CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+")
-_CJK_RUN = re.compile(rf"[{CJK}]+")
-#: Variant characters a Chinese learner may type for the same word (Taiwan uses both 甚麼 and
-#: 什麼; 妳 is "you" addressed to a woman). Folded one to one, so lengths never change.
-_HAN_VARIANTS = str.maketrans("妳臺裏爲着麽", "你台裡為著麼")
-_CONTRACTED = re.compile(r"\b[a-z]+(?:n't|'re|'ll|'ve|'d|'m)\b|\b(?:won't|can't|cannot|shan't|ain't|let's|i'm)\b")
 
-#: Words too common to say anything on their own. Dropped unless a phrase is nothing else.
-STOPWORDS = frozenset(
-    "a an the and or but of to in on at for with by from is am are was were be been being it its this that "
-    "these those i me my we our you your he him his she her they them their do does did so as if then than "
-    "there here just very really would will shall should could can please um uh oh well".split()
-)
+def _concept(name: str) -> str:
+    return "~" + name
 
 
-def fold(text: str) -> str:
-    """Lower case, accents stripped, curly apostrophes straightened, Chinese variant characters unified."""
-    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
-    return "".join(c for c in text if not unicodedata.combining(c)).translate(_HAN_VARIANTS).replace("甚麼", "什麼")
+def _fold_hits(hits: Iterable[Hit]) -> list[Hit]:
+    """Concept hits that do not overlap, longest first where they do, in text order."""
+    chosen: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start), h.concept)):
+        if not hit.negated and all(hit.start >= c.end or hit.end <= c.start for c in chosen):
+            chosen.append(hit)
+    return chosen
 
 
-def _expand(match: re.Match[str]) -> str:
-    word = match.group(0)
-    if word in _CONTRACTIONS:
-        return _CONTRACTIONS[word]
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix):
-            stem = word[: -len(suffix)]
-            return stem + replacement
-    return word
+def analyse_trigger(phrase: str, lexicon: Lexicon) -> list[str]:
+    """A trigger phrase's terms: a concept it names, or its words with concept phrasings folded."""
+    named = lexicon.concept_of(phrase)
+    if named is not None:
+        return [_concept(named)]
+    folded = _fold_hits(lexicon.find(phrase))
+    terms: list[str] = []
+    for token in tokens(phrase):
+        inside = next((h for h in folded if h.start <= token.start < h.end), None)
+        if inside is None:
+            terms.append(token.norm)
+        elif _concept(inside.concept) not in terms:
+            terms.append(_concept(inside.concept))
+    return content(terms)
 
 
-def stem(word: str) -> str:
-    """A deliberately light stemmer: plurals and common verb endings, never shorter than 3 letters."""
-    if word.isdigit() or len(word) <= 3:
-        return word
-    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            return word[: -len(suffix)] + replacement
-    return word
+def whole(phrase: str) -> Pattern | None:
+    """The pattern a trigger must match whole (gaps, prefixes, or function words only); else None."""
+    pattern = Pattern.parse(phrase)
+    if any(e.prefix or e.gap for e in pattern.elements) or only_function_words(phrase):
+        return pattern
+    return None
 
 
-def tokens(text: str) -> list[str]:
-    """Normalised word tokens of ``text``, stopwords kept (phrases need them)."""
-    text = _CONTRACTED.sub(_expand, fold(text))
-    text = text.replace("'s", "").replace("'", " ")
-    words: list[str] = []
-    for word in _WORD.findall(text):
-        if _CJK_RUN.fullmatch(word):
-            words.extend([word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)])
-        else:
-            words.append(stem(word))
-    return words
-
-
-def content(words: Sequence[str]) -> list[str]:
-    """Drop stopwords, unless that would leave nothing ("how are you" stays as it is)."""
-    kept = [w for w in words if w not in STOPWORDS]
-    return kept or list(words)
-
-
-class Synonyms:
-    """Synonym groups (``refund``: ``money back``, ``reimburse``) as concept tokens such as ``~refund``.
-
-    A trigger phrase is *folded*: each synonym phrase in it becomes one concept
-    token. The learner's message is *expanded*: it keeps its words and gains the
-    token of every group one of its phrases belongs to, so groups that share a
-    phrase ("sorry" in both ``sorry`` and ``apology``) all match.
-    """
-
-    def __init__(self, groups: Mapping[str, Iterable[str]]) -> None:
-        by_phrase: dict[tuple[str, ...], list[str]] = {}
-        for concept, phrases in groups.items():
-            token = "~" + " ".join(tokens(concept))
-            for phrase in (concept, *phrases):
-                words = tuple(tokens(phrase))
-                if words and token not in by_phrase.setdefault(words, []):
-                    by_phrase[words].append(token)
-        for words, concepts in by_phrase.items():
-            # A trigger that names a concept means that concept, whichever other group lists the word.
-            own = "~" + " ".join(words)
-            if own in concepts:
-                concepts.remove(own)
-                concepts.insert(0, own)
-        self._first: dict[str, list[tuple[tuple[str, ...], list[str]]]] = {}
-        for words, concepts in sorted(by_phrase.items(), key=lambda item: -len(item[0])):
-            self._first.setdefault(words[0], []).append((words, concepts))
-
-    def _at(self, words: Sequence[str], i: int) -> Iterable[tuple[tuple[str, ...], list[str]]]:
-        for phrase, concepts in self._first.get(words[i], ()):
-            if tuple(words[i: i + len(phrase)]) == phrase:
-                yield phrase, concepts
-
-    def fold(self, words: Sequence[str]) -> list[str]:
-        """Replace each synonym phrase (longest first) with its concept token."""
-        out: list[str] = []
-        i = 0
-        while i < len(words):
-            found = next(iter(self._at(words, i)), None)
-            if found is None:
-                out.append(words[i])
-                i += 1
-            else:
-                out.append(found[1][0])
-                i += len(found[0])
-        return out
-
-    def expand(self, words: Sequence[str]) -> list[str]:
-        """``words`` plus the concept token of every group any phrase in them belongs to."""
-        concepts: list[str] = []
-        for i in range(len(words)):
-            for _, found in self._at(words, i):
-                concepts.extend(c for c in found if c not in concepts)
-        return [*words, *concepts]
-
-
-def analyse_trigger(text: str, synonyms: Synonyms) -> list[str]:
-    """A trigger phrase's terms: tokens, synonym phrases folded, stopwords dropped."""
-    return content(synonyms.fold(tokens(text)))
-
-
-def analyse_query(text: str, synonyms: Synonyms) -> list[str]:
-    """A learner message's terms: tokens plus matching concepts, stopwords dropped."""
-    return content(synonyms.expand(tokens(text)))
+def analyse_query(text: str, lexicon: Lexicon) -> dict[str, list[tuple[int, int]]]:
+    """A sentence's terms (its words and the concepts said in it, stopwords dropped), each with
+    the character spans where it was said, first one first."""
+    where: dict[str, list[tuple[int, int]]] = {}
+    for token in tokens(text):
+        where.setdefault(token.norm, []).append((token.start, token.end))
+    for hit in lexicon.find(text):
+        if not hit.negated:
+            where.setdefault(_concept(hit.concept), []).append((hit.start, hit.end))
+    kept = set(content(list(where)))
+    return {term: spans for term, spans in where.items() if term in kept}
 
 
 @attrs.frozen
@@ -180,6 +94,27 @@ class Match:
     trigger: str
     #: The plain BM25 score; breaks ties in favour of rarer, more telling words.
     raw: float = 0.0
+    #: Which sentence of the message matched (0 for the first), and where: (sentence, character
+    #: offset in the message) of the first matching term, to answer in the order things were said.
+    sentence: int = 0
+    at: tuple[int, int] = (0, 0)
+    #: Where in the message the words it matched on were said (character spans): two matches
+    #: that share none said two different things.
+    spans: frozenset[tuple[int, int]] = frozenset()
+
+    def apart(self, other: Match) -> bool:
+        """Whether this match and ``other`` stand on different words of the message."""
+        return not any(a < d and c < b for a, b in self.spans for c, d in other.spans)
+
+
+@attrs.frozen
+class _Doc:
+    key: str
+    phrase: str
+    terms: Counter[str]
+    length: int
+    #: Matched whole (see :func:`whole`), not by its words.
+    whole: bool
 
 
 class TriggerIndex:
@@ -188,20 +123,26 @@ class TriggerIndex:
     K1 = 1.2
     B = 0.75
 
-    def __init__(self, triggers: Iterable[tuple[str, str]], synonyms: Synonyms) -> None:
-        self.synonyms = synonyms
-        self.docs: list[tuple[str, str, Counter[str], int]] = []
+    def __init__(self, triggers: Iterable[tuple[str, str]], lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.docs: list[_Doc] = []
         for key, phrase in triggers:
-            terms = analyse_trigger(phrase, synonyms)
-            if terms:
-                self.docs.append((key, phrase, Counter(terms), len(terms)))
+            terms = analyse_trigger(phrase, lexicon)
+            matched_whole = not (len(terms) == 1 and terms[0].startswith("~")) and whole(phrase) is not None
+            if terms or matched_whole:
+                self.docs.append(_Doc(key, phrase, Counter(terms), len(terms), matched_whole))
+        # Whole triggers are found as phrasings of their own: in one sentence, and not when negated.
+        self.phrases = Lexicon({d.phrase: () for d in self.docs if d.whole}, lexicon.language, builtin=False)
         count = len(self.docs) or 1
-        self.avg_len = sum(d[3] for d in self.docs) / count
+        self.avg_len = sum(d.length for d in self.docs) / count
         frequency: Counter[str] = Counter()
-        for _, _, terms, _ in self.docs:
-            frequency.update(set(terms))
+        for doc in self.docs:
+            frequency.update(set(doc.terms))
         self.idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
-        self.self_scores = [self._score(terms.keys(), terms, length) for _, _, terms, length in self.docs]
+        self.self_scores = [self._score(d.terms.keys(), d.terms, d.length) for d in self.docs]
+        self.order: dict[str, int] = {}
+        for index, doc in enumerate(self.docs):
+            self.order.setdefault(doc.key, index)
 
     def _score(self, query: Iterable[str], terms: Counter[str], length: int) -> float:
         score = 0.0
@@ -212,22 +153,56 @@ class TriggerIndex:
                 score += self.idf.get(term, 0.0) * tf * (self.K1 + 1) / (tf + norm)
         return score
 
-    def rank(self, text: str, allowed: Iterable[str] | None = None) -> list[Match]:
-        """Best normalised score per key, highest first; ties keep the order keys were indexed in."""
-        query = analyse_query(text, self.synonyms)
-        allowed_keys = None if allowed is None else set(allowed)
+    def _rank(self, text: str, allowed: set[str] | None, sentence: int = 0, offset: int = 0) -> dict[str, Match]:
+        """Best match per key in ``text`` taken as one query (one sentence)."""
+        query = analyse_query(text, self.lexicon)
         best: dict[str, Match] = {}
-        order: dict[str, int] = {}
-        for index, ((key, phrase, terms, length), own) in enumerate(zip(self.docs, self.self_scores, strict=True)):
-            order.setdefault(key, index)
-            if allowed_keys is not None and key not in allowed_keys or own <= 0:
+        for doc, own in zip(self.docs, self.self_scores, strict=True):
+            if allowed is not None and doc.key not in allowed:
                 continue
-            raw = self._score(query, terms, length)
-            score = round(min(raw / own, 1.0), 6)
-            if score > 0 and (key not in best or (score, raw) > (best[key].score, best[key].raw)):
-                best[key] = Match(key, score, phrase, raw)
-        return sorted(best.values(), key=lambda m: (-m.score, -m.raw, order[m.key]))
+            if doc.whole:
+                hit = self.phrases.said(text, doc.phrase)
+                if hit is None:
+                    continue
+                raw, score, spans = own, 1.0, [(hit.start, hit.end)]
+            elif own > 0:
+                raw = self._score(query, doc.terms, doc.length)
+                score = round(min(raw / own, 1.0), 6)
+                spans = [span for term in query.keys() & doc.terms.keys() for span in query[term]]
+            else:
+                continue
+            if score > 0 and (doc.key not in best or (score, raw) > (best[doc.key].score, best[doc.key].raw)):
+                at = min((start for start, _ in spans), default=0)
+                best[doc.key] = Match(doc.key, score, doc.phrase, raw, sentence, (sentence, offset + at),
+                                      frozenset((offset + a, offset + b) for a, b in spans))
+        return best
+
+    def _sorted(self, matches: Iterable[Match]) -> list[Match]:
+        return sorted(matches, key=lambda m: (-m.score, -m.raw, self.order[m.key]))
+
+    def rank(self, text: str, allowed: Iterable[str] | None = None) -> list[Match]:
+        """Best normalised score per key, ``text`` taken as one query, highest first; ties keep the
+        order keys were indexed in."""
+        return self._sorted(self._rank(text, None if allowed is None else set(allowed)).values())
 
     def best(self, text: str, allowed: Iterable[str] | None = None, threshold: float = THRESHOLD) -> Match | None:
+        """The best key for ``text`` taken as one query, at ``threshold`` or more; else None."""
         ranked = self.rank(text, allowed)
         return ranked[0] if ranked and ranked[0].score >= threshold else None
+
+    def matches(self, text: str, allowed: Iterable[str] | None = None,
+                threshold: float = THRESHOLD) -> list[Match]:
+        """Every key matched at ``threshold`` or more in some sentence of ``text``, best first.
+
+        Each sentence is ranked on its own, so a message that says two things matches two
+        keys; a key keeps its best sentence.
+        """
+        keys = None if allowed is None else set(allowed)
+        best: dict[str, Match] = {}
+        for number, (start, end) in enumerate(sentences(text) or ((0, len(text)),)):
+            for key, match in self._rank(text[start:end], keys, number, start).items():
+                if match.score >= threshold and (key not in best
+                                                 or (match.score, match.raw) > (best[key].score, best[key].raw)):
+                    best[key] = match
+        return self._sorted(best.values())
+

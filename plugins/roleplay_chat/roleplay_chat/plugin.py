@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 
-from roleplay_core import hookimpl
+from roleplay_core import NotFound, hookimpl
 
 from . import config, sessions, voice
 
@@ -52,6 +53,15 @@ def check_storage(kernel, fsck):
 @hookimpl
 def get_transcript(kernel, session_id):
     return sessions.read_transcript(kernel, session_id)
+
+
+@hookimpl
+async def user_deleted(kernel, user_id):
+    """A deleted account leaves nothing here: its sessions, messages, audio and counters go."""
+    await sessions.delete_user_data(kernel, user_id)
+    for key in await kernel.storage.list_all(voice.lease_prefix(user_id)):
+        with contextlib.suppress(NotFound):
+            await kernel.storage.delete(key)
 
 
 @hookimpl

@@ -647,6 +647,25 @@ async def delete_session(kernel: Any, session_id: str) -> None:
         cache.pop(session_id, None)
 
 
+async def delete_user_data(kernel: Any, user_id: str) -> int:
+    """Erase every session of ``user_id`` (messages, script snapshots, audio) and the user's
+    counters; returns how many sessions went. Called when the account is deleted."""
+    prefix = f"{user_prefix(user_id)}/sessions/"
+    deleted = 0
+    for key in await kernel.storage.list_all(prefix):
+        try:
+            await delete_session(kernel, key[len(prefix):])
+            deleted += 1
+        except SessionNotFound:
+            pass
+    for key in await kernel.storage.list_all(f"{user_prefix(user_id)}/"):
+        try:
+            await kernel.storage.delete(key)
+        except NotFound:
+            pass
+    return deleted
+
+
 async def list_sessions(kernel: Any, user_id: str) -> list[SessionRecord]:
     """The user's sessions, newest first."""
     prefix = f"{user_prefix(user_id)}/sessions/"

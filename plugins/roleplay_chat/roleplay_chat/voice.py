@@ -56,7 +56,16 @@ from roleplay_core import (
     authenticate_websocket,
     reconnect_frame,
 )
-from roleplay_core.security import WS_BAD_FRAME, WS_CONFLICT, WS_NOT_FOUND, WS_TOO_MANY, WS_UNAVAILABLE
+from roleplay_core.security import (
+    WS_BAD_FRAME,
+    WS_CONFLICT,
+    WS_NOT_FOUND,
+    WS_TOO_MANY,
+    WS_UNAVAILABLE,
+    SocketAuth,
+    SocketClosed,
+    close_reason,
+)
 from roleplay_core.storage import key_segment
 
 from . import audio, limits, sessions, turns
@@ -304,6 +313,7 @@ class Call:
     def __init__(self, websocket: WebSocket, kernel: Any, session_id: str, user_id: str, live: LiveSession,
                  rates: tuple[int, int, int]) -> None:
         self.websocket = websocket
+        self.guard = SocketAuth(websocket, websocket.scope["user"])
         self.user_id = user_id
         self.kernel = kernel
         self.session_id = session_id
@@ -341,7 +351,7 @@ class Call:
 
     async def read_client(self) -> None:
         while True:
-            message = await self.websocket.receive()
+            message = await self.guard.receive()  # closes at token expiry and on account changes
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(message.get("code", 1000))
             if message.get("bytes") is not None:
@@ -356,12 +366,15 @@ class Call:
                 await self.live.end_of_turn()
             elif kind == "ping":
                 await self.send_json({"type": "pong"})
+            elif kind == "auth":  # a fresh token before the current one expires
+                await self.send_json(await self.guard.renew(frame))
             elif kind == "stop":
                 return
             elif kind == "start":
                 raise BadFrame("the call has already started")
             else:
-                raise BadFrame(f"unknown frame type {kind!r}; expected text, end_turn, ping or stop", "type")
+                raise BadFrame(f"unknown frame type {kind[:40]!r}; expected text, end_turn, auth, ping or stop",
+                               "type")
 
     async def on_audio(self, pcm: bytes) -> None:
         received = time.perf_counter()
@@ -535,7 +548,7 @@ class Call:
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(Exception):
         if websocket.application_state != WebSocketState.DISCONNECTED:
-            await websocket.close(code, reason[:120])
+            await websocket.close(code, close_reason(reason))
 
 
 async def _refuse(websocket: WebSocket, refusal: Refused) -> None:
@@ -585,9 +598,10 @@ async def voice_socket(websocket: WebSocket) -> None:
         if record.status != sessions.ACTIVE:
             raise Refused(409, "session_ended", "This session has ended; it is read-only.", WS_CONFLICT)
         provider = live_provider(kernel)
+        guard = SocketAuth(websocket, principal)  # the start frame too: size limit and token expiry
         try:
             async with asyncio.timeout(float(setting(kernel, "start_timeout"))):
-                message = await websocket.receive()
+                message = await guard.receive()
         except TimeoutError:
             raise BadFrame("no start frame arrived in time") from None
         if message["type"] == "websocket.disconnect":
@@ -615,6 +629,7 @@ async def voice_socket(websocket: WebSocket) -> None:
                 raise Refused(503, "provider_unavailable", f"The voice model is unavailable: {exc}",
                               WS_UNAVAILABLE) from None
         call = Call(websocket, kernel, session_id, principal.id, live, rates)
+        call.guard = guard
         await call.send_json({"type": "started", "session_id": session_id, "input_sample_rate": rates[0],
                               "output_sample_rate": rates[1], "channels": rates[2],
                               "frame_ms": int(setting(kernel, "frame_ms")), "resumed": resumed})
@@ -624,6 +639,10 @@ async def voice_socket(websocket: WebSocket) -> None:
         await _refuse(websocket, refusal)
     except BadFrame as exc:
         await _bad_frame(websocket, exc)
+    except SocketClosed as closed:
+        with contextlib.suppress(Exception):
+            await websocket.send_json(closed.frame())
+        await _close(websocket, closed.close_code, closed.reason)
     except WebSocketDisconnect:
         pass
     finally:
@@ -645,6 +664,8 @@ async def _run(call: Call, usage: Usage) -> None:
         asyncio.create_task(call.pump_downstream(), name="voice-down"): "down",
         asyncio.create_task(call.record_turns(), name="voice-record"): "record",
         asyncio.create_task(usage.run(), name="voice-usage"): "usage",
+        # Ends the call (SocketClosed) when the token expires unrenewed or the account changes.
+        asyncio.create_task(call.guard.watch(), name="voice-auth"): "auth",
         asyncio.create_task(call.kernel.wait_drain(), name="voice-drain"): "drain",
     }
     try:

@@ -10,6 +10,11 @@ Protocol (JSON text frames; see docs/api/chat.md):
    ``{"type": "delta", "text": "..."}`` pieces, then ``{"type": "message", "message": <reply>, "final": true}``.
    When the scene ends: ``{"type": "ended", "session": {...}}`` and a normal close (1000).
 4. client ``{"type": "retry"}`` regenerates a missing reply; ``{"type": "ping"}`` -> ``{"type": "pong"}``.
+5. client ``{"type": "auth", "token": "..."}`` at any time -> server ``{"type": "authenticated", ...}``
+   with the new ``expires_at``: the socket closes with 4401 when its token expires without one
+   (``roleplay_core.security.SocketAuth``), and when the account is deleted, disabled or demoted.
+6. server shutdown (SIGTERM): once the turn in progress is stored, server ``{"type": "reconnect", ...}``
+   and a close with 1012; the client connects again (to any server) and resumes.
 
 Errors are ``{"type": "error", "status": ..., "code": ..., "detail": ...}`` frames. A
 refused message (blank, control characters, limit, busy, provider failure) keeps the
@@ -26,7 +31,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from roleplay_core import SERVICE_RESTART, Problem, authenticate_websocket, reconnect_frame
-from roleplay_core.security import WS_BAD_FRAME, WS_NOT_FOUND
+from roleplay_core.security import WS_BAD_FRAME, WS_NOT_FOUND, SocketAuth, SocketClosed, close_reason
 
 from . import sessions, text, turns
 
@@ -41,8 +46,8 @@ def _error(problem: Problem) -> dict[str, Any]:
             **{k: v for k, v in body.items() if k in ("errors", "retry_after", "pending_seq", "message", "retry")}}
 
 
-async def _receive(websocket: WebSocket) -> dict[str, Any]:
-    message = await websocket.receive()
+async def _receive(guard: SocketAuth) -> dict[str, Any]:
+    message = await guard.receive()  # closes at token expiry, on account changes and for huge frames
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     if message.get("text") is None:
@@ -69,19 +74,21 @@ async def session_socket(websocket: WebSocket) -> None:
         await websocket.close(WS_NOT_FOUND, "no such session")
         return
     await websocket.send_json({"type": "ready", "session": record.summary()})
+    guard = SocketAuth(websocket, principal)
     drain = asyncio.ensure_future(kernel.wait_drain())
     try:
         with kernel.live_socket():
-            await _serve(websocket, kernel, principal, session_id, drain)
+            async with guard.watching():  # closes the socket at token expiry or when the account changes
+                await _serve(websocket, guard, kernel, principal, session_id, drain)
     finally:
         drain.cancel()
 
 
-async def _next_frame(websocket: WebSocket, drain: asyncio.Future) -> dict[str, Any] | None:
+async def _next_frame(guard: SocketAuth, drain: asyncio.Future) -> dict[str, Any] | None:
     """The client's next frame, or ``None`` once the server drains (checked between turns only)."""
     if drain.done():
         return None
-    receiving = asyncio.ensure_future(_receive(websocket))
+    receiving = asyncio.ensure_future(_receive(guard))
     await asyncio.wait({receiving, drain}, return_when=asyncio.FIRST_COMPLETED)
     if receiving.done():
         return receiving.result()
@@ -89,11 +96,12 @@ async def _next_frame(websocket: WebSocket, drain: asyncio.Future) -> dict[str, 
     return None
 
 
-async def _serve(websocket: WebSocket, kernel: Any, principal: Any, session_id: str, drain: asyncio.Future) -> None:
+async def _serve(websocket: WebSocket, guard: SocketAuth, kernel: Any, principal: Any, session_id: str,
+                 drain: asyncio.Future) -> None:
     try:
         while True:
             try:
-                frame = await _next_frame(websocket, drain)
+                frame = await _next_frame(guard, drain)
                 if frame is None:  # the server is shutting down; every turn of this socket is stored
                     await websocket.send_json(reconnect_frame())
                     await websocket.close(SERVICE_RESTART, "server restarting")
@@ -101,13 +109,16 @@ async def _serve(websocket: WebSocket, kernel: Any, principal: Any, session_id: 
                 kind = frame["type"]
                 if kind == "ping":
                     await websocket.send_json({"type": "pong"})
+                elif kind == "auth":  # a fresh token before the current one expires
+                    await websocket.send_json(await guard.renew(frame))
+                    principal = guard.principal
                 elif kind == "resume":
                     await _resume(websocket, kernel, session_id, frame)
                 elif kind in ("message", "retry"):
                     if await _turn(websocket, kernel, principal, session_id, frame):
                         return
                 else:
-                    raise BadFrame(f"unknown frame type {kind!r}; expected message, resume, retry or ping")
+                    raise BadFrame(f"unknown frame type {kind[:40]!r}; expected message, resume, retry, auth or ping")
             except Problem as problem:
                 await websocket.send_json(_error(problem))
                 if problem.status == 404:  # deleted while connected
@@ -115,7 +126,9 @@ async def _serve(websocket: WebSocket, kernel: Any, principal: Any, session_id: 
                     return
     except BadFrame as exc:
         await websocket.send_json({"type": "error", "status": 400, "code": "bad_frame", "detail": str(exc)})
-        await websocket.close(WS_BAD_FRAME, str(exc)[:120])
+        await websocket.close(WS_BAD_FRAME, close_reason(str(exc)))
+    except SocketClosed as closed:
+        await guard.close(closed)
     except WebSocketDisconnect:
         return
 

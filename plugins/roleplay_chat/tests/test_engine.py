@@ -48,8 +48,9 @@ def test_a_beat_fires_once_unless_repeatable():
 def test_the_state_does_not_grow_with_the_conversation():
     turns = converse(["hurry up", "hello", "who is she, your apprentice?"] + ["hurry up", "la la"] * 200)
     assert turns[-1].state["fired"] == ["rude", "greet", "ask_lia"]
-    # Variants cycle and fired beats are a set: only the turn counter's digits grow.
-    assert max(len(json.dumps(t.state)) for t in turns) < 200
+    # Variants cycle, fired beats are a set, recent fallbacks a window: only turn numbers' digits grow.
+    sizes = [len(json.dumps(t.state)) for t in turns]
+    assert max(sizes) < 320 and max(sizes[-100:]) <= max(sizes[:100]) + 6
 
 
 def test_reply_variants_do_not_repeat_until_exhausted():
@@ -151,3 +152,197 @@ def test_reply_chunks_rebuild_the_text_and_split_unspaced_chinese():
         pieces = chunks(text)
         assert "".join(pieces) == text
     assert len(chunks("您好，我是林黛娜。我的咖啡機壞了！")) > 1
+
+
+# -- A character that listens ---------------------------------------------------------------
+# Built here (not a shipped pack): two speakers, a greeting, nudges, a beat that needs another,
+# and five fallbacks per mood band.
+
+SHOP = script_from_dict({
+    "id": "test-shop",
+    "title": "Test: the broken coffee machine",
+    "characters": [{"id": "dana", "name": "Dana", "opening_line": "My machine broke. Again.", "speaks_first": True},
+                   {"id": "sam", "name": "Sam"}],
+    "scripted": {
+        "initial_mood": -2,
+        "synonyms": {"apology": ["sorry", "apologise", "my apologies"]},
+        "beats": [
+            {"id": "greet", "greeting": True, "triggers": ["hello", "what can i do for you"],
+             "replies": ["Hi. My coffee machine broke."]},
+            {"id": "apology", "triggers": ["apology"], "mood_effect": 1,
+             "replies": ["Well... thank you for saying that."]},
+            {"id": "ask_details", "triggers": ["what happened", "what is wrong with the machine"],
+             "replies": ["It just stopped heating."], "nudge": "Don't you even want to know what happened to it?"},
+            {"id": "first_visit", "triggers": ["first visit", "what did the staff tell you"],
+             "replies": ["Last time they told me to descale it."], "nudge": "I was already here last week, you know."},
+            {"id": "refund", "triggers": ["refund", "money back"], "requires": ["ask_details"], "mood_effect": 2,
+             "replies": ["Yes. A refund, please."], "nudge": "So what are you going to do about it?"},
+            {"id": "manager", "triggers": ["manager"], "character_id": "sam",
+             "replies": ["I'm Sam, the manager. What's going on?"]},
+        ],
+        "fallbacks": [
+            {"max_mood": -3, "replies": ["Are you even listening?", "Unbelievable.", "Just fix it.",
+                                          "I don't have all day.", "Stop wasting my time."]},
+            {"min_mood": -2, "replies": ["Sorry?", "I don't follow.", "Can we stick to my machine?",
+                                          "What does that have to do with anything?", "Hm."]},
+        ],
+        "end_conditions": [{"kind": "beat_reached", "beat": "refund", "reason": "Dana got her refund."}],
+    },
+})
+REPLY = {beat.id: beat.replies[0] for beat in SHOP.scripted.beats}
+NUDGE = {beat.id: beat.nudge for beat in SHOP.scripted.beats}
+OFF = ["la la", "blah blah", "qwerty", "the weather is nice", "asdf", "zxcv", "lorem ipsum", "hmm hmm"]
+
+
+def shop(messages, seed=0, state=None):
+    turns = []
+    for text in messages:
+        turn = play_turn(SHOP, SHOP.character(), text, state, seed=seed)
+        state = json.loads(json.dumps(turn.state))
+        turns.append(turn)
+    return turns
+
+
+@pytest.mark.parametrize("message", [
+    "I'm so sorry about this. What happened to your machine?",
+    "Oh no, I'm sorry - what happened exactly?",
+    "sorry what happened",  # one run-on sentence, as speech to text writes it
+])
+def test_an_apology_and_a_question_get_both_beats(message):
+    turn = shop([message])[0]
+    assert turn.info["beats"] == ["apology", "ask_details"] and turn.info["fallback"] is False
+    assert turn.text == f"{REPLY['apology']} {REPLY['ask_details']}"
+    assert turn.state["mood"] == -1 and set(turn.state["fired"]) == {"apology", "ask_details"}
+    assert [m["beat"] for m in turn.info["matches"]] == ["apology", "ask_details"]
+
+
+def test_both_replies_follow_the_order_the_learner_said_them():
+    turn = shop(["What happened? Sorry about that."])[0]
+    assert turn.info["beats"] == ["ask_details", "apology"]
+    assert turn.text == f"{REPLY['ask_details']} {REPLY['apology']}"
+
+
+def test_a_beat_can_join_one_that_it_requires_in_the_same_message():
+    turn = shop(["I want my money back. What happened, anyway?"])[0]
+    assert turn.info["beats"] == ["refund", "ask_details"]  # said order; ask_details fired first
+    assert turn.state["mood"] == 0 and turn.ended and turn.end_reason == "Dana got her refund."
+
+
+def test_a_third_intent_waits_for_the_next_turn_that_would_be_a_fallback():
+    first, second, third = shop(["Hello. I'm sorry. What happened?", "hmm", "hmm"])
+    assert len(first.info["beats"]) == 2 and len(first.info["pending"]) == 1
+    assert sorted(first.info["beats"] + first.info["pending"]) == ["apology", "ask_details", "greet"]
+    assert second.info["beats"] == first.info["pending"] and second.info["carried"] is True
+    assert second.text == REPLY[first.info["pending"][0]]
+    assert third.info["beats"] == [] and third.info["fallback"] is True and third.state["pending"] == []
+    # A new beat said on the next turn wins over the pending one, which is then dropped.
+    later = shop(["Hello. I'm sorry. What happened?", "Did the staff mention it on your first visit?", "hmm"])
+    assert later[1].info["beats"] == ["first_visit"] and later[2].info["beats"] == []
+
+
+def test_another_speakers_beat_waits_for_its_own_turn():
+    first, second = shop(["Sorry. Can I get the manager?", "ok then"])
+    assert first.info["beats"] == ["apology"] and first.character_id == "dana" and first.info["pending"] == ["manager"]
+    assert second.info["beats"] == ["manager"] and second.character_id == "sam"
+
+
+def test_at_most_two_beats_per_turn_and_each_once():
+    turn = shop(["Hello. Sorry. Sorry again! What happened? And on your first visit? Get me the manager."])[0]
+    assert len(turn.info["beats"]) == 2 and len(set(turn.info["beats"])) == 2
+    assert len(turn.state["pending"]) <= 3
+
+
+def test_a_greeting_answers_only_the_first_message():
+    assert shop(["Hello!"])[0].info["beats"] == ["greet"]
+    assert shop(["What can I do for you?"])[0].info["beats"] == ["greet"]  # the whole phrase, first message
+    later = shop(["I'm sorry about the wait.", "Hello!", "hello, what can I do for you?"])
+    assert [t.info["beats"] for t in later] == [["apology"], [], []]
+    assert all(REPLY["greet"] not in t.text for t in later)
+    # Nor carried over as pending into the second turn.
+    carried = shop(["Hello. Sorry. What happened?", "hmm"])
+    assert "greet" not in carried[1].info["beats"]
+
+
+def test_a_trigger_of_function_words_needs_the_whole_phrase():
+    question = "Could you tell me what the staff said on your first visit, so I don't repeat the same thing?"
+    turn = shop([question])[0]
+    assert "greet" not in turn.info["beats"] and REPLY["greet"] not in turn.text
+    assert turn.info["beats"] == ["first_visit"]
+    for message in ("What?", "what is this", "So what do you want?"):
+        assert "greet" not in shop([message])[0].info["beats"], message
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_identical_fallback_within_four_turns(seed):
+    turns = shop(OFF * 5, seed=seed)
+    said = [(n, t.text) for n, t in enumerate(turns) if t.info["fallback"] and "nudge" not in t.info]
+    assert len(said) > 20
+    for i, (n, text) in enumerate(said):
+        assert all(text != other for m, other in said[i + 1:] if m - n <= 4), (n, text)
+
+
+def test_fallbacks_vary_even_in_a_band_with_too_few_replies():
+    # The bakery's calm band has two replies: the angry band's two are borrowed before one repeats.
+    texts = [t.text for t in converse(["la la", "blah", "hmm", "qwerty", "asdf", "zxcv", "uiop", "ghjk"])]
+    assert all(len(set(texts[i: i + 4])) == len(texts[i: i + 4]) for i in range(len(texts)))
+    assert {"What? Speak clearly.", "I'm busy."} <= set(texts[:4])
+
+
+def test_a_nudge_after_two_fallbacks_in_a_row_and_never_the_same_twice_in_a_row():
+    turns = shop((OFF * 2)[:9])
+    kinds = ["nudge" if "nudge" in t.info else "fallback" for t in turns]
+    assert kinds == ["fallback", "fallback", "nudge"] * 3
+    nudges = [t.info["nudge"] for t in turns if "nudge" in t.info]
+    # The first eligible beat not yet fired that has a nudge, but not the one just given.
+    assert nudges == ["ask_details", "first_visit", "ask_details"]
+    assert turns[2].text == NUDGE["ask_details"] and turns[5].text == NUDGE["first_visit"]
+    assert all(t.info["beats"] == [] for t in turns) and all(t.state["fired"] == [] for t in turns)
+
+
+def test_a_nudge_points_at_what_the_learner_can_do_next():
+    turns = shop(["What happened?", *OFF[:3], "Did you get a refund?"])
+    # ask_details fired; refund (which needs it) is next; first_visit comes first in script order.
+    assert turns[3].info["nudge"] == "first_visit"
+    assert turns[4].info["beats"] == ["refund"] and turns[4].ended
+    # A beat that fired resets the count: two more fallbacks before the next nudge.
+    turns = shop([*OFF[:3], "Sorry about that.", *OFF[:3]])
+    assert ["nudge" in t.info for t in turns] == [False, False, True, False, False, False, True]
+
+
+def test_the_state_stays_bounded_over_a_thousand_messages():
+    lines = ["Sorry. Can I get the manager?", "qwerty", "hmm", "la la", "What happened? Sorry.", "asdf",
+             "hello, first visit?", "zxcv"]
+    turns = shop(lines * 125)
+    assert len(turns) == 1000 and turns[-1].state["turns"] == 1000
+    sizes = [len(json.dumps(t.state)) for t in turns]
+    # Only turn numbers' digits grow (the counter and the four remembered fallbacks).
+    assert max(sizes[990:]) - max(sizes[8:16]) <= 12, (sizes[8:16], sizes[990:])
+    for turn in turns:
+        assert set(turn.state) == {"v", "mood", "turns", "fired", "used", "misses", "recent", "pending", "nudge"}
+        assert len(turn.state["recent"]) <= 4 and len(turn.state["pending"]) <= 3
+
+
+def test_message_one_thousand_answers_as_message_ten_does():
+    # The engine reads nothing but the state: a state after 1,000 turns plays as one after 10.
+    short = shop(OFF[:2])[-1].state
+    long = dict(short, turns=short["turns"] + 990, recent=[[t + 990, crc] for t, crc in short["recent"]])
+    assert shop(["qwerty"], state=short)[0].info["nudge"] == shop(["qwerty"], state=long)[0].info["nudge"]
+
+
+def test_a_version_one_state_is_accepted():
+    old = {"v": 1, "mood": 0, "turns": 6, "fired": ["ask_details"], "used": {"beat:ask_details": [0]}}
+    turn = shop(["I want a refund"], state=old)[0]
+    assert turn.info["beats"] == ["refund"] and turn.state["mood"] == 2 and turn.state["turns"] == 7
+    assert turn.state["v"] == 2 and turn.state["fired"] == ["ask_details", "refund"]
+    # Its greeting is long past: turn 7 is not the first message.
+    assert shop(["hello"], state=old)[0].info["beats"] == []
+    # Anything that is not a known state starts the scene afresh.
+    assert shop(["hello"], state={"v": 99, "mood": 5})[0].info["beats"] == ["greet"]
+    assert shop(["hello"], state={"v": 2, "mood": "furious", "recent": 3})[0].info["beats"] == ["greet"]
+
+
+def test_same_seed_same_conversation_with_intents_nudges_and_fallbacks():
+    lines = ["Hello. I'm sorry. What happened?", *OFF[:4], "manager please", "ok", "hmm", "refund?"]
+    first = [(t.text, t.character_id, t.info) for t in shop(lines, seed=4)]
+    assert first == [(t.text, t.character_id, t.info) for t in shop(lines, seed=4)]
+    assert len({tuple(t.text for t in shop(OFF * 2, seed=s)) for s in range(8)}) > 1

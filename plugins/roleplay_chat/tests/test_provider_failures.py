@@ -6,6 +6,8 @@ import pytest
 from chat_support import FlakyPlugin, User, build_app
 from starlette.testclient import TestClient
 
+from roleplay_core.testing import auth_headers
+
 
 @pytest.fixture
 def flaky():
@@ -116,7 +118,8 @@ def test_chat_model_must_name_an_installed_provider():
     app = build_app({"chat.model": "nobody"})
     with TestClient(app) as client:
         # In development the kernel skips a plugin that fails to start (production refuses to start).
-        plugins = client.get("/readyz").json()["checks"]["plugins"]
+        admin = auth_headers(client.app, "root", ("admin",))  # the checks are for admins
+        plugins = client.get("/readyz", headers=admin).json()["checks"]["plugins"]
         assert plugins["failed"] == ["chat"] and plugins["skipped"] == ["chat"]
         assert client.get("/chat/scenarios").status_code == 503
         status = client.app.state.kernel.plugin_info("chat").status

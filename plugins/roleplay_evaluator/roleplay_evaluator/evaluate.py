@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from roleplay_core import Script, Transcript, TranscriptMessage, unstructure
 
 from . import judge, rules
+from .messages import quoted, say
 from .questions import rules_for
-from .report import FALLBACK, CriterionResult, Report, Statistics
+from .report import MODEL, CriterionResult, Report, Statistics
 
 #: Fewer learner turns than this make any score shaky.
 FEW_TURNS = 3
@@ -32,8 +33,14 @@ def rubric_digest(script: Script) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def scored(results: Sequence[CriterionResult]) -> list[CriterionResult]:
+    """The criteria with a score: one that could not be measured (``score`` None) counts for nothing."""
+    return [r for r in results if r.score is not None]
+
+
 def overall(results: Sequence[CriterionResult]) -> int:
     """The weighted mean of the criteria scores, 0-100 (a plain mean when every weight is zero)."""
+    results = scored(results)
     if not results:
         return 0
     total = sum(r.weight for r in results)
@@ -45,6 +52,7 @@ def overall(results: Sequence[CriterionResult]) -> int:
 
 
 def confidence(results: Sequence[CriterionResult], stats: Statistics) -> float:
+    results = scored(results)
     if not results:
         return 0.0
     total = sum(r.weight for r in results)
@@ -60,22 +68,23 @@ def confidence(results: Sequence[CriterionResult], stats: Statistics) -> float:
 def feedback(results: Sequence[CriterionResult], stats: Statistics, bar: int, passed: bool,
              language: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Up to three strengths, up to three improvements and up to three next steps, from the criteria."""
+    results = scored(results)
     good = sorted((r for r in results if r.score >= bar), key=lambda r: (-r.score * r.weight, r.criterion_id))
     weak = sorted((r for r in results if r.score < bar), key=lambda r: (-(100 - r.score) * r.weight, r.criterion_id))
-    strengths = tuple(f"{r.title}: {r.justification}" for r in good[:3])
-    improvements = tuple(f"{r.title} ({r.score:g}/100): {r.justification}" for r in weak[:3])
+    strengths = tuple(say(language, "feedback.strength", title=r.title, justification=r.justification)
+                      for r in good[:3])
+    improvements = tuple(say(language, "feedback.improve", title=r.title, score=f"{r.score:g}",
+                             justification=r.justification) for r in weak[:3])
     steps: list[str] = []
     for r in weak[:2]:
         if r.suggestion:
-            steps.append(f"{r.title}: {r.suggestion}")
+            steps.append(say(language, "feedback.step", title=r.title, suggestion=r.suggestion))
     if stats.learner_turns >= FEW_TURNS and stats.talk_share > 0.65:
-        steps.append(f"Listen more: you said {round(stats.talk_share * 100)}% of the words. Ask, then let the "
-                     "other person talk.")
+        steps.append(say(language, "feedback.listen", share=round(stats.talk_share * 100)))
     if stats.closed_questions > stats.open_questions and stats.closed_questions >= 2:
-        steps.append("Turn closed questions into open ones: start with what, how, or \"tell me about\".")
+        steps.append(say(language, "feedback.open"))
     if not steps:
-        steps.append("You met the rubric: try this scenario again at a harder level, or another scenario."
-                     if passed else "Practise this scenario again, aiming at the criteria above.")
+        steps.append(say(language, "feedback.passed" if passed else "feedback.again"))
     return strengths, improvements, tuple(steps[:3])
 
 
@@ -100,25 +109,30 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
     stats = await asyncio.to_thread(rules.statistics, messages, language, duration(transcript, messages))
     notes: list[str] = []
     evaluator = "rules"
-    model_criteria = [c for c in script.rubric.criteria if c.check.kind == "model"]
-    if model and model_criteria:
+    # With a model, it judges every criterion in one call, except those the author keeps mechanical.
+    judged_criteria = [c for c in script.rubric.criteria if not c.mechanical]
+    disagreed = False
+    if model and judged_criteria:
         by_id = {r.criterion_id: r for r in results}
-        outcome = await judge.judge(kernel, model, script, model_criteria, messages, language, by_id, judge_timeout)
+        outcome = await judge.judge(kernel, model, script, judged_criteria, messages, language, by_id, judge_timeout)
         results = [outcome.results.get(r.criterion_id, r) for r in results]
         notes.extend(outcome.notes)
-        judged = any(r.method != FALLBACK for r in outcome.results.values())
+        disagreed = outcome.needs_review
+        judged = any(r.method == MODEL for r in outcome.results.values())
         evaluator = f"rules+model:{model}" + (f" ({outcome.model})" if outcome.model else "")
         if not judged:
             evaluator = "rules"
-    elif model_criteria:
-        notes.append("No language model is configured (evaluator.model); criteria judged by a model were "
-                     "estimated from key words, with lower confidence.")
+    if evaluator == "rules":
+        notes.insert(0, say(language, "note.no_model"))
+    unscored = [r.title for r in results if r.score is None]
+    if unscored:
+        notes.append(say(language, "note.not_scored", titles=quoted(unscored, language, limit=len(unscored))))
     if not rules_for(language).supported and any(r.kind == "open_questions" for r in results):
-        notes.append(f"Open and closed questions are only told apart roughly in '{language}'.")
+        notes.append(say(language, "note.rough_questions", tag=language))
     if stats.learner_turns < FEW_TURNS:
-        notes.append("The conversation is short, so the scores say little yet.")
+        notes.append(say(language, "note.short"))
     if not results:
-        notes.append("The scenario's rubric has no criteria; there is nothing to score.")
+        notes.append(say(language, "note.no_criteria"))
     score = overall(results)
     bar = script.rubric.passing_score
     passed = bool(results) and score >= bar
@@ -143,7 +157,7 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
         rubric_digest=rubric_digest(script),
         upto_seq=max((m.seq for m in messages), default=0),
         confidence=sure,
-        needs_human_review=sure < review_below,
+        needs_human_review=sure < review_below or disagreed,
         notes=tuple(notes),
         created_at=dt.datetime.now(dt.UTC),
     )

@@ -1,7 +1,8 @@
-"""A finished report as Markdown, for people (the JSON export is the API's own shape)."""
+"""A finished report as Markdown, for people (the JSON export is the API's own shape), in the report's language."""
 
 from __future__ import annotations
 
+from .messages import say
 from .report import Evaluation, Report
 
 
@@ -11,44 +12,52 @@ def _quote(text: str) -> str:
 
 def markdown(evaluation: Evaluation, report: Report) -> str:
     stats = report.statistics
+    lang = report.language
+
+    def t(key: str, **values: object) -> str:
+        return say(lang, f"md.{key}", **values)
+
     lines = [
-        f"# Evaluation: {report.scenario_title}",
+        f"# {t('title', title=report.scenario_title)}",
         "",
-        f"- Overall score: **{report.overall_score}/100** "
-        f"({'passed' if report.passed else 'not passed'}; pass mark {report.passing_score})",
-        f"- Session: `{report.session_id}`, messages up to #{report.upto_seq}",
-        f"- Evaluated: {report.created_at.isoformat()} by {report.evaluator} (roleplay-evaluator "
+        "- " + t("overall", score=report.overall_score,
+                 verdict=t("passed") if report.passed else t("not_passed"), bar=report.passing_score),
+        "- " + t("session", session=report.session_id, upto=report.upto_seq),
+        f"- {t('evaluated', when=report.created_at.isoformat(), evaluator=report.evaluator)} (roleplay-evaluator "
         f"{report.evaluator_version})",
-        f"- Script version: {report.script_version or 'unknown'}, rubric {report.rubric_digest}",
-        f"- Confidence: {round(report.confidence * 100)}%"
-        + (" — **a human review is recommended**" if report.needs_human_review else ""),
-        "",
-        "## Criteria",
+        "- " + t("script", version=report.script_version or "?", digest=report.rubric_digest),
+        "- " + t("confidence", percent=round(report.confidence * 100))
+        + (" — **" + t("review") + "**" if report.needs_human_review else ""),
         "",
     ]
+    if report.notes:  # how it was judged (or that no model was), before any score is read
+        lines += [f"## {t('notes')}", "", *(f"- {note}" for note in report.notes), ""]
+    lines += [f"## {t('criteria')}", ""]
     for result in report.criteria:
+        score = t("not_scored") if result.score is None else f"{result.score:g}/100"
         lines += [
-            f"### {result.title} — {result.score:g}/100 (weight {result.weight:g})",
+            f"### {result.title} — {score} ({t('weight', weight=f'{result.weight:g}')})",
             "",
             result.justification,
             "",
         ]
+        if result.judged_how:
+            lines += [f"*{result.judged_how}*", ""]
         for quote in result.evidence:
             lines.append(f"> #{quote.seq}: \u201c{_quote(quote.quote)}\u201d")
         if result.evidence:
             lines.append("")
         if result.suggestion:
-            lines += [f"**Say this instead:** {result.suggestion}", ""]
-    for heading, items in (("Strengths", report.strengths), ("To improve", report.improvements),
-                           ("Next steps", report.next_steps), ("Notes", report.notes)):
+            lines += [f"**{t('say_instead')}** {result.suggestion}", ""]
+    for heading, items in (("strengths", report.strengths), ("improve", report.improvements),
+                           ("next_steps", report.next_steps)):
         if items:
-            lines += [f"## {heading}", "", *(f"- {item}" for item in items), ""]
-    duration = f"{stats.duration_seconds:g} s" if stats.duration_seconds is not None else "unknown"
+            lines += [f"## {t(heading)}", "", *(f"- {item}" for item in items), ""]
+    duration = f"{stats.duration_seconds:g} s" if stats.duration_seconds is not None else "?"
     lines += [
-        "## Statistics",
+        f"## {t('statistics')}",
         "",
-        "| Turns (you / character) | Words (you / character) | Your talk share | Questions (open / closed) "
-        "| Duration |",
+        t("stats_header"),
         "|---|---|---|---|---|",
         f"| {stats.learner_turns} / {stats.character_turns} | {stats.learner_words} / {stats.character_words} "
         f"| {round(stats.talk_share * 100)}% | {stats.open_questions} / {stats.closed_questions} | {duration} |",

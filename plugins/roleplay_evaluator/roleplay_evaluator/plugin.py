@@ -13,6 +13,11 @@ DEFAULTS = {
         "model": "",
         #: Seconds to wait for the provider's judge call before falling back to the rules.
         "judge_timeout": 30.0,
+        #: Judge and rules this many points apart (0-100) on a criterion: flagged for human review.
+        "disagreement_points": 35.0,
+        #: About this many tokens of transcript go into the judge prompt; a longer transcript keeps its
+        #: opening and its most recent messages (0: always the whole transcript).
+        "judge_transcript_tokens": 32000,
         #: Seconds POST /evaluations waits for the result before answering 202.
         "inline_wait": 0.5,
         #: How long a process's claim on an evaluation lasts unless renewed; the running process renews
@@ -32,6 +37,8 @@ DEFAULTS = {
 
 _NUMBERS = {
     "judge_timeout": (0.1, 600.0),
+    "disagreement_points": (0.0, 100.0),
+    "judge_transcript_tokens": (0, 2_000_000),
     "inline_wait": (0.0, 30.0),
     "lease_seconds": (1.0, 86_400.0),
     "resume_interval": (0.0, 86_400.0),
@@ -71,6 +78,12 @@ def check_storage(kernel, fsck):
     from . import fsck as evaluator_fsck
 
     return evaluator_fsck.check(kernel, fsck)
+
+
+@hookimpl
+async def user_deleted(kernel, user_id):
+    """A deleted account leaves no evaluations behind (an admin no longer lists them)."""
+    await runner_of(kernel).store.delete_user(user_id)
 
 
 @hookimpl

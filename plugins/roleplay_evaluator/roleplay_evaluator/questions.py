@@ -14,7 +14,7 @@ import re
 
 import attrs
 
-from .text import fold, fold_han, sentences
+from roleplay_core.text import fold, fold_han, sentences
 
 OPEN = "open"
 CLOSED = "closed"
@@ -41,28 +41,43 @@ class Rules:
 RULES: dict[str, Rules] = {
     "en": Rules(
         open_starts=("what", "what's", "whats", "how", "how's", "why", "tell me", "describe", "explain",
-                     "walk me through", "talk me through", "help me understand", "in what way"),
-        open_anywhere=("tell me", "describe", "explain", "walk me through", "talk me through", "say more",
+                     "walk me through", "talk me through", "take me through", "run me through", "fill me in",
+                     "help me understand", "in what way"),
+        open_anywhere=("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
+                       "run me through", "fill me in", "say more",
                        "help me understand", "more about", "what happened", "how did", "how do you feel",
                        "how would you", "what would", "what do you"),
         fillers=("so", "and", "okay", "ok", "well", "right", "now", "then", "but", "alright", "great", "sure",
                  "thanks", "thank you", "i see", "mm", "hmm", "please"),
-        closed_starts=("how many", "how much", "how long", "how often", "how old", "what time"),
+        # "Which nights...", "What time...": one fact from a short list, however it starts.
+        closed_starts=("how many", "how much", "how long", "how often", "how old", "what time", "what day",
+                       "what date", "which", "whose"),
         auxiliaries=tuple("""is are am was were do does did can could will would shall should may might must have
             has had isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't
             haven't hasn't hadn't""".split()),
-        requests=("tell me", "describe", "explain", "walk me through", "talk me through", "say more",
+        requests=("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
+                  "run me through", "fill me in", "say more",
                   "help me understand", "more about"),
     ),
     "es": Rules(
-        open_starts=("que", "como", "por que", "cual", "cuales", "cuentame", "cuenteme", "describa",
+        open_starts=("que", "como", "por que", "cuentame", "cuenteme", "describa",
                      "describeme", "describame", "explique", "explicame", "expliqueme", "hableme", "hablame",
                      "de que manera", "en que"),
-        open_anywhere=("cuentame", "cuenteme", "contarme", "contar", "describir", "describirme", "explicar",
+        open_anywhere=("cuentame", "cuenteme", "contarme", "contar", "me cuenta", "me cuentas", "platiqueme",
+                       "platicame", "me platica", "describir", "describirme", "explicar",
                        "explicarme", "hablarme", "que paso", "como se siente", "como te sientes", "que opina",
                        "que piensa", "que te parece", "que le parece"),
         fillers=("y", "bueno", "pues", "entonces", "vale", "ok", "claro", "mire", "oiga", "a ver",
                  "gracias", "por favor", "muy bien", "bien"),
+        # "¿Cuál prefiere?", "¿Qué noches...?", "¿A qué hora...?": one fact, like English "which".
+        closed_starts=("cual", "cuales", "cuanto", "cuanta", "cuantos", "cuantas", "cuando", "donde", "quien",
+                       "quienes", "a que hora", "que hora", "que dia", "que dias", "que noche", "que noches",
+                       "que fecha", "que numero", "en que fecha", "de que color", "que modelo", "que talla"),
+        auxiliaries=("puede", "podria", "puedes", "podrias", "tiene", "tienes", "hay", "es", "esta", "ha", "le",
+                     "te", "lo", "la", "fue", "sabe", "quiere", "quieres", "necesita"),
+        requests=("contar", "contarme", "contarnos", "me cuenta", "me cuentas", "platiqueme", "platicame",
+                  "me platica", "describir", "describirme", "explicar", "explicarme",
+                  "hablar de", "hablarme", "cuentame", "cuenteme", "decirme que", "decirme como"),
     ),
     "fr": Rules(
         open_starts=("que", "qu'est", "quoi", "comment", "pourquoi", "racontez", "raconte", "decrivez",
@@ -80,14 +95,33 @@ RULES: dict[str, Rules] = {
 
 #: Imperative prompts that work as open questions even without a question mark.
 _PROMPTS = {
-    "en": ("tell me", "describe", "explain", "walk me through", "talk me through", "help me understand"),
-    "es": ("cuentame", "cuenteme", "describa", "describeme", "describame", "explique", "explicame",
+    "en": ("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
+           "run me through", "fill me in", "help me understand"),
+    "es": ("cuentame", "cuenteme", "platiqueme", "platicame", "describa", "describeme", "describame", "explique",
+           "explicame",
            "expliqueme", "hableme", "hablame"),
     "fr": ("racontez", "decrivez", "expliquez", "parlez-moi"),
     "de": ("erzahlen sie", "beschreiben sie", "erklaren sie"),
 }
 
 _FALLBACK = Rules(open_starts=(), open_anywhere=(), fillers=(), supported=False)
+
+# Spanish writes its question words with an accent wherever they stand ("¿Y la vez pasada qué le
+# dijeron?"): the first one decides, before any word-order rule.
+_ES_INTERROGATIVE = re.compile(r"\b(por qué|qué|cómo|cuál|cuáles|cuándo|dónde|adónde|cuánto|cuánta|cuántos|cuántas|"
+                               r"quién|quiénes)\b", re.IGNORECASE)
+_ES_FACT_NOUN = re.compile(r"\s+(hora|día|días|noche|noches|fecha|número|modelo|talla|color|mes|año|semana)\b",
+                           re.IGNORECASE)
+
+
+def _classify_es_accented(sentence: str) -> str | None:
+    found = _ES_INTERROGATIVE.search(sentence)
+    if found is None:
+        return None
+    word = found.group(1).lower()
+    if word in ("qué", "cómo", "por qué"):
+        return CLOSED if word == "qué" and _ES_FACT_NOUN.match(sentence, found.end()) else OPEN
+    return CLOSED
 
 # -- Chinese --------------------------------------------------------------------------
 # A Chinese question keeps the question word where the answer goes (您的咖啡機怎麼了？) and
@@ -96,11 +130,15 @@ _FALLBACK = Rules(open_starts=(), open_anywhere=(), fillers=(), supported=False)
 
 #: Asking for a story: "tell me", "describe", "talk me through" (告訴我 but not 告訴我們, "tell us").
 _ZH_REQUEST = (r"告訴我(?!們)|告诉我(?!们)|說說|说说|講講|讲讲|聊聊|描述|形容|說明一下|说明一下|"
+               r"講一下|讲一下|說一下|说一下|談談|谈谈|談一下|谈一下|分享一下|說一遍|说一遍|講一遍|讲一遍|"
                r"多說|多说|多講|多讲|詳細說|详细说|具體說|具体说")
 #: A request that opens a sentence works as an open question without a question mark.
-_ZH_PROMPT = re.compile(r"^(?:好的?|那麼?|那么|嗯|所以|另外|麻煩|麻烦|可以|能不能|能否)?(?:請|请)?(?:您|你)?"
+_ZH_PROMPT = re.compile(r"^(?:那個|那个|就是|嗯+|好的?|那麼?|那么|所以|另外|想|麻煩|麻烦|可以|能不能|能否)*(?:請|请)?"
+                        r"(?:麻煩|麻烦)?(?:您|你)?"
                         r"(?:先|再|多)?(?:跟我|和我|幫我|帮我|為我|为我)?(?:" + _ZH_REQUEST + ")")
 _ZH_OPEN_REQUEST = re.compile(_ZH_REQUEST)
+#: "Tell me ... from the start" with words between: 麻煩您把機器的狀況從頭跟我說一遍.
+_ZH_TELL_ME = re.compile(r"(?:跟我|和我|向我|給我|给我)[^，。？！,.?!]{0,6}?(?:說|说|講|讲|聊|描述|形容)")
 #: Yes/no: A-not-A (是不是, 有沒有, 可不可以), 是否, and the particle 嗎 ending a clause.
 _ZH_YES_NO = re.compile(r"([\u4e00-\u9fff])[不沒没]\1|是否|[嗎吗]$")
 #: One fact, though some start like an open question: when, where, who, which, how many, name.
@@ -119,11 +157,11 @@ def _classify_zh(sentence: str) -> str | None:
     asked = text.endswith(("?", "\uff1f")) or text.rstrip(_ZH_ENDING)[-1:] in ("嗎", "吗", "呢")
     clauses = [c.strip().rstrip(_ZH_ENDING + _ZH_TRAILING) for c in _ZH_CLAUSE.split(text)]
     clauses = [c for c in clauses if c]
-    prompt = any(_ZH_PROMPT.match(c) for c in clauses)
+    prompt = any(_ZH_PROMPT.match(c) or _ZH_TELL_ME.search(c) for c in clauses)
     if not asked and not prompt:
         return None
     for clause in clauses:
-        if _ZH_OPEN_REQUEST.search(clause):
+        if _ZH_OPEN_REQUEST.search(clause) or _ZH_TELL_ME.search(clause):
             return OPEN  # "可以跟我說說發生了什麼事嗎？": a story, however it is asked
         if _ZH_YES_NO.search(clause) or _ZH_FACT.search(clause):
             return CLOSED
@@ -188,6 +226,12 @@ def classify(sentence: str, language: str) -> str | None:
     if not asked and not prompt:
         return None
     padded = f" {_plain(stripped)} "
+    if code == "es":
+        if any(f" {phrase} " in padded for phrase in rules.requests):
+            return OPEN  # "¿Me cuenta cómo fue?", "¿Podría describir...?": a story, however it is asked
+        accented = _classify_es_accented(stripped)
+        if accented is not None:
+            return accented
     for clause in re.split(r"[,;:\u2014]", stripped):
         plain = _strip_fillers(_plain(clause), rules)
         if not plain:
@@ -203,11 +247,47 @@ def classify(sentence: str, language: str) -> str | None:
     return CLOSED
 
 
+#: Speech-to-text and quick typing leave questions without a question mark, run into one another:
+#: "ok thanks so um what was your role in that". A question word or a yes/no opener right after a
+#: filler or at the start opens a question there.
+_RUN_ON = {
+    "en": re.compile(r"(?:^|\b(?:so|um+|uh+|er+|and|ok(?:ay)?|right|great|thanks|thank you|well|then|next|now|also|"
+                     r"but|yeah|yes|lovely|brilliant|cool|sure|alright|first(?: of all)?|finally|please)[\s,]+)"
+                     r"((?:what|how|why|tell me|walk me through|talk me through|take me through|describe|explain|"
+                     r"can you|could you|would you|do you|did you|does|is|are|have you|has)\b)", re.I),
+    "es": re.compile(r"(?:^|\b(?:y|bueno|pues|entonces|vale|ok|vale|claro|gracias|eh+|este|mire|ahora|luego|"
+                     r"perfecto|muy bien)[\s,]+)"
+                     # Accented only: an unaccented "que" or "como" joins clauses, it does not ask.
+                     r"((?:qué|cómo|por qué|cuénte(?:me)?|cuándo|dónde|descr[ií]ba(?:me)?|"
+                     r"expl[ií]que(?:me)?|h[aá]ble(?:me)?|me puede|me podr[ií]a|podr[ií]a)\b)",
+                     re.I),
+}
+
+
+def _run_on(text: str, start: int, end: int, language: str) -> list[Question]:
+    """Questions inside a sentence written without question marks, one per opener."""
+    pattern = _RUN_ON.get(language.split("-")[0].lower())
+    if pattern is None:
+        return []
+    openers = [m.start(1) for m in pattern.finditer(text, start, end)]
+    found = []
+    for n, begin in enumerate(openers):
+        stop = openers[n + 1] if n + 1 < len(openers) else end
+        piece = text[begin:stop].rstrip(" ,;.")
+        kind = classify(piece + "?", language) if piece else None
+        if kind is not None:
+            found.append(Question(begin, begin + len(piece), kind))
+    return found
+
+
 def questions(text: str, language: str) -> list[Question]:
     """The questions in one message, each with its span and kind."""
     found = []
+    marked = "?" in text or "\uff1f" in text
     for start, end in sentences(text):
         kind = classify(text[start:end], language)
         if kind is not None:
             found.append(Question(start, end, kind))
+        elif not marked:
+            found.extend(_run_on(text, start, end, language))
     return found

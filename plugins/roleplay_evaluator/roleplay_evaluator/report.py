@@ -8,7 +8,6 @@ import attrs
 
 #: How a criterion was scored.
 RULES = "rules"  # the built-in rule-based checks
-APPROXIMATION = "rules-approximation"  # a ``model`` check scored by keywords (no model configured)
 MODEL = "model"  # judged by the configured language model
 FALLBACK = "rules-fallback"  # the model failed or timed out; the rule-based approximation stands in
 NOT_SCORED = "not-scored"  # a ``model`` check with no model configured: left out of the overall score

@@ -28,6 +28,8 @@ from .runner import fetch_transcript, now, runner_of
 from .store import EvaluationStore, new_id
 
 MAX_ID = 200
+#: New evaluations one user may start per UTC day (``evaluator.daily_limit``; 0 = no limit).
+DAILY_LIMIT = 50
 
 
 def _text(limit: int):
@@ -43,6 +45,8 @@ class EvaluationRequest:
     session_id: str = attrs.field(validator=_text(MAX_ID))
     #: An idempotency key: the same key (for the same user) always means the same evaluation.
     request_id: str | None = attrs.field(default=None, validator=_text(MAX_ID))
+    #: Evaluate again even though the session has not changed since its last evaluation.
+    new: bool = False
 
 
 def _kernel(request: Request):
@@ -88,7 +92,8 @@ async def _visible(request: Request, evaluation_id: str) -> tuple[Evaluation, Pr
     return evaluation, principal
 
 
-async def _answer(request: Request, evaluation_id: str, *, replayed: bool = False) -> Response:
+async def _answer(request: Request, evaluation_id: str, *, replayed: bool = False, reused: bool = False
+                  ) -> Response:
     store = _store(request)
     evaluation = await store.find(evaluation_id)
     if evaluation is None:  # written a moment ago: only a storage that loses writes gets here
@@ -96,10 +101,34 @@ async def _answer(request: Request, evaluation_id: str, *, replayed: bool = Fals
     headers = {"Location": f"{request.url.path.rstrip('/')}/{evaluation.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
+    extra = {"reused": True} if reused else {}
     if evaluation.status == PENDING:
-        return JSON(present(evaluation, None), status_code=202, headers={**headers, "Retry-After": "1"})
+        return JSON({**present(evaluation, None), **extra}, status_code=202, headers={**headers, "Retry-After": "1"})
     report = await store.report(evaluation.id) if evaluation.status == DONE else None
-    return JSON(present(evaluation, report), status_code=201, headers=headers)
+    # 200, not 201, for an evaluation that already existed: this request created nothing.
+    return JSON({**present(evaluation, report), **extra}, status_code=200 if reused else 201, headers=headers)
+
+
+async def _reuse_or_claim(request: Request, store: EvaluationStore, principal: Principal, session_id: str,
+                          upto_seq: int, evaluation_id: str, new: bool) -> Evaluation | None:
+    """The evaluation of this session as it stands (same last message), unless ``new`` is asked for.
+
+    ``None`` means ``evaluation_id`` is now bound to the session state and is to be created.
+    """
+    if new:
+        await store.claim_latest(principal.id, session_id, upto_seq, evaluation_id, replace=True)
+        return None
+    bound = await store.claim_latest(principal.id, session_id, upto_seq, evaluation_id)
+    if bound == evaluation_id:
+        return None
+    existing = await store.find(bound)
+    if existing is None:  # another request claimed it a moment ago and is writing it now
+        raise Problem(409, "An evaluation of this session is being created right now; try again.",
+                      headers={"Retry-After": "1"})
+    if existing.status == FAILED:  # a failed evaluation is not worth keeping: run a new one
+        await store.claim_latest(principal.id, session_id, upto_seq, evaluation_id, replace=True)
+        return None
+    return existing
 
 
 async def create_evaluation(request: Request) -> Response:
@@ -122,6 +151,7 @@ async def create_evaluation(request: Request) -> Response:
     runner = runner_of(kernel)
     store = runner.store
     evaluation_id = new_id()
+    upto_seq = max(m.seq for m in transcript.messages)
     replayed = False
     if request_id is not None:
         bound_id, bound_session = await store.claim_request(principal.id, request_id, evaluation_id,
@@ -130,6 +160,23 @@ async def create_evaluation(request: Request) -> Response:
             raise validation_problem([FieldError("request_id", "was already used for another session")])
         replayed = bound_id != evaluation_id
         evaluation_id = bound_id
+    if not replayed:
+        # Each evaluation may be a paid judge call: an unchanged session gets the one it has, and
+        # new ones are limited per user per day.
+        existing = await _reuse_or_claim(request, store, principal, body.session_id, upto_seq, evaluation_id,
+                                         body.new)
+        if existing is not None:
+            if request_id is not None:
+                await store.rebind_request(principal.id, request_id, existing.id, body.session_id)
+            return await _answer(request, existing.id, reused=True)
+        wait = await store.charge_daily(principal.id, int(_setting(request, "daily_limit", DAILY_LIMIT)))
+        if wait:
+            await store.release_latest(principal.id, body.session_id, upto_seq, evaluation_id)
+            if request_id is not None:
+                await store.release_request(principal.id, request_id, evaluation_id)
+            raise Problem(429, "You have reached today's limit of evaluations (evaluator.daily_limit); "
+                               "try again tomorrow.", headers={"Retry-After": str(int(wait) + 1)},
+                          extra={"code": "daily_limit"})
     if not replayed or await store.find(evaluation_id) is None:
         # A replay whose first request died before writing the record writes it now, under the same id.
         await store.create(Evaluation(
@@ -141,7 +188,7 @@ async def create_evaluation(request: Request) -> Response:
             status=PENDING,
             created_at=now(),
             request_id=request_id,
-            upto_seq=max(m.seq for m in transcript.messages),
+            upto_seq=upto_seq,
             session_started_at=transcript.started_at,
         ))
     evaluation = await store.find(evaluation_id)

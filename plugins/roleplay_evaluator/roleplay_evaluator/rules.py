@@ -1,64 +1,69 @@
-"""The built-in rule-based evaluator: scores every rubric check kind, deterministically.
+"""The built-in rule-based evaluator: scores every rubric check kind, deterministically, offline.
 
 Each check returns a :class:`CriterionResult` with a 0-100 score, a short
-justification, verbatim evidence (message number + slice of that message's
-text) and, when the learner fell short, a "say this instead" suggestion.
+justification in the session's language, verbatim evidence (message number and
+the sentence that satisfied the check) and, when the learner fell short, a
+"say this instead" suggestion.
+
+The rules read the learner's words through :mod:`roleplay_core.text`, the same
+analysis the character engine uses, sentence by sentence:
+
+- a concept is said when any of its phrasings is (the script's ``synonyms``
+  plus the built-in lexicon of the script's language), not under a negation;
+- a beat counts when the engine reported it *or* the learner's own words say one
+  of its triggers, so a message the engine answered with another beat still
+  earns it (the engine answers one or two beats a turn; a learner may say three
+  things at once);
+- a ``model`` check cannot be measured without a model: it is not scored and is
+  left out of the overall score (the report says so).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from roleplay_core import Check, Criterion, Script, TranscriptMessage
+import attrs
 
-from . import questions as q
-from .report import APPROXIMATION, RULES, CriterionResult, Quote, Statistics
-from .text import (
-    STOPWORDS,
-    Match,
-    concept_forms,
-    find_bag,
-    find_sequence,
-    fold,
-    is_cjk,
+from roleplay_core import Beat, Check, Criterion, Script, TranscriptMessage
+from roleplay_core.text import (
+    FUNCTION_WORDS,
+    Lexicon,
+    Pattern,
+    lexicon_for,
+    norms,
+    only_function_words,
     sentence_around,
     sentences,
     tokens,
-    variants,
     word_count,
 )
+
+from . import questions as q
+from .messages import joined, quoted, say
+from .report import NOT_SCORED, RULES, CriterionResult, Quote, Statistics
 
 LEARNER = "learner"
 CHARACTER = "character"
 #: At most this many quotes per criterion: enough to show it, few enough to read.
 MAX_EVIDENCE = 4
-#: A ``model`` check scored by keywords gives full marks when this share of its keywords is used.
-KEYWORD_SHARE = 0.5
-
-OPEN_EXAMPLES = {
-    "en": '"What happened, from your point of view?" or "How has this affected you?"',
-    "es": '"¿Qué pasó, desde su punto de vista?" o "¿Cómo le ha afectado esto?"',
-    "fr": '"Que s\'est-il passé, de votre point de vue ?" ou "Comment cela vous a-t-il affecté ?"',
-    "de": '"Was ist aus Ihrer Sicht passiert?" oder "Wie hat Sie das beeinflusst?"',
-    "zh": "「從您的角度來看，發生了什麼事？」或「這件事對您造成了什麼影響？」",
-}
+#: A quote longer than this (a run-on speech transcript) is cut to the words that matched.
+QUOTE_LIMIT = 240
+#: A beat credited from the learner's words, not reported by the engine, is a little less certain.
+WORDS_CONFIDENCE = 0.85
 
 
 def learner_lines(messages: Sequence[TranscriptMessage]) -> list[TranscriptMessage]:
     return [m for m in messages if m.role == LEARNER and m.text.strip()]
 
 
-def quote_of(message: TranscriptMessage, match: Match | None = None) -> Quote:
-    """A verbatim quote: the sentence around ``match``, or the message's first sentence."""
+def quote_at(message: TranscriptMessage, span: tuple[int, int] | None = None) -> Quote:
+    """A verbatim quote: the sentence holding ``span``, or the message's first sentence."""
     text = message.text
-    if match is not None:
-        start, end = sentence_around(text, match.start, match.end)
+    if span is not None:
+        start, end = sentence_around(text, span[0], span[1], QUOTE_LIMIT)
     else:
-        spans = sentences(text) or [(0, len(text))]
-        start, end = spans[0]
-        if end - start > 240:
-            end = start + 240
+        start, end = (sentences(text) or ((0, len(text)),))[0]
+        end = min(end, start + QUOTE_LIMIT)
     return Quote(seq=message.seq, quote=text[start:end])
 
 
@@ -68,90 +73,132 @@ def _ratio_score(found: int, needed: int) -> float:
     return round(100.0 * min(1.0, found / needed), 1)
 
 
-# -- phrases ------------------------------------------------------------------
+# -- saying something: concepts, phrases, triggers -----------------------------------------
 
 
-def _items(check: Check, script: Script) -> list[tuple[str, list[tuple[str, ...]]]]:
-    """Each phrase and concept of a check with every token sequence that counts as saying it."""
-    synonyms = script.scripted.synonyms
-    items = [(phrase, variants(phrase, synonyms)) for phrase in check.phrases]
-    items += [(concept, concept_forms(concept, synonyms)) for concept in check.concepts]
-    return [(label, forms) for label, forms in items if forms]
+class Item:
+    """One thing a check looks for: a concept of the lexicon, or a phrase of its own."""
+
+    def __init__(self, label: str, lexicon: Lexicon) -> None:
+        self.label = label
+        self.lexicon = lexicon
+        self.concept = lexicon.concept_of(label)
+        self.pattern = None if self.concept else Pattern.parse(label)
+        words = [w for w in norms(label) if w not in FUNCTION_WORDS]
+        # A phrase of several content words may be said in another order ("when did you buy it"
+        # ~ "you bought it when?"): all its content words in one sentence count, unless the phrase
+        # is nothing but function words, which must be said whole.
+        self.bag = frozenset(words) if len(words) >= 2 and not only_function_words(label) else None
+
+    def said(self, text: str) -> tuple[int, int] | None:
+        """The span where this is said (affirmatively) in ``text``; else None."""
+        if self.concept is not None:
+            hit = self.lexicon.said(text, self.concept)
+            return None if hit is None else (hit.start, hit.end)
+        assert self.pattern is not None
+        span = self.pattern.search(text, affirmative=True)
+        if span is None and self.bag is not None:
+            span = _bag(text, self.bag)
+        return span
+
+    def every(self, text: str) -> list[tuple[int, int]]:
+        """Each sentence of ``text`` that says this: one span per sentence."""
+        spans = []
+        for start, end in sentences(text):
+            span = self.said(text[start:end])
+            if span is not None:
+                spans.append((start + span[0], start + span[1]))
+        return spans
+
+    @property
+    def example(self) -> str:
+        """How to say it, for a suggestion or a list: the phrase, or a concept's first plain phrasing."""
+        if self.concept is None:
+            return self.label
+        for phrasing in self.lexicon.phrasings.get(self.concept, ())[1:]:
+            if "..." not in phrasing and "*" not in phrasing:
+                return phrasing
+        return self.label.replace("_", " ")
 
 
-def _find_item(message: TranscriptMessage, forms: list[tuple[str, ...]]) -> Match | None:
-    toks = tokens(message.text)
-    for form in forms:
-        found = find_sequence(message.text, form, message.seq, toks)
-        if found is not None:
-            return found
+def _bag(text: str, words: frozenset[str]) -> tuple[int, int] | None:
+    """Every word of ``words`` in one sentence of ``text``: the span from the first to the last."""
+    toks = tokens(text)
+    for start, end in sentences(text):
+        inside = [t for t in toks if start <= t.start < end and t.norm in words]
+        if {t.norm for t in inside} == words:
+            return inside[0].start, inside[-1].end
     return None
 
 
-def _say_form(label: str, script: Script) -> str:
-    """How to suggest saying a phrase or concept: the phrase, or a concept's first synonym."""
-    words = script.scripted.synonyms.get(label)
-    if words:
-        return next(iter(words))
-    return label.replace("_", " ")
+def items_of(check: Check, script: Script) -> list[Item]:
+    lexicon = lexicon_for(script)
+    return [Item(label, lexicon) for label in (*check.phrases, *check.concepts) if label.strip()]
 
 
-def phrases_used(criterion: Criterion, script: Script, lines: list[TranscriptMessage]) -> CriterionResult:
+def first_said(item: Item, lines: Sequence[TranscriptMessage]) -> tuple[TranscriptMessage, tuple[int, int]] | None:
+    for message in lines:
+        span = item.said(message.text)
+        if span is not None:
+            return message, span
+    return None
+
+
+# -- phrases ------------------------------------------------------------------------------
+
+
+def phrases_used(criterion: Criterion, script: Script, lines: list[TranscriptMessage],
+                 language: str) -> CriterionResult:
     check = criterion.check
-    items = _items(check, script)
-    used: list[tuple[str, TranscriptMessage, Match]] = []
-    missing: list[str] = []
-    for label, forms in items:
-        hit = next(((m, found) for m in lines if (found := _find_item(m, forms)) is not None), None)
+    items = items_of(check, script)
+    used: list[tuple[Item, TranscriptMessage, tuple[int, int]]] = []
+    missing: list[Item] = []
+    for item in items:
+        hit = first_said(item, lines)
         if hit is None:
-            missing.append(label)
+            missing.append(item)
         else:
-            used.append((label, hit[0], hit[1]))
+            used.append((item, *hit))
     needed = min(check.min_count, len(items)) if items else 0
     score = _ratio_score(len(used), needed)
     if not items:
-        justification = "The rubric lists no phrases or concepts for this criterion."
+        justification = say(language, "used.empty")
     elif used:
-        said = ", ".join(f'"{label}"' for label, _, _ in used)
-        justification = f"Used {len(used)} of the {len(items)} listed phrases or ideas ({said}); {needed} needed."
+        justification = say(language, "used.some", count=len(used), total=len(items), needed=needed,
+                            said=quoted((m.text[a:b] for _, m, (a, b) in used), language))
         if missing and score < 100:
-            justification += " Not heard: " + ", ".join(f'"{label}"' for label in missing[:3]) + "."
+            justification += " " + say(language, "used.missing",
+                                       missing=quoted((i.example for i in missing), language))
     else:
-        justification = "None of the expected phrases were said: " + ", ".join(
-            f'"{label}"' for label in missing[:4]) + "."
-    evidence = _unique(quote_of(m, found) for _, m, found in used)
-    suggestion = None
-    if missing:
-        suggestion = f'Try saying: "{_say_form(missing[0], script)}".'
-    return _result(criterion, score, justification, evidence, suggestion, script)
+        justification = say(language, "used.none", missing=quoted((i.example for i in missing), language))
+    evidence = _unique(quote_at(m, span) for _, m, span in used)
+    suggestion = say(language, "suggest.say", phrase=missing[0].example) if missing else None
+    how = say(language, "how.phrases_used", examples=quoted((i.example for i in items), language))
+    return _result(criterion, score, justification, evidence, suggestion, script, how)
 
 
-def phrases_avoided(criterion: Criterion, script: Script, lines: list[TranscriptMessage]) -> CriterionResult:
-    items = _items(criterion.check, script)
-    hits: list[tuple[str, TranscriptMessage, Match]] = []
+def phrases_avoided(criterion: Criterion, script: Script, lines: list[TranscriptMessage],
+                    language: str) -> CriterionResult:
+    items = items_of(criterion.check, script)
+    slips: list[tuple[Item, TranscriptMessage, tuple[int, int]]] = []
     for message in lines:
-        for label, forms in items:
-            found = _find_item(message, forms)
-            if found is not None:
-                hits.append((label, message, found))
+        for item in items:
+            slips.extend((item, message, span) for span in item.every(message.text))
     # Each slip costs half the marks: one is a lapse, two is a habit.
-    score = max(0.0, 100.0 - 50.0 * len(hits))
-    if not hits:
-        justification = "Avoided every phrase the rubric warns against."
+    score = max(0.0, 100.0 - 50.0 * len(slips))
+    if not slips:
+        justification = say(language, "avoided.clean")
         suggestion = None
     else:
-        said: list[str] = []
-        for label, _, found in hits:
-            words = f'"{found.quote}"' if fold(found.quote) == fold(label) else f'"{found.quote}" ({label})'
-            if words not in said:
-                said.append(words)
-        justification = f"Said {len(hits)} time(s) what the rubric warns against: " + ", ".join(said[:4]) + "."
-        suggestion = f'Leave out "{hits[0][2].quote}"; say what you will do instead.'
-    evidence = _unique(quote_of(m, found) for _, m, found in hits)
-    return _result(criterion, score, justification, evidence, suggestion, script)
+        said = list(dict.fromkeys(m.text[a:b] for _, m, (a, b) in slips))
+        justification = say(language, "avoided.slips", count=len(slips), said=quoted(said, language, 4))
+        suggestion = say(language, "suggest.leave_out", phrase=said[0])
+    evidence = _unique(quote_at(m, span) for _, m, span in slips)
+    how = say(language, "how.phrases_avoided", examples=quoted((i.example for i in items), language))
+    return _result(criterion, score, justification, evidence, suggestion, script, how)
 
 
-# -- questions ----------------------------------------------------------------
+# -- questions ----------------------------------------------------------------------------
 
 
 def asked(lines: list[TranscriptMessage], language: str) -> list[tuple[TranscriptMessage, q.Question]]:
@@ -165,18 +212,17 @@ def open_questions(criterion: Criterion, script: Script, lines: list[TranscriptM
     closed = [(m, x) for m, x in found if x.kind == q.CLOSED]
     needed = criterion.check.min_count
     score = _ratio_score(len(opened), needed)
-    justification = f"Asked {len(opened)} open question(s) (needed {needed}) and {len(closed)} closed one(s)."
+    justification = say(language, "questions", open=len(opened), closed=len(closed), needed=needed)
     chosen = opened[:MAX_EVIDENCE]
     if score < 100:
         chosen += closed[: max(0, MAX_EVIDENCE - len(chosen))]  # show the closed ones that could have been open
     evidence = tuple(Quote(seq=m.seq, quote=m.text[x.start:x.end]) for m, x in chosen)
-    code = language.split("-")[0].lower()
-    suggestion = "Ask open questions that invite a story, for example " + OPEN_EXAMPLES.get(code, OPEN_EXAMPLES["en"])
     confidence = 0.9 if q.rules_for(language).supported else 0.4
-    return _result(criterion, score, justification, evidence, suggestion, script, confidence=confidence)
+    return _result(criterion, score, justification, evidence, say(language, "suggest.open"), script,
+                   say(language, "how.open_questions"), confidence=confidence)
 
 
-# -- beats --------------------------------------------------------------------
+# -- beats --------------------------------------------------------------------------------
 
 
 def fired_beats(messages: Sequence[TranscriptMessage]) -> dict[str, TranscriptMessage] | None:
@@ -190,158 +236,170 @@ def fired_beats(messages: Sequence[TranscriptMessage]) -> dict[str, TranscriptMe
     return fired
 
 
-def trigger_forms(triggers: tuple[str, ...], script: Script) -> list[tuple[str, ...]]:
-    """Every token sequence that says one of ``triggers`` (computed once per beat, not per message)."""
-    return [form for trigger in triggers for form in variants(trigger, script.scripted.synonyms)]
+def beat_items(beat: Beat, script: Script) -> list[Item]:
+    lexicon = lexicon_for(script)
+    return [Item(trigger, lexicon) for trigger in beat.triggers if trigger.strip()]
 
 
-def _trigger_match(message: TranscriptMessage, forms: list[tuple[str, ...]]) -> Match | None:
-    toks = tokens(message.text)
-    for form in forms:
-        found = find_sequence(message.text, form, message.seq, toks) or find_bag(message.text, form, message.seq,
-                                                                               toks)
-        if found is not None:
-            return found
-    return None
+def beat_label(beat: Beat | None, beat_id: str, script: Script, language: str) -> str:
+    """What the learner did, in words a learner reads: the beat's label, never its id or the author's note."""
+    if beat is not None and beat.label.strip():
+        return beat.label.strip()
+    if beat is not None and beat.triggers:
+        return say(language, "beats.said_like", phrase=Item(beat.triggers[0], lexicon_for(script)).example)
+    return beat_id.replace("_", " ").replace("-", " ")
 
 
-def beat_reached(criterion: Criterion, script: Script, messages: Sequence[TranscriptMessage]) -> CriterionResult:
+#: Where in the conversation something was said: (message number, character offset).
+Position = tuple[int, int]
+
+
+class Beats:
+    """Which beats the learner reached, where, and the quote that shows it.
+
+    A beat counts when the engine reported it, or when the learner's own words say
+    one of its triggers, but not in the same sentence as a beat it ``requires``: a
+    follow-up asked in the same breath as the question it follows up ("tell me about a
+    conflict and how you handled it") is not a follow-up. Order across the conversation is
+    not asked (a refund offered before the receipt was checked is still a resolution
+    offered; the missing or late check costs marks where the rubric asks for it), nor are
+    mood conditions, which are the engine's business.
+    """
+
+    def __init__(self, script: Script, messages: Sequence[TranscriptMessage]) -> None:
+        self.script = script
+        self.beats = {beat.id: beat for beat in script.scripted.beats}
+        self.lines = learner_lines(messages)
+        self.recorded = fired_beats(messages) or {}
+        self._reached: dict[str, tuple[Position, Quote, bool] | None] = {}
+
+    def reached(self, beat_id: str, visiting: frozenset[str] = frozenset()) -> tuple[Position, Quote, bool] | None:
+        """(where, quote, reported by the engine) for a reached beat; None when it was not."""
+        if beat_id in self._reached:
+            return self._reached[beat_id]
+        if beat_id in visiting:  # a requires cycle (lint reports it): not reachable by words
+            return None
+        found = self._find(beat_id, visiting | {beat_id})
+        self._reached[beat_id] = found
+        return found
+
+    def _find(self, beat_id: str, visiting: frozenset[str]) -> tuple[Position, Quote, bool] | None:
+        beat = self.beats.get(beat_id)
+        items = beat_items(beat, self.script) if beat else []
+        reply = self.recorded.get(beat_id)
+        if reply is not None:
+            # The engine answered this beat: quote the learner's sentence that asked for it. The
+            # character may play along with a bare keyword ("Impact: negative."); the evaluator
+            # does not count a checklist read out as the skill.
+            before = [m for m in self.lines if m.seq < reply.seq]
+            for message in before[-1:] + before[:-1][::-1]:
+                spans = [span for item in items for span in item.every(message.text)]
+                if spans and all(_bare(message.text, span) for span in spans):
+                    if message is before[-1]:
+                        return None
+                    continue
+                spans = [span for span in spans if not _bare(message.text, span)]
+                if spans:
+                    span = min(spans)
+                    return (message.seq, span[0]), quote_at(message, span), True
+            if before:
+                return (before[-1].seq, 0), quote_at(before[-1]), True
+            return (reply.seq, 0), quote_at(reply), True
+        if beat is None:
+            return None
+        # Where the beats it requires were reached (a requirement never met blocks nothing).
+        required = [found[0] for r in beat.requires if (found := self.reached(r, visiting)) is not None]
+        for message in self.lines:
+            spans = sorted(span for item in items for span in item.every(message.text)
+                           if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
+                           and not _bare(message.text, span))
+            if spans:
+                return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
+        return None
+
+
+def _bare(text: str, span: tuple[int, int]) -> bool:
+    """A sentence that says nothing but the keyword ("Site.", "Refund.", "發票"), not asked, or a keyword
+    that is a heading before a colon ("Impact: negative."): a checklist read out or a word thrown at
+    someone is not the act a beat stands for. "Receipt?" still asks, and "Sure, a refund then." says
+    more than the keyword."""
+    for start, end in sentences(text):
+        if start <= span[0] < end:
+            sentence = text[start:end]
+            if sentence.rstrip().endswith(("?", "\uff1f")) or sentence.lstrip().startswith("\u00bf"):
+                return False
+            rest = text[start:span[0]] + text[span[1]:end]
+            if not any(ch.isalnum() for ch in rest):
+                return True
+            # A heading read out before a colon ("Impact: negative.", "Agreed action: be nicer.").
+            colon = sentence.find(":")
+            return 0 < colon and span[1] <= start + colon and word_count(sentence[:colon]) <= 2
+    return False
+
+
+def _same_sentence(text: str, span: tuple[int, int], at: Position, seq: int) -> bool:
+    """Whether ``span`` stands in the sentence where a required beat was reached (``at``)."""
+    if at[0] != seq:
+        return False
+    return any(start <= at[1] < end and start <= span[0] < end for start, end in sentences(text))
+
+
+def beat_reached(criterion: Criterion, script: Script, messages: Sequence[TranscriptMessage],
+                 language: str, tracker: Beats | None = None) -> CriterionResult:
     check = criterion.check
-    beats = {beat.id: beat for beat in script.scripted.beats}
-    lines = learner_lines(messages)
-    recorded = fired_beats(messages)
-    reached: list[tuple[str, Quote]] = []
+    tracker = tracker or Beats(script, messages)
+    beats = tracker.beats
+    reached: list[tuple[str, Quote, bool]] = []
     for beat_id in check.beats:
-        beat = beats.get(beat_id)
-        forms = trigger_forms(beat.triggers, script) if beat else []
-        if recorded is not None:
-            reply = recorded.get(beat_id)
-            if reply is None:
-                continue
-            before = [m for m in lines if m.seq < reply.seq]
-            said = before[-1] if before else None
-            match = _trigger_match(said, forms) if said is not None else None
-            reached.append((beat_id, quote_of(said, match) if said is not None else quote_of(reply)))
-        else:
-            hit = next(((m, found) for m in lines if (found := _trigger_match(m, forms)) is not None), None)
-            if hit is not None:
-                reached.append((beat_id, quote_of(hit[0], hit[1])))
+        found = tracker.reached(beat_id)
+        if found is not None:
+            reached.append((beat_id, found[1], found[2]))
     needed = min(check.min_count, len(check.beats))
     score = _ratio_score(len(reached), needed)
-    how = "as the character engine reported" if recorded is not None else "judged from your lines"
+    done = {b for b, _, _ in reached}
+    missing = [b for b in check.beats if b not in done]
+    label = {b: beat_label(beats.get(b), b, script, language) for b in check.beats}
     if not check.beats:
-        justification = "The rubric names no beats for this criterion."
+        justification = say(language, "beats.empty")
     elif reached:
-        justification = (f"Reached {len(reached)} key moment(s), {needed} needed ({how}): "
-                         + ", ".join(_beat_name(beats.get(b), b) for b, _ in reached) + ".")
+        justification = say(language, "beats.done", done=joined([label[b] for b, _, _ in reached], language))
+        if missing and score < 100:
+            justification += " " + say(language, "beats.count", count=len(reached), needed=needed)
+            justification += " " + say(language, "beats.missing", missing=joined([label[b] for b in missing[:3]],
+                                                                                  language))
     else:
-        justification = f"Did not reach {', '.join(_beat_name(beats.get(b), b) for b in check.beats[:3])} ({how})."
-    missing = [b for b in check.beats if b not in {r for r, _ in reached}]
+        justification = say(language, "beats.none", missing=joined([label[b] for b in missing[:3]], language))
     suggestion = None
     if missing:
         beat = beats.get(missing[0])
         if beat is not None and beat.triggers:
-            suggestion = f'Try: "{_say_form(beat.triggers[0], script)}".'
-    confidence = 1.0 if recorded is not None else 0.7
-    evidence = _unique(quote for _, quote in reached)
-    return _result(criterion, score, justification, evidence, suggestion, script, confidence=confidence)
+            suggestion = say(language, "suggest.say", phrase=beat_items(beat, script)[0].example)
+    confidence = 1.0 if all(from_engine for _, _, from_engine in reached) else WORDS_CONFIDENCE
+    evidence = _unique(quote for _, quote, _ in reached)
+    how = say(language, "how.beat_reached", labels=joined([label[b] for b in check.beats[:4]], language))
+    return _result(criterion, score, justification, evidence, suggestion, script, how, confidence=confidence)
 
 
-def _beat_name(beat, beat_id: str) -> str:
-    return f"{beat.description} ({beat_id})" if beat is not None and beat.description else f'"{beat_id}"'
+# -- model checks without a model -----------------------------------------------------------
 
 
-# -- model checks without a model ---------------------------------------------
+def not_scored(criterion: Criterion, script: Script, language: str) -> CriterionResult:
+    """A ``model`` check with no model: nothing is measured, so nothing is claimed."""
+    return CriterionResult(
+        criterion_id=criterion.id,
+        title=criterion.title,
+        kind=criterion.check.kind,
+        score=None,
+        weight=criterion.weight,
+        justification=say(language, "not_scored"),
+        suggestion=criterion.suggestion or criterion.check.good_looks_like or None,
+        method=NOT_SCORED,
+        confidence=0.0,
+        judged_how=say(language, "how.not_scored"),
+    )
 
 
-def _meaningful(word: str) -> bool:
-    """Long enough to carry an idea: four letters, or a pair of Han or kana characters."""
-    return word not in STOPWORDS and (len(word) >= 4 or len(word) == 2 and is_cjk(word))
-
-
-def keywords(text: str) -> list[str]:
-    """The meaningful words of a description, stemmed, in order, once each."""
-    seen: list[str] = []
-    for token in tokens(text):
-        if _meaningful(token.norm) and token.norm not in seen:
-            seen.append(token.norm)
-    return seen
-
-
-def _root(word: str) -> str:
-    """The first five letters: crude, but 'frustration' and 'frustrating' share an idea."""
-    return word[:5]
-
-
-def _concept_roots(script: Script) -> list[set[str]]:
-    """Each synonyms group as a set of word roots, so 'apologises' also finds 'sorry'."""
-    groups = []
-    for concept, words in script.scripted.synonyms.items():
-        forms = [concept, *words]
-        # A Han bigram stands for its group only when it is a whole synonym: the pairs inside a
-        # longer phrase ("沒有" in "沒有照說明書") are too common to mean the phrase's idea.
-        groups.append({_root(t.norm) for form in forms for t in tokens(form)
-                       if t.norm not in STOPWORDS and (not is_cjk(t.norm) or len(form.strip()) == 2)})
-    return groups
-
-
-def approximate(criterion: Criterion, script: Script, lines: list[TranscriptMessage]) -> CriterionResult:
-    """Score a ``model`` check by how many of ``good_looks_like``'s key words the learner used.
-
-    Words match by their first five letters, and a key word that belongs to one
-    of the script's synonym groups matches any word of that group.
-    """
-    reference = criterion.check.good_looks_like or criterion.description
-    wanted = keywords(reference)
-    if not wanted:
-        return _result(criterion, 50.0, "No description of a good answer to compare with; scored neutrally.",
-                       (), None, script, method=APPROXIMATION, confidence=0.2)
-    groups = _concept_roots(script)
-    accepts: dict[str, set[str]] = {}
-    for word in wanted:
-        roots = {_root(word)}
-        for group in groups:
-            if _root(word) in group:
-                roots |= group
-        accepts[word] = roots
-    covered: set[str] = set()
-    scored: list[tuple[int, TranscriptMessage, int, int]] = []
-    for message in lines:
-        hits = []
-        ideas: set[str] = set()
-        # "Calm down" must not count for "stays calm": words inside an avoided phrase score nothing.
-        banned = avoided_spans(script, message)
-        for token in tokens(message.text):
-            if not _meaningful(token.norm):
-                continue
-            if any(start <= token.start < end for start, end in banned):
-                continue
-            matched = {word for word, roots in accepts.items() if _root(token.norm) in roots}
-            if matched:
-                hits.append(token)
-                ideas |= matched
-        if hits:
-            covered |= ideas
-            start, end = hits[0].start, hits[-1].end
-            if end - start > 240:
-                start, end = sentence_around(message.text, hits[0].start, hits[0].end)
-            scored.append((len(ideas), message, start, end))
-    # Han and kana key words are overlapping character pairs: "說明下一步" gives four pairs for two
-    # words, and the pairs that straddle a word boundary are never said on their own. So each pair
-    # counts as half an idea, or no Chinese learner could reach the target.
-    ideas = max(1, round(len(wanted) - sum(1 for word in wanted if is_cjk(word)) / 2))
-    target = max(1, math.ceil(ideas * KEYWORD_SHARE))
-    score = _ratio_score(len(covered), target)
-    justification = (f"Estimated without a language model: used {min(len(covered), ideas)} of {ideas} key ideas "
-                     f"of a good answer (full marks at {target}).")
-    best = sorted(scored, key=lambda item: (-item[0], item[1].seq))[:MAX_EVIDENCE]
-    evidence = tuple(Quote(seq=m.seq, quote=m.text[a:b]) for _, m, a, b in sorted(best, key=lambda i: i[1].seq))
-    suggestion = criterion.check.good_looks_like or None
-    return _result(criterion, score, justification, evidence, suggestion, script, method=APPROXIMATION,
-                   confidence=0.4)
-
-
-# -- shared -------------------------------------------------------------------
+# -- shared -------------------------------------------------------------------------------
 
 
 def _unique(quotes) -> tuple[Quote, ...]:
@@ -353,21 +411,8 @@ def _unique(quotes) -> tuple[Quote, ...]:
     return tuple(out[:MAX_EVIDENCE])
 
 
-def avoided_spans(script: Script, message: TranscriptMessage) -> list[tuple[int, int]]:
-    """Where ``message`` says something a ``phrases_avoided`` check warns against."""
-    spans = []
-    for criterion in script.rubric.criteria:
-        if criterion.check.kind == "phrases_avoided":
-            for _, forms in _items(criterion.check, script):
-                found = _find_item(message, forms)
-                if found is not None:
-                    spans.append((found.start, found.end))
-    return spans
-
-
 def _result(criterion: Criterion, score: float, justification: str, evidence: tuple[Quote, ...],
-            suggestion: str | None, script: Script, *, method: str = RULES, confidence: float = 1.0
-            ) -> CriterionResult:
+            suggestion: str | None, script: Script, how: str, *, confidence: float = 1.0) -> CriterionResult:
     fell_short = score < script.rubric.passing_score
     return CriterionResult(
         criterion_id=criterion.id,
@@ -379,29 +424,36 @@ def _result(criterion: Criterion, score: float, justification: str, evidence: tu
         evidence=evidence,
         # The author's "say this instead" wins; ours is generated from what was missing.
         suggestion=(criterion.suggestion or suggestion) if fell_short else None,
-        method=method,
+        method=RULES,
         confidence=confidence,
+        judged_how=how,
     )
 
 
 def score_criterion(criterion: Criterion, script: Script, messages: Sequence[TranscriptMessage],
-                    language: str) -> CriterionResult:
+                    language: str, tracker: Beats | None = None) -> CriterionResult:
     lines = learner_lines(messages)
     kind = criterion.check.kind
+    if kind == "model" and criterion.offline_check is not None and criterion.offline_check.kind != "model":
+        # The author named rules for when no model judges this criterion.
+        offline = score_criterion(attrs.evolve(criterion, check=criterion.offline_check), script, messages,
+                                  language, tracker)
+        return attrs.evolve(offline, kind=kind, judged_how=say(language, "how.offline", how=offline.judged_how))
     if kind == "phrases_used":
-        return phrases_used(criterion, script, lines)
+        return phrases_used(criterion, script, lines, language)
     if kind == "phrases_avoided":
-        return phrases_avoided(criterion, script, lines)
+        return phrases_avoided(criterion, script, lines, language)
     if kind == "open_questions":
         return open_questions(criterion, script, lines, language)
     if kind == "beat_reached":
-        return beat_reached(criterion, script, messages)
-    return approximate(criterion, script, lines)
+        return beat_reached(criterion, script, messages, language, tracker)
+    return not_scored(criterion, script, language)
 
 
 def score_all(script: Script, messages: Sequence[TranscriptMessage], language: str) -> list[CriterionResult]:
-    """Every criterion of the rubric, by the rules (``model`` checks approximated by keywords)."""
-    return [score_criterion(c, script, messages, language) for c in script.rubric.criteria]
+    """Every criterion of the rubric, by the rules (``model`` checks are left unscored)."""
+    tracker = Beats(script, messages)  # every beat_reached criterion shares one walk of the beats
+    return [score_criterion(c, script, messages, language, tracker) for c in script.rubric.criteria]
 
 
 def statistics(messages: Sequence[TranscriptMessage], language: str, duration_seconds: float | None) -> Statistics:

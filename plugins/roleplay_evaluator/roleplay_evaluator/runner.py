@@ -238,6 +238,6 @@ def summary(report: Report) -> dict:
         "status": DONE,
         "overall_score": report.overall_score,
         "passed": report.passed,
-        "scores": {r.criterion_id: r.score for r in report.criteria},
+        "scores": {r.criterion_id: r.score for r in report.criteria if r.score is not None},
         "titles": {r.criterion_id: r.title for r in report.criteria},
     }

@@ -105,7 +105,9 @@ def good_lines(script: Script) -> list[str]:
             reachable = [b for b in ranked if _trigger(script, b) is not None]
             for beat_id in reachable[: max(check.min_count, 1)]:
                 _with_prerequisites(script, beat_id, beats)
-    lines += [_sentence(t) for b in beats if (t := _trigger(script, b))]
+    # A learner says a sentence, not a bare keyword (a bare "Refund." is no offer): frame each trigger.
+    frame = {"es": "Bueno, {}", "zh": "好，{}"}.get(lang, "So, {}")
+    lines += [_sentence(frame.format(t)) for b in beats if (t := _trigger(script, b))]
     wanted = max([c.check.min_count for c in criteria if c.check.kind == "open_questions"] or [0])
     lines += OPEN.get(lang, OPEN["en"])[:wanted]
     bad = _all_avoided_forms(script)

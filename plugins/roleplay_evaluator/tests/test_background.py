@@ -247,7 +247,10 @@ def test_restart_pickup_end_to_end_with_chat_sessions(tmp_path):
                 assert quote["quote"] in texts[quote["seq"]]
         criteria = {c["criterion_id"]: c for c in report["criteria"]}
         assert criteria["professional_tone"]["method"] == "model" and criteria["professional_tone"]["score"] == 88
-        assert criteria["gathered_facts"]["score"] == 100 and criteria["resolution"]["score"] == 100
+        # The model judges every criterion; the rules' own figures stand beside its scores.
+        for key in ("gathered_facts", "resolution"):
+            assert criteria[key]["method"] == "model" and criteria[key]["score"] == 88
+            assert criteria[key]["rules_score"] == 100 and criteria[key]["needs_review"] is False
 
 
 def test_fsck_checks_the_evaluator_indexes_and_repairs_them(tmp_path):

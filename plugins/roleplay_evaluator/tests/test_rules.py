@@ -9,7 +9,7 @@ import pytest
 from evaluator_support import GOOD, POOR, small_script, transcript
 from roleplay_evaluator import questions
 from roleplay_evaluator.evaluate import evaluate, overall
-from roleplay_evaluator.report import APPROXIMATION
+from roleplay_evaluator.report import NOT_SCORED
 
 from roleplay_core import script_from_dict, script_to_dict
 
@@ -40,7 +40,8 @@ def test_good_scores_high_and_poor_low_on_every_check_kind():
         assert gc[criterion].score == 100, gc[criterion]
         assert pc[criterion].score < gc[criterion].score
     assert pc["no-blame"].score == 0  # said two things to avoid, each costs half
-    assert {q.quote for q in pc["no-blame"].evidence} == {"It's probably your fault.", "Calm down."}
+    # "your fault" names the built-in blame concept, so other ways of blaming count too.
+    assert {"It's probably your fault.", "Calm down."} <= {q.quote for q in pc["no-blame"].evidence}
     assert pc["explore"].score == 0
     assert [q.quote for q in gc["explore"].evidence] == ["What happened when you used it?",
                                                          "How did you feel when it happened?"]
@@ -52,8 +53,10 @@ def test_overall_is_the_weighted_mean_of_the_criteria():
     script = small_script()
     for turns in (GOOD, POOR, GOOD[:4]):
         report = run(transcript(script, turns))
-        weights = sum(c.weight for c in report.criteria)
-        expected = sum(c.score * c.weight for c in report.criteria) / weights
+        scored = [c for c in report.criteria if c.score is not None]  # the model check is not scored
+        assert len(scored) == len(report.criteria) - 1
+        weights = sum(c.weight for c in scored)
+        expected = sum(c.score * c.weight for c in scored) / weights
         assert report.overall_score == int(expected + 0.5)
     assert overall([]) == 0
 
@@ -61,9 +64,9 @@ def test_overall_is_the_weighted_mean_of_the_criteria():
 def test_suggestions_only_where_the_learner_fell_short():
     script = small_script()
     good, poor = by_id(run(transcript(script, GOOD))), by_id(run(transcript(script, POOR)))
-    assert all(c.suggestion is None for c in good.values() if c.score >= 70)
+    assert all(c.suggestion is None for c in good.values() if c.score is not None and c.score >= 70)
     assert poor["empathy"].suggestion == script.rubric.criteria[0].suggestion  # the author's own words win
-    assert poor["resolution"].suggestion == 'Try: "full refund".'  # generated from the missing beat
+    assert poor["resolution"].suggestion == "Try saying: \u201cfull refund\u201d."  # from the missing beat
     assert "What happened" in poor["explore"].suggestion
 
 
@@ -85,41 +88,89 @@ def test_synonyms_accents_and_inflections_match():
     assert c["resolution"].score == 100
 
 
-def test_recorded_beats_win_over_trigger_matching():
+def test_recorded_beats_and_the_learners_words_both_count():
     script = small_script()
     turns = [("l", "Could you tell me what happened?"), ("c", "Fine, thanks."), ("l", "Bye.")]
     # The engine says offer-refund fired after the first line, though no trigger was said.
     reported = run(transcript(script, turns, beats=[None, ["offer-refund"], None]))
     c = by_id(reported)["resolution"]
     assert c.score == 100 and c.confidence == 1.0
-    assert [q.seq for q in c.evidence] == [1] and "reported" in c.justification
-    # Reported, but nothing fired: a trigger in the learner's words does not override the engine.
-    none_fired = run(transcript(script, [("l", "I will refund you."), ("c", "Hm.")], beats=[None, []]))
-    assert by_id(none_fired)["resolution"].score == 0
+    assert [q.seq for q in c.evidence] == [1]
+    # The engine answered another beat, but the learner's words offered the refund: it counts.
+    other = run(transcript(script, [("l", "Good morning! I will refund you."), ("c", "Hi.")], beats=[None, ["greet"]]))
+    credited = by_id(other)["resolution"]
+    assert credited.score == 100 and credited.confidence < 1.0
+    assert [q.quote for q in credited.evidence] == ["I will refund you."]  # the sentence that did it
     # Not reported at all: the trigger counts, with less confidence.
     guessed = by_id(run(transcript(script, [("l", "I will refund you."), ("c", "Hm.")])))["resolution"]
     assert guessed.score == 100 and guessed.confidence < 1.0
+    # Said under a negation, it does not.
+    refused = by_id(run(transcript(script, [("l", "I can't refund you, sorry."), ("c", "Hm.")])))["resolution"]
+    assert refused.score == 0
 
 
-def test_model_check_without_a_model_is_an_approximation_with_low_confidence():
+def test_reports_name_what_the_learner_did_never_beat_ids_or_engine_wording():
+    script = small_script()
+    report = run(transcript(script, POOR))
+    text = " ".join(c.justification + " " + c.judged_how for c in report.criteria)
+    assert "offer-refund" not in text and "engine" not in text and "offers the refund" not in text
+    assert all(c.judged_how for c in report.criteria)
+
+
+def test_model_check_without_a_model_is_not_scored_and_left_out():
     script = small_script()
     report = run(transcript(script, GOOD))
     tone = by_id(report)["tone"]
-    assert tone.method == APPROXIMATION and tone.confidence < 0.5
-    assert any("No language model" in note for note in report.notes)
-    strong = run(transcript(script, [("l", "I acknowledge your frustration and I apologise sincerely. "
-                                            "I propose a concrete next step: a clear timeline by Friday.")]))
-    assert by_id(strong)["tone"].score == 100
-    assert by_id(run(transcript(script, POOR)))["tone"].score < by_id(strong)["tone"].score
+    assert tone.method == NOT_SCORED and tone.score is None and tone.confidence == 0
+    assert report.notes[0].startswith("No language model was used")
+    assert any("Left out of the overall score" in note and tone.title in note for note in report.notes)
+    without = run(transcript(small_script(with_model=False), GOOD))
+    assert report.overall_score == without.overall_score  # the unscored criterion weighs nothing
 
 
-def test_words_inside_an_avoided_phrase_do_not_earn_model_credit():
+def test_an_offline_check_named_by_the_author_scores_a_model_criterion_without_a_model():
+    data = script_to_dict(small_script())
+    tone = next(c for c in data["rubric"]["criteria"] if c["id"] == "tone")
+    tone["offline_check"] = {"kind": "phrases_used", "concepts": ["sorry"]}
+    script = script_from_dict(data)
+    good, poor = by_id(run(transcript(script, GOOD))), by_id(run(transcript(script, POOR)))
+    assert good["tone"].score == 100 and poor["tone"].score == 0
+    assert good["tone"].kind == "model" and good["tone"].method == "rules"
+    assert good["tone"].judged_how.startswith("No language model was set, so the rules the scenario's author chose")
+
+
+def test_a_follow_up_in_the_same_breath_is_no_follow_up():
+    data = script_to_dict(small_script())
+    data["scripted"]["beats"].append({"id": "ask-how", "triggers": ["how did you"], "requires": ["offer-refund"],
+                                      "replies": ["Like this."]})
+    data["rubric"]["criteria"] = [{"id": "probe", "title": "Follows up", "check": {
+        "kind": "beat_reached", "beats": ["ask-how"]}}]
+    script = script_from_dict(data)
+    same_breath = [("l", "I will refund you, and how did you pay?"), ("c", "Card.")]
+    assert by_id(run(transcript(script, same_breath)))["probe"].score == 0
+    later = [("l", "I will refund you."), ("c", "Good."), ("l", "How did you pay for it?"), ("c", "Card.")]
+    assert by_id(run(transcript(script, later)))["probe"].score == 100
+    # Order across the conversation is not asked, nor a requirement that never came.
+    other_order = [("l", "How did you pay for it?"), ("c", "Card."), ("l", "I will refund you."), ("c", "Good.")]
+    assert by_id(run(transcript(script, other_order)))["probe"].score == 100
+    never = [("l", "How did you pay for it?"), ("c", "Card.")]
+    assert by_id(run(transcript(script, never)))["probe"].score == 100
+
+
+def test_a_bare_keyword_or_a_heading_is_not_the_act():
+    script = small_script()
+    for said in ("Full refund.", "Full refund: done."):
+        assert by_id(run(transcript(script, [("l", said), ("c", "Hm.")])))["resolution"].score == 0, said
+    for said in ("Full refund?", "Sure, a full refund then.", "Okay: I will refund you today."):
+        assert by_id(run(transcript(script, [("l", said), ("c", "Hm.")])))["resolution"].score == 100, said
+
+
+def test_a_negated_phrase_to_avoid_is_no_slip():
     script = script_from_dict({**script_to_dict(small_script()), "rubric": {"criteria": [
-        {"id": "calm", "title": "Calm", "check": {"kind": "model", "good_looks_like": "Stays calm."}},
         {"id": "avoid", "title": "Avoid", "check": {"kind": "phrases_avoided", "phrases": ["calm down"]}},
     ]}})
-    c = by_id(run(transcript(script, [("l", "Calm down, please.")])))
-    assert c["calm"].score == 0 and c["avoid"].score == 50
+    assert by_id(run(transcript(script, [("l", "Calm down, please.")])))["avoid"].score == 50
+    assert by_id(run(transcript(script, [("l", "I won't tell you to calm down.")])))["avoid"].score == 100
 
 
 @pytest.mark.parametrize(("sentence", "language", "kind"), [
@@ -158,7 +209,7 @@ def test_unsupported_language_is_flagged():
     t = transcript(script, GOOD)
     report = run(attrs.evolve(t, language="ja"))
     assert by_id(report)["explore"].confidence < 0.5
-    assert any("'ja'" in note for note in report.notes)
+    assert any("\u2018ja\u2019" in note for note in report.notes)
 
 
 def test_statistics():
@@ -220,12 +271,12 @@ def test_quotes_are_verbatim_whatever_the_learner_types():
         report = run(t)
         assert_quotes_verbatim(report, t)
         assert 0 <= report.overall_score <= 100 and 0 <= report.confidence <= 1
-        assert all(0 <= c.score <= 100 and len(c.evidence) <= 4 for c in report.criteria)
+        assert all((c.score is None or 0 <= c.score <= 100) and len(c.evidence) <= 4 for c in report.criteria)
 
 
 def test_han_phrases_are_found_inside_unspaced_text():
-    from roleplay_evaluator.text import find_sequence, phrase_key
+    from roleplay_core.text import Pattern
 
     text = "我很抱歉，我們會全額退款。"
-    found = find_sequence(text, phrase_key("全額退款"), seq=3)
-    assert found is not None and found.quote == "全額退款" == text[found.start:found.end]
+    span = Pattern.parse("全額退款").search(text)
+    assert span is not None and text[slice(*span)] == "全額退款"

@@ -1,13 +1,17 @@
-"""What the Gemini provider says to the model: system instructions, history and the judge schema."""
+"""What the Gemini provider says to the model: system instructions and history.
+
+The judge prompt and its answer schema are the kernel's (:func:`roleplay_core.build_judge_prompt`),
+shared by every provider.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from google.genai import types
 
-from roleplay_core import Character, Criterion, Script, TranscriptMessage
+from roleplay_core import Character, JudgePrompt, JudgeRequest, Script, TranscriptMessage, build_judge_prompt
+from roleplay_core.judging import speaker
 
 LEARNER = "learner"
 
@@ -42,15 +46,6 @@ def character_instruction(script: Script, character: Character, *, spoken: bool 
     )
 
 
-def speaker(message: TranscriptMessage, script: Script) -> str:
-    if message.role == LEARNER:
-        return "learner"
-    try:
-        return script.character(message.character_id).name
-    except KeyError:
-        return message.character_id or "character"
-
-
 def history_contents(script: Script, character: Character,
                      history: Iterable[TranscriptMessage]) -> list[types.Content]:
     """The transcript as Gemini turns: the learner is ``user``, the played character ``model``.
@@ -80,65 +75,6 @@ def history_text(script: Script, history: Iterable[TranscriptMessage]) -> str:
     return _lines("The conversation so far:", *lines) if lines else ""
 
 
-def transcript_text(script: Script, transcript: Iterable[TranscriptMessage]) -> str:
-    """Numbered lines ``[seq] learner: text`` that evidence quotes point back to."""
-    return "\n".join(
-        f"[{m.seq}] {'learner' if m.role == LEARNER else 'character ' + speaker(m, script)}: {m.text}"
-        for m in transcript
-    )
-
-
-def judge_instruction(script: Script) -> str:
-    return _lines(
-        "You assess a learner's performance in a role-play practice conversation against rubric criteria.",
-        scene(script),
-        "Objectives: " + "; ".join(script.objectives) if script.objectives else "",
-        "Score each criterion from 0 (absent) to 100 (excellent). Judge only what the learner said.",
-        "Evidence quotes must be copied exactly, character for character, from the numbered transcript lines,",
-        "with the line's number as seq. A suggestion is one short thing the learner could say instead.",
-        f"Write justifications and suggestions in the language '{script.language}'.",
-    )
-
-
-def judge_prompt(script: Script, criteria: Iterable[Criterion], transcript: Iterable[TranscriptMessage]) -> str:
-    rubric = "\n".join(
-        _lines(
-            f"- id: {c.id}",
-            f"  title: {c.title}",
-            f"  description: {c.description}" if c.description else "",
-            f"  good looks like: {c.check.good_looks_like}" if c.check.good_looks_like else "",
-        )
-        for c in criteria
-    )
-    return f"Criteria:\n{rubric}\n\nTranscript:\n{transcript_text(script, transcript)}"
-
-
-def judge_schema(criteria: Iterable[Criterion]) -> dict[str, Any]:
-    """A JSON schema for the answer; ``criterion_id`` may only name the requested criteria."""
-    return {
-        "type": "object",
-        "properties": {
-            "criteria": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "criterion_id": {"type": "string", "enum": [c.id for c in criteria]},
-                        "score": {"type": "number", "minimum": 0, "maximum": 100},
-                        "justification": {"type": "string"},
-                        "evidence": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {"seq": {"type": "integer"}, "quote": {"type": "string"}},
-                                "required": ["seq", "quote"],
-                            },
-                        },
-                        "suggestion": {"type": "string"},
-                    },
-                    "required": ["criterion_id", "score", "justification", "evidence", "suggestion"],
-                },
-            }
-        },
-        "required": ["criteria"],
-    }
+def judge_prompt(request: JudgeRequest) -> JudgePrompt:
+    """The judge request as every provider sends it (built by the kernel, so Gemini asks what others ask)."""
+    return build_judge_prompt(request)

@@ -121,15 +121,15 @@ class GeminiProvider(ModelProvider):
     async def judge(self, request: JudgeRequest) -> Judgement:
         """Score the criteria with JSON output against a schema; retry a malformed answer."""
         model = self.setting("judge_model")
+        prompt = prompts.judge_prompt(request)
         config = types.GenerateContentConfig(
-            system_instruction=prompts.judge_instruction(request.script),
+            system_instruction=prompt.instruction,
             temperature=float(self.setting("judge_temperature", 0.0)),
             safety_settings=safety_settings(self.setting("safety_settings")),
             response_mime_type="application/json",
-            response_json_schema=prompts.judge_schema(request.criteria),
+            response_json_schema=prompt.schema,
         )
-        contents = [types.Content(role="user", parts=[types.Part(text=prompts.judge_prompt(
-            request.script, request.criteria, request.transcript))])]
+        contents = [types.Content(role="user", parts=[types.Part(text=prompt.text)])]
         attempts = max(1, int(self.setting("judge_attempts", 2)))
         problem = ""
         for _ in range(attempts):
@@ -155,14 +155,9 @@ class GeminiProvider(ModelProvider):
         got = [c.criterion_id for c in output.criteria]
         if sorted(got) != sorted(wanted):
             raise ValueError(f"expected one judgement for each of {wanted}, got {got}")
-        lines = {m.seq: m.text for m in request.transcript}
-        judged = []
-        for item in sorted(output.criteria, key=lambda c: wanted.index(c.criterion_id)):
-            # Evidence must be a verbatim quote of the line it names; a paraphrase is dropped, not shown.
-            kept = tuple(e for e in item.evidence if e.quote.strip() and e.quote in lines.get(e.seq, ""))
-            if len(kept) != len(item.evidence):
-                logger.info("gemini judge: dropped %d non-verbatim quotes", len(item.evidence) - len(kept))
-            judged.append(attrs.evolve(item, evidence=kept))
+        # Quotes pass through as the model gave them: the evaluator checks each against the transcript,
+        # drops the invented ones and tells the reader how many, which it could not if they vanished here.
+        judged = sorted(output.criteria, key=lambda c: wanted.index(c.criterion_id))
         return Judgement(criteria=tuple(judged), model=f"gemini:{model}")
 
     # -- live -------------------------------------------------------------------

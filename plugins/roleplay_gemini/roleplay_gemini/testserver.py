@@ -233,6 +233,9 @@ class FakeGemini:
         #: REST knobs: status codes to fail the next requests with, canned judge output.
         self.fail_next: list[int] = []
         self.judge_override: list[str] = []
+        #: Judge knobs: seconds to think before answering, and fixed scores by criterion id.
+        self.judge_delay = 0.0
+        self.judge_scores: dict[str, float] = {}
         #: What it saw.
         self.setups: list[dict[str, Any]] = []
         self.rest_requests: list[dict[str, Any]] = []
@@ -268,7 +271,7 @@ class FakeGemini:
             return _error(code, "The model is overloaded.", "UNAVAILABLE")
         if method not in ("generateContent", "streamGenerateContent"):
             return _error(404, f"unknown method {method}", "NOT_FOUND")
-        text = self._answer(body)
+        text = await self._answer(body)
         if method == "generateContent":
             return JSONResponse(_candidate(text, final=True))
 
@@ -280,10 +283,12 @@ class FakeGemini:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    def _answer(self, body: dict[str, Any]) -> str:
+    async def _answer(self, body: dict[str, Any]) -> str:
         config = body.get("generationConfig", {})
         schema = config.get("responseJsonSchema") or config.get("responseSchema")
         if config.get("responseMimeType") == "application/json" and schema:
+            if self.judge_delay:
+                await asyncio.sleep(self.judge_delay)
             if self.judge_override:
                 return self.judge_override.pop(0)
             return json.dumps(self._judge(body, schema))
@@ -294,16 +299,22 @@ class FakeGemini:
         name = re.search(r"You are (\w+)", system)
         return f"{name.group(1) if name else 'Someone'} hears you say: {last}"
 
+    def judge_requests(self) -> list[dict[str, Any]]:
+        """The judge calls seen: requests for JSON against a schema."""
+        return [r for r in self.rest_requests
+                if (r["body"].get("generationConfig") or {}).get("responseMimeType") == "application/json"]
+
     def _judge(self, body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-        """Score every criterion the schema allows, quoting the first learner line verbatim."""
+        """Score every criterion the schema allows (``judge_scores``, else 80, 70, 60...), quoting the
+        first learner line of the prompt verbatim (spoken or typed)."""
         item = schema["properties"]["criteria"]["items"]
         ids = item["properties"]["criterion_id"]["enum"]
         prompt = " ".join(p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", []))
-        found = re.search(r"^\[(\d+)\] learner: (.+)$", prompt, re.M)
+        found = re.search(r"^\[(\d+)\] learner(?: \(spoken\))?: (.+)$", prompt, re.M)
         evidence = [{"seq": int(found.group(1)), "quote": found.group(2)[:40]}] if found else []
         return {"criteria": [
-            {"criterion_id": cid, "score": 80 - 10 * n, "justification": f"judged {cid}",
-             "evidence": evidence, "suggestion": "Ask an open question."}
+            {"criterion_id": cid, "score": self.judge_scores.get(cid, max(0, 80 - 10 * n)),
+             "justification": f"judged {cid}", "evidence": evidence, "suggestion": "Ask an open question."}
             for n, cid in enumerate(ids)
         ]}
 

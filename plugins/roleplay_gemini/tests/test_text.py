@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from roleplay_core import JudgeRequest, ProviderError, Reply, ReplyDelta, ReplyRequest
+from roleplay_core import JudgeRequest, ProviderError, Reply, ReplyDelta, ReplyRequest, build_judge_prompt
 from roleplay_core.testing import make_kernel
 
 from .conftest import SCRIPT, gemini_kernel, message
@@ -112,6 +112,11 @@ async def test_judge_uses_a_json_schema_and_returns_verified_judgements(gemini, 
     schema = config["responseJsonSchema"]
     assert schema["properties"]["criteria"]["items"]["properties"]["criterion_id"]["enum"] == ["empathy", "resolve"]
     assert "[3] learner: I am sorry" in body["contents"][0]["parts"][0]["text"]
+    # The prompt is the kernel's, so every provider asks the same thing.
+    prompt = build_judge_prompt(JudgeRequest(script=SCRIPT, criteria=SCRIPT.rubric.criteria, transcript=HISTORY))
+    assert body["systemInstruction"]["parts"][0]["text"] == prompt.instruction
+    assert body["contents"][0]["parts"][0]["text"] == prompt.text
+    assert schema == prompt.schema
 
 
 def _answer(**changes):
@@ -135,15 +140,16 @@ async def test_judge_retries_a_malformed_answer_then_gives_up(gemini, fake):
     await provider.close()
 
 
-async def test_judge_drops_quotes_that_are_not_verbatim(gemini, fake):
+async def test_judge_passes_quotes_through_for_the_evaluator_to_check(gemini, fake):
+    # The evaluator checks every quote against the transcript and tells the reader how many it dropped;
+    # the provider must not drop them first, or the report could not say so.
     criteria = SCRIPT.rubric.criteria[:1]
-    fake.judge_override = [_answer(evidence=[{"seq": 3, "quote": "tell me what happened"},
-                                             {"seq": 3, "quote": "I apologise profusely"},
-                                             {"seq": 1, "quote": "tell me what happened"}])]
+    evidence = [{"seq": 3, "quote": "tell me what happened"}, {"seq": 3, "quote": "I apologise profusely"}]
+    fake.judge_override = [_answer(evidence=evidence)]
     provider = gemini_kernel(gemini).model("gemini")
     judgement = await provider.judge(JudgeRequest(script=SCRIPT, criteria=criteria, transcript=HISTORY))
     await provider.close()
-    assert [(e.seq, e.quote) for e in judgement.criteria[0].evidence] == [(3, "tell me what happened")]
+    assert [(e.seq, e.quote) for e in judgement.criteria[0].evidence] == [(e["seq"], e["quote"]) for e in evidence]
 
 
 def test_settings_are_validated(tmp_path):

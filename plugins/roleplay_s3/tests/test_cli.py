@@ -20,7 +20,7 @@ from roleplay_core.cli import main
 from roleplay_core.kernel import Kernel, SettingsError
 from roleplay_core.settings import build_settings
 from roleplay_core.storage import FileStorage
-from roleplay_core.testing import make_app
+from roleplay_core.testing import auth_headers, make_app
 
 ROLEPLAY = str(Path(sys.executable).with_name("roleplay"))
 
@@ -106,15 +106,16 @@ def test_readyz_reports_a_missing_bucket_and_recovers_when_it_exists(moto_s3):
     bucket = f"rp-later-{os.urandom(4).hex()}"
     # Only this plugin: other plugins' startup hooks would fail on the missing bucket and stay failed.
     app = make_app(moto_s3.settings(bucket), plugins=[s3_plugin], load_entry_points=False)
+    admin = auth_headers(app, "root", ("admin",))  # the checks are for admins
     with TestClient(app) as client:
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=admin)
         assert response.status_code == 503
         storage = response.json()["checks"]["storage"]
         assert storage["ok"] is False and bucket in storage["error"] and moto_s3.endpoint in storage["error"]
         assert "the bucket does not exist" in storage["error"]
         assert client.get("/healthz").status_code == 200  # alive, only not ready
         moto_s3.create_bucket(bucket)
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=admin)
         assert response.status_code == 200, response.text
         assert response.json()["checks"]["storage"]["backend"].startswith(f"s3 bucket {bucket!r}")
 

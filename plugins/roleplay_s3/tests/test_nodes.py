@@ -30,6 +30,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from roleplay_core import TokenService
+from roleplay_core.settings import DEV_JWT_SECRET
+
 ROLEPLAY = str(Path(sys.executable).with_name("roleplay"))
 PASSWORD = "correct horse battery staple 42"
 
@@ -161,8 +164,10 @@ def servers(moto_s3, tmp_path_factory) -> Iterator[tuple[Server, Server]]:
 
 def test_both_servers_are_ready_on_the_same_bucket(servers):
     backends = set()
+    # the checks are for admins: a token signed with the development secret both servers share
+    admin = TokenService(secret=DEV_JWT_SECRET).issue("root", ("admin",))
     for server in servers:
-        response = httpx.get(server.url + "/readyz")
+        response = httpx.get(server.url + "/readyz", headers={"Authorization": f"Bearer {admin}"})
         assert response.status_code == 200, response.text
         backends.add(response.json()["checks"]["storage"]["backend"])
     assert len(backends) == 1 and backends.pop().startswith("s3 bucket")

@@ -33,6 +33,7 @@ from typing import Any
 import attrs
 
 from roleplay_core import Character, FieldError, Problem, Script, structure, validation_problem
+from roleplay_core.script_limits import FIELD_CHARS, script_limit_errors
 
 SPEC = "chara_card_v2"
 SPEC_VERSION = "2.0"
@@ -119,6 +120,38 @@ def _text(data: Mapping[str, Any], key: str, errors: list[FieldError]) -> str:
     return value
 
 
+#: The character field each card text field becomes, for its length cap (roleplay_core.script_limits).
+CARD_TARGETS = {"name": "name", "description": "persona", "system_prompt": "persona", "personality": "speaking_style",
+                "first_mes": "opening_line", "creator_notes": "description",
+                "post_history_instructions": "speaking_style"}
+
+
+def _capped(fields: Mapping[str, str]) -> list[FieldError]:
+    """Card fields longer than the character field they become may hold (before any macro expands)."""
+    errors = []
+    for key, value in fields.items():
+        cap = FIELD_CHARS[CARD_TARGETS[key]]
+        if len(value) > cap:
+            errors.append(FieldError(f"data.{key}", f"must have at most {cap} characters (has {len(value)})"))
+    return errors
+
+
+def _expanded(field: str, key: str, text: str) -> str:
+    """422 naming ``data.<key>`` when macros made ``text`` longer than the character's ``field`` may be."""
+    cap = FIELD_CHARS[field]
+    if len(text) > cap:
+        raise validation_problem([FieldError(f"data.{key}", f"expands ({{{{char}}}} and {{{{user}}}} replaced) to "
+                                                            f"{len(text)} characters; at most {cap} are allowed")])
+    return text
+
+
+def _character_limits(character: Character) -> Character:
+    errors = script_limit_errors(_plain(attrs.asdict(character)))
+    if errors:
+        raise validation_problem([FieldError(f"character.{e.field}", e.message) for e in errors])
+    return character
+
+
 def _macros(text: str, name: str) -> str:
     # Community cards write {{char}} and {{user}}; our personas name people plainly.
     for macro in ("{{char}}", "{{Char}}", "<BOT>"):
@@ -147,6 +180,7 @@ def from_card(card: Any) -> Character:
         extensions = {}
     if not fields["name"].strip():
         errors.append(FieldError("data.name", "must not be blank"))
+    errors += _capped(fields)
     if errors:
         raise validation_problem(errors)
     ours = (extensions.get(EXTENSION) or {}).get("character") if isinstance(extensions.get(EXTENSION), Mapping) else None
@@ -157,22 +191,25 @@ def from_card(card: Any) -> Character:
             at = "data.extensions.roleplay.character"
             raise validation_problem([FieldError(f"{at}.{e.field}" if e.field != "$" else at, e.message)
                                       for e in problem.errors]) from None
-        return _apply_edits(stored, fields)
+        return _character_limits(_apply_edits(stored, fields))
     name = fields["name"].strip()
-    persona = _macros(fields["description"].strip(), name)
+    # Every {{char}} becomes the name: a long name times many macros must not grow unbounded.
+    persona = _expanded("persona", "description", _macros(fields["description"].strip(), name))
     if fields["system_prompt"].strip():
-        persona = f"{_macros(fields['system_prompt'].strip(), name)}\n\n{persona}".strip()
+        prompt = _expanded("persona", "system_prompt", _macros(fields["system_prompt"].strip(), name))
+        persona = _expanded("persona", "system_prompt", f"{prompt}\n\n{persona}".strip())
     traits = tuple(t.strip() for t in re.split(r"[,;\n]", fields["personality"]) if t.strip())
-    return structure({
+    return _character_limits(structure({
         "id": slugify(name),
         "name": name,
         "persona": persona,
         "traits": list(traits),
-        "speaking_style": _macros(fields["post_history_instructions"].strip(), name),
-        "opening_line": _macros(fields["first_mes"].strip(), name),
+        "speaking_style": _expanded("speaking_style", "post_history_instructions",
+                                    _macros(fields["post_history_instructions"].strip(), name)),
+        "opening_line": _expanded("opening_line", "first_mes", _macros(fields["first_mes"].strip(), name)),
         "speaks_first": bool(fields["first_mes"].strip()),
         "description": fields["creator_notes"].strip(),
-    }, Character)
+    }, Character))
 
 
 def _apply_edits(stored: Character, fields: Mapping[str, str]) -> Character:

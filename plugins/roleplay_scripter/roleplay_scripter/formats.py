@@ -42,18 +42,65 @@ def to_yaml(data: Any) -> str:
     return yaml.safe_dump(plain(data), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
 
 
+async def encode(data: Any, media_type: str) -> str:
+    """YAML or JSON text for ``data``, made in a worker thread: a large bundle takes a while."""
+    return await anyio.to_thread.run_sync(to_yaml if media_type == YAML_MEDIA_TYPE else to_json, data)
+
+
 def to_json(data: Any) -> str:
     return json.dumps(plain(data), ensure_ascii=False, indent=2) + "\n"
 
 
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class ClientYAMLLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` made safe for client bodies.
+
+    - **No aliases.** ``*name`` shares one node many times over; a 500 KB body of nested aliases
+      becomes gigabytes once it is stored or sent back. Scripts never need them.
+    - **No timestamps.** ``2001-13-45`` or ``!!timestamp`` would build dates (or fail inside the
+      constructor); scripts have no dates, so such values stay strings.
+    - **String keys only.** ``{1: x}``, ``{yes: x}``: every mapping of a script is keyed by text.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted; write the value out",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        mapping = super().construct_mapping(node, deep=deep)
+        for key in mapping:
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"mapping keys must be text, not {type(key).__name__} {key!r} (quote it)",
+                    node.start_mark)
+        return mapping
+
+
+ClientYAMLLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ClientYAMLLoader.add_constructor(TIMESTAMP_TAG, yaml.SafeLoader.construct_yaml_str)
+
+
 def parse_yaml(text: str) -> Any:
+    """A client's YAML text as plain data: 400 naming the line for anything that is not valid here."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=ClientYAMLLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise Problem(400, f"The body is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise Problem(400, "The body is not valid YAML: it is nested too deeply.") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a constructor refusing a value (a 5000-digit int)
+        raise Problem(400, f"The body is not valid YAML: {str(exc)[:200]}") from None
 
 
 async def read_body(request: Request) -> Any:

@@ -16,6 +16,7 @@ import anyio.to_thread
 import attrs
 
 from roleplay_core import FieldError, NotFound, Problem, Script, structure
+from roleplay_core.script_limits import script_limit_errors
 
 from .formats import bundle_items
 from .lint import ERROR, Finding, lint, parse
@@ -51,6 +52,13 @@ def restore_plan(script: Script, meta: Any, entries: Any, *, pack: bool) -> tupl
     at = f"history.{script.id}"
     if not isinstance(entries, list) or not entries:
         return None, (), [FieldError(at, "expected a list of versions")]
+    # The versions' scripts bypass script_from_dict (cattrs structures them inside ScriptVersion):
+    # give them the same size caps as every other script.
+    capped = [FieldError(f"{at}[{n}].script{'' if e.field == '$' else '.' + e.field}", e.message)
+              for n, entry in enumerate(entries) if isinstance(entry, Mapping)
+              for e in script_limit_errors(entry.get("script"))]
+    if capped:
+        return None, (), capped
     try:
         versions = structure(entries, tuple[ScriptVersion, ...])
     except Problem as problem:

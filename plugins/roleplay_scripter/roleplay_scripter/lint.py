@@ -19,9 +19,12 @@ import attrs
 
 from roleplay_core import Problem, Script, script_from_dict
 from roleplay_core.script import MOOD_MAX, MOOD_MIN
+from roleplay_core.text import Pattern, builtin_lexicon, only_function_words
 
 ERROR = "error"
 WARNING = "warning"
+#: Replies each fallback band needs so that no identical fallback comes back within four turns.
+MIN_FALLBACK_REPLIES = 5
 
 
 @attrs.frozen(kw_only=True)
@@ -116,6 +119,7 @@ def _beats(script: Script) -> list[Finding]:
     play = script.scripted
     beats = {beat.id: beat for beat in play.beats}
     characters = {c.id for c in script.characters}
+    concepts = set(play.synonyms) | set(builtin_lexicon(script.language))
     found: list[Finding] = []
     for i, beat in enumerate(play.beats):
         at = f"scripted.beats[{i}]"
@@ -136,6 +140,23 @@ def _beats(script: Script) -> list[Finding]:
         for j, trigger in enumerate(beat.triggers):
             if not trigger.strip():
                 found.append(Finding(path=f"{at}.triggers[{j}]", code="blank_trigger", message="the trigger is blank"))
+            elif trigger not in concepts and only_function_words(trigger):
+                found.append(Finding(
+                    path=f"{at}.triggers[{j}]", code="function_word_trigger", severity=WARNING,
+                    message=f"{trigger!r} has only function words: it matches only when said exactly, never by "
+                            "its words; add a word that carries the idea, or name a concept"))
+            elif not Pattern.parse(trigger).elements:
+                found.append(Finding(path=f"{at}.triggers[{j}]", code="blank_trigger",
+                                     message="the trigger has no words"))
+        if not beat.label.strip() and script.rubric.criteria and any(
+                beat.id in c.check.beats for c in script.rubric.criteria):
+            found.append(Finding(path=f"{at}.label", code="missing_label", severity=WARNING,
+                                 message="the rubric scores this beat but it has no label: reports will show a "
+                                         "trigger phrase instead of what the learner did"))
+        if beat.greeting and (beat.requires or beat.repeatable):
+            found.append(Finding(path=f"{at}.greeting", code="greeting_conditions", severity=WARNING,
+                                 message="a greeting answers only the learner's first message: requires and "
+                                         "repeatable make no sense on it"))
         for j, reply in enumerate(beat.replies):
             if not reply.strip():
                 found.append(Finding(path=f"{at}.replies[{j}]", code="blank_reply", message="the reply is blank"))
@@ -244,6 +265,16 @@ def _fallbacks_and_endings(script: Script) -> list[Finding]:
     if play.beats and not play.fallbacks:
         found.append(Finding(path="scripted.fallbacks", code="no_fallbacks", severity=WARNING,
                              message="no fallbacks: off-script input gets a generic line out of character"))
+    for i, fallback in enumerate(play.fallbacks):
+        if len(set(fallback.replies)) < MIN_FALLBACK_REPLIES:
+            found.append(Finding(
+                path=f"scripted.fallbacks[{i}].replies", code="few_fallbacks", severity=WARNING,
+                message=f"{len(set(fallback.replies))} different replies: give each mood band at least "
+                        f"{MIN_FALLBACK_REPLIES} so the character does not repeat itself"))
+    if play.beats and play.fallbacks and not any(beat.nudge.strip() for beat in play.beats):
+        found.append(Finding(path="scripted.beats", code="no_nudges", severity=WARNING,
+                             message="no beat has a nudge: after two off-script turns the character cannot hint "
+                                     "at what the learner could do next"))
     if play.beats and not play.end_conditions:
         found.append(Finding(path="scripted.end_conditions", code="no_end_conditions", severity=WARNING,
                              message="no end conditions: the scene only ends when the learner ends it"))
@@ -270,7 +301,7 @@ def _fallbacks_and_endings(script: Script) -> list[Finding]:
 def _rubric(script: Script) -> list[Finding]:
     criteria = script.rubric.criteria
     beats = {beat.id for beat in script.scripted.beats}
-    concepts = set(script.scripted.synonyms)
+    concepts = set(script.scripted.synonyms) | set(builtin_lexicon(script.language))
     found: list[Finding] = []
     if not criteria:
         return [Finding(path="rubric.criteria", code="no_criteria", severity=WARNING,
@@ -287,7 +318,27 @@ def _rubric(script: Script) -> list[Finding]:
         for j, concept in enumerate(check.concepts):
             if concept not in concepts:
                 found.append(Finding(path=f"{at}.concepts[{j}]", code="unknown_concept",
-                                     message=f"{concept!r} is not a key of scripted.synonyms"))
+                                     message=f"{concept!r} is not a key of scripted.synonyms nor a built-in "
+                                             f"concept of {script.language!r}"))
+        offline = criterion.offline_check
+        if offline is not None and check.kind != "model":
+            found.append(Finding(path=f"rubric.criteria[{i}].offline_check", code="ignored_field", severity=WARNING,
+                                 message=f"offline_check is only read for a model check, not a {check.kind} check"))
+        elif offline is not None and offline.kind == "model":
+            found.append(Finding(path=f"rubric.criteria[{i}].offline_check.kind", code="invalid_offline_check",
+                                 message="the offline check stands in for the model: it must be a rule kind"))
+        elif offline is not None:
+            for j, beat in enumerate(offline.beats):
+                if beat not in beats:
+                    found.append(Finding(path=f"rubric.criteria[{i}].offline_check.beats[{j}]", code="unknown_beat",
+                                         message=f"no beat has the id {beat!r}"))
+            for j, concept in enumerate(offline.concepts):
+                if concept not in concepts:
+                    found.append(Finding(path=f"rubric.criteria[{i}].offline_check.concepts[{j}]",
+                                         code="unknown_concept", message=f"{concept!r} is not a known concept"))
+        if criterion.mechanical and check.kind == "model":
+            found.append(Finding(path=f"rubric.criteria[{i}].mechanical", code="mechanical_model_check",
+                                 message="a model check cannot be mechanical: only a language model can judge it"))
         if check.kind == "beat_reached":
             if not check.beats:
                 found.append(Finding(path=f"{at}.beats", code="empty_check", message="name at least one beat"))

@@ -27,6 +27,7 @@ from roleplay_core import (
     validation_problem,
 )
 from roleplay_core.script import SLUG
+from roleplay_core.script_limits import check_script_limits
 
 from . import cards, diff, formats, importing, lint, preview, views
 from .records import STATUSES, ScriptHead, version_etag
@@ -452,8 +453,8 @@ async def export_script(request: Request) -> Response:
         script = version.script
     data = formats.script_data(script)
     if kind == "json":
-        return _download(formats.to_json(data), "application/json", f"{script_id}.json")
-    text = await anyio.to_thread.run_sync(formats.to_yaml, data)
+        return _download(await formats.encode(data, "application/json"), "application/json", f"{script_id}.json")
+    text = await formats.encode(data, formats.YAML_MEDIA_TYPE)
     return _download(text, formats.YAML_MEDIA_TYPE, f"{script_id}.yaml")
 
 
@@ -477,8 +478,8 @@ async def export_all(request: Request) -> Response:
         data["history"] = {h.id: [converter.unstructure(v) for v in await store.versions(h.id)] for h in heads}
     name = f"roleplay-scripts-{stamp:%Y%m%dT%H%M%SZ}"
     if kind == "json":
-        return _download(formats.to_json(data), "application/json", f"{name}.json")
-    text = await anyio.to_thread.run_sync(formats.to_yaml, data)
+        return _download(await formats.encode(data, "application/json"), "application/json", f"{name}.json")
+    text = await formats.encode(data, formats.YAML_MEDIA_TYPE)
     return _download(text, formats.YAML_MEDIA_TYPE, f"{name}.yaml")
 
 
@@ -521,6 +522,7 @@ async def import_card(request: Request) -> JSON:
     else:
         characters = (*head.script.characters, character)
     script = attrs.evolve(head.script, characters=characters)
+    check_script_limits(formats.script_data(script))  # the script as a whole stays within its caps too
     try:
         head = await store.update(script, expected=expected if expected is not None else head.latest,
                                   by=_who(request), note="character imported")

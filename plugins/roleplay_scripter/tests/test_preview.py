@@ -239,7 +239,7 @@ def test_every_shipped_script_holds_a_ten_turn_conversation_offline(client, scri
     assert body["opening_line"]
     fallbacks = [t["learner"] for t in body["turns"] if not t["beats"]]
     assert fallbacks == []
-    assert len(set(body["beats_fired"])) == len(messages)  # every message moved the scene on
+    assert len(set(body["beats_fired"])) >= len(messages)  # every message moved the scene on (some say two things)
     assert body["ended"] is True and body["unplayed"] == 0
     assert body["turns"][-1]["mood"] >= 0  # a good learner leaves the character at ease
 

@@ -35,7 +35,7 @@ def test_unknown_references(client, scripter):
     beats[1]["requires"] = ["ghost"]
     beats[2]["excludes"] = ["phantom"]
     broken["scripted"]["end_conditions"] = [{"kind": "beat_reached", "beat": "finale"}]
-    broken["rubric"]["criteria"][0]["check"]["concepts"] = ["sorry", "thanks"]
+    broken["rubric"]["criteria"][0]["check"]["concepts"] = ["sorry", "no-such-concept"]
     broken["rubric"]["criteria"][1]["check"]["beats"] = ["explain", "missing-beat"]
     result = _validate(client, scripter, broken)
     assert result["valid"] is False
@@ -208,3 +208,45 @@ def test_a_string_where_a_list_belongs_is_an_error_not_a_list_of_letters(client,
     assert all(f["message"] == "expected a list, not a single string" for f in result["findings"])
     saved = client.post("/scripts", json=broken, headers=scripter)
     assert saved.status_code == 422 and {e["field"] for e in saved.json()["errors"]} >= {"tags"}
+
+
+def test_lint_for_a_fair_judge_and_a_listening_character(client, scripter):
+    script = sample()
+    beats = script["scripted"]["beats"]
+    beats[2]["triggers"] = ["what can I do for you", "the book was due"]  # the first reduces to "what"
+    del beats[2]["label"]
+    for beat in beats:
+        beat.pop("nudge", None)
+    script["scripted"]["fallbacks"] = [{"replies": ["Sorry, what?", "And?"]}]
+    script["rubric"]["criteria"][2]["mechanical"] = True  # a model check cannot be mechanical
+    script["rubric"]["criteria"][0]["check"]["concepts"] = ["sorry", "apology"]  # a built-in concept is known
+    script["rubric"]["criteria"][1]["offline_check"] = {"kind": "open_questions"}  # not a model check: ignored
+    result = _validate(client, scripter, script)
+    codes = _codes(result)
+    assert {
+        ("function_word_trigger", "scripted.beats[2].triggers[0]", "warning"),
+        ("missing_label", "scripted.beats[2].label", "warning"),
+        ("few_fallbacks", "scripted.fallbacks[0].replies", "warning"),
+        ("no_nudges", "scripted.beats", "warning"),
+        ("mechanical_model_check", "rubric.criteria[2].mechanical", "error"),
+        ("ignored_field", "rubric.criteria[1].offline_check", "warning"),
+    } <= codes
+    assert not any(code == "unknown_concept" for code, _, _ in codes)
+    assert result["valid"] is False
+
+
+def test_every_shipped_script_lints_clean():
+    for script in load_pack_paths([PACK_DIR]).values():
+        findings = [f for f in lint(script) if f.severity == "error" or f.code in (
+            "function_word_trigger", "few_fallbacks", "no_nudges", "missing_label")]
+        assert findings == [], (script.id, findings)
+
+
+def test_an_offline_check_stands_in_for_a_model_check_and_must_be_a_rule(client, scripter):
+    script = sample()
+    script["rubric"]["criteria"][2]["offline_check"] = {"kind": "beat_reached", "beats": ["explain", "ghost"]}
+    codes = _codes(_validate(client, scripter, script))
+    assert ("unknown_beat", "rubric.criteria[2].offline_check.beats[1]", "error") in codes
+    script["rubric"]["criteria"][2]["offline_check"] = {"kind": "model"}
+    codes = _codes(_validate(client, scripter, script))
+    assert ("invalid_offline_check", "rubric.criteria[2].offline_check.kind", "error") in codes

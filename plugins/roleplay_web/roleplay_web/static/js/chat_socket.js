@@ -61,6 +61,7 @@ function attempt(sessionId, afterSeq, onFrame, onClose) {
       } catch {
         return;
       }
+      if (frame.type === "authenticated") socket.renewBefore(frame.expires_at);
       if (!settled) {
         if (frame.type === "ready") {
           ws.send(JSON.stringify({ type: "resume", after_seq: afterSeq }));
@@ -80,6 +81,7 @@ function attempt(sessionId, afterSeq, onFrame, onClose) {
     });
     ws.addEventListener("close", (event) => {
       clearTimeout(timer);
+      clearTimeout(socket.renewTimer);
       if (!settled) {
         settled = true;
         reject(new SocketRefused(event.code, event.reason));
@@ -96,6 +98,21 @@ export class ChatSocket {
     this.ws = ws;
     this.open = true;
     this.closedByUs = false;
+    this.renewTimer = undefined;
+  }
+
+  /**
+   * The server closes the socket (4401) when its access token expires: a minute before that,
+   * refresh the token and send it in-band, {"type": "auth", "token": ...} (docs/api/chat.md).
+   */
+  renewBefore(expiresAt) {
+    clearTimeout(this.renewTimer);
+    if (!expiresAt) return;
+    const delay = Math.max(1000, expiresAt * 1000 - Date.now() - 60_000);
+    this.renewTimer = setTimeout(async () => {
+      if (this.ws.readyState !== WebSocket.OPEN) return;
+      if (await refresh()) this.ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }));
+    }, delay);
   }
 
   /** Send a frame; false when the socket is no longer open. */

@@ -16,19 +16,25 @@ function list(title, items, className) {
 }
 
 function criterion(c, passing) {
-  const passed = Number(c.score) >= passing;
-  return h("li", { class: `criterion ${passed ? "ok" : "weak"}`, dataset: { criterionId: c.criterion_id } },
+  // A criterion the evaluator could not measure (a model check with no model) has no score:
+  // say so rather than show a number nobody measured.
+  const scored = c.score !== null && c.score !== undefined;
+  const passed = scored && Number(c.score) >= passing;
+  return h("li", { class: `criterion ${scored ? (passed ? "ok" : "weak") : "unscored"}`, dataset: { criterionId: c.criterion_id } },
     h("div", { class: "criterion-head" },
       h("h3", { text: c.title }),
-      h("p", { class: "criterion-score" }, h("span", { class: "number", text: score(c.score) }), h("span", { class: "of", text: " / 100" }))),
-    meter(c.score, `${c.title}: ${score(c.score)} out of 100`),
+      scored
+        ? h("p", { class: "criterion-score" }, h("span", { class: "number", text: score(c.score) }), h("span", { class: "of", text: " / 100" }))
+        : h("p", { class: "criterion-score muted", text: "Not scored" })),
+    scored ? meter(c.score, `${c.title}: ${score(c.score)} out of 100`) : null,
     c.justification ? h("p", { class: "justification", text: c.justification }) : null,
+    c.judged_how ? h("p", { class: "judged-how muted", text: c.judged_how }) : null,
     c.evidence?.length ? h("div", { class: "evidence" }, h("h4", { text: "From the conversation" }),
       h("ul", {}, c.evidence.map((e) => h("li", {},
         h("blockquote", {}, h("p", { text: e.quote })),
         h("p", { class: "cite", text: `message ${e.seq}` }))))) : null,
     c.suggestion ? h("p", { class: "suggestion" }, h("strong", { text: "Try this: " }), c.suggestion) : null,
-    h("p", { class: "criterion-meta muted", text: `weight ${c.weight} · scored by ${c.method}` }));
+    h("p", { class: "criterion-meta muted", text: `weight ${c.weight}` }));
 }
 
 function statistics(stats) {

@@ -1,0 +1,54 @@
+"""Open and closed questions, per language: prompts without a question mark, and one-fact openers."""
+
+from __future__ import annotations
+
+import pytest
+from roleplay_evaluator.questions import CLOSED, OPEN, questions
+
+
+@pytest.mark.parametrize(("language", "text", "kind"), [
+    ("en", "Which nights does it wake you up?", CLOSED),
+    ("en", "Walk me through what happened.", OPEN),
+    ("en", "Describe the pain for me.", OPEN),
+    ("en", "Tell me about your last job", OPEN),
+    ("en", "Take me through the morning it started", OPEN),
+    ("en", "Did you bring the receipt?", CLOSED),
+    ("en", "Could you tell me what the staff said on your first visit?", OPEN),
+    ("es", "¿Qué noches le despierta el dolor?", CLOSED),
+    ("es", "¿Cuál prefiere, el reembolso o el cambio?", CLOSED),
+    ("es", "Cuénteme qué pasó.", OPEN),
+    ("es", "Descríbame el dolor.", OPEN),
+    ("es", "¿Me puede contar qué pasó?", OPEN),
+    ("es", "¿Qué le preocupa?", OPEN),
+    ("es", "¿Tiene el recibo?", CLOSED),
+    ("zh-Hant", "哪幾個晚上會痛醒？", CLOSED),
+    ("zh-Hant", "請跟我說說發生了什麼事", OPEN),
+    ("zh-Hant", "請您講一下當時的情況", OPEN),
+    ("zh-Hant", "可以描述一下那個聲音嗎？", OPEN),
+    ("zh-Hant", "發票有帶來嗎？", CLOSED),
+    ("es", "¿Y la vez pasada qué le ofrecieron aquí?", OPEN),  # the accented word decides, wherever it is
+    ("es", "¿Me cuenta cómo ha sido el problema?", OPEN),
+    ("es", "¿Y eso a los cuántos días empezó?", CLOSED),
+    ("es", "¿A qué hora empezó?", CLOSED),
+    ("zh-Hant", "想麻煩您把機器的狀況從頭跟我說一遍", OPEN),
+    ("zh-Hant", "那個可以跟我說一下就是咖啡機現在是什麼狀況", OPEN),
+])
+def test_kind(language, text, kind):
+    assert [q.kind for q in questions(text, language)] == [kind]
+
+
+def test_a_statement_is_no_question():
+    assert questions("I will refund you today.", "en") == []
+    assert questions("Le devuelvo el dinero hoy.", "es") == []
+
+
+def test_run_on_speech_without_question_marks():
+    text = "ok thanks so um what was your role in that specifically like what did you do yourself"
+    found = questions(text, "en")
+    assert [q.kind for q in found] == [OPEN]
+    assert text[found[0].start:found[0].end].startswith("what was your role")
+    speech = "great so um first of all can you tell me about a project where it was hard and does that make sense"
+    assert [q.kind for q in questions(speech, "en")] == [OPEN, CLOSED]
+    assert [q.kind for q in questions("bueno y cómo se sintió usted con eso", "es")] == [OPEN]
+    # A statement that only contains a question word is no question.
+    assert questions("I know how you feel and I will sort it out", "en") == []

@@ -1,0 +1,619 @@
+"""Text analysis shared by the character engine, the evaluator's rules and the scripter's lint.
+
+One module, so that chat, the evaluator and lint never disagree on what a word is:
+
+- :func:`tokens` splits text into normalised word tokens that remember their span
+  in the original text, so every match can be quoted verbatim. Case and accents
+  are folded, curly apostrophes straightened, English contractions expanded
+  ("don't" gives ``do`` and ``not``, both spanning "don't"), a light suffix
+  stemmer applied (:func:`stem`), and runs of Han or kana (written without
+  spaces) become overlapping character pairs ("我想退款" -> 我想, 想退, 退款).
+- :func:`sentences` finds sentence spans (``.`` ``!`` ``?`` ``。`` ``！`` ``？``,
+  a new line; ``¿`` and ``¡`` open one).
+- :class:`Pattern` is one phrasing of an idea: words, ``...`` for a gap of up to
+  :data:`MAX_GAP` words, ``word*`` for any word starting so.
+- :class:`Lexicon` maps concepts ("refund", "apology") to phrasings: a script's
+  own ``synonyms`` plus the built-in lexicon of its language
+  (``roleplay_core/lexicons/<language>.toml``). :meth:`Lexicon.find` reports
+  every concept said in a text, sentence by sentence, and marks the ones said
+  under a negation ("I can't refund that") so they do not count.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import attrs
+
+#: Han and kana: written without spaces, so runs of them are split into character pairs.
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+(?:['\u2019][^\W_{CJK}]+)*")
+_CJK_RUN = re.compile(rf"[{CJK}]+")
+#: Variant characters a Chinese learner may type for the same word (Taiwan uses both 甚麼 and
+#: 什麼; 妳 is "you" addressed to a woman). Folded one to one, so lengths never change.
+_HAN_VARIANTS = str.maketrans("妳臺裏爲着麽", "你台裡為著麼")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+# Sentences also end at the full-width marks of Chinese and Japanese (。！？) and at ⋯, the
+# ellipsis Taiwan writes; '¿' and '¡' open a Spanish one.
+_SENTENCE_END = re.compile(r"[.!?\u2026\u22ef\u3002\uff01\uff1f\uff61\n]+|[\u00bf\u00a1]")
+#: Clause marks: a negation does not reach across them ("No, I can refund it" offers a refund).
+_CLAUSE = re.compile(r"[,;:\u2014\u2013\uff0c\u3001\uff1b\uff1a]|\bbut\b|\bpero\b")
+
+_CONTRACTIONS = {
+    "won't": ("will", "not"),
+    "can't": ("can", "not"),
+    "cannot": ("can", "not"),
+    "shan't": ("shall", "not"),
+    "ain't": ("is", "not"),
+    "let's": ("let", "us"),
+    "i'm": ("i", "am"),
+    # Typed without the apostrophe, as chat users and speech-to-text often do.
+    "cant": ("can", "not"),
+    "dont": ("do", "not"),
+    "doesnt": ("does", "not"),
+    "didnt": ("did", "not"),
+    "isnt": ("is", "not"),
+    "arent": ("are", "not"),
+    "wasnt": ("was", "not"),
+    "werent": ("were", "not"),
+    "couldnt": ("could", "not"),
+    "wouldnt": ("would", "not"),
+    "shouldnt": ("should", "not"),
+    "havent": ("have", "not"),
+    "hasnt": ("has", "not"),
+    "wont": ("will", "not"),
+    "im": ("i", "am"),
+}
+_SUFFIXES = (("n't", "not"), ("'re", "are"), ("'ll", "will"), ("'ve", "have"), ("'d", "would"), ("'m", "am"))
+
+#: Words too common to carry an idea on their own (English and Spanish). A phrase made only of
+#: them keeps them; otherwise they are dropped when phrases are compared as bags of words.
+STOPWORDS = frozenset(
+    """a an the and or but of to in on at for with by from is am are was were be been being it its this
+    that these those i me my we our you your he him his she her they them their do does did so as if then
+    than there here just very really would will shall should could can please um uh oh well
+    el la los las un una unos unas y o pero de del en con por para que se su sus mi mis tu tus es son
+    fue ser lo le les me te nos al como muy ya""".split()
+)
+#: Words that never carry a scene's idea alone, stopwords or not: question words and the most
+#: common verbs. A trigger made only of these ("what can I do for you" -> "what") must be said
+#: whole, or it would fire on every question.
+FUNCTION_WORDS = STOPWORDS | frozenset(
+    """what how why when where who whom which whose whatever get got go going make made let us want need
+    help say tell know think see come take give may might must have has had
+    que como cuando donde quien cual cuales por porque puedo puede hacer""".split()
+)
+#: Words that negate what follows them in the same clause (after folding and contraction expansion).
+NEGATIONS = frozenset(
+    """not no never nothing nobody none neither nor without unable hardly
+    nunca jamas ni sin tampoco nada ningun ninguna ninguno""".split()
+)
+#: Chinese negations (不, 沒, 無法, 別, 未) and the fixed phrases that contain them but negate nothing.
+_ZH_NEGATION = re.compile(r"[不沒没別别未]|無法|无法")
+_ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没问题|沒關係|没关系|不錯|不错|不然|不過|不过|"
+                              r"不只|不僅|不仅|沒錯|没错|不舒服|不安|不便|不滿|不满|"
+                              # A-not-A questions ask, they do not negate: 要不要, 是不是, 有沒有.
+                              r"([\u4e00-\u9fff])[不沒没]\1")
+
+#: At most this many words may stand where a phrasing writes ``...``.
+MAX_GAP = 4
+#: A concept said with a negation among this many words before it does not count
+#: ("I'm not able to give you your money back": six words from "not" to "money").
+NEGATION_WINDOW = 6
+#: Negations that negate nothing that follows: "no problem, ...", "not a problem", "no worries".
+#: "Not just" and "not only" keep what follows ("you're not just using it wrong?").
+_IDIOMS = frozenset({"problem", "worry", "doubt", "just", "only"})
+
+
+def fold_han(text: str) -> str:
+    """Chinese variant characters unified ('甚麼' -> '什麼', '妳' -> '你'); the length never changes."""
+    return text.translate(_HAN_VARIANTS).replace("甚麼", "什麼")
+
+
+def fold(text: str) -> str:
+    """Lower case, accents stripped, curly apostrophes straightened: 'Qué' -> 'que', 'Don’t' -> "don't"."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
+    return fold_han("".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold())
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: plurals and common verb endings, never below 3 letters.
+
+    ``stem("apologies") == "apology"``, ``stem("refunded") == "refund"``,
+    ``stem("devoluciones") == "devolucion"``.
+    """
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            word = word[: -len(suffix)] + replacement
+            break
+    # A final silent e goes too, so "outcome" and "outcomes", "deadline" and "deadlines", "cliente"
+    # and "clientes", "apologise" and "apologised" meet; short words keep it ("made" is not "mad").
+    if word.endswith("e") and len(word) >= 5:
+        word = word[:-1]
+    return word
+
+
+def is_cjk(word: str) -> bool:
+    """Whether ``word`` is written in Han or kana (a character pair token, or a run of them)."""
+    return bool(word) and _CJK_RUN.fullmatch(word) is not None
+
+
+@attrs.frozen(slots=True)
+class Token:
+    """One normalised word and where it stands in the original text (``text[start:end]``)."""
+
+    norm: str
+    start: int
+    end: int
+
+
+def _expand(word: str) -> tuple[str, ...]:
+    """English contractions as their words: "don't" -> ("do", "not"); a possessive 's dropped."""
+    if word in _CONTRACTIONS:
+        return _CONTRACTIONS[word]
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            return (word[: -len(suffix)], replacement)
+    if word.endswith("'s"):
+        return (word[:-2],)
+    return tuple(part for part in word.split("'") if part)
+
+
+@lru_cache(maxsize=16384)  # chat, the rules and lint read the same messages: tokenise each once
+def tokens(text: str) -> tuple[Token, ...]:
+    """The words of ``text``, normalised, each with its span in ``text``."""
+    found: list[Token] = []
+    for match in _WORD.finditer(text):
+        word, start, end = match.group(), match.start(), match.end()
+        if _CJK_RUN.fullmatch(word):
+            word = fold_han(word)
+            if len(word) == 1:
+                found.append(Token(word, start, end))
+            else:
+                found.extend(Token(word[i: i + 2], start + i, start + i + 2) for i in range(len(word) - 1))
+            continue
+        for part in _expand(fold(word)):
+            found.append(Token(stem(part), start, end))
+    return tuple(found)
+
+
+def norms(text: str) -> list[str]:
+    """Just the normalised words of ``text``, in order."""
+    return [token.norm for token in tokens(text)]
+
+
+def content(words: Sequence[str]) -> list[str]:
+    """Drop stopwords, unless that would leave nothing ("how are you" stays as it is)."""
+    kept = [w for w in words if w not in STOPWORDS]
+    return kept or list(words)
+
+
+def only_function_words(phrase: str) -> bool:
+    """True when every word of ``phrase`` is a function word ("what can I do for you"): such a
+    phrase says no idea of its own and must be matched whole, never by its words."""
+    words = norms(phrase)
+    return bool(words) and not any(is_cjk(w) for w in words) and all(w in FUNCTION_WORDS for w in words)
+
+
+def word_count(text: str) -> int:
+    """Words of ``text``; in Han and kana, which have no spaces, each character counts as one."""
+    return sum(len(w) if _CJK_RUN.fullmatch(w) else 1 for w in _WORD.findall(text))
+
+
+# -- sentences ----------------------------------------------------------------------------
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+@lru_cache(maxsize=8192)
+def sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """Spans of the sentences of ``text`` (ending at . ! ? or a new line; '¿' and '¡' open one)."""
+    spans: list[tuple[int, int]] = []
+    begin = 0
+    for mark in _SENTENCE_END.finditer(text):
+        opener = mark.group()[0] in "\u00bf\u00a1"
+        stop = mark.start() if opener else mark.end()
+        if text[begin:stop].strip():
+            spans.append(_trim(text, begin, stop))
+        begin = mark.start() if opener else mark.end()
+    if text[begin:].strip():
+        spans.append(_trim(text, begin, len(text)))
+    return tuple(spans)
+
+
+def sentence_around(text: str, start: int, end: int, limit: int = 240) -> tuple[int, int]:
+    """The span of the sentence holding ``[start, end)``; just ``[start, end)`` when that sentence
+    is longer than ``limit`` characters (a run-on speech transcript)."""
+    for left, right in sentences(text):
+        if left <= start < right or left < end <= right:
+            left, right = min(left, start), max(right, end)
+            return (left, right) if right - left <= limit else (start, end)
+    return start, end
+
+
+# -- patterns -----------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Element:
+    """One word of a pattern: an exact normalised word, or a prefix (``word*``)."""
+
+    text: str
+    prefix: bool = False
+    #: How many words may stand before this one (0, or MAX_GAP after ``...``).
+    gap: int = 0
+
+    def accepts(self, norm: str) -> bool:
+        if self.prefix:
+            return norm.startswith(self.text)
+        if len(self.text) == 1 and is_cjk(self.text):  # one Han character inside a pair token
+            return self.text in norm
+        return norm == self.text
+
+
+@attrs.frozen
+class Pattern:
+    """A phrasing: ``put ... back on ... card``, ``reimburs*``, ``退...錢``.
+
+    Matched against a message's tokens in order; ``...`` lets up to :data:`MAX_GAP`
+    other words stand between its neighbours.
+    """
+
+    source: str
+    elements: tuple[Element, ...]
+
+    @classmethod
+    def parse(cls, phrase: str) -> Pattern:
+        elements: list[Element] = []
+        gap = 0
+        for part in re.split(r"(\.\.\.|\u2026)", phrase):
+            if part in ("...", "\u2026"):
+                gap = MAX_GAP if elements else 0
+                continue
+            for raw in part.split():
+                if raw.endswith("*") and len(raw.rstrip("*")) >= 3 and not _CJK_RUN.search(raw):
+                    head = fold(raw.rstrip("*"))
+                    stemmed = stem(head)  # "deadline*" must find "deadlines", whose token is "deadlin"
+                    elements.append(Element(stemmed if len(stemmed) >= 3 else head, prefix=True, gap=gap))
+                    gap = 0
+                    continue
+                for token in tokens(raw.replace("*", "")):
+                    # Han text is read as overlapping pairs: N characters between two parts are N + 1
+                    # pairs, so a Chinese gap allows one more token than a gap between words.
+                    elements.append(Element(token.norm, gap=gap + 1 if gap and is_cjk(token.norm) else gap))
+                    gap = 0
+        return cls(phrase, tuple(elements))
+
+    @property
+    def negative(self) -> bool:
+        """The phrasing itself negates ("not your fault", "nothing I can do"): no negation check."""
+        return any(e.text in NEGATIONS or _ZH_NEGATION.search(e.text) for e in self.elements)
+
+    def match_at(self, toks: Sequence[Token], i: int, stop: int) -> int | None:
+        """The index after the last token matched when the pattern starts at token ``i``; else None."""
+        if not self.elements or not self.elements[0].accepts(toks[i].norm):
+            return None
+        return self._rest(toks, 1, i + 1, stop)
+
+    def _rest(self, toks: Sequence[Token], k: int, j: int, stop: int) -> int | None:
+        if k == len(self.elements):
+            return j
+        element = self.elements[k]
+        for position in range(j, min(stop, j + element.gap + 1)):
+            if element.accepts(toks[position].norm):
+                found = self._rest(toks, k + 1, position + 1, stop)
+                if found is not None:
+                    return found
+        return None
+
+    def search(self, text: str, *, affirmative: bool = False) -> tuple[int, int] | None:
+        """The character span of the first match in ``text``, within one sentence; else None.
+
+        With ``affirmative``, a match said under a negation is passed over, as
+        :meth:`Lexicon.find` does for concepts.
+        """
+        toks = tokens(text)
+        for begin, end in _sentence_token_ranges(text, toks):
+            for i in range(begin, end):
+                j = self.match_at(toks, i, end)
+                if j is None:
+                    continue
+                if affirmative and not self.negative and (
+                        _negated(text, toks, begin, i) or _reported(text, toks, begin, i, toks[end - 1].end + 2)):
+                    continue
+                return toks[i].start, toks[j - 1].end
+        return None
+
+
+def _sentence_token_ranges(text: str, toks: Sequence[Token]) -> list[tuple[int, int]]:
+    """For each sentence of ``text``, the range of token indexes inside it."""
+    ranges: list[tuple[int, int]] = []
+    i = 0
+    for _, end in sentences(text):
+        first = i
+        while i < len(toks) and toks[i].start < end:
+            i += 1
+        if i > first:
+            ranges.append((first, i))
+    if i < len(toks):
+        ranges.append((i, len(toks)))
+    return ranges
+
+
+# -- lexicons -----------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Hit:
+    """A concept said in a text: ``text[start:end]`` is the phrasing as said."""
+
+    concept: str
+    phrasing: str
+    start: int
+    end: int
+    #: Which sentence of the text (0-based) it stands in.
+    sentence: int
+    #: Said under a negation ("I can't offer a refund"), as the other person's wish ("I know you
+    #: want a refund") or hedged ("we'll see whether it's a refund"): it does not count as saying it.
+    negated: bool = False
+
+
+def _language_file(language: str) -> str | None:
+    """The built-in lexicon file for a BCP 47 tag: exact, then zh-Hant for Traditional regions,
+    then the primary language."""
+    tag = language.lower()
+    parts = tag.split("-")
+    names = [language]
+    if parts[0] == "zh" and any(p in ("hant", "tw", "hk", "mo") for p in parts[1:]):
+        names.append("zh-Hant")
+    names.append(parts[0])
+    available = {p.name[:-5].lower(): p.name for p in resources.files("roleplay_core.lexicons").iterdir()
+                 if p.name.endswith(".toml")}
+    for name in names:
+        if name.lower() in available:
+            return available[name.lower()]
+    return None
+
+
+@lru_cache(maxsize=32)
+def builtin_lexicon(language: str) -> Mapping[str, tuple[str, ...]]:
+    """The kernel's built-in concepts and their phrasings for ``language`` (empty when none ship)."""
+    name = _language_file(language)
+    if name is None:
+        return {}
+    data = tomllib.loads(resources.files("roleplay_core.lexicons").joinpath(name).read_text("utf-8"))
+    return {str(concept): tuple(str(p) for p in phrasings) for concept, phrasings in data.items()
+            if isinstance(phrasings, list)}
+
+
+class Lexicon:
+    """Concepts and every phrasing that says each: a script's ``synonyms`` plus the built-in lexicon.
+
+    >>> lexicon = Lexicon({"refund": ["money back", "put ... back on ... card"]}, "en", builtin=False)
+    >>> [h.concept for h in lexicon.find("I can put the full $349 back on your card right now")]
+    ['refund']
+    >>> [h.negated for h in lexicon.find("Sorry, I can't give you your money back.")]
+    [True]
+    """
+
+    def __init__(self, concepts: Mapping[str, Iterable[str]], language: str = "en", *, builtin: bool = True):
+        merged: dict[str, list[str]] = {}
+        if builtin:
+            for concept, phrasings in builtin_lexicon(language).items():
+                merged.setdefault(concept, []).extend(phrasings)
+        for concept, phrasings in concepts.items():
+            merged.setdefault(concept, []).extend(phrasings)
+        self.language = language
+        self.phrasings: dict[str, tuple[str, ...]] = {}
+        self.patterns: dict[str, tuple[Pattern, ...]] = {}
+        #: First word -> patterns starting with it; prefix patterns by their first three letters.
+        self._by_first: dict[str, list[tuple[str, Pattern]]] = {}
+        self._by_prefix: dict[str, list[tuple[str, Pattern]]] = {}
+        self._by_phrase: dict[tuple[str, ...], str] = {}
+        for concept, phrasings in merged.items():
+            own = concept.replace("_", " ").replace("-", " ")
+            unique = list(dict.fromkeys(p for p in (own, *phrasings) if p and p.strip()))
+            patterns = []
+            for phrasing in unique:
+                pattern = Pattern.parse(phrasing)
+                if not pattern.elements:
+                    continue
+                patterns.append(pattern)
+                first = pattern.elements[0]
+                if first.prefix:
+                    self._by_prefix.setdefault(first.text[:3], []).append((concept, pattern))
+                elif len(first.text) == 1 and is_cjk(first.text):
+                    self._by_prefix.setdefault(first.text, []).append((concept, pattern))
+                else:
+                    self._by_first.setdefault(first.text, []).append((concept, pattern))
+                key = tuple(e.text for e in pattern.elements)
+                if not any(e.prefix or e.gap for e in pattern.elements):
+                    self._by_phrase.setdefault(key, concept)
+            self.phrasings[concept] = tuple(unique)
+            self.patterns[concept] = tuple(patterns)
+        for concept in merged:  # a phrase that names a concept means that concept first
+            self._by_phrase[tuple(norms(concept.replace("_", " ").replace("-", " ")))] = concept
+
+    def __contains__(self, concept: str) -> bool:
+        return concept in self.patterns
+
+    def concept_of(self, phrase: str) -> str | None:
+        """The concept ``phrase`` names: a concept's own name, or exactly one of its plain phrasings."""
+        if phrase in self.patterns:
+            return phrase
+        return self._by_phrase.get(tuple(norms(phrase)))
+
+    def _candidates(self, norm: str) -> Iterable[tuple[str, Pattern]]:
+        yield from self._by_first.get(norm, ())
+        if len(norm) >= 3:
+            yield from self._by_prefix.get(norm[:3], ())
+        if is_cjk(norm):
+            for char in dict.fromkeys(norm):
+                yield from self._by_prefix.get(char, ())
+
+    def find(self, text: str, concepts: Iterable[str] | None = None) -> list[Hit]:
+        """Every concept said in ``text``: the first place per concept and sentence, in text order.
+
+        Restricted to ``concepts`` when given. A concept said under a negation is
+        reported with ``negated=True`` (and callers count it as not said).
+        """
+        wanted = None if concepts is None else set(concepts)
+        return [h for h in _find(self, text) if wanted is None or h.concept in wanted]
+
+    def said(self, text: str, concept: str) -> Hit | None:
+        """The first place ``concept`` is said, not negated, in ``text``; else None."""
+        return next((h for h in _find(self, text) if h.concept == concept and not h.negated), None)
+
+    def concepts_in(self, text: str) -> list[str]:
+        """The concepts said (not negated) in ``text``, in the order first said."""
+        return list(dict.fromkeys(h.concept for h in _find(self, text) if not h.negated))
+
+
+_FOUND: OrderedDict[tuple[int, str], tuple[Lexicon, tuple[Hit, ...]]] = OrderedDict()
+
+
+def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
+    """Every hit of ``lexicon`` in ``text``, cached: chat, the rules and the report ask repeatedly."""
+    key = (id(lexicon), text)
+    cached = _FOUND.get(key)
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    toks = tokens(text)
+    best: dict[tuple[str, int], Hit] = {}
+    for number, (begin, end) in enumerate(_sentence_token_ranges(text, toks)):
+        for i in range(begin, end):
+            for concept, pattern in lexicon._candidates(toks[i].norm):
+                earlier = best.get((concept, number))
+                if earlier is not None and not earlier.negated:
+                    continue  # the first affirmative place per concept and sentence is enough
+                j = pattern.match_at(toks, i, end)
+                if j is None:
+                    continue
+                start = toks[i].start
+                first = pattern.elements[0].text
+                if len(first) == 1 and is_cjk(first) and toks[i].norm[0] != first:
+                    start += 1  # one Han character matched as the second of a pair
+                negated = not pattern.negative and (_negated(text, toks, begin, i, start)
+                                                    or _reported(text, toks, begin, i, toks[end - 1].end + 2))
+                if earlier is None or not negated:
+                    best[(concept, number)] = Hit(concept, pattern.source, start, toks[j - 1].end, number,
+                                                  negated)
+    hits = list(best.values())
+    hits.sort(key=lambda h: (h.start, h.concept))
+    result = tuple(hits)
+    _FOUND[key] = (lexicon, result)
+    if len(_FOUND) > 8192:
+        _FOUND.popitem(last=False)
+    return result
+
+
+#: Saying what the other person wants is not offering it: "I know you want your money back" does
+#: not offer a refund, "Do you want your money back?" does (a question is an offer).
+_DESIRE_EN = frozenset(stem(w) for w in ("want", "wanted", "like", "ask", "asking", "after", "expect", "hope"))
+#: Spanish wishes, as stems: "quiere", "quería", "pide", "desea" (never "pedido", an order).
+_DESIRE_ES = frozenset({"quier", "queria", "quisiera", "pide", "pidio", "pedia", "desea", "deseaba", "buscaba"})
+_ZH_DESIRE = re.compile(r"[您你妳][想要希]|[您你妳]要求|[您你妳]希望|看是要|評估|评估|或許|或许|也許|也许|看看是")
+#: Saying something might happen is not doing it: "they'll get back to you about whether it's a
+#: refund", "maybe a replacement", "a ver si hay reembolso". A question still offers.
+_HEDGES = frozenset(stem(w) for w in ("whether", "maybe", "perhaps", "possibly", "might", "depends", "quizas", "quiza",
+                                       "talvez", "depende", "posiblemente"))
+
+
+def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sentence_end: int) -> bool:
+    """Whether the words before token ``i`` report the other person's wish, or hedge, rather than offer."""
+    close = text[toks[i].end: sentence_end].rstrip()
+    if close.endswith(("?", "\uff1f")):
+        return False
+    if is_cjk(toks[i].norm):
+        window = re.split(_CLAUSE, text[max(0, toks[i].start - 4): toks[i].start])[-1]
+        return bool(_ZH_DESIRE.search(window))
+    for k in range(i - 1, max(sentence_begin, i - NEGATION_WINDOW) - 1, -1):
+        if _CLAUSE.search(text[toks[k].end: toks[k + 1].start]):
+            return False
+        norm = toks[k].norm
+        if norm in _HEDGES:
+            return True
+        if norm in _DESIRE_ES or (norm in _DESIRE_EN and any(
+                t.norm in ("you", "your", "she", "he", "they") for t in toks[max(sentence_begin, k - 2): k])):
+            return True
+    return False
+
+
+def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, start: int | None = None) -> bool:
+    """Whether a negation stands among the few words before token ``i`` (or character ``start``,
+    where a match begins inside a Han pair), in the same clause."""
+    start = toks[i].start if start is None else start
+    if is_cjk(toks[i].norm):
+        # Six characters: enough to see a whole 要不要 (a question, not a negation) before the word.
+        window = re.split(_CLAUSE, text[max(0, start - 6): start])[-1]
+        return bool(_ZH_NEGATION.search(_ZH_NOT_NEGATION.sub("", window)[-4:]))
+    for k in range(i - 1, max(sentence_begin, i - NEGATION_WINDOW) - 1, -1):
+        between = text[toks[k].end: toks[k + 1].start] if k + 1 <= i else ""
+        if _CLAUSE.search(between):
+            return False
+        if toks[k].norm in NEGATIONS:
+            if toks[k].norm == "no" and k > 0 and toks[k - 1].norm in ("oh", "uh", "ah", "aw"):
+                continue  # "oh no, I'm so sorry": dismay, not a negation
+            following = [t.norm for t in toks[k + 1: min(i, k + 3)]]
+            return not any(word in _IDIOMS for word in following)
+    return False
+
+
+_LEXICONS: OrderedDict[int, tuple[Any, Lexicon]] = OrderedDict()
+
+
+def lexicon_for(script: Any) -> Lexicon:
+    """The lexicon of a :class:`roleplay_core.Script`: its ``scripted.synonyms`` plus the built-in
+    concepts of its language. Cached by identity (scripts are immutable)."""
+    hit = _LEXICONS.get(id(script))
+    if hit is not None and hit[0] is script:
+        _LEXICONS.move_to_end(id(script))
+        return hit[1]
+    lexicon = Lexicon(script.scripted.synonyms, script.language)
+    _LEXICONS[id(script)] = (script, lexicon)
+    while len(_LEXICONS) > 128:
+        _LEXICONS.popitem(last=False)
+    return lexicon
+
+
+__all__ = [
+    "CJK",
+    "FUNCTION_WORDS",
+    "MAX_GAP",
+    "NEGATIONS",
+    "STOPWORDS",
+    "Hit",
+    "Lexicon",
+    "Pattern",
+    "Token",
+    "builtin_lexicon",
+    "content",
+    "fold",
+    "fold_han",
+    "is_cjk",
+    "lexicon_for",
+    "norms",
+    "only_function_words",
+    "sentence_around",
+    "sentences",
+    "stem",
+    "tokens",
+    "word_count",
+]

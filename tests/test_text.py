@@ -1,0 +1,155 @@
+"""roleplay_core.text: the one tokeniser, stemmer and concept matcher chat, evaluator and lint share."""
+
+from __future__ import annotations
+
+import pytest
+
+from roleplay_core.text import (
+    Lexicon,
+    Pattern,
+    builtin_lexicon,
+    norms,
+    only_function_words,
+    sentence_around,
+    sentences,
+    stem,
+    tokens,
+)
+
+LEXICON = Lexicon(
+    {
+        "refund": ["money back", "put ... back on ... card", "reimburs*"],
+        "apology": ["sorry", "apologi*", "my apologies"],
+        "blame": ["your fault", "you broke it"],
+        "dismissive": ["nothing i can do", "calm down"],
+    },
+    "en",
+    builtin=False,
+)
+
+
+def said(text: str) -> list[str]:
+    return LEXICON.concepts_in(text)
+
+
+def test_stem_is_one_function():
+    assert stem("apologies") == "apology"
+    assert stem("refunded") == stem("refunds") == stem("refunding") == "refund"
+    assert stem("devoluciones") == "devolucion"
+    assert stem("bus") == "bus" and stem("process") == "process"
+    # A final silent e: singular and plural, present and past meet; short words keep theirs.
+    assert stem("outcome") == stem("outcomes") and stem("deadline") == stem("deadlines")
+    assert stem("cliente") == stem("clientes") and stem("apologise") == stem("apologised")
+    assert stem("made") != stem("mad")
+    assert Pattern.parse("deadline*").search("two deadlines slipped") is not None
+
+
+def test_tokens_keep_spans_and_expand_contractions():
+    text = "Don\u2019t worry, Señora!"
+    toks = tokens(text)
+    assert [t.norm for t in toks] == ["do", "not", "worry", "senora"]
+    assert {text[t.start:t.end] for t in toks[:2]} == {"Don\u2019t"}
+    assert text[toks[3].start:toks[3].end] == "Señora"
+
+
+def test_han_runs_become_pairs_with_spans():
+    text = "我想退款。"
+    assert [t.norm for t in tokens(text)] == ["我想", "想退", "退款"]
+    assert norms("甚麼") == norms("什麼")
+
+
+@pytest.mark.parametrize("text", [
+    "I can put the full $349 back on your card right now",
+    "we'll reimburse you today",
+    "You'll get your money back.",
+])
+def test_paraphrases_of_a_refund_match(text):
+    assert said(text) == ["refund"]
+
+
+@pytest.mark.parametrize("text", [
+    "I can't give you your money back",
+    "We won't reimburse that.",
+    "there is no refund, no money back",
+])
+def test_a_negated_concept_does_not_count(text):
+    assert "refund" not in said(text)
+    assert any(h.concept == "refund" and h.negated for h in LEXICON.find(text))
+
+
+def test_a_reported_wish_is_not_an_offer_but_a_question_is():
+    assert said("I do understand you want your money back, but I have to follow the procedure.") == []
+    assert said("Do you want your money back?") == ["refund"]
+    spanish = Lexicon({"refund": ["reembolso"]}, "es", builtin=False)
+    assert spanish.concepts_in("Entiendo que quiere un reembolso, pero no depende de mí.") == []
+    assert spanish.concepts_in("Con su número de pedido le hago el reembolso.") == ["refund"]
+
+
+def test_negation_does_not_cross_a_clause_or_an_idiom():
+    assert said("oh no I'm so sorry") == ["apology"]
+    assert said("I'm not able to give you your money back") == []
+    assert said("No, we'll put it back on your card.") == ["refund"]
+    assert said("Not a problem, I'll reimburse it") == ["refund"]
+
+
+def test_a_phrasing_that_negates_itself_counts():
+    assert said("It's not my problem, there's nothing I can do") == ["dismissive"]
+    assert said("It's not your fault at all") == []  # "not" before "your fault": no blame
+
+
+def test_one_message_says_several_concepts_each_in_its_sentence():
+    hits = LEXICON.find("I'm so sorry about this. We'll get your money back today.")
+    assert [(h.concept, h.sentence) for h in hits] == [("apology", 0), ("refund", 1)]
+
+
+def test_a_gap_stays_within_one_sentence():
+    assert said("Put it down. Back on your card is the receipt") == []
+
+
+def test_prefix_patterns_need_three_letters():
+    assert Pattern.parse("reimburs*").elements[0].prefix
+    assert not Pattern.parse("re*").elements[0].prefix
+
+
+def test_chinese_patterns_and_negation():
+    lexicon = Lexicon({"refund": ["退款", "退...錢"]}, "zh-Hant", builtin=False)
+    assert lexicon.concepts_in("我馬上幫您退款。") == ["refund"]
+    assert lexicon.concepts_in("沒問題，我幫您退錢") == ["refund"]
+    assert lexicon.concepts_in("不好意思，我們不能退款") == []
+    assert lexicon.concepts_in("要不要我幫您退款？") == ["refund"]  # A-not-A asks, it does not negate
+    assert lexicon.concepts_in("要不要幫您退款") == ["refund"]
+    assert lexicon.concepts_in("我幫您退一萬元的錢") == ["refund"]  # four characters between 退 and 錢
+    gapped = Lexicon({"refund": ["退...款"]}, "zh-Hant", builtin=False)
+    assert gapped.concepts_in("已拆封商品恕不退款。") == []  # 退 inside the pair 不退 is still negated
+    hit = lexicon.find("沒問題，我幫您退錢")[0]
+    assert "沒問題，我幫您退錢"[hit.start:hit.end] == "退錢"
+
+
+def test_concept_of_names_a_concept_by_name_or_plain_phrasing():
+    assert LEXICON.concept_of("refund") == "refund"
+    assert LEXICON.concept_of("My apologies") == "apology"
+    assert LEXICON.concept_of("what happened") is None
+
+
+def test_function_word_phrases():
+    assert only_function_words("what can I do for you")
+    assert only_function_words("How can I help?")
+    assert not only_function_words("what happened")
+    assert not only_function_words("退款")
+
+
+def test_sentences_and_the_sentence_around_a_match():
+    text = "¿Qué pasó? Lo siento mucho. Vale"
+    spans = sentences(text)
+    assert [text[a:b] for a, b in spans] == ["¿Qué pasó?", "Lo siento mucho.", "Vale"]
+    start = text.index("siento")
+    assert text[slice(*sentence_around(text, start, start + 6))] == "Lo siento mucho."
+
+
+def test_builtin_lexicons_resolve_language_tags():
+    # Whatever ships, a Traditional Chinese region tag finds the zh-Hant file, and an unknown
+    # language has none rather than failing.
+    assert builtin_lexicon("tlh") == {}
+    assert builtin_lexicon("zh-TW") == builtin_lexicon("zh-Hant") != {}
+    assert builtin_lexicon("es-MX") == builtin_lexicon("es") != {}
+    assert "apology" in builtin_lexicon("en")
