@@ -74,16 +74,16 @@ def validate_settings(settings):
 
 
 @hookimpl
+async def user_deleted(kernel, user_id):
+    """A deleted account leaves no evaluations behind (an admin no longer lists them)."""
+    await runner_of(kernel).store.delete_user(user_id)
+
+
+@hookimpl
 def check_storage(kernel, fsck):
     from . import fsck as evaluator_fsck
 
     return evaluator_fsck.check(kernel, fsck)
-
-
-@hookimpl
-async def user_deleted(kernel, user_id):
-    """A deleted account leaves no evaluations behind (an admin no longer lists them)."""
-    await runner_of(kernel).store.delete_user(user_id)
 
 
 @hookimpl
