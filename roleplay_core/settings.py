@@ -263,6 +263,9 @@ def kernel_problems(settings: Settings) -> list[str]:
     """The kernel's own checks; plugins add theirs through ``validate_settings``."""
     problems: list[str] = []
     strict = settings.env in ("beta", "production")
+    drain = settings.get("server.drain_seconds", 35.0)
+    if isinstance(drain, bool) or not isinstance(drain, (int, float)) or not 0 <= drain <= 3600:
+        problems.append("server.drain_seconds must be a number of seconds from 0 to 3600")
     secret = settings.get("security.jwt_secret") or ""
     algorithm = settings.get("security.jwt_algorithm", "HS256")
     if algorithm == "HS256":

@@ -133,3 +133,12 @@ def test_masked_settings_hide_secrets_only(settings_file, monkeypatch):
     assert masked["gemini"]["api_key"] == "***"
     assert masked["security"]["access_token_ttl"] == 900
     assert STRONG not in repr(masked)
+
+
+def test_drain_seconds_must_be_a_number_of_seconds(monkeypatch):
+    monkeypatch.setenv("ROLEPLAY_SECURITY__JWT_SECRET", STRONG)
+    with pytest.raises(SettingsError, match="server.drain_seconds must be a number"):
+        Kernel.create(env="production", settings_files=[], load_entry_points=False,
+                      overrides={"server.drain_seconds": "soon", "storage.backend": "memory"})
+    Kernel.create(env="production", settings_files=[], load_entry_points=False,
+                  overrides={"server.drain_seconds": 5, "storage.backend": "memory"})

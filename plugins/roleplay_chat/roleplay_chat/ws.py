@@ -13,6 +13,8 @@ Protocol (JSON text frames; see docs/api/chat.md):
 5. client ``{"type": "auth", "token": "..."}`` at any time -> server ``{"type": "authenticated", ...}``
    with the new ``expires_at``: the socket closes with 4401 when its token expires without one
    (``roleplay_core.security.SocketAuth``), and when the account is deleted, disabled or demoted.
+6. server shutdown (SIGTERM): once the turn in progress is stored, server ``{"type": "reconnect", ...}``
+   and a close with 1012; the client connects again (to any server) and resumes.
 
 Errors are ``{"type": "error", "status": ..., "code": ..., "detail": ...}`` frames. A
 refused message (blank, control characters, limit, busy, provider failure) keeps the
