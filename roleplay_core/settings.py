@@ -178,6 +178,10 @@ def load_layers(env: str, settings_files: list[str] | None = None) -> dict[str, 
     if settings_files is None:
         listed = os.environ.get("ROLEPLAY_SETTINGS_FILES")
         settings_files = listed.split(",") if listed else ["settings.toml", ".secrets.toml"]
+    # Relative names mean the working directory, as documented, and nothing else: left to itself
+    # Dynaconf also searches the folders of the calling code and their parents, so a server
+    # started elsewhere could read the settings.toml of the checkout it was installed from.
+    settings_files = [name if os.path.isabs(name) else os.path.join(os.getcwd(), name) for name in settings_files]
     layers = Dynaconf(
         envvar_prefix="ROLEPLAY",
         settings_files=settings_files,

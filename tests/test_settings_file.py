@@ -36,3 +36,15 @@ def test_every_key_in_settings_toml_is_a_known_setting(layer):
     unknown = [key for key in leaves(written) if defaults.get(key, KeyError) is KeyError
                and defaults.get(_owner(key), KeyError) is not KeyError]
     assert unknown == [], f"[{layer}] names settings nobody reads: {unknown}"
+
+
+def test_settings_files_are_read_from_the_working_directory_only(tmp_path, monkeypatch):
+    # The checkout's own settings.toml sets production models; a server started in another folder
+    # must not pick it up by searching next to the code that loads it.
+    from roleplay_core.settings import load_layers
+
+    monkeypatch.delenv("ROLEPLAY_SETTINGS_FILES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert load_layers("production").get("chat", {}).get("model") is None
+    (tmp_path / "settings.toml").write_text('[production.chat]\nmodel = "here"\n')
+    assert load_layers("production")["chat"]["model"] == "here"
