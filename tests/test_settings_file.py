@@ -39,12 +39,20 @@ def test_every_key_in_settings_toml_is_a_known_setting(layer):
 
 
 def test_settings_files_are_read_from_the_working_directory_only(tmp_path, monkeypatch):
-    # The checkout's own settings.toml sets production models; a server started in another folder
-    # must not pick it up by searching next to the code that loads it.
+    # A first load in one folder (a checkout whose settings.toml sets production models) must not
+    # decide where a later load in another folder looks: relative names mean the working directory.
     from roleplay_core.settings import load_layers
 
     monkeypatch.delenv("ROLEPLAY_SETTINGS_FILES", raising=False)
-    monkeypatch.chdir(tmp_path)
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    (checkout / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (checkout / "settings.toml").write_text('[production.chat]\nmodel = "from-checkout"\n')
+    monkeypatch.chdir(checkout)
+    assert load_layers("production")["chat"]["model"] == "from-checkout"
+    monkeypatch.chdir(checkout / "sub")  # not searched upwards either
     assert load_layers("production").get("chat", {}).get("model") is None
-    (tmp_path / "settings.toml").write_text('[production.chat]\nmodel = "here"\n')
+    monkeypatch.chdir(elsewhere)
+    assert load_layers("production").get("chat", {}).get("model") is None
+    (elsewhere / "settings.toml").write_text('[production.chat]\nmodel = "here"\n')
     assert load_layers("production")["chat"]["model"] == "here"
