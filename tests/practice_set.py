@@ -84,7 +84,8 @@ def score_all() -> Iterator[Scored]:
     from roleplay_core.testing import auth_headers, make_app
 
     # Every installed plugin, no fakes; no model configured, so the rules score everything offline.
-    app = make_app({"chat.limits.messages_per_minute": 0, "chat.limits.sessions_per_day": 0})
+    app = make_app({"chat.limits.messages_per_minute": 0, "chat.limits.sessions_per_day": 0,
+                    "evaluator.inline_wait": 10})
     with TestClient(app) as client:
         for n, practice in enumerate(practices()):
             headers = auth_headers(app, f"learner-{n}")

@@ -19,7 +19,8 @@ def source():
 
 @pytest.fixture
 def app(source):
-    return make_app(plugins=[evaluator_plugin, source], load_entry_points=False)
+    # A generous inline wait: these tests expect the finished report (201), also on a loaded machine.
+    return make_app({"evaluator.inline_wait": 10}, plugins=[evaluator_plugin, source], load_entry_points=False)
 
 
 @pytest.fixture
@@ -259,7 +260,7 @@ def test_concurrent_requests_with_one_key_make_one_evaluation(app, client, sourc
 
 @requires_chat
 def test_routes_follow_the_plugin_prefix():
-    app = make_app({"plugins.evaluator.prefix": "/api"})  # every installed plugin, chat owning sessions
+    app = make_app({"plugins.evaluator.prefix": "/api", "evaluator.inline_wait": 10})  # every installed plugin, chat owning sessions
     with TestClient(app) as client:
         h = headers(app)
         session_id = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=h).json()["id"]

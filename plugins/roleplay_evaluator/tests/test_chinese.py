@@ -121,7 +121,7 @@ POOR = ["是嗎？", "請您冷靜一點。", "您是不是沒有照說明書操
 @pytest.fixture(scope="module")
 def played():
     """Both conversations played and evaluated over HTTP: {name: (report, session)}."""
-    app = make_app()
+    app = make_app({"evaluator.inline_wait": 10})
     out = {}
     with TestClient(app) as client:
         headers = auth_headers(app, "mei")

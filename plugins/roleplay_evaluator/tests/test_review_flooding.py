@@ -13,7 +13,9 @@ from roleplay_core.testing import auth_headers, make_app
 
 
 def _app(source, **settings):
-    return make_app(settings, plugins=[evaluator_plugin, source], load_entry_points=False)
+    # A generous inline wait: these tests expect finished reports (201), also on a loaded machine.
+    return make_app({"evaluator.inline_wait": 10, **settings}, plugins=[evaluator_plugin, source],
+                    load_entry_points=False)
 
 
 def test_an_unchanged_session_returns_its_evaluation_unless_a_new_one_is_asked_for():

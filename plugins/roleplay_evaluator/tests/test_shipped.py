@@ -107,7 +107,7 @@ def test_good_and_poor_transcripts_of_each_shipped_script(script):
     source = TranscriptSource()
     good_t = source.add(transcript(script, turns(good_lines(script)), session_id="good"))
     poor_t = source.add(transcript(script, turns(poor_lines(script)), session_id="poor"))
-    app = make_app(plugins=[evaluator_plugin, source], load_entry_points=False)
+    app = make_app({"evaluator.inline_wait": 10}, plugins=[evaluator_plugin, source], load_entry_points=False)
     with TestClient(app) as client:
         good = client.post("/evaluations", json={"session_id": "good"}, headers=auth_headers(app, "alice"))
         poor = client.post("/evaluations", json={"session_id": "poor"}, headers=auth_headers(app, "alice"))
@@ -125,7 +125,7 @@ def test_good_and_poor_transcripts_of_each_shipped_script(script):
 
 @pytest.fixture(scope="module")
 def chat_app():
-    app = make_app()  # every installed plugin: chat owns sessions, no fakes registered
+    app = make_app({"evaluator.inline_wait": 10})  # every installed plugin: chat owns sessions, no fakes
     with TestClient(app) as client:
         yield app, client
 
