@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from web_support import JWT_LIKE, Browser, Server, chromium_binary, requires_api
+from web_support import ARTIFACTS, JWT_LIKE, Browser, Server, check_view, chromium_binary, requires_api
 
-SCREENSHOT = Path("/tmp/roleplay_web_report.png")
+SCREENSHOT = ARTIFACTS / "report.png"
 PASSWORD = "correct horse battery staple"
 
 pytestmark = [requires_api, pytest.mark.slow]
@@ -46,25 +45,55 @@ async def journey(binary: str, url: str) -> None:
         await page.wait_for("document.querySelector('main h1')?.textContent === 'Sign in'", what="the sign-in page")
         assert await page.eval("document.querySelector('#brand').textContent") == "Roleplay <Training>"
         assert await page.eval("document.title") == "Sign in · Roleplay <Training>"
+        await check_view(page, "signin")
         await page.click(".switch button")
         await page.wait_for("document.querySelector('main h1').textContent === 'Create an account'")
+        # Every field error at once, found by the page before it asks the server.
+        await page.click("form button[type=submit]")
+        await page.wait_for("document.querySelectorAll('input[aria-invalid=true]').length === 3", what="three field errors")
+        invalid = await page.eval("[...document.querySelectorAll('input[aria-invalid=true]')].map(i => i.name)")
+        assert invalid == ["display_name", "email", "password"]
+        assert await page.eval("[...document.querySelectorAll('.field-error')].filter(e => !e.hidden).length") == 3
+        assert not [e for e in page.events("Network.requestWillBeSent") if e["request"]["url"].endswith("/auth/register")]
+        await page.fill("input[name=email]", "not-an-address")
+        await page.fill("input[name=password]", "short")
+        await page.fill("input[name=preferred_language]", "english please")
+        await page.click("form button[type=submit]")
+        await page.wait_for("document.querySelectorAll('input[aria-invalid=true]').length === 4", what="four field errors")
+        await check_view(page, "register-errors")
         await page.fill("input[name=display_name]", "Ana <b>Tester</b>")
         await page.fill("input[name=email]", "ana@example.org")
-        await page.fill("input[name=password]", "short")
+        await page.fill("input[name=preferred_language]", "")
+        await page.fill("input[name=password]", "1234567890")  # long enough for the page, too common for the server
         await page.click("form button[type=submit]")
-        # The server's 422 names the field; the client shows it next to that field.
-        await page.wait_for("document.querySelector('input[name=password]').getAttribute('aria-invalid') === 'true'",
-                            what="the password error")
-        assert await page.eval("!document.querySelector('input[name=password]').closest('.field')"
-                               ".querySelector('.field-error').hidden")
+        # The server stays the authority: its 422 names the field; the client shows it next to that field.
+        await page.wait_for("document.querySelector('input[name=password]').getAttribute('aria-invalid') === 'true' && "
+                            "document.querySelectorAll('input[aria-invalid=true]').length === 1 && "
+                            "/common/.test(document.querySelector('input[name=password]').closest('.field').querySelector('.field-error').textContent)",
+                            what="the server's password error")
+        assert [e for e in page.events("Network.requestWillBeSent") if e["request"]["url"].endswith("/auth/register")]
         await page.fill("input[name=password]", PASSWORD)
+        await page.click("#remember")  # keep me signed in: the refresh token outlives the tab
         await page.click("form button[type=submit]")
         await page.wait_for("location.hash === '#/scenarios' && document.querySelectorAll('#scenario-list li.scenario').length > 0",
                             what="the scenario list")
+        assert await page.eval("localStorage.getItem('roleplay.refresh_token') !== null && sessionStorage.length === 0")
         assert await page.eval("document.querySelector('#who').textContent") == "Ana <b>Tester</b>"
         assert await page.eval("document.querySelector('#who b')") is None
 
+        # -- "#/" is the home page; the nav marks only the page it links to ------------------------
+        await page.goto(url + "/#/")
+        await page.wait_for("document.querySelectorAll('#scenario-list li.scenario').length > 0", what="#/ as the scenario list")
+        assert await page.eval("document.querySelector('main h1').textContent") == "Choose a scenario"
+        assert await page.eval("[...document.querySelectorAll('[data-nav][aria-current=page]')].map(a => a.dataset.nav)") == ["scenarios"]
+        await check_view(page, "scenarios")
+        await page.eval("location.hash = '#/no-such-page'; true")
+        await page.wait_for("document.querySelector('main h1')?.textContent === 'Page not found'")
+        assert await page.eval("document.querySelectorAll('[data-nav][aria-current]').length") == 0
+
         # -- pick the refund scenario, with the language filter ----------------------------
+        await page.eval("location.hash = '#/scenarios'; true")
+        await page.wait_for("document.querySelector('#language-filter')")
         languages = await page.eval("[...document.querySelectorAll('#language-filter option')].map(o => o.value)")
         assert {"", "en", "es"} <= set(languages)
         await page.eval("(() => { const s = document.querySelector('#language-filter'); s.value = 'es';"
@@ -82,6 +111,7 @@ async def journey(binary: str, url: str) -> None:
         brief = await page.eval("document.querySelector('main').innerText")
         for expected in ("Your role", "Your objectives", "Difficulty", "about 10 min", "What you are scored on"):
             assert expected in brief
+        await check_view(page, "brief")
 
         # -- practise over the WebSocket --------------------------------------------------------
         await page.click("#start-practice")
@@ -107,11 +137,27 @@ async def journey(binary: str, url: str) -> None:
             "an element marked hidden is on screen"
         assert await page.eval("document.querySelector('#messages li .text') && "
                                "getComputedStyle(document.querySelector('.inline-error')).display") == "none"
+        assert await page.eval("document.querySelectorAll('[data-nav][aria-current]').length") == 0, \
+            "a session is not the My sessions page"
+        assert await page.eval("document.querySelectorAll('p p').length") == 0
+        # On a phone the composer stays on screen (sticky), with the page scrolled to the top.
+        await check_view(page, "practice", phone=
+                         "(window.scrollTo(0, 0), document.documentElement.scrollHeight > innerHeight + 50 && "
+                         "document.querySelector('#send').getBoundingClientRect().bottom <= innerHeight && "
+                         "document.querySelector('#send').getBoundingClientRect().top >= 0)", what="Send on screen")
 
         # -- end, evaluate, read the report -----------------------------------------------------
         await page.click("#end-session")
         await page.wait_for("!document.querySelector('#ended').hidden && document.querySelector('#evaluate')",
                             what="the ended panel")
+        # Focus moves to the panel (not the body), the end is announced, and no "·" dangles.
+        assert await page.eval("document.activeElement.id") == "ended-title"
+        assert (await page.eval("document.querySelector('#ended-status').textContent")).startswith("This session has ended.")
+        assert await page.eval("document.querySelector('#ended-status').getAttribute('role')") == "status"
+        line = await page.eval("document.querySelector('.session-line').innerText.trim()")
+        assert not line.endswith("·"), line
+        assert await page.eval("document.querySelectorAll('p p').length") == 0
+        await check_view(page, "ended")
         await page.click("#evaluate")
         await page.wait_for("location.hash.startsWith('#/report/') && document.querySelector('#overall-score')",
                             what="the report")
@@ -127,15 +173,16 @@ async def journey(binary: str, url: str) -> None:
         for expected in ("Criteria", "Statistics", "Your turns", "Questions you asked"):
             assert expected in report_text
         await page.screenshot(SCREENSHOT)
-        # Responsive: on a phone-sized screen nothing is wider than the screen.
-        await page.send("Emulation.setDeviceMetricsOverride", {"width": 375, "height": 800, "deviceScaleFactor": 2,
-                                                               "mobile": True})
-        await page.wait_for("document.documentElement.scrollWidth <= 376", what="no sideways scrolling at 375 px")
-        await page.send("Emulation.clearDeviceMetricsOverride")
+        await check_view(page, "report")
+        verdict = await page.eval("document.querySelector('.verdict').textContent")
+        passing = int("".join(ch for ch in verdict if ch.isdigit()))
 
         # -- my sessions and progress -----------------------------------------------------------
-        await page.goto(url + "/#/sessions")  # a full load: signed in again from the refresh token
+        # A new tab (its sessionStorage is empty, as after closing the tab): still signed in.
+        first_tab, page = page, await browser.page()
+        await page.goto(url + "/#/sessions")
         await page.wait_for("document.querySelectorAll('#session-list li.session').length === 1", what="my sessions")
+        await check_view(page, "sessions")
         listed = await page.eval("document.querySelector('#session-list li.session .actions a').textContent")
         assert listed == f"Score {overall} — report"
         await page.click("a[data-nav=progress]")
@@ -143,6 +190,16 @@ async def journey(binary: str, url: str) -> None:
                             what="the progress view")
         summary = await page.eval("document.querySelector('.progress-card .summary-line').textContent")
         assert summary.startswith("1 session · first " + overall)
+        # The chart has labelled axes and its dashed line at the pass mark, not at 50.
+        ticks = await page.eval("[...document.querySelectorAll('.progress-card .chart text.tick')].map(t => t.textContent)")
+        assert {"0", "50", "100", "1"} <= set(ticks)
+        assert await page.eval("Number(document.querySelector('.progress-card .pass-mark').dataset.score)") == passing
+        assert await page.eval("document.querySelector('.progress-card .pass-label').textContent") == f"pass {passing}"
+        await check_view(page, "progress", """(() => {
+            const links = [...document.querySelectorAll('.points li')].map(li => li.getBoundingClientRect());
+            return links.every((a, i) => links.every((b, j) => i === j || a.right <= b.left || b.right <= a.left
+                                                      || a.bottom <= b.top || b.bottom <= a.top));
+        })()""", what="the links side by side without overlapping")
 
         # -- the scene ends itself: the `ended` frame closes the conversation -------------------
         await page.eval("location.hash = '#/scenarios/refund-angry-customer'; true")
@@ -212,21 +269,22 @@ async def journey(binary: str, url: str) -> None:
         # -- sign out ----------------------------------------------------------------------------
         await page.click("#sign-out")
         await page.wait_for("document.querySelector('main h1')?.textContent === 'Sign in'", what="signed out")
-        assert await page.eval("sessionStorage.length") == 0
+        assert await page.eval("sessionStorage.length + localStorage.length") == 0
 
         # -- what the browser saw ---------------------------------------------------------------
-        assert page.console_errors() == []
-        urls = page.request_urls()
+        tabs = [first_tab, page]
+        assert [error for tab in tabs for error in tab.console_errors()] == []
+        urls = [u for tab in tabs for u in tab.request_urls()]
         assert not [u for u in urls if "token=" in u.lower() or JWT_LIKE.search(u)], "no token ever goes in a URL"
         assert [u for u in urls if u.startswith("ws://")], "the chat used a WebSocket"
-        first_frames = [json.loads(e["response"]["payloadData"]) for e in page.events("Network.webSocketFrameSent")]
+        first_frames = [json.loads(e["response"]["payloadData"]) for e in (e for tab in tabs for e in tab.events("Network.webSocketFrameSent"))]
         assert first_frames and first_frames[0]["type"] == "auth"
-        posts = [(e["request"]["method"], e["request"]["url"]) for e in page.events("Network.requestWillBeSent")]
+        posts = [(e["request"]["method"], e["request"]["url"]) for e in (e for tab in tabs for e in tab.events("Network.requestWillBeSent"))]
         assert ("POST", url + "/auth/refresh") in posts, "an expired access token was refreshed"
-        statuses = [e["response"]["status"] for e in page.events("Network.responseReceived")
+        statuses = [e["response"]["status"] for e in (e for tab in tabs for e in tab.events("Network.responseReceived"))
                     if "/auth/refresh" not in e["response"]["url"]]
         assert 401 in statuses
-        evaluations = [(e["response"]["status"], e["response"]["url"]) for e in page.events("Network.responseReceived")
+        evaluations = [(e["response"]["status"], e["response"]["url"]) for e in (e for tab in tabs for e in tab.events("Network.responseReceived"))
                        if "/evaluations" in e["response"]["url"]]
         assert (202, url + "/evaluations") in evaluations, "the evaluation was still running when POST answered"
         assert [u for status, u in evaluations if status == 200 and u.startswith(url + "/evaluations/")], "then polled"

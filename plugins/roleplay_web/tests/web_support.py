@@ -7,6 +7,7 @@ import asyncio
 import base64
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import socket
@@ -229,6 +230,52 @@ class Page:
                   if e["entry"]["level"] == "error" and e["entry"].get("source") != "network"]
         found += [json.dumps(e["args"])[:500] for e in self.events("Runtime.consoleAPICalled") if e["type"] == "error"]
         return found
+
+
+#: Screenshots of every view the browser test visits, at each width: kept as test artefacts
+#: (git ignores the folder; CI may upload it). ROLEPLAY_WEB_ARTIFACTS moves them.
+ARTIFACTS = Path(os.environ.get("ROLEPLAY_WEB_ARTIFACTS") or Path(__file__).parent / "artifacts")
+
+#: Desktop, then the two phone widths a new user hit problems at.
+WIDTHS = (1280, 390, 375)
+
+#: How many rows the header's pieces (brand, nav links, account) sit on.
+HEADER_ROWS = """(() => {
+  const pieces = [...document.querySelectorAll('.topbar .brand, .topbar nav a, .topbar #who, .topbar #sign-out')]
+    .filter((e) => e.getClientRects().length);
+  const tops = pieces.map((e) => e.getBoundingClientRect().top).sort((a, b) => a - b);
+  let rows = 0, last = -1e9;
+  for (const top of tops) { if (top - last > 12) { rows += 1; last = top; } }
+  return rows;
+})()"""
+
+
+async def check_view(page: Page, name: str, extra: str | None = None, what: str = "", phone: str | None = None) -> None:
+    """At each of :data:`WIDTHS`: nothing scrolls sideways, the header takes at most two rows on a
+    phone, ``extra`` (a JS expression) holds, and ``phone`` too at phone widths; a full-page
+    screenshot goes to :data:`ARTIFACTS`."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        for width in WIDTHS:
+            small = width < 600
+            await page.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 700 if small else 900,
+                                                                   "deviceScaleFactor": 1, "mobile": small})
+            await page.wait_for(f"document.documentElement.scrollWidth <= {width}",
+                                what=f"no sideways scrolling at {width} px on {name}")
+            if small:
+                rows = await page.eval(HEADER_ROWS)
+                assert rows <= 2, f"the header wraps to {rows} rows at {width} px on {name}"
+            for check in (extra, phone if small else None):
+                if check:
+                    await page.wait_for(check, 5, what=f"{what or check} at {width} px on {name}")
+            height = await page.eval("Math.ceil(document.documentElement.scrollHeight)")
+            shot = await page.send("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": min(int(height), 8000), "scale": 1}})
+            path = ARTIFACTS / f"{name}-{width}.png"
+            await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
+    finally:
+        await page.send("Emulation.clearDeviceMetricsOverride")
 
 
 JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}")

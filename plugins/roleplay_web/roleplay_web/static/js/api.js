@@ -90,7 +90,17 @@ export function refresh() {
   return refreshing;
 }
 
-async function refreshNow() {
+/**
+ * A kept ("Keep me signed in") refresh token is shared by this site's tabs: two tabs refreshing
+ * at once would present the same token twice, which the server takes for theft. A Web Lock
+ * makes them take turns, and each reads the token only inside the lock, so it gets the newest.
+ */
+function refreshNow() {
+  if (navigator.locks?.request) return navigator.locks.request("roleplay.refresh", refreshLocked);
+  return refreshLocked();
+}
+
+async function refreshLocked() {
   const token = refreshToken();
   if (!token) return false;
   let response;

@@ -13,14 +13,22 @@ import { renderProgress } from "./views/progress.js";
 
 const main = document.getElementById("main");
 
+// The third column names the nav link that is this very page (aria-current="page"). A view
+// reached from more than one place (a session, a report, a scenario's brief) marks none:
+// highlighting "My sessions" there pointed at a page the learner was not on.
 const ROUTES = [
   [/^#\/scenarios\/?$/, renderScenarios, "scenarios"],
-  [/^#\/scenarios\/([^/]+)$/, renderScenario, "scenarios"],
-  [/^#\/practice\/([^/]+)$/, renderPractice, "sessions"],
-  [/^#\/report\/([^/]+)$/, renderReport, "sessions"],
+  [/^#\/scenarios\/([^/]+)$/, renderScenario, ""],
+  [/^#\/practice\/([^/]+)$/, renderPractice, ""],
+  [/^#\/report\/([^/]+)$/, renderReport, ""],
   [/^#\/sessions\/?$/, renderSessions, "sessions"],
   [/^#\/progress\/?$/, renderProgress, "progress"],
 ];
+
+/** The route for a hash: no hash, "#" and "#/" are the home page (the scenario list). */
+function routeOf(hash) {
+  return !hash || hash === "#" || hash === "#/" ? "#/scenarios" : hash;
+}
 
 let current = null; // the AbortController of the view on screen
 
@@ -33,7 +41,7 @@ function markNav(section) {
 
 /** Render the view for the current hash. Views get {signal, params, setTitle}. */
 async function render() {
-  const hash = window.location.hash || "#/scenarios";
+  const hash = routeOf(window.location.hash);
   if (!hash.startsWith("#/")) return; // an in-page anchor, not a route
   current?.abort();
   const controller = new AbortController();
@@ -56,6 +64,7 @@ async function render() {
     } else {
       const found = ROUTES.find(([pattern]) => pattern.test(hash));
       if (!found) {
+        markNav("");
         context.setTitle("Not found");
         fill(main, h("h1", { tabindex: "-1", text: "Page not found" }),
           h("p", {}, h("a", { href: "#/scenarios", text: "Choose a scenario" })));

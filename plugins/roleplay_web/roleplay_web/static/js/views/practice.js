@@ -28,7 +28,11 @@ export async function renderPractice(main, ctx) {
 
   // -- the page ----------------------------------------------------------------------------
   const log = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
-  const transport = h("p", { class: "transport", id: "transport", dataset: { transport: "connecting" }, text: "Connecting…" });
+  // A <span>: it sits inside the "With Dana · started ..." paragraph, and a <p> may not hold a <p>.
+  const transport = h("span", { class: "transport", id: "transport", dataset: { transport: "connecting" } });
+  const transportText = h("span", { class: "transport-text", text: "Connecting…" });
+  // The separator belongs to the transport: hidden with it, so no "·" dangles once the session ends.
+  append(transport, h("span", { class: "separator", "aria-hidden": "true", text: " · " }), transportText);
   const replying = h("p", { class: "replying", "aria-live": "polite" });
   const errorBox = h("div", { class: "inline-error", role: "alert", hidden: true });
   const retryButton = h("button", { type: "button", class: "button", text: "Ask for the reply again", hidden: true });
@@ -41,6 +45,8 @@ export async function renderPractice(main, ctx) {
     h("p", { class: "hint", id: "message-hint", text: "Enter sends; Shift+Enter starts a new line." }),
     h("div", { class: "actions" }, sendButton, endButton));
   const endedPanel = h("section", { class: "card ended", id: "ended", hidden: true, "aria-labelledby": "ended-title" });
+  // Announces the end (the panel appears where the composer was, which had the focus).
+  const endedStatus = h("p", { class: "visually-hidden", role: "status", id: "ended-status" });
 
   const brief = h("aside", { class: "brief-side", "aria-label": "Scenario brief" },
     h("details", { open: window.matchMedia("(min-width: 60rem)").matches },
@@ -54,8 +60,8 @@ export async function renderPractice(main, ctx) {
     h("div", { class: "practice" },
       h("div", { class: "conversation" },
         h("h1", { tabindex: "-1", text: first.title }),
-        h("p", { class: "muted" }, `With ${characterName} · started ${dateTime(first.created_at)} · `, transport),
-        log, replying, errorBox, retryButton, composer, endedPanel),
+        h("p", { class: "muted session-line" }, `With ${characterName} · started ${dateTime(first.created_at)}`, transport),
+        log, replying, errorBox, retryButton, composer, endedPanel, endedStatus),
       brief));
 
   // -- messages -----------------------------------------------------------------------------
@@ -108,7 +114,7 @@ export async function renderPractice(main, ctx) {
 
   function setTransport(kind) {
     transport.dataset.transport = kind;
-    transport.textContent = kind === "websocket" ? "live connection" : "live connection unavailable (using HTTP)";
+    transportText.textContent = kind === "websocket" ? "live connection" : "live connection unavailable (using HTTP)";
   }
 
   // -- the socket ---------------------------------------------------------------------------
@@ -239,7 +245,8 @@ export async function renderPractice(main, ctx) {
     }
   }
 
-  function showEnded() {
+  /** Read-only from now on. `moveFocus`: the learner's focus was in the composer, which goes away. */
+  function showEnded(moveFocus = true) {
     if (!endedPanel.hidden) return;
     state.socket?.close();
     state.socket = null;
@@ -268,15 +275,18 @@ export async function renderPractice(main, ctx) {
       evaluateButton.disabled = false;
     });
     const previous = h("p", { class: "previous" });
-    fill(endedPanel, 
-      h("h2", { id: "ended-title", text: "This session has ended" }),
-      h("p", { text: `${session.end_reason ? `${sentence(session.end_reason)} ` : ""}${plural(session.counts?.messages || 0, "message")} in ${duration(session.duration_seconds)}.` }),
+    const summary = `${session.end_reason ? `${sentence(session.end_reason)} ` : ""}${plural(session.counts?.messages || 0, "message")} in ${duration(session.duration_seconds)}.`;
+    fill(endedPanel,
+      h("h2", { id: "ended-title", tabindex: "-1", text: "This session has ended" }),
+      h("p", { text: summary }),
       canEvaluate ? h("div", { class: "actions" }, evaluateButton) : null,
       !canEvaluate && plugins.has("evaluator") ? h("p", { class: "muted", text: "There is nothing to evaluate: you did not say anything." }) : null,
       status, previous,
       h("p", {}, h("a", { href: `#/scenarios/${encodeURIComponent(session.scenario_id)}`, text: "Practise this scenario again" }),
         " · ", h("a", { href: "#/sessions", text: "All my sessions" })));
     endedPanel.hidden = false;
+    endedStatus.textContent = `This session has ended. ${summary}`;
+    if (moveFocus) endedPanel.querySelector("h2").focus();
     if (plugins.has("evaluator")) showPrevious(previous);
   }
 
@@ -313,7 +323,7 @@ export async function renderPractice(main, ctx) {
   }
   if (first.status === "ended") {
     transport.hidden = true;
-    showEnded();
+    showEnded(false); // opened read-only: the view's heading keeps the focus
     return;
   }
   ctx.signal.addEventListener("abort", () => state.socket?.close());
