@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from urllib.parse import urlencode
 
 import httpx
@@ -317,3 +318,77 @@ async def journey(binary: str, url: str) -> None:
                                   " s.textContent = 'window.__inline = 1'; document.body.append(s);"
                                   " return window.__inline === undefined; })()")
         assert blocked, "the Content-Security-Policy let an inline script run"
+
+
+def test_languages_in_headless_chromium():
+    """The interface follows the account's language, then the browser's; the switcher changes it
+    (and the account's preference); the scenario list defaults to the learner's language."""
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no `chromium` on PATH: the browser test needs headless Chromium (apt-get install chromium)")
+    with Server() as server:
+        asyncio.run(asyncio.wait_for(languages(binary, server.url), 90))
+
+
+async def languages(binary: str, url: str) -> None:
+    async with httpx.AsyncClient(base_url=url) as http:
+        registered = await http.post("/auth/register", json={"email": "mei@example.org", "password": PASSWORD,
+                                                             "display_name": "Mei", "preferred_language": "zh-Hant"})
+        assert registered.status_code == 201, registered.text
+        async with Browser(binary) as browser:
+            page = await browser.page()
+            agent = (await browser.send("Browser.getVersion"))["userAgent"]
+            # A browser set to Spanish: signed out, the page is in Spanish.
+            await page.send("Emulation.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "es-ES,es"})
+            await page.goto(url + "/")
+            await page.wait_for("document.querySelector('main h1')?.textContent === 'Iniciar sesión'", what="Spanish sign-in")
+            assert await page.eval("document.documentElement.lang") == "es"
+            assert await page.eval("document.querySelector('#ui-language').value") == "es"
+            assert await page.eval("document.title") == "Iniciar sesión · Roleplay"
+            await page.click(".switch button")
+            await page.wait_for("document.querySelector('main h1').textContent === 'Crear una cuenta'")
+            await page.click("form button[type=submit]")
+            await page.wait_for("document.querySelectorAll('input[aria-invalid=true]').length === 3")
+            errors = await page.eval("[...document.querySelectorAll('.field-error')].filter(e => !e.hidden).map(e => e.textContent)")
+            assert errors[0] == "Escribe tu nombre."
+            await check_view(page, "register-es")
+
+            # Mei's account prefers Traditional Chinese: that beats the browser.
+            await page.click(".switch button")
+            await page.wait_for("document.querySelector('input[name=email]')")
+            await page.fill("input[name=email]", "mei@example.org")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("form button[type=submit]")
+            await page.wait_for("document.querySelector('main h1')?.textContent === '選擇一個情境' && "
+                                "document.querySelectorAll('#scenario-list li.scenario').length > 0", what="Chinese scenario list")
+            assert await page.eval("document.documentElement.lang") == "zh-Hant"
+            assert await page.eval("[...document.querySelectorAll('[data-nav]')].map(a => a.textContent)") == \
+                ["情境", "我的練習", "進度"]
+            # The list defaults to the learner's language.
+            assert await page.eval("document.querySelector('#language-filter').value") == "zh-Hant"
+            ids = await page.eval("[...document.querySelectorAll('#scenario-list li.scenario')].map(li => li.dataset.scenarioId)")
+            assert ids == ["refund-angry-customer-zh-hant"]
+            await check_view(page, "scenarios-zh-Hant")
+            await page.click("[data-scenario-id='refund-angry-customer-zh-hant'] a.button")
+            await page.wait_for("document.querySelector('#learner-role')", what="the brief")
+            brief = await page.eval("document.querySelector('main').innerText")
+            for label in ("你的角色", "你的目標", "難度", "評分項目", "開始練習"):
+                assert label in brief
+
+            # The switcher: Spanish now, here and in the account; the list follows.
+            await page.eval("location.hash = '#/scenarios'; true")
+            await page.wait_for("document.querySelector('#language-filter')")
+            await page.eval("(() => { const s = document.querySelector('#ui-language'); s.value = 'es';"
+                            " s.dispatchEvent(new Event('change')); return true; })()")
+            await page.wait_for("document.querySelector('main h1')?.textContent === 'Elige un escenario' && "
+                                "document.querySelector('#language-filter')?.value === 'es'", what="Spanish after switching")
+            assert await page.eval("document.querySelector('[data-nav=sessions]').textContent") == "Mis sesiones"
+            ids = await page.eval("[...document.querySelectorAll('#scenario-list li.scenario')].map(li => li.dataset.scenarioId)")
+            assert ids == ["refund-angry-customer-es"]
+            token = (await http.post("/auth/login", json={"email": "mei@example.org", "password": PASSWORD})).json()
+            me = (await http.get("/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"})).json()
+            assert me["preferred_language"] == "es"
+            # No catalogue key ever shows as text.
+            text = await page.eval("document.body.innerText")
+            assert not re.search(r"\b(?:app|nav|scenarios?|practice|report|signin|progress|sessions)\.[a-z_]+\b", text), text
+            assert page.console_errors() == []

@@ -241,7 +241,7 @@ WIDTHS = (1280, 390, 375)
 
 #: How many rows the header's pieces (brand, nav links, account) sit on.
 HEADER_ROWS = """(() => {
-  const pieces = [...document.querySelectorAll('.topbar .brand, .topbar nav a, .topbar #who, .topbar #sign-out')]
+  const pieces = [...document.querySelectorAll('.topbar .brand, .topbar nav a, .topbar #who, .topbar #sign-out, .topbar #ui-language')]
     .filter((e) => e.getClientRects().length);
   const tops = pieces.map((e) => e.getBoundingClientRect().top).sort((a, b) => a - b);
   let rows = 0, last = -1e9;

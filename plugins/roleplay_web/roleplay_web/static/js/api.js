@@ -1,6 +1,7 @@
 // The HTTP API (docs/api/*.md). Every call sends the access token as `Authorization: Bearer`;
 // a 401 triggers one refresh (POST /auth/refresh) and one retry. Tokens never go in URLs.
 
+import { t } from "./i18n.js";
 import { accessToken, forget, keep, refreshToken } from "./tokens.js";
 
 const data = document.body.dataset;
@@ -19,7 +20,7 @@ export const plugins = new Set((data.plugins || "").split(/\s+/).filter(Boolean)
 export class ApiError extends Error {
   constructor(status, problem) {
     const body = problem && typeof problem === "object" ? problem : {};
-    super(body.detail || body.title || (status ? `The server answered ${status}.` : "The server could not be reached."));
+    super(body.detail || body.title || (status ? t("api.status", { status }) : t("api.unreachable")));
     this.status = status;
     this.problem = body;
   }
@@ -63,7 +64,7 @@ async function send(method, url, body = null, options = {}) {
       cache: "no-store",
     });
   } catch {
-    throw new ApiError(0, { detail: "The server could not be reached. Check the connection and try again." });
+    throw new ApiError(0, { detail: t("api.unreachable") });
   }
 }
 
@@ -152,6 +153,10 @@ export const auth = {
   login: (body) => call("POST", `${base.auth}/auth/login`, body, { anonymous: true }),
   logout: (token) => call("POST", `${base.auth}/auth/logout`, { refresh_token: token }, { anonymous: true }),
   me: () => call("GET", `${base.auth}/auth/me`),
+};
+
+export const users = {
+  updateMe: (body) => call("PATCH", `${base.auth}/users/me`, body),
 };
 
 export const chat = {

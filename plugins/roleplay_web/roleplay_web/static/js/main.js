@@ -3,6 +3,7 @@
 import { auth, onSignedOut, refresh } from "./api.js";
 import { app } from "./app.js";
 import { append, clear, fill, h } from "./dom.js";
+import { LANGUAGES, language, t } from "./i18n.js";
 import { accessToken, forget, refreshToken, takeFromFragment } from "./tokens.js";
 import { renderSignIn } from "./views/signin.js";
 import { renderScenario, renderScenarios } from "./views/scenarios.js";
@@ -48,7 +49,7 @@ async function render() {
   current = controller;
   app.notify("");
   clear(main);
-  append(main, h("p", { class: "loading", text: "Loading…" }));
+  append(main, h("p", { class: "loading", text: t("app.loading") }));
   const context = {
     signal: controller.signal,
     params: [],
@@ -59,15 +60,15 @@ async function render() {
   try {
     if (!app.user) {
       markNav("");
-      context.setTitle("Sign in");
+      context.setTitle(t("signin.title"));
       await renderSignIn(main, context, hash === "#/signin" ? "#/scenarios" : hash);
     } else {
       const found = ROUTES.find(([pattern]) => pattern.test(hash));
       if (!found) {
         markNav("");
-        context.setTitle("Not found");
-        fill(main, h("h1", { tabindex: "-1", text: "Page not found" }),
-          h("p", {}, h("a", { href: "#/scenarios", text: "Choose a scenario" })));
+        context.setTitle(t("app.not_found_title"));
+        fill(main, h("h1", { tabindex: "-1", text: t("app.not_found") }),
+          h("p", {}, h("a", { href: "#/scenarios", text: t("app.choose_scenario") })));
       } else {
         const [pattern, view, section] = found;
         context.params = pattern.exec(hash).slice(1).map(decodeURIComponent);
@@ -77,9 +78,9 @@ async function render() {
     }
   } catch (error) {
     if (controller.signal.aborted) return;
-    fill(main, h("h1", { tabindex: "-1", text: "Something went wrong" }),
+    fill(main, h("h1", { tabindex: "-1", text: t("app.error") }),
       h("p", { text: error.message || String(error) }),
-      h("p", {}, h("a", { href: "#/scenarios", text: "Back to the scenarios" })));
+      h("p", {}, h("a", { href: "#/scenarios", text: t("app.back_to_scenarios") })));
   }
   if (!controller.signal.aborted) {
     main.querySelector("h1")?.focus();
@@ -106,10 +107,24 @@ onSignedOut(() => {
   app.user = null;
   app.showAccount();
   app.go("#/signin");
-  app.notify("Your sign-in has ended. Please sign in again.");
+  app.notify(t("app.signed_out"));
 });
 
+/** The header's language switcher: each language named in itself. */
+function showSwitcher() {
+  const select = document.getElementById("ui-language");
+  fill(select, LANGUAGES.map((l) => h("option", { value: l.tag, lang: l.tag, text: l.name, selected: l.tag === language() })));
+}
+
+async function switchLanguage(event) {
+  await app.chooseLanguage(event.target.value);
+  showSwitcher();
+  await render(); // the view on screen, in the new language
+}
+
 async function boot() {
+  await app.chooseLanguage(null); // the browser's language until the account says otherwise
+  document.getElementById("ui-language").addEventListener("change", switchLanguage);
   document.getElementById("sign-out").addEventListener("click", signOut);
   document.getElementById("skip-link").addEventListener("click", (event) => {
     event.preventDefault(); // the hash is the router's; move focus instead
@@ -125,7 +140,9 @@ async function boot() {
       app.user = null;
     }
   }
-  if (fromOAuth && !app.user) app.notify("The sign-in did not complete. Please try again.");
+  if (fromOAuth && !app.user) app.notify(t("app.oauth_failed"));
+  showSwitcher();
+  showSwitcher();
   document.getElementById("loading")?.remove();
   await render();
 }

@@ -7,6 +7,7 @@ import { connect } from "../chat_socket.js";
 import { append, fill, h } from "../dom.js";
 import { dateTime, duration, plural, score } from "../format.js";
 import { evaluate } from "./evaluation.js";
+import { t } from "../i18n.js";
 
 const RETRYABLE = new Set(["provider_error", "reply_timeout", "reply_pending"]);
 
@@ -23,44 +24,44 @@ export async function renderPractice(main, ctx) {
   ctx.setTitle(first.title);
 
   const names = new Map((scenario?.characters || []).map((c) => [c.id, c.name]));
-  const characterName = names.get(first.character_id) || "The character";
+  const characterName = names.get(first.character_id) || t("practice.character");
   const state = { session: first, seqs: new Set(), lastSeq: 0, busy: false, socket: null, pendingText: null };
 
   // -- the page ----------------------------------------------------------------------------
-  const log = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  const log = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-label": t("practice.conversation") });
   // A <span>: it sits inside the "With Dana · started ..." paragraph, and a <p> may not hold a <p>.
   const transport = h("span", { class: "transport", id: "transport", dataset: { transport: "connecting" } });
-  const transportText = h("span", { class: "transport-text", text: "Connecting…" });
+  const transportText = h("span", { class: "transport-text", text: t("practice.connecting") });
   // The separator belongs to the transport: hidden with it, so no "·" dangles once the session ends.
   append(transport, h("span", { class: "separator", "aria-hidden": "true", text: " · " }), transportText);
   const replying = h("p", { class: "replying", "aria-live": "polite" });
   const errorBox = h("div", { class: "inline-error", role: "alert", hidden: true });
-  const retryButton = h("button", { type: "button", class: "button", text: "Ask for the reply again", hidden: true });
+  const retryButton = h("button", { type: "button", class: "button", text: t("practice.retry"), hidden: true });
   const textarea = h("textarea", { id: "message-input", name: "text", rows: "3", required: true, "aria-describedby": "message-hint" });
-  const sendButton = h("button", { type: "submit", class: "button primary", id: "send", text: "Send" });
-  const endButton = h("button", { type: "button", class: "button", id: "end-session", text: "End session" });
+  const sendButton = h("button", { type: "submit", class: "button primary", id: "send", text: t("practice.send") });
+  const endButton = h("button", { type: "button", class: "button", id: "end-session", text: t("practice.end") });
   const composer = h("form", { class: "composer", id: "composer" },
-    h("label", { for: "message-input", text: "Your reply" }),
+    h("label", { for: "message-input", text: t("practice.your_reply") }),
     textarea,
-    h("p", { class: "hint", id: "message-hint", text: "Enter sends; Shift+Enter starts a new line." }),
+    h("p", { class: "hint", id: "message-hint", text: t("practice.enter_hint") }),
     h("div", { class: "actions" }, sendButton, endButton));
   const endedPanel = h("section", { class: "card ended", id: "ended", hidden: true, "aria-labelledby": "ended-title" });
   // Announces the end (the panel appears where the composer was, which had the focus).
   const endedStatus = h("p", { class: "visually-hidden", role: "status", id: "ended-status" });
 
-  const brief = h("aside", { class: "brief-side", "aria-label": "Scenario brief" },
+  const brief = h("aside", { class: "brief-side", "aria-label": t("practice.brief_label") },
     h("details", { open: window.matchMedia("(min-width: 60rem)").matches },
-      h("summary", { text: "Your brief" }),
-      scenario?.learner_role ? h("p", {}, h("strong", { text: "You are: " }), scenario.learner_role) : null,
+      h("summary", { text: t("practice.brief") }),
+      scenario?.learner_role ? h("p", {}, h("strong", { text: t("practice.you_are") }), scenario.learner_role) : null,
       scenario?.setting ? h("p", { class: "muted", text: scenario.setting }) : null,
-      scenario?.objectives?.length ? h("div", {}, h("h2", { text: "Objectives" }),
+      scenario?.objectives?.length ? h("div", {}, h("h2", { text: t("practice.objectives") }),
         h("ol", { class: "objectives" }, scenario.objectives.map((o) => h("li", { text: o })))) : null));
 
   fill(main, 
     h("div", { class: "practice" },
       h("div", { class: "conversation" },
         h("h1", { tabindex: "-1", text: first.title }),
-        h("p", { class: "muted session-line" }, `With ${characterName} · started ${dateTime(first.created_at)}`, transport),
+        h("p", { class: "muted session-line" }, t("practice.with", { name: characterName, when: dateTime(first.created_at) }), transport),
         log, replying, errorBox, retryButton, composer, endedPanel, endedStatus),
       brief));
 
@@ -68,7 +69,7 @@ export async function renderPractice(main, ctx) {
   let stream = null; // the bubble a streamed reply is written into
 
   function speaker(message) {
-    return message.role === "learner" ? "You" : names.get(message.character_id) || characterName;
+    return message.role === "learner" ? t("practice.you") : names.get(message.character_id) || characterName;
   }
 
   function addMessage(message) {
@@ -103,7 +104,7 @@ export async function renderPractice(main, ctx) {
     sendButton.disabled = busy;
     endButton.disabled = busy;
     log.setAttribute("aria-busy", busy ? "true" : "false");
-    replying.textContent = busy ? `${characterName} is replying…` : "";
+    replying.textContent = busy ? t("practice.replying", { name: characterName }) : "";
   }
 
   function showError(text, problem = {}) {
@@ -114,7 +115,7 @@ export async function renderPractice(main, ctx) {
 
   function setTransport(kind) {
     transport.dataset.transport = kind;
-    transportText.textContent = kind === "websocket" ? "live connection" : "live connection unavailable (using HTTP)";
+    transportText.textContent = kind === "websocket" ? t("practice.live") : t("practice.http");
   }
 
   // -- the socket ---------------------------------------------------------------------------
@@ -148,7 +149,7 @@ export async function renderPractice(main, ctx) {
         setBusy(false);
         state.pendingText = null;
         if (frame.message) addMessage(frame.message);
-        showError(frame.detail || "The message was refused.", frame);
+        showError(frame.detail || t("practice.refused"), frame);
         if (frame.code === "session_ended") catchUp();
         break;
       default:
@@ -182,8 +183,8 @@ export async function renderPractice(main, ctx) {
       }
       endStream();
       setBusy(false);
-      if (latest.awaiting_reply !== null) showError("The last message has no reply yet.", { code: "reply_pending" });
-      else if (replyMissing) showError("The reply has not arrived. Reload the page in a minute to see it.");
+      if (latest.awaiting_reply !== null) showError(t("practice.no_reply_yet"), { code: "reply_pending" });
+      else if (replyMissing) showError(t("practice.reply_missing"));
     } catch (error) {
       setBusy(false);
       showError(error.message);
@@ -257,17 +258,17 @@ export async function renderPractice(main, ctx) {
     const session = state.session;
     const status = h("p", { class: "eval-status", "aria-live": "polite" });
     const canEvaluate = plugins.has("evaluator") && (session.counts?.learner || 0) > 0;
-    const evaluateButton = h("button", { type: "button", class: "button primary", id: "evaluate", text: "Get my evaluation" });
+    const evaluateButton = h("button", { type: "button", class: "button primary", id: "evaluate", text: t("practice.evaluate") });
     evaluateButton.addEventListener("click", async () => {
       evaluateButton.disabled = true;
-      status.textContent = "Scoring your conversation…";
+      status.textContent = t("practice.scoring");
       try {
         const evaluation = await evaluate(sessionId, ctx.signal);
         if (evaluation.status === "done") {
           app.go(`#/report/${encodeURIComponent(evaluation.id)}`);
           return;
         }
-        status.textContent = `The evaluation failed: ${evaluation.reason || "no reason given"}.`;
+        status.textContent = t("practice.eval_failed", { reason: evaluation.reason || t("practice.no_reason") });
       } catch (error) {
         if (ctx.signal.aborted) return;
         status.textContent = error.message;
@@ -275,17 +276,18 @@ export async function renderPractice(main, ctx) {
       evaluateButton.disabled = false;
     });
     const previous = h("p", { class: "previous" });
-    const summary = `${session.end_reason ? `${sentence(session.end_reason)} ` : ""}${plural(session.counts?.messages || 0, "message")} in ${duration(session.duration_seconds)}.`;
+    const summary = t("practice.summary", { reason: session.end_reason ? `${sentence(session.end_reason)} ` : "",
+      messages: plural(session.counts?.messages || 0, "count.messages"), duration: duration(session.duration_seconds) });
     fill(endedPanel,
-      h("h2", { id: "ended-title", tabindex: "-1", text: "This session has ended" }),
+      h("h2", { id: "ended-title", tabindex: "-1", text: t("practice.ended") }),
       h("p", { text: summary }),
       canEvaluate ? h("div", { class: "actions" }, evaluateButton) : null,
-      !canEvaluate && plugins.has("evaluator") ? h("p", { class: "muted", text: "There is nothing to evaluate: you did not say anything." }) : null,
+      !canEvaluate && plugins.has("evaluator") ? h("p", { class: "muted", text: t("practice.nothing_to_evaluate") }) : null,
       status, previous,
-      h("p", {}, h("a", { href: `#/scenarios/${encodeURIComponent(session.scenario_id)}`, text: "Practise this scenario again" }),
-        " · ", h("a", { href: "#/sessions", text: "All my sessions" })));
+      h("p", {}, h("a", { href: `#/scenarios/${encodeURIComponent(session.scenario_id)}`, text: t("practice.again") }),
+        " · ", h("a", { href: "#/sessions", text: t("practice.all_sessions") })));
     endedPanel.hidden = false;
-    endedStatus.textContent = `This session has ended. ${summary}`;
+    endedStatus.textContent = t("practice.ended_status", { summary });
     if (moveFocus) endedPanel.querySelector("h2").focus();
     if (plugins.has("evaluator")) showPrevious(previous);
   }
@@ -295,7 +297,7 @@ export async function renderPractice(main, ctx) {
       const found = await evaluations.list({ session_id: sessionId, status: "done", limit: 1 });
       const latest = found.items[0];
       if (latest) {
-        append(target, "Already evaluated: ", h("a", { href: `#/report/${encodeURIComponent(latest.id)}`, text: `score ${score(latest.overall_score)} — see the report` }));
+        append(target, t("practice.already"), h("a", { href: `#/report/${encodeURIComponent(latest.id)}`, text: t("practice.already_link", { score: score(latest.overall_score) }) }));
       }
     } catch {
       // the link is a convenience
@@ -319,7 +321,7 @@ export async function renderPractice(main, ctx) {
 
   first.messages.forEach(addMessage);
   if (first.awaiting_reply !== null && first.status === "active") {
-    showError("The last message has no reply yet.", { code: "reply_pending" });
+    showError(t("practice.no_reply_yet"), { code: "reply_pending" });
   }
   if (first.status === "ended") {
     transport.hidden = true;
