@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 import re
 
+from pathlib import Path
+
 import pytest
 from web_support import STATIC
 
 CATALOGUES = STATIC / "i18n"
+VOICE_DOC = Path(__file__).resolve().parents[3] / "docs" / "voice.md"
+#: Problems the page itself finds (the browser, the microphone, a close without an error frame).
+CLIENT_VOICE_CODES = ("mic_refused", "no_mic", "mic_busy", "mic_failed", "no_browser_support", "socket_closed",
+                      "unauthorized", "server_restarting", "unknown")
 TEMPLATE = STATIC.parent / "templates" / "index.html"
 I18N = (STATIC / "js" / "i18n.js").read_text(encoding="utf-8")
 #: The languages the switcher offers (i18n.js's LANGUAGES).
@@ -24,6 +30,8 @@ DYNAMIC = {
     **{f"difficulty.{k}": "scenarios.js" for k in ("beginner", "intermediate", "advanced")},
     # format.js's plural(): the keys passed to it
     "count.messages": "practice.js, sessions.js", "count.sessions": "progress.js",
+    # talk.js: voiceError(code) says t(`voice.error.${code}`)
+    **{f"voice.error.{code}": "talk.js" for code in CLIENT_VOICE_CODES},
     # signin.js: required("key") builds a rule that says t(key)
     "signin.need_name": "signin.js", "signin.need_password": "signin.js",
 }
@@ -65,7 +73,7 @@ def test_values_are_whole(tag):
 
 def test_every_key_the_page_uses_exists():
     used = {key for path in STATIC.rglob("*.js") for key in USED.findall(path.read_text(encoding="utf-8"))}
-    used |= set(DYNAMIC)
+    used |= set(DYNAMIC) | {f"voice.error.{code}" for code in documented_voice_codes()}
     markup = TEMPLATE.read_text(encoding="utf-8")
     used |= set(re.findall(r'data-i18n(?:-label)?="([^"]+)"', markup))
     english = load("en")
@@ -78,3 +86,23 @@ def test_a_missing_key_is_caught():
     english, spanish = load("en"), load("es")
     spanish.pop("practice.send")
     assert sorted(set(english) - set(spanish)) == ["practice.send"]
+
+
+def documented_voice_codes() -> set[str]:
+    """Every ``code`` of docs/voice.md's "Errors and close codes" table."""
+    text = VOICE_DOC.read_text(encoding="utf-8")
+    table = text[text.index("### Errors and close codes"):text.index("## A later call")]
+    return {code for row in table.splitlines() if row.startswith("|")
+            for code in re.findall(r"`([a-z_]+)`", row.split("|")[2]) if code != "code"}  # not the heading
+
+
+def test_every_voice_error_code_is_a_sentence_in_every_language():
+    codes = documented_voice_codes()
+    assert {"token_expired", "no_live_capability", "voice_minutes_per_day", "stalled", "bad_audio"} <= codes
+    for tag in OFFERED:
+        catalogue = load(tag)
+        missing = sorted(code for code in codes | set(CLIENT_VOICE_CODES) if f"voice.error.{code}" not in catalogue)
+        assert missing == [], f"{tag}: no sentence for {missing}"
+        for code in codes:
+            sentence = catalogue[f"voice.error.{code}"]
+            assert sentence.endswith((".", "。", ")", "）")) and len(sentence) > 10, (tag, code, sentence)

@@ -82,8 +82,9 @@ def chromium_binary() -> str | None:
 class Browser:
     """One headless Chromium with a fresh profile; :meth:`page` opens a tab driven over CDP."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, extra_flags: list[str] | None = None) -> None:
         self.binary = binary
+        self.extra_flags = list(extra_flags or [])
         self.profile = tempfile.TemporaryDirectory(prefix="roleplay-web-chromium-")
         self.process: subprocess.Popen | None = None
         self.ws: Any = None
@@ -94,7 +95,8 @@ class Browser:
 
     def _launch(self, profile: Path) -> subprocess.Popen:
         with open(profile / "chromium.log", "wb") as log:
-            return subprocess.Popen([self.binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            return subprocess.Popen([self.binary, *CHROMIUM_FLAGS, *self.extra_flags, f"--user-data-dir={profile}",
+                                     "about:blank"],
                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
     async def __aenter__(self) -> Browser:

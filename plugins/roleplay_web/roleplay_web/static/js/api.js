@@ -8,6 +8,7 @@ const data = document.body.dataset;
 
 /** Where each plugin's routes are mounted (plugins.<name>.prefix), rendered into the page. */
 export const base = {
+  web: data.base || "",
   auth: data.apiAuth || "",
   chat: data.apiChat || "",
   evaluator: data.apiEvaluator || "",
@@ -155,6 +156,11 @@ export const auth = {
   me: () => call("GET", `${base.auth}/auth/me`),
 };
 
+/** What the server can do that the page must know first: {voice: {available, provider, setting, reason}}. */
+export const server = {
+  capabilities: () => call("GET", `${base.web}/capabilities`, null, { anonymous: true }),
+};
+
 export const users = {
   updateMe: (body) => call("PATCH", `${base.auth}/users/me`, body),
 };
@@ -169,6 +175,7 @@ export const chat = {
   retry: (id) => call("POST", `${base.chat}/chat/sessions/${enc(id)}/retry`),
   end: (id) => call("POST", `${base.chat}/chat/sessions/${enc(id)}/end`),
   socketUrl: (id) => socketUrl(`${base.chat}/chat/sessions/${enc(id)}/ws`),
+  voiceUrl: (id) => socketUrl(`${base.chat}/chat/sessions/${enc(id)}/voice`),
 };
 
 export const evaluations = {

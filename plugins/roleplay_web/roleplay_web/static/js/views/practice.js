@@ -7,6 +7,7 @@ import { connect } from "../chat_socket.js";
 import { append, fill, h } from "../dom.js";
 import { dateTime, duration, plural, score } from "../format.js";
 import { evaluate } from "./evaluation.js";
+import { talkPanel } from "./talk.js";
 import { t } from "../i18n.js";
 
 const RETRYABLE = new Set(["provider_error", "reply_timeout", "reply_pending"]);
@@ -45,6 +46,21 @@ export async function renderPractice(main, ctx) {
     textarea,
     h("p", { class: "hint", id: "message-hint", text: t("practice.enter_hint") }),
     h("div", { class: "actions" }, sendButton, endButton));
+  // Type or talk: one conversation either way (the same log, the same session).
+  const typeMode = h("button", { type: "button", class: "mode", id: "mode-type", "aria-pressed": "true", text: t("voice.mode_type") });
+  const talkMode = h("button", { type: "button", class: "mode", id: "mode-talk", "aria-pressed": "false", text: t("voice.mode_talk") });
+  const modes = h("div", { class: "modes", role: "group", "aria-label": t("voice.how") }, typeMode, talkMode);
+  const talk = talkPanel({
+    sessionId, log, characterName, characterId: first.character_id, signal: ctx.signal,
+    addMessage: (message) => addMessage(message),
+    catchUp: () => catchUp(0, true),
+    typedStored: () => typedStored(),
+    ended: () => state.session.status === "ended",
+    onCallChange(active) {
+      // A call and the typed socket share the log; the Type button cannot hide a running call.
+      typeMode.disabled = active;
+    },
+  });
   const endedPanel = h("section", { class: "card ended", id: "ended", hidden: true, "aria-labelledby": "ended-title" });
   // Announces the end (the panel appears where the composer was, which had the focus).
   const endedStatus = h("p", { class: "visually-hidden", role: "status", id: "ended-status" });
@@ -62,8 +78,25 @@ export async function renderPractice(main, ctx) {
       h("div", { class: "conversation" },
         h("h1", { tabindex: "-1", text: first.title }),
         h("p", { class: "muted session-line" }, t("practice.with", { name: characterName, when: dateTime(first.created_at) }), transport),
-        log, replying, errorBox, retryButton, composer, endedPanel, endedStatus),
+        log, replying, errorBox, retryButton, modes, talk.panel, composer, endedPanel, endedStatus),
       brief));
+
+  // -- talking ------------------------------------------------------------------------------
+  function typedStored() {
+    if (state.pendingText !== null) {
+      textarea.value = "";
+      state.pendingText = null;
+    }
+  }
+
+  function setMode(mode) {
+    typeMode.setAttribute("aria-pressed", mode === "type" ? "true" : "false");
+    talkMode.setAttribute("aria-pressed", mode === "talk" ? "true" : "false");
+    if (mode === "talk") talk.open();
+    else if (!talk.active()) talk.close();
+  }
+  typeMode.addEventListener("click", () => setMode("type"));
+  talkMode.addEventListener("click", () => setMode("talk"));
 
   // -- messages -----------------------------------------------------------------------------
   let stream = null; // the bubble a streamed reply is written into
@@ -76,11 +109,14 @@ export async function renderPractice(main, ctx) {
     if (!message || state.seqs.has(message.seq)) return;
     state.seqs.add(message.seq);
     state.lastSeq = Math.max(state.lastSeq, message.seq);
-    const item = h("li", { class: `message ${message.role}`, dataset: { seq: message.seq, role: message.role } },
-      h("p", { class: "speaker", text: speaker(message) }),
+    const item = h("li", { class: `message ${message.role}${message.voice ? " voice" : ""}`, dataset: { seq: message.seq, role: message.role, voice: message.voice ? "true" : "false" } },
+      h("p", { class: "speaker" }, speaker(message),
+        message.voice ? h("span", { class: "spoken", text: ` · ${message.interrupted ? t("voice.spoken_interrupted") : t("voice.spoken")}` }) : null),
       h("p", { class: "text", text: message.text }));
     const later = [...log.children].find((li) => li.dataset.seq && Number(li.dataset.seq) > message.seq);
-    log.insertBefore(item, later || (stream && stream.parentNode === log ? stream : null));
+    // Before anything still being written: a streamed reply, a live voice transcript.
+    const unfinished = [...log.children].find((li) => li === stream || li.dataset.live);
+    log.insertBefore(item, later || unfinished || null);
     item.scrollIntoView({ block: "nearest" });
   }
 
@@ -166,7 +202,7 @@ export async function renderPractice(main, ctx) {
 
   /** Fetch what the socket did not deliver. A reply still being written (the socket dropped
    *  mid-reply; the server finishes it anyway) is waited for, a second at a time. */
-  async function catchUp(tries = 30) {
+  async function catchUp(tries = 30, afterCall = false) {
     try {
       const latest = await chat.session(sessionId, state.lastSeq);
       latest.messages.forEach(addMessage);
@@ -176,9 +212,10 @@ export async function renderPractice(main, ctx) {
         return;
       }
       const newest = [...log.querySelectorAll("li.message:not(.streaming)")].pop();
-      const replyMissing = newest?.dataset.role === "learner" && latest.awaiting_reply === null;
+      // After a call a spoken turn may have no reply (the learner hung up): nothing is missing then.
+      const replyMissing = !afterCall && newest?.dataset.role === "learner" && latest.awaiting_reply === null;
       if (replyMissing && tries > 0 && !ctx.signal.aborted) {
-        setTimeout(() => catchUp(tries - 1), 1000);
+        setTimeout(() => catchUp(tries - 1, afterCall), 1000);
         return;
       }
       endStream();
@@ -194,6 +231,11 @@ export async function renderPractice(main, ctx) {
   // -- actions ------------------------------------------------------------------------------
   async function sendText(text) {
     showError("");
+    if (talk.active()) { // during a call: stored as a typed message, answered by voice
+      state.pendingText = text;
+      if (talk.sendText(text)) return;
+      state.pendingText = null;
+    }
     setBusy(true);
     state.pendingText = text;
     if (state.socket?.send({ type: "message", text })) return;
@@ -249,6 +291,9 @@ export async function renderPractice(main, ctx) {
   /** Read-only from now on. `moveFocus`: the learner's focus was in the composer, which goes away. */
   function showEnded(moveFocus = true) {
     if (!endedPanel.hidden) return;
+    talk.stop();
+    talk.close();
+    modes.hidden = true;
     state.socket?.close();
     state.socket = null;
     composer.hidden = true;
