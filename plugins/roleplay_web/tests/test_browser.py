@@ -147,6 +147,17 @@ async def journey(binary: str, url: str) -> None:
                          "document.querySelector('#send').getBoundingClientRect().bottom <= innerHeight && "
                          "document.querySelector('#send').getBoundingClientRect().top >= 0)", what="Send on screen")
 
+        # -- Talk: the scripted provider has no live speech; the page says so and how to set one ---
+        await page.click("#mode-talk")
+        await page.wait_for("document.querySelector('#talk').dataset.state === 'unavailable'", what="voice unavailable")
+        status = await page.eval("document.querySelector('#voice-status').textContent")
+        assert "scripted" in status and "no live speech" in status
+        assert "chat.model" in await page.eval("document.querySelector('#voice-help').textContent")
+        assert await page.eval("document.querySelector('#call-start').hidden")
+        await check_view(page, "talk-unavailable")
+        await page.click("#mode-type")
+        assert await page.eval("document.querySelector('#talk').hidden")
+
         # -- end, evaluate, read the report -----------------------------------------------------
         await page.click("#end-session")
         await page.wait_for("!document.querySelector('#ended').hidden && document.querySelector('#evaluate')",

@@ -97,7 +97,10 @@ async def talking(binary: str, flags: list[str], url: str, fake) -> None:
             # The character's audio is played from the jitter buffer.
             await page.wait_for("Number(document.querySelector('#talk').dataset.playedMs || 0) > 200", 20,
                                 what="the character's audio playing")
-            # Live transcripts showed before the turn was final (the character's words as spoken).
+            # Live transcripts showed before the turns were final, for both sides.
+            assert int(await page.eval("document.querySelector('#talk').dataset.liveLearner || 0")) > 0
+            await page.wait_for("Number(document.querySelector('#talk').dataset.liveCharacter || 0) > 0", 10,
+                                what="the character's words as spoken")
             # Barge-in: the WAV loops, the learner talks over the reply, queued playback is dropped.
             await page.wait_for("Number(document.querySelector('#talk').dataset.interruptions || 0) > 0", 30,
                                 what="an interruption")
@@ -114,8 +117,36 @@ async def talking(binary: str, flags: list[str], url: str, fake) -> None:
                                 ".some(t => t.textContent === 'Could you show me the receipt?')", 20, what="typed during the call")
             assert await page.eval("document.querySelector('#message-input').value") == ""
 
-            # Mute stops the audio; the level meter moves while not muted.
-            assert await page.eval("Number(document.querySelector('#voice-level').value) >= 0")
+            # The level meter moves with the learner's voice; mute stops the audio going out.
+            await page.wait_for("Number(document.querySelector('#voice-level').value) > 0.3", 5, what="the level meter")
+            sent = "Number(document.querySelector('#talk').dataset.framesSent)"
+            await page.click("#mute")
+            await asyncio.sleep(0.3)
+            muted_at = await page.eval(sent)
+            await asyncio.sleep(0.6)
+            assert await page.eval(sent) == muted_at, "no audio goes out while muted"
+            assert await page.eval("document.querySelector('#mute').getAttribute('aria-pressed')") == "true"
+            await page.click("#mute")
+            await page.wait_for(f"{sent} > {muted_at} + 5", 5, what="audio again after unmuting")
+
+            # Push-to-talk: audio goes out only while the space bar is held; releasing it ends the turn.
+            await page.click("#push-to-talk")
+            await page.eval("document.activeElement.blur(); true")
+            await asyncio.sleep(0.3)
+            idle_at = await page.eval(sent)
+            await asyncio.sleep(0.5)
+            assert await page.eval(sent) == idle_at, "push-to-talk sends nothing while the key is up"
+            await page.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": " ", "code": "Space",
+                                                       "windowsVirtualKeyCode": 32})
+            await page.wait_for(f"{sent} > {idle_at} + 10 && document.querySelector('#talk').dataset.talking === 'true'",
+                                5, what="audio while space is held")
+            await page.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": " ", "code": "Space",
+                                                       "windowsVirtualKeyCode": 32})
+            await page.wait_for("document.querySelector('#talk').dataset.talking === 'false'", 5)
+            frames_out = [json.loads(e["response"]["payloadData"]) for e in page.events("Network.webSocketFrameSent")
+                          if e["response"]["opcode"] == 1]
+            assert {"type": "end_turn"} in frames_out, "releasing the key closes the learner's turn"
+            await page.click("#hands-free")
             await page.click("#call-end")
             await page.wait_for("document.querySelector('#talk').dataset.state === 'ended' && "
                                 "!document.querySelector('#call-start').hidden", 20, what="the call ended")
@@ -136,6 +167,19 @@ async def talking(binary: str, flags: list[str], url: str, fake) -> None:
             await page.click("#send")
             await page.wait_for(f"document.querySelectorAll('#messages li[data-seq]').length >= {before + 2} && "
                                 "!document.querySelector('#send').disabled", 30, what="a typed turn after the call")
+
+            # -- a second call: the provider moves to a new connection (goAway) mid-call -----------
+            fake.reply_ms, fake.pace, fake.go_away_after_turns = 600, 0.0, 1
+            await page.click("#mode-talk")
+            await page.click("#call-start")
+            await page.wait_for("Number(document.querySelector('#talk').dataset.reconnects || 0) >= 1", 30,
+                                what="reconnecting, then resumed")
+            assert int(await page.eval("document.querySelector('#talk').dataset.reconnecting")) >= 1
+            assert fake.go_aways >= 1
+            await page.wait_for("document.querySelector('#voice-status').textContent === 'Reconnected. Carry on.' || "
+                                "['listening', 'speaking'].includes(document.querySelector('#talk').dataset.state)", 10)
+            await page.click("#call-end")
+            await page.wait_for("document.querySelector('#talk').dataset.state === 'ended'", 20, what="the second call ended")
 
             # -- a refused microphone is a clear state, not a dead button ----------------------
             await page.eval("navigator.mediaDevices.getUserMedia = () => Promise.reject("

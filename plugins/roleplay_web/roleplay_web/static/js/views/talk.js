@@ -55,7 +55,8 @@ export function talkPanel(page) {
 
   let call = null;
   const live = { learner: null, character: null }; // the live transcript bubbles
-  const counters = { played: 0, cleared: 0, interruptions: 0, finals: 0, underruns: 0 };
+  // What the call did, on the panel's data-* attributes: for the status line's logic and for tests.
+  const counters = { cleared: 0, interruptions: 0, finals: 0, live: { learner: 0, character: 0 } };
 
   function setState(state, text) {
     panel.dataset.state = state;
@@ -91,10 +92,13 @@ export function talkPanel(page) {
         ended: t("voice.ended"),
       };
       setState(state, texts[state]);
+      if (state === "reconnecting") panel.dataset.reconnecting = String(Number(panel.dataset.reconnecting || 0) + 1);
     },
     transcript(frame) {
       const role = frame.role === "learner" ? "learner" : "character";
       if (!frame.final) {
+        counters.live[role] += 1;
+        panel.dataset[role === "learner" ? "liveLearner" : "liveCharacter"] = String(counters.live[role]);
         const bubble = liveBubble(role);
         bubble.querySelector(".text").textContent += frame.text || "";
         bubble.scrollIntoView({ block: "nearest" });
@@ -118,6 +122,12 @@ export function talkPanel(page) {
     },
     level(value) {
       level.value = value;
+      if (call) panel.dataset.framesSent = String(call.framesSent);
+    },
+    resumed(frame) {
+      // The provider moved to a new connection; the conversation went on. Said once, calmly.
+      panel.dataset.reconnects = String(frame.reconnects ?? (Number(panel.dataset.reconnects || 0) + 1));
+      status.textContent = t("voice.resumed");
     },
     playback(report) {
       if (report.cleared !== undefined) {
