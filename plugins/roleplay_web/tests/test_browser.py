@@ -19,7 +19,7 @@ from web_support import ARTIFACTS, JWT_LIKE, Browser, Server, check_view, chromi
 SCREENSHOT = ARTIFACTS / "report.png"
 PASSWORD = "correct horse battery staple"
 
-pytestmark = [requires_api, pytest.mark.slow]
+pytestmark = [requires_api, pytest.mark.slow, pytest.mark.browser]
 
 
 def js(value: str) -> str:

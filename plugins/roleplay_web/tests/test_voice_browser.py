@@ -24,7 +24,7 @@ from web_support import ARTIFACTS, Browser, Server, check_view, chromium_binary,
 PASSWORD = "correct horse battery staple"
 RATE = 48_000
 
-pytestmark = [requires_api, pytest.mark.slow,
+pytestmark = [requires_api, pytest.mark.slow, pytest.mark.browser,
               pytest.mark.skipif(importlib.util.find_spec("roleplay_gemini") is None,
                                  reason="needs roleplay-gemini installed: its local Gemini test server speaks")]
 
