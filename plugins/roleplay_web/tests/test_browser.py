@@ -61,7 +61,9 @@ async def journey(binary: str, url: str) -> None:
         await page.fill("input[name=preferred_language]", "english please")
         await page.click("form button[type=submit]")
         await page.wait_for("document.querySelectorAll('input[aria-invalid=true]').length === 4", what="four field errors")
-        await check_view(page, "register-errors")
+        await check_view(page, "register-errors", "[...document.querySelectorAll('input[aria-invalid=true]')].every(i => "
+                         "i.closest('.field').querySelector('.field-error').getBoundingClientRect().height > 0)",
+                         what="every field error visible")
         await page.fill("input[name=display_name]", "Ana <b>Tester</b>")
         await page.fill("input[name=email]", "ana@example.org")
         await page.fill("input[name=preferred_language]", "")
@@ -87,7 +89,8 @@ async def journey(binary: str, url: str) -> None:
         await page.wait_for("document.querySelectorAll('#scenario-list li.scenario').length > 0", what="#/ as the scenario list")
         assert await page.eval("document.querySelector('main h1').textContent") == "Choose a scenario"
         assert await page.eval("[...document.querySelectorAll('[data-nav][aria-current=page]')].map(a => a.dataset.nav)") == ["scenarios"]
-        await check_view(page, "scenarios")
+        await check_view(page, "scenarios", "document.querySelector('[data-nav=scenarios]').getAttribute('aria-current') === 'page'"
+                         " && document.querySelector('main h1').textContent === 'Choose a scenario'", what="#/ is the home page")
         await page.eval("location.hash = '#/no-such-page'; true")
         await page.wait_for("document.querySelector('main h1')?.textContent === 'Page not found'")
         assert await page.eval("document.querySelectorAll('[data-nav][aria-current]').length") == 0
@@ -169,7 +172,9 @@ async def journey(binary: str, url: str) -> None:
         line = await page.eval("document.querySelector('.session-line').innerText.trim()")
         assert not line.endswith("·"), line
         assert await page.eval("document.querySelectorAll('p p').length") == 0
-        await check_view(page, "ended")
+        await check_view(page, "ended", "document.activeElement.id === 'ended-title' && "
+                         "!document.querySelector('.session-line').innerText.trim().endsWith('·') && "
+                         "document.querySelectorAll('p p').length === 0", what="focus on the ended panel, no dangling ·")
         await page.click("#evaluate")
         await page.wait_for("location.hash.startsWith('#/report/') && document.querySelector('#overall-score')",
                             what="the report")
@@ -194,7 +199,7 @@ async def journey(binary: str, url: str) -> None:
         first_tab, page = page, await browser.page()
         await page.goto(url + "/#/sessions")
         await page.wait_for("document.querySelectorAll('#session-list li.session').length === 1", what="my sessions")
-        await check_view(page, "sessions")
+        await check_view(page, "sessions", "document.querySelector('[data-nav=sessions]').getAttribute('aria-current') === 'page'")
         listed = await page.eval("document.querySelector('#session-list li.session .actions a').textContent")
         assert listed == f"Score {overall} — report"
         await page.click("a[data-nav=progress]")

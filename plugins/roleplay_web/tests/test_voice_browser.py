@@ -176,6 +176,9 @@ async def talking(binary: str, flags: list[str], url: str, fake) -> None:
                                 what="reconnecting, then resumed")
             assert int(await page.eval("document.querySelector('#talk').dataset.reconnecting")) >= 1
             assert fake.go_aways >= 1
+            # Gap-free: with the reply arriving faster than it plays, the jitter buffer never ran dry.
+            await page.wait_for("Number(document.querySelector('#talk').dataset.playedMs || 0) > 500", 10)
+            assert await page.eval("document.querySelector('#talk').dataset.underruns") == "0"
             await page.wait_for("document.querySelector('#voice-status').textContent === 'Reconnected. Carry on.' || "
                                 "['listening', 'speaking'].includes(document.querySelector('#talk').dataset.state)", 10)
             await page.click("#call-end")

@@ -256,7 +256,7 @@ async def check_view(page: Page, name: str, extra: str | None = None, what: str 
     """At each of :data:`WIDTHS`: nothing scrolls sideways, the header takes at most two rows on a
     phone, ``extra`` (a JS expression) holds, and ``phone`` too at phone widths; a full-page
     screenshot goes to :data:`ARTIFACTS`."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
     try:
         for width in WIDTHS:
             small = width < 600
