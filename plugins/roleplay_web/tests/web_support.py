@@ -85,7 +85,8 @@ class Browser:
     def __init__(self, binary: str, extra_flags: list[str] | None = None) -> None:
         self.binary = binary
         self.extra_flags = list(extra_flags or [])
-        self.profile = tempfile.TemporaryDirectory(prefix="roleplay-web-chromium-")
+        # Chromium's helper processes may still write to the profile as it exits: cleanup tolerates that.
+        self.profile = tempfile.TemporaryDirectory(prefix="roleplay-web-chromium-", ignore_cleanup_errors=True)
         self.process: subprocess.Popen | None = None
         self.ws: Any = None
         self.next_id = 0
@@ -252,6 +253,18 @@ HEADER_ROWS = """(() => {
 })()"""
 
 
+#: Pairs of header pieces that overlap on screen (an ellipsis may cut text; nothing may sit on top).
+HEADER_OVERLAPS = """(() => {
+  const pieces = [...document.querySelectorAll('.topbar .brand, .topbar nav, .topbar #ui-language, .topbar #who, .topbar #sign-out')]
+    .filter((e) => e.getClientRects().length).map((e) => [e.id || e.className || e.tagName, e.getBoundingClientRect()]);
+  const found = [];
+  pieces.forEach(([a, r], i) => pieces.slice(i + 1).forEach(([b, s]) => {
+    if (r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - 1 && s.top < r.bottom - 1) found.push(`${a} / ${b}`);
+  }));
+  return found;
+})()"""
+
+
 async def check_view(page: Page, name: str, extra: str | None = None, what: str = "", phone: str | None = None) -> None:
     """At each of :data:`WIDTHS`: nothing scrolls sideways, the header takes at most two rows on a
     phone, ``extra`` (a JS expression) holds, and ``phone`` too at phone widths; a full-page
@@ -267,6 +280,8 @@ async def check_view(page: Page, name: str, extra: str | None = None, what: str 
             if small:
                 rows = await page.eval(HEADER_ROWS)
                 assert rows <= 2, f"the header wraps to {rows} rows at {width} px on {name}"
+            overlaps = await page.eval(HEADER_OVERLAPS)
+            assert overlaps == [], f"header pieces overlap at {width} px on {name}: {overlaps}"
             for check in (extra, phone if small else None):
                 if check:
                     await page.wait_for(check, 5, what=f"{what or check} at {width} px on {name}")
