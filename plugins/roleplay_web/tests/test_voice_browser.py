@@ -58,10 +58,17 @@ def test_talking_in_headless_chromium(tmp_path):
         overrides = {**gemini.settings(), "chat.model": "gemini", "chat.limits.sessions_per_day": 0,
                      "chat.limits.messages_per_minute": 0, "chat.voice.tick_seconds": 0.2}
         with Server(overrides) as server:
-            asyncio.run(asyncio.wait_for(talking(binary, flags, server.url, gemini.fake), 150))
+            asyncio.run(asyncio.wait_for(talking(binary, flags, server, gemini.fake), 150))
 
 
-async def talking(binary: str, flags: list[str], url: str, fake) -> None:
+def restart(server: Server) -> None:
+    """What SIGTERM does to a serving kernel: begin the drain (in the server's own event loop)."""
+    kernel = server.app.state.kernel
+    server.server.servers[0].get_loop().call_soon_threadsafe(kernel.begin_drain)
+
+
+async def talking(binary: str, flags: list[str], server: Server, fake) -> None:
+    url = server.url
     async with httpx.AsyncClient(base_url=url) as http:
         pair = (await http.post("/auth/register", json={"email": "tala@example.org", "password": PASSWORD,
                                                         "display_name": "Tala"})).json()
@@ -183,6 +190,20 @@ async def talking(binary: str, flags: list[str], url: str, fake) -> None:
                                 "['listening', 'speaking'].includes(document.querySelector('#talk').dataset.state)", 10)
             await page.click("#call-end")
             await page.wait_for("document.querySelector('#talk').dataset.state === 'ended'", 20, what="the second call ended")
+
+            # -- the server restarts during a call: a reconnect frame, 1012, a sentence saying what to do --
+            fake.go_away_after_turns = 0
+            await page.click("#call-start")
+            await page.wait_for("['listening', 'speaking'].includes(document.querySelector('#talk').dataset.state)", 20,
+                                what="a third call")
+            await asyncio.to_thread(restart, server)
+            await page.wait_for("document.querySelector('#talk').dataset.state === 'ended'", 20, what="the call closed")
+            said = await page.eval("document.querySelector('#voice-error').textContent")
+            assert said == "The server is restarting. Everything said so far is saved; start talking again in a moment.", said
+            received = [json.loads(e["response"]["payloadData"]) for e in page.events("Network.webSocketFrameReceived")
+                        if e["response"]["opcode"] == 1]
+            assert {"type": "reconnect", "code": "server_restarting"} in [
+                {k: f.get(k) for k in ("type", "code")} for f in received]
 
             # -- a refused microphone is a clear state, not a dead button ----------------------
             await page.eval("navigator.mediaDevices.getUserMedia = () => Promise.reject("
