@@ -402,8 +402,26 @@ async def languages(binary: str, url: str) -> None:
             ids = await page.eval("[...document.querySelectorAll('#scenario-list li.scenario')].map(li => li.dataset.scenarioId)")
             assert ids == ["refund-angry-customer-es"]
             token = (await http.post("/auth/login", json={"email": "mei@example.org", "password": PASSWORD})).json()
-            me = (await http.get("/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"})).json()
+            bearer = {"Authorization": f"Bearer {token['access_token']}"}
+            me = (await http.get("/auth/me", headers=bearer)).json()
             assert me["preferred_language"] == "es"
+
+            # The report's labels are in the learner's language too (its content is the evaluator's).
+            session = (await http.post("/chat/sessions", json={"scenario_id": "refund-angry-customer-es"},
+                                       headers=bearer)).json()
+            said = await http.post(f"/chat/sessions/{session['id']}/messages", headers=bearer,
+                                   json={"text": "Lo siento mucho. ¿Qué pasó con la máquina?"})
+            assert said.status_code == 201, said.text
+            assert (await http.post(f"/chat/sessions/{session['id']}/end", headers=bearer)).status_code == 200
+            evaluation = (await http.post("/evaluations", json={"session_id": session["id"]},
+                                          headers={**bearer, "Idempotency-Key": "report-es"})).json()
+            await page.eval(f"location.hash = '#/report/{evaluation['id']}'; true")
+            await page.wait_for("document.querySelector('#overall-score') && document.querySelector('main h1').textContent === 'Tu evaluación'",
+                                what="the report in Spanish")
+            report = await page.eval("document.querySelector('#report').innerText")
+            for label in ("Criterios", "Estadísticas", "Tus turnos", "Preguntas que hiciste", "Descargar (Markdown)"):
+                assert label in report, label
+            await check_view(page, "report-es")
             # No catalogue key ever shows as text.
             text = await page.eval("document.body.innerText")
             assert not re.search(r"\b(?:app|nav|scenarios?|practice|report|signin|progress|sessions)\.[a-z_]+\b", text), text
