@@ -78,8 +78,9 @@ def test_only_the_refresh_token_is_stored_and_only_by_tokens_js():
 
 
 def test_sockets_authenticate_with_the_first_frame():
-    socket = code(STATIC / "js" / "chat_socket.js")
-    assert 'ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }))' in socket
+    for name in ("chat_socket.js", "voice.js"):  # the chat socket and the voice call
+        socket = code(STATIC / "js" / name)
+        assert 'ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }))' in socket, name
     api = code(STATIC / "js" / "api.js")
     assert "Authorization = `Bearer ${token}`" in api
 
