@@ -166,6 +166,9 @@ async def talking(binary: str, flags: list[str], server: Server, fake) -> None:
                                     ".map(li => [Number(li.dataset.seq), li.dataset.role, li.querySelector('.text').textContent])")
             assert shown == [[m["seq"], m["role"], m["text"]] for m in stored], "one transcript, typed and spoken"
             assert await page.eval("document.querySelectorAll('#messages li.live').length") == 0
+            assert await page.eval("[...document.querySelectorAll('#messages li[data-seq]')]"
+                                   ".every(li => li.querySelector('.seq').textContent.trim() === '#' + li.dataset.seq)"), \
+                "each turn, spoken or typed, shows its message number"
 
             # After the call, typing goes on in the same conversation.
             before = len(stored)

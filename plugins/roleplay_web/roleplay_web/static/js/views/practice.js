@@ -111,7 +111,9 @@ export async function renderPractice(main, ctx) {
     state.lastSeq = Math.max(state.lastSeq, message.seq);
     const item = h("li", { class: `message ${message.role}${message.voice ? " voice" : ""}`, dataset: { seq: message.seq, role: message.role, voice: message.voice ? "true" : "false" } },
       h("p", { class: "speaker" }, speaker(message),
-        message.voice ? h("span", { class: "spoken", text: ` · ${message.interrupted ? t("voice.spoken_interrupted") : t("voice.spoken")}` }) : null),
+        message.voice ? h("span", { class: "spoken", text: ` · ${message.interrupted ? t("voice.spoken_interrupted") : t("voice.spoken")}` }) : null,
+        // The message number, as the report's evidence cites it ("message 7").
+        h("span", { class: "seq", title: t("report.message", { seq: message.seq }), text: ` #${message.seq}` })),
       h("p", { class: "text", text: message.text }));
     const later = [...log.children].find((li) => li.dataset.seq && Number(li.dataset.seq) > message.seq);
     // Before anything still being written: a streamed reply, a live voice transcript.
