@@ -126,6 +126,14 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        for _ in range(20):  # Chromium's helpers may write to the profile for a moment after it exits
+            try:
+                shutil.rmtree(self.profile.name)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
         self.profile.cleanup()
 
     async def _read(self) -> None:
