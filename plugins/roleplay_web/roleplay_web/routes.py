@@ -1,4 +1,4 @@
-"""Routes of the ``web`` plugin: ``GET /`` (the page) and ``/app/...`` (its static files)."""
+"""Routes of the ``web`` plugin: ``GET /`` (the page), ``GET /capabilities`` and ``/app/...`` (its static files)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from . import page
+from . import capabilities, page
 from .headers import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
@@ -47,5 +47,6 @@ class StaticAssets(StaticFiles):
 def routes(kernel: Any) -> list[BaseRoute]:
     return [
         Route("/", page.endpoint(kernel), methods=["GET"], name="web_page"),
+        Route("/capabilities", capabilities.endpoint(kernel), methods=["GET"], name="web_capabilities"),
         Mount("/app", app=SecurityHeaders(StaticAssets(directory=STATIC)), name="web_static"),
     ]

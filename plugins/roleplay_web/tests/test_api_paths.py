@@ -33,7 +33,7 @@ def concrete(template: str, bases: dict[str, str]) -> str:
     return PLACEHOLDER.sub("sample-id", path).split("?")[0]
 
 
-def page_bases(client: TestClient) -> dict[str, str]:
+def page_bases(client: TestClient, web_prefix: str = "") -> dict[str, str]:
     class Body(HTMLParser):
         attrs: dict[str, str] = {}
 
@@ -41,8 +41,10 @@ def page_bases(client: TestClient) -> dict[str, str]:
             if tag == "body":
                 Body.attrs = dict(attrs)
 
-    Body().feed(client.get("/").text)
-    return {name: Body.attrs[f"data-api-{name}"] for name in ("auth", "chat", "evaluator")}
+    Body().feed(client.get(web_prefix + "/").text)
+    # base.web is the page's own prefix (data-base): GET /capabilities belongs to this plugin.
+    return {**{name: Body.attrs[f"data-api-{name}"] for name in ("auth", "chat", "evaluator")},
+            "web": Body.attrs["data-base"]}
 
 
 def route_for(app, kind: str, path: str, method: str = "GET"):
@@ -69,17 +71,19 @@ def test_the_parser_finds_the_client_calls():
                      ("GET", "/chat/sessions"), ("GET", "/chat/sessions/{}"), ("POST", "/chat/sessions/{}/messages"),
                      ("POST", "/chat/sessions/{}/retry"), ("POST", "/chat/sessions/{}/end"),
                      ("POST", "/evaluations"), ("GET", "/evaluations"), ("GET", "/evaluations/{}"),
-                     ("GET", "/evaluations/progress"), ("GET", "/evaluations/{}/export")]:
+                     ("GET", "/evaluations/progress"), ("GET", "/evaluations/{}/export"), ("PATCH", "/users/me"),
+                     ("GET", "/capabilities")]:
         assert expected in found, expected
 
 
 @pytest.mark.parametrize("overrides", [
     {},
-    {"plugins.auth.prefix": "/id", "plugins.chat.prefix": "/api/v1", "plugins.evaluator.prefix": "/api/v1"},
+    {"plugins.auth.prefix": "/id", "plugins.chat.prefix": "/api/v1", "plugins.evaluator.prefix": "/api/v1",
+     "plugins.web.prefix": "/ui"},
 ], ids=["no-prefix", "prefixed"])
 def test_every_http_call_matches_a_route_and_method(overrides):
     with TestClient(make_app(overrides)) as client:
-        bases = page_bases(client)
+        bases = page_bases(client, overrides.get("plugins.web.prefix", ""))
         app = client.app
         missing = []
         for source, method, template in calls():
@@ -107,6 +111,6 @@ def test_every_other_api_literal_is_a_route_too():
         assert others, "the WebSocket path is built outside call(); the scan should see it"
         for source, literal in others:
             path = concrete(literal, bases)
-            kind = "websocket" if path.endswith("/ws") else "http"
+            kind = "websocket" if path.endswith(("/ws", "/voice")) else "http"
             route, exact = route_for(client.app, kind, path)
             assert exact, f"{source}: {literal!r} -> {path} matches no {kind} route"

@@ -11,7 +11,8 @@ from web_support import STATIC
 
 from roleplay_core.testing import make_app, make_kernel
 
-TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+         ".json": "application/json"}
 
 
 class PageParser(HTMLParser):

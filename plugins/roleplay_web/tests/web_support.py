@@ -7,6 +7,7 @@ import asyncio
 import base64
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import socket
@@ -81,9 +82,11 @@ def chromium_binary() -> str | None:
 class Browser:
     """One headless Chromium with a fresh profile; :meth:`page` opens a tab driven over CDP."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, extra_flags: list[str] | None = None) -> None:
         self.binary = binary
-        self.profile = tempfile.TemporaryDirectory(prefix="roleplay-web-chromium-")
+        self.extra_flags = list(extra_flags or [])
+        # Chromium's helper processes may still write to the profile as it exits: cleanup tolerates that.
+        self.profile = tempfile.TemporaryDirectory(prefix="roleplay-web-chromium-", ignore_cleanup_errors=True)
         self.process: subprocess.Popen | None = None
         self.ws: Any = None
         self.next_id = 0
@@ -93,7 +96,8 @@ class Browser:
 
     def _launch(self, profile: Path) -> subprocess.Popen:
         with open(profile / "chromium.log", "wb") as log:
-            return subprocess.Popen([self.binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            return subprocess.Popen([self.binary, *CHROMIUM_FLAGS, *self.extra_flags, f"--user-data-dir={profile}",
+                                     "about:blank"],
                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
     async def __aenter__(self) -> Browser:
@@ -122,6 +126,14 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        for _ in range(20):  # Chromium's helpers may write to the profile for a moment after it exits
+            try:
+                shutil.rmtree(self.profile.name)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
         self.profile.cleanup()
 
     async def _read(self) -> None:
@@ -229,6 +241,66 @@ class Page:
                   if e["entry"]["level"] == "error" and e["entry"].get("source") != "network"]
         found += [json.dumps(e["args"])[:500] for e in self.events("Runtime.consoleAPICalled") if e["type"] == "error"]
         return found
+
+
+#: Screenshots of every view the browser test visits, at each width: kept as test artefacts
+#: (git ignores the folder; CI may upload it). ROLEPLAY_WEB_ARTIFACTS moves them.
+ARTIFACTS = Path(os.environ.get("ROLEPLAY_WEB_ARTIFACTS") or Path(__file__).parent / "artifacts")
+
+#: Desktop, then the two phone widths a new user hit problems at.
+WIDTHS = (1280, 390, 375)
+
+#: How many rows the header's pieces (brand, nav links, account) sit on.
+HEADER_ROWS = """(() => {
+  const pieces = [...document.querySelectorAll('.topbar .brand, .topbar nav a, .topbar #who, .topbar #sign-out, .topbar #ui-language')]
+    .filter((e) => e.getClientRects().length);
+  const tops = pieces.map((e) => e.getBoundingClientRect().top).sort((a, b) => a - b);
+  let rows = 0, last = -1e9;
+  for (const top of tops) { if (top - last > 12) { rows += 1; last = top; } }
+  return rows;
+})()"""
+
+
+#: Pairs of header pieces that overlap on screen (an ellipsis may cut text; nothing may sit on top).
+HEADER_OVERLAPS = """(() => {
+  const pieces = [...document.querySelectorAll('.topbar .brand, .topbar nav, .topbar #ui-language, .topbar #who, .topbar #sign-out')]
+    .filter((e) => e.getClientRects().length).map((e) => [e.id || e.className || e.tagName, e.getBoundingClientRect()]);
+  const found = [];
+  pieces.forEach(([a, r], i) => pieces.slice(i + 1).forEach(([b, s]) => {
+    if (r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - 1 && s.top < r.bottom - 1) found.push(`${a} / ${b}`);
+  }));
+  return found;
+})()"""
+
+
+async def check_view(page: Page, name: str, extra: str | None = None, what: str = "", phone: str | None = None) -> None:
+    """At each of :data:`WIDTHS`: nothing scrolls sideways, the header takes at most two rows on a
+    phone, ``extra`` (a JS expression) holds, and ``phone`` too at phone widths; a full-page
+    screenshot goes to :data:`ARTIFACTS`."""
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
+    try:
+        for width in WIDTHS:
+            small = width < 600
+            await page.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 700 if small else 900,
+                                                                   "deviceScaleFactor": 1, "mobile": small})
+            await page.wait_for(f"document.documentElement.scrollWidth <= {width}",
+                                what=f"no sideways scrolling at {width} px on {name}")
+            if small:
+                rows = await page.eval(HEADER_ROWS)
+                assert rows <= 2, f"the header wraps to {rows} rows at {width} px on {name}"
+            overlaps = await page.eval(HEADER_OVERLAPS)
+            assert overlaps == [], f"header pieces overlap at {width} px on {name}: {overlaps}"
+            for check in (extra, phone if small else None):
+                if check:
+                    await page.wait_for(check, 5, what=f"{what or check} at {width} px on {name}")
+            height = await page.eval("Math.ceil(document.documentElement.scrollHeight)")
+            shot = await page.send("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": min(int(height), 8000), "scale": 1}})
+            path = ARTIFACTS / f"{name}-{width}.png"
+            await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
+    finally:
+        await page.send("Emulation.clearDeviceMetricsOverride")
 
 
 JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}")

@@ -1,12 +1,14 @@
 // The HTTP API (docs/api/*.md). Every call sends the access token as `Authorization: Bearer`;
 // a 401 triggers one refresh (POST /auth/refresh) and one retry. Tokens never go in URLs.
 
+import { t } from "./i18n.js";
 import { accessToken, forget, keep, refreshToken } from "./tokens.js";
 
 const data = document.body.dataset;
 
 /** Where each plugin's routes are mounted (plugins.<name>.prefix), rendered into the page. */
 export const base = {
+  web: data.base || "",
   auth: data.apiAuth || "",
   chat: data.apiChat || "",
   evaluator: data.apiEvaluator || "",
@@ -19,7 +21,7 @@ export const plugins = new Set((data.plugins || "").split(/\s+/).filter(Boolean)
 export class ApiError extends Error {
   constructor(status, problem) {
     const body = problem && typeof problem === "object" ? problem : {};
-    super(body.detail || body.title || (status ? `The server answered ${status}.` : "The server could not be reached."));
+    super(body.detail || body.title || (status ? t("api.status", { status }) : t("api.unreachable")));
     this.status = status;
     this.problem = body;
   }
@@ -63,7 +65,7 @@ async function send(method, url, body = null, options = {}) {
       cache: "no-store",
     });
   } catch {
-    throw new ApiError(0, { detail: "The server could not be reached. Check the connection and try again." });
+    throw new ApiError(0, { detail: t("api.unreachable") });
   }
 }
 
@@ -90,7 +92,17 @@ export function refresh() {
   return refreshing;
 }
 
-async function refreshNow() {
+/**
+ * A kept ("Keep me signed in") refresh token is shared by this site's tabs: two tabs refreshing
+ * at once would present the same token twice, which the server takes for theft. A Web Lock
+ * makes them take turns, and each reads the token only inside the lock, so it gets the newest.
+ */
+function refreshNow() {
+  if (navigator.locks?.request) return navigator.locks.request("roleplay.refresh", refreshLocked);
+  return refreshLocked();
+}
+
+async function refreshLocked() {
   const token = refreshToken();
   if (!token) return false;
   let response;
@@ -144,6 +156,15 @@ export const auth = {
   me: () => call("GET", `${base.auth}/auth/me`),
 };
 
+/** What the server can do that the page must know first: {voice: {available, provider, setting, reason}}. */
+export const server = {
+  capabilities: () => call("GET", `${base.web}/capabilities`, null, { anonymous: true }),
+};
+
+export const users = {
+  updateMe: (body) => call("PATCH", `${base.auth}/users/me`, body),
+};
+
 export const chat = {
   scenarios: (language) => call("GET", `${base.chat}/chat/scenarios`, null, { query: { language } }),
   scenario: (id) => call("GET", `${base.chat}/chat/scenarios/${enc(id)}`),
@@ -154,6 +175,7 @@ export const chat = {
   retry: (id) => call("POST", `${base.chat}/chat/sessions/${enc(id)}/retry`),
   end: (id) => call("POST", `${base.chat}/chat/sessions/${enc(id)}/end`),
   socketUrl: (id) => socketUrl(`${base.chat}/chat/sessions/${enc(id)}/ws`),
+  voiceUrl: (id) => socketUrl(`${base.chat}/chat/sessions/${enc(id)}/voice`),
 };
 
 export const evaluations = {

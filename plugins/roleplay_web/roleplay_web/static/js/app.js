@@ -1,6 +1,7 @@
 // Shared app state: the signed-in user and page-wide helpers (no imports of views here).
 
-import { auth } from "./api.js";
+import { auth, users } from "./api.js";
+import { pick, use } from "./i18n.js";
 
 const notice = document.getElementById("notice");
 
@@ -20,9 +21,33 @@ export const app = {
     else window.location.hash = hash;
   },
 
+  /** The language picked with the switcher during this visit; it wins over the others. */
+  chosenLanguage: null,
+
+  /**
+   * Put the interface in a language: `tag` when the learner picked one with the switcher
+   * (saved as the account's preferred language when signed in), else the account's preferred
+   * language, else the browser's, else English.
+   */
+  async chooseLanguage(tag) {
+    if (tag) {
+      app.chosenLanguage = tag;
+      if (app.user && app.user.preferred_language !== tag) {
+        try {
+          app.user = await users.updateMe({ preferred_language: tag });
+        } catch {
+          // shown in this tab anyway; the account keeps its old preference
+        }
+      }
+    }
+    return use(pick(app.chosenLanguage, app.user?.preferred_language, navigator.languages || [], navigator.language));
+  },
+
   /** Load the signed-in user (after a sign-in or a refresh) and show the account header. */
   async signedIn() {
     app.user = await auth.me();
+    await app.chooseLanguage(null);
+    document.getElementById("ui-language").value = document.documentElement.lang;
     app.showAccount();
   },
 

@@ -1,10 +1,11 @@
-// Small formatting helpers. They return plain strings for textContent.
+// Small formatting helpers, in the interface's language. They return plain strings for textContent.
 
+import { language, t } from "./i18n.js";
 export function dateTime(iso) {
   if (!iso) return "";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return date.toLocaleString(language(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 export function duration(seconds) {
@@ -12,8 +13,8 @@ export function duration(seconds) {
   const total = Math.max(0, Math.round(Number(seconds)));
   const minutes = Math.floor(total / 60);
   const rest = total % 60;
-  if (minutes === 0) return `${rest} s`;
-  return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+  if (minutes === 0) return t("duration.seconds", { s: rest });
+  return rest ? t("duration.minutes_seconds", { m: minutes, s: rest }) : t("duration.minutes", { m: minutes });
 }
 
 export function score(value) {
@@ -34,8 +35,9 @@ export function percent(value) {
   return `${Math.round(Number(value) * 100)}%`;
 }
 
-export function plural(count, one, many = `${one}s`) {
-  return `${count} ${count === 1 ? one : many}`;
+/** "3 messages": `key` is a catalogue entry with plural forms ({"one": ..., "other": ...}). */
+export function plural(count, key) {
+  return t(key, { count });
 }
 
 /** A random id for Idempotency-Key (crypto.randomUUID needs a secure context; this does not). */

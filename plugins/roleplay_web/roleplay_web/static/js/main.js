@@ -3,6 +3,7 @@
 import { auth, onSignedOut, refresh } from "./api.js";
 import { app } from "./app.js";
 import { append, clear, fill, h } from "./dom.js";
+import { LANGUAGES, language, t } from "./i18n.js";
 import { accessToken, forget, refreshToken, takeFromFragment } from "./tokens.js";
 import { renderSignIn } from "./views/signin.js";
 import { renderScenario, renderScenarios } from "./views/scenarios.js";
@@ -13,14 +14,22 @@ import { renderProgress } from "./views/progress.js";
 
 const main = document.getElementById("main");
 
+// The third column names the nav link that is this very page (aria-current="page"). A view
+// reached from more than one place (a session, a report, a scenario's brief) marks none:
+// highlighting "My sessions" there pointed at a page the learner was not on.
 const ROUTES = [
   [/^#\/scenarios\/?$/, renderScenarios, "scenarios"],
-  [/^#\/scenarios\/([^/]+)$/, renderScenario, "scenarios"],
-  [/^#\/practice\/([^/]+)$/, renderPractice, "sessions"],
-  [/^#\/report\/([^/]+)$/, renderReport, "sessions"],
+  [/^#\/scenarios\/([^/]+)$/, renderScenario, ""],
+  [/^#\/practice\/([^/]+)$/, renderPractice, ""],
+  [/^#\/report\/([^/]+)$/, renderReport, ""],
   [/^#\/sessions\/?$/, renderSessions, "sessions"],
   [/^#\/progress\/?$/, renderProgress, "progress"],
 ];
+
+/** The route for a hash: no hash, "#" and "#/" are the home page (the scenario list). */
+function routeOf(hash) {
+  return !hash || hash === "#" || hash === "#/" ? "#/scenarios" : hash;
+}
 
 let current = null; // the AbortController of the view on screen
 
@@ -33,14 +42,14 @@ function markNav(section) {
 
 /** Render the view for the current hash. Views get {signal, params, setTitle}. */
 async function render() {
-  const hash = window.location.hash || "#/scenarios";
+  const hash = routeOf(window.location.hash);
   if (!hash.startsWith("#/")) return; // an in-page anchor, not a route
   current?.abort();
   const controller = new AbortController();
   current = controller;
   app.notify("");
   clear(main);
-  append(main, h("p", { class: "loading", text: "Loading…" }));
+  append(main, h("p", { class: "loading", text: t("app.loading") }));
   const context = {
     signal: controller.signal,
     params: [],
@@ -51,14 +60,15 @@ async function render() {
   try {
     if (!app.user) {
       markNav("");
-      context.setTitle("Sign in");
+      context.setTitle(t("signin.title"));
       await renderSignIn(main, context, hash === "#/signin" ? "#/scenarios" : hash);
     } else {
       const found = ROUTES.find(([pattern]) => pattern.test(hash));
       if (!found) {
-        context.setTitle("Not found");
-        fill(main, h("h1", { tabindex: "-1", text: "Page not found" }),
-          h("p", {}, h("a", { href: "#/scenarios", text: "Choose a scenario" })));
+        markNav("");
+        context.setTitle(t("app.not_found_title"));
+        fill(main, h("h1", { tabindex: "-1", text: t("app.not_found") }),
+          h("p", {}, h("a", { href: "#/scenarios", text: t("app.choose_scenario") })));
       } else {
         const [pattern, view, section] = found;
         context.params = pattern.exec(hash).slice(1).map(decodeURIComponent);
@@ -68,9 +78,9 @@ async function render() {
     }
   } catch (error) {
     if (controller.signal.aborted) return;
-    fill(main, h("h1", { tabindex: "-1", text: "Something went wrong" }),
+    fill(main, h("h1", { tabindex: "-1", text: t("app.error") }),
       h("p", { text: error.message || String(error) }),
-      h("p", {}, h("a", { href: "#/scenarios", text: "Back to the scenarios" })));
+      h("p", {}, h("a", { href: "#/scenarios", text: t("app.back_to_scenarios") })));
   }
   if (!controller.signal.aborted) {
     main.querySelector("h1")?.focus();
@@ -97,10 +107,24 @@ onSignedOut(() => {
   app.user = null;
   app.showAccount();
   app.go("#/signin");
-  app.notify("Your sign-in has ended. Please sign in again.");
+  app.notify(t("app.signed_out"));
 });
 
+/** The header's language switcher: each language named in itself. */
+function showSwitcher() {
+  const select = document.getElementById("ui-language");
+  fill(select, LANGUAGES.map((l) => h("option", { value: l.tag, lang: l.tag, text: l.name, selected: l.tag === language() })));
+}
+
+async function switchLanguage(event) {
+  await app.chooseLanguage(event.target.value);
+  showSwitcher();
+  await render(); // the view on screen, in the new language
+}
+
 async function boot() {
+  await app.chooseLanguage(null); // the browser's language until the account says otherwise
+  document.getElementById("ui-language").addEventListener("change", switchLanguage);
   document.getElementById("sign-out").addEventListener("click", signOut);
   document.getElementById("skip-link").addEventListener("click", (event) => {
     event.preventDefault(); // the hash is the router's; move focus instead
@@ -116,7 +140,9 @@ async function boot() {
       app.user = null;
     }
   }
-  if (fromOAuth && !app.user) app.notify("The sign-in did not complete. Please try again.");
+  if (fromOAuth && !app.user) app.notify(t("app.oauth_failed"));
+  showSwitcher();
+  showSwitcher();
   document.getElementById("loading")?.remove();
   await render();
 }

@@ -2,20 +2,31 @@
 //
 // - The access token (a 15-minute JWT) is kept only in this module's memory: no storage API,
 //   no cookie. A reload loses it, and the refresh token gets a new one.
-// - The refresh token is kept in sessionStorage: it survives a reload of this tab, but not
-//   closing the tab, and other tabs and windows cannot read it. Script running in this page
-//   could read it, which is why the page allows no inline or foreign script (CSP) and never
-//   turns text into markup. Each refresh token works once: the server rotates it on every
-//   refresh and revokes the whole sign-in if a spent one is presented again.
+// - The refresh token is kept in sessionStorage by default: it survives a reload of this tab,
+//   but not closing the tab, and other tabs and windows cannot read it. With "Keep me signed
+//   in" it is kept in localStorage instead, so it outlives the tab (and is shared by this
+//   site's tabs, which is why api.js serialises refreshes across tabs). Never both at once.
+//   Script running in this page could read it, which is why the page allows no inline or
+//   foreign script (CSP) and never turns text into markup. Each refresh token works once: the
+//   server rotates it on every refresh and revokes the whole sign-in if a spent one is
+//   presented again.
 
 const REFRESH_KEY = "roleplay.refresh_token";
 let access = null;
 
-function storage() {
+function tabStore() {
   try {
     return window.sessionStorage;
   } catch {
     return null; // storage disabled: the sign-in lasts until reload
+  }
+}
+
+function deviceStore() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
   }
 }
 
@@ -24,18 +35,31 @@ export function accessToken() {
 }
 
 export function refreshToken() {
-  return storage()?.getItem(REFRESH_KEY) || null;
+  return tabStore()?.getItem(REFRESH_KEY) || deviceStore()?.getItem(REFRESH_KEY) || null;
 }
 
-/** Keep a token pair from /auth/login, /auth/register, /auth/refresh or the OAuth fragment. */
-export function keep(pair) {
+/** True when the sign-in is kept on this device ("Keep me signed in"). */
+export function remembered() {
+  return Boolean(deviceStore()?.getItem(REFRESH_KEY));
+}
+
+/**
+ * Keep a token pair from /auth/login, /auth/register, /auth/refresh or the OAuth fragment.
+ * `remember` chooses the device (true) or the tab (false); by default a rotated token stays
+ * where its predecessor was.
+ */
+export function keep(pair, remember = remembered()) {
   access = pair.access_token || null;
-  if (pair.refresh_token) storage()?.setItem(REFRESH_KEY, pair.refresh_token);
+  if (!pair.refresh_token) return;
+  const [target, other] = remember ? [deviceStore(), tabStore()] : [tabStore(), deviceStore()];
+  other?.removeItem(REFRESH_KEY);
+  target?.setItem(REFRESH_KEY, pair.refresh_token);
 }
 
 export function forget() {
   access = null;
-  storage()?.removeItem(REFRESH_KEY);
+  tabStore()?.removeItem(REFRESH_KEY);
+  deviceStore()?.removeItem(REFRESH_KEY);
 }
 
 /**
@@ -50,6 +74,6 @@ export function takeFromFragment() {
   history.replaceState(null, "", window.location.pathname + window.location.search + "#/scenarios");
   const pair = { access_token: params.get("access_token"), refresh_token: params.get("refresh_token") };
   if (!pair.access_token) return false;
-  keep(pair);
+  keep(pair, false);
   return true;
 }

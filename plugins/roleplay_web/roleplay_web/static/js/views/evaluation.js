@@ -3,6 +3,7 @@
 
 import { evaluations } from "../api.js";
 import { randomKey } from "../format.js";
+import { t } from "../i18n.js";
 
 const MAX_WAIT_MS = 120_000;
 
@@ -23,7 +24,7 @@ export async function untilFinished(evaluation, headers, signal) {
   let hints = headers;
   while (current.status === "pending") {
     if (Date.now() - started > MAX_WAIT_MS) {
-      throw new Error("The evaluation is taking longer than usual. It will appear under My sessions when it is ready.");
+      throw new Error(t("evaluation.slow"));
     }
     const seconds = Math.min(5, Math.max(1, Number(hints?.get("Retry-After")) || 1));
     await sleep(seconds * 1000, signal);

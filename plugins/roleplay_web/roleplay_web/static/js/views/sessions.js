@@ -5,9 +5,10 @@ import { app } from "../app.js";
 import { append, fill, h } from "../dom.js";
 import { dateTime, duration, plural, score } from "../format.js";
 import { evaluate } from "./evaluation.js";
+import { t } from "../i18n.js";
 
 export async function renderSessions(main, ctx) {
-  ctx.setTitle("My sessions");
+  ctx.setTitle(t("sessions.title"));
   const [page, scored] = await Promise.all([
     chat.sessions(),
     plugins.has("evaluator") ? evaluations.list({ status: "done", limit: 200 }).catch(() => ({ items: [] })) : { items: [] },
@@ -18,7 +19,7 @@ export async function renderSessions(main, ctx) {
   for (const e of scored.items) if (!latest.has(e.session_id)) latest.set(e.session_id, e);
 
   const list = h("ul", { class: "session-list", id: "session-list" });
-  const more = h("button", { type: "button", class: "button", text: "Show older sessions", hidden: true });
+  const more = h("button", { type: "button", class: "button", text: t("sessions.older"), hidden: true });
   let cursor = page.next_cursor;
 
   function item(s) {
@@ -26,18 +27,18 @@ export async function renderSessions(main, ctx) {
     const status = h("p", { class: "eval-status", "aria-live": "polite" });
     let action;
     if (evaluation) {
-      action = h("a", { class: "button", href: `#/report/${encodeURIComponent(evaluation.id)}`, text: `Score ${score(evaluation.overall_score)} — report` });
+      action = h("a", { class: "button", href: `#/report/${encodeURIComponent(evaluation.id)}`, text: t("sessions.report", { score: score(evaluation.overall_score) }) });
     } else if (s.status === "active") {
-      action = h("a", { class: "button primary", href: `#/practice/${encodeURIComponent(s.id)}`, text: "Continue" });
+      action = h("a", { class: "button primary", href: `#/practice/${encodeURIComponent(s.id)}`, text: t("sessions.continue") });
     } else if (plugins.has("evaluator") && (s.counts?.learner || 0) > 0) {
-      action = h("button", { type: "button", class: "button", text: "Get evaluation" });
+      action = h("button", { type: "button", class: "button", text: t("sessions.evaluate") });
       action.addEventListener("click", async () => {
         action.disabled = true;
-        status.textContent = "Scoring…";
+        status.textContent = t("sessions.scoring");
         try {
           const done = await evaluate(s.id, ctx.signal);
           if (done.status === "done") app.go(`#/report/${encodeURIComponent(done.id)}`);
-          else status.textContent = `The evaluation failed: ${done.reason || "no reason given"}.`;
+          else status.textContent = t("practice.eval_failed", { reason: done.reason || t("practice.no_reason") });
         } catch (error) {
           status.textContent = error.message;
         }
@@ -47,8 +48,8 @@ export async function renderSessions(main, ctx) {
     return h("li", { class: "card session", dataset: { sessionId: s.id } },
       h("h2", {}, h("a", { href: `#/practice/${encodeURIComponent(s.id)}`, text: s.title })),
       h("p", { class: "muted" },
-        h("span", { class: `badge badge-${s.status}`, text: s.status === "active" ? "In progress" : "Ended" }),
-        ` ${dateTime(s.created_at)} · ${plural(s.counts?.messages || 0, "message")} · ${duration(s.duration_seconds)}`),
+        h("span", { class: `badge badge-${s.status}`, text: s.status === "active" ? t("sessions.active") : t("sessions.ended") }),
+        t("sessions.line", { when: dateTime(s.created_at), messages: plural(s.counts?.messages || 0, "count.messages"), duration: duration(s.duration_seconds) })),
       h("div", { class: "actions" }, action), status);
   }
 
@@ -69,9 +70,9 @@ export async function renderSessions(main, ctx) {
     more.disabled = false;
   });
 
-  fill(main, h("h1", { tabindex: "-1", text: "My sessions" }), list, more);
+  fill(main, h("h1", { tabindex: "-1", text: t("sessions.title") }), list, more);
   if (!page.items.length) {
-    append(list, h("li", { class: "empty" }, "No practice sessions yet. ", h("a", { href: "#/scenarios", text: "Choose a scenario" }), " to start."));
+    append(list, h("li", { class: "empty" }, t("sessions.none"), h("a", { href: "#/scenarios", text: t("sessions.none_link") }), t("sessions.none_after")));
   }
   show(page.items);
 }
