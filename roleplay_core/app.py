@@ -18,7 +18,8 @@ from starlette.middleware import Middleware
 from .dispatch import RouteTable
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
-from .middleware import KernelMiddleware, RequestIdFilter
+from .logs import access_line
+from .middleware import KernelMiddleware, Observer, RequestIdFilter, route_template
 from .settings import secret_source, uses_development_secret
 
 logger = logging.getLogger("roleplay")
@@ -56,6 +57,10 @@ def create_app(
             await kernel.stop()
 
     cors = settings.section("cors")
+    observers = []
+    if settings.get("server.log_format", "text") == "json":
+        observers.append(lambda scope, status, seconds: access_line(scope["method"], route_template(scope), status,
+                                                                    seconds))
     # One pure-ASGI layer for request ids, CORS, the body limit and authentication (see middleware.py).
     middleware = [
         Middleware(DrainGate, kernel=kernel),
@@ -72,6 +77,7 @@ def create_app(
                 "allow_credentials": bool(cors.get("allow_credentials", False)),
                 "max_age": int(cors.get("max_age", 600)),
             },
+            observe=_all(observers),
         ),
     ]
     app = Starlette(middleware=middleware, exception_handlers=dict(EXCEPTION_HANDLERS))
@@ -147,6 +153,20 @@ def _drain_on_sigterm(kernel: Kernel) -> Callable[[], None]:
             signal.signal(signal.SIGTERM, previous)
 
     return restore
+
+
+def _all(observers: list[Observer]) -> Observer | None:
+    """One observer calling each of ``observers`` (None for none: the middleware then times nothing)."""
+    if not observers:
+        return None
+    if len(observers) == 1:
+        return observers[0]
+
+    def observe(scope: dict, status: int, seconds: float) -> None:
+        for observer in observers:
+            observer(scope, status, seconds)
+
+    return observe
 
 
 def _install_log_filter() -> None:

@@ -224,7 +224,8 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         reload=args.reload,
         workers=None if args.reload else args.workers,
         log_level=kernel.settings.get("server.log_level", "info"),
-        log_config=log_config(kernel.settings.get("server.log_level", "info")),
+        log_config=log_config(kernel.settings.get("server.log_level", "info"),
+                              kernel.settings.get("server.log_format", "text")),
         proxy_headers=True,
         # uvicorn buffers a whole frame before the app sees it: never more than the app accepts.
         ws_max_size=int(kernel.settings.get("security.websocket_max_frame_bytes", 1_048_576)),
