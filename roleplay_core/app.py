@@ -14,12 +14,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
+from . import metrics
 from .dispatch import RouteTable
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
 from .logs import access_line
-from .middleware import KernelMiddleware, Observer, RequestIdFilter, route_template
+from .middleware import KernelMiddleware, Observer, RequestIdFilter, method_label, route_template
 from .settings import secret_source, uses_development_secret
 
 logger = logging.getLogger("roleplay")
@@ -49,15 +51,26 @@ def create_app(
         log = logger.warning if uses_development_secret(settings) else logger.info
         log("roleplay: environment %s%s; tokens signed with %s", settings.env, env_note, secret_source(settings))
         await kernel.start()
+        for plugin in kernel.failed_plugins:
+            metrics.plugin_start_failure(plugin)
         restore = _drain_on_sigterm(kernel)
         try:
             yield
         finally:
             restore()
             await kernel.stop()
+            if metrics.enabled():
+                metrics.process_exit()
 
     cors = settings.section("cors")
+    routes = kernel.collect_routes()
     observers = []
+    if settings.get("metrics.enabled", False):
+        metrics.enable()
+        observers.append(lambda scope, status, seconds: metrics.observe_request(
+            route_template(scope), method_label(scope["method"]), status, seconds))
+        if not int(settings.get("metrics.port", 0) or 0):
+            routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     if settings.get("server.log_format", "text") == "json":
         observers.append(lambda scope, status, seconds: access_line(scope["method"], route_template(scope), status,
                                                                     seconds))
@@ -82,7 +95,7 @@ def create_app(
     ]
     app = Starlette(middleware=middleware, exception_handlers=dict(EXCEPTION_HANDLERS))
     # Starlette's router with an index in front: dispatch cost does not grow with the routes (dispatch.py).
-    app.router = RouteTable(kernel.collect_routes(), lifespan=lifespan)
+    app.router = RouteTable(routes, lifespan=lifespan)
     app.state.kernel = kernel
     _install_log_filter()
     return app

@@ -53,6 +53,14 @@ def route_template(scope: Scope) -> str:
     return path + "/{path}" if type(route).__name__ == "Mount" else path
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method, or ``OTHER`` for one outside HTTP's usual set (a metric label must stay bounded)."""
+    return method if method in _METHODS else "OTHER"
+
+
 class RequestIdFilter(logging.Filter):
     """Adds ``request_id`` to every log record, for format strings like ``%(request_id)s``."""
 

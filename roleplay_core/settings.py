@@ -55,6 +55,9 @@ KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "cors": {"allow_origins": [], "allow_credentials": False, "max_age": 600},
         "plugins": {},
         "packs": {"enabled": True},
+        # Prometheus metrics: off by default; port 0 = GET /metrics on the app for admins,
+        # a port = a listener of its own on metrics.host without authentication.
+        "metrics": {"enabled": False, "port": 0, "host": "127.0.0.1", "multiprocess_dir": ""},
     },
     "development": {
         "security": {"jwt_secret": DEV_JWT_SECRET},

@@ -1,0 +1,134 @@
+"""Prometheus metrics: GET /metrics for admins, the families the issue lists, several processes."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from starlette.testclient import TestClient
+
+from roleplay_core import create_app, hookimpl, metrics
+from roleplay_core.testing import auth_headers, make_kernel
+
+
+@pytest.fixture(autouse=True)
+def metrics_off_after():
+    yield
+    metrics.disable()  # the families stay registered (one set per process); recording stops
+
+
+def value(body: str, name: str, **labels: str) -> float:
+    """The sample ``name{labels}`` in a text exposition (labels in any order), 0 when absent."""
+    for line in body.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.rpartition("} ")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def scrape(client, app) -> str:
+    response = client.get("/metrics", headers=auth_headers(app, "root", ("admin",)))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+def test_metrics_are_admin_only_and_count_requests_storage_and_chat_turns():
+    pytest.importorskip("roleplay_chat")
+    app = create_app(make_kernel({"metrics.enabled": True, "chat.limits.messages_per_minute": 0}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers=auth_headers(app, "u1")).status_code == 403
+        before = scrape(client, app)
+        for _ in range(3):
+            assert client.get("/healthz").status_code == 200
+        assert client.get("/chat/sessions/nope-123", headers=auth_headers(app, "u1")).status_code == 404
+        assert client.get("/no/such/route").status_code == 404
+        assert client.request("BREW", "/healthz").status_code == 405
+        headers = auth_headers(app, "u1")
+        created = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=headers)
+        assert created.status_code == 201, created.text
+        sent = client.post(f"/chat/sessions/{created.json()['id']}/messages", json={"text": "Hello, how can I help?"},
+                           headers=headers)
+        assert sent.status_code == 201, sent.text
+        after = scrape(client, app)
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 3
+    assert grew("roleplay_http_request_duration_seconds_count", route="/healthz", method="GET") == 3
+    assert grew("roleplay_http_requests_total", route="/chat/sessions/{session_id}", method="GET", status="404") == 1
+    assert grew("roleplay_http_requests_total", route="<unmatched>", method="GET", status="404") == 1
+    assert grew("roleplay_http_requests_total", route="/healthz", method="OTHER", status="405") == 1
+    assert "nope-123" not in after and "/no/such/route" not in after  # templates only, never raw paths
+    assert grew("roleplay_storage_operations_total", backend="memory", kind="get", outcome="ok") >= 1
+    assert grew("roleplay_storage_operations_total", backend="memory", kind="get", outcome="missing") >= 1
+    assert grew("roleplay_storage_operations_total", backend="memory", kind="put", outcome="ok") >= 1
+    assert grew("roleplay_storage_operation_duration_seconds_count", backend="memory", kind="put") >= 1
+    assert grew("roleplay_chat_turns_total", provider="scripted", outcome="ok") == 1
+    assert grew("roleplay_chat_turn_duration_seconds_count", provider="scripted") == 1
+    for family in ("roleplay_evaluations_total", "roleplay_evaluation_duration_seconds",
+                   "roleplay_voice_calls_in_progress", "roleplay_voice_relay_latency_seconds",
+                   "roleplay_voice_relay_stalls_total", "roleplay_plugin_start_failures_total"):
+        assert f"# TYPE {family} " in after, family
+
+
+def test_a_separate_port_means_no_route_on_the_app():
+    app = create_app(make_kernel({"metrics.enabled": True, "metrics.port": 9999}, load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/metrics", headers=auth_headers(app, "root", ("admin",))).status_code == 404
+
+
+def test_metrics_off_by_default_no_route():
+    app = create_app(make_kernel(load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/metrics", headers=auth_headers(app, "root", ("admin",))).status_code == 404
+    assert not metrics.enabled()
+
+
+def test_a_plugin_that_fails_to_start_is_counted():
+    class Broken:
+        name = "broken"
+
+        @hookimpl
+        def startup(self, kernel):
+            raise RuntimeError("no database")
+
+    app = create_app(make_kernel({"metrics.enabled": True}, plugins=[Broken()], load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        before = value(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken")
+    app = create_app(make_kernel({"metrics.enabled": True}, plugins=[Broken()], load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert value(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken") == before + 1
+
+
+WORKER = """
+import sys
+from roleplay_core import metrics
+metrics.enable()
+for _ in range(int(sys.argv[1])):
+    metrics.observe_request("/healthz", "GET", 200, 0.002)
+with metrics.voice_call():
+    pass
+"""
+
+
+def test_several_processes_add_up_in_one_scrape(tmp_path, monkeypatch):
+    folder = str(tmp_path / "prom")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": folder}
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", folder)
+    assert metrics.prepare_multiprocess(folder) == folder  # an empty folder before the workers start
+    for count in (3, 4):  # two worker processes, one after the other
+        subprocess.run([sys.executable, "-c", WORKER, str(count)], env=env, check=True, timeout=60)
+    from prometheus_client import generate_latest
+
+    body = generate_latest(metrics.registry()).decode()
+    assert value(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 7
+    assert value(body, "roleplay_http_request_duration_seconds_count", route="/healthz", method="GET") == 7
+    # A fresh run starts from nothing: the files of the last one are wiped.
+    metrics.prepare_multiprocess(folder)
+    assert value(generate_latest(metrics.registry()).decode(), "roleplay_http_requests_total") == 0
