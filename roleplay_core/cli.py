@@ -218,9 +218,9 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
 
         # Before any worker starts: every one writes its figures there and a scrape adds them up.
         metrics.prepare_multiprocess(kernel.settings.get("metrics.multiprocess_dir") or None)
-        port = int(kernel.settings.get("metrics.port", 0) or 0)
-        if port:
-            metrics.serve_port(kernel.settings.get("metrics.host", "127.0.0.1"), port)
+        metrics_port = int(kernel.settings.get("metrics.port", 0) or 0)
+        if metrics_port:
+            metrics.serve_port(kernel.settings.get("metrics.host", "127.0.0.1"), metrics_port)
     print(f"roleplay: environment {kernel.settings.env}"
           f"{'' if os.environ.get('ROLEPLAY_ENV') or args.env else ' (ROLEPLAY_ENV is not set)'}; "
           f"tokens signed with {secret_source(kernel.settings)}", file=sys.stderr)

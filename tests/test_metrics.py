@@ -132,3 +132,49 @@ def test_several_processes_add_up_in_one_scrape(tmp_path, monkeypatch):
     # A fresh run starts from nothing: the files of the last one are wiped.
     metrics.prepare_multiprocess(folder)
     assert value(generate_latest(metrics.registry()).decode(), "roleplay_http_requests_total") == 0
+
+
+def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_path):
+    """The real command: two worker processes, metrics on a port of their own, JSON log lines."""
+    import json
+    import socket
+    import time
+
+    import httpx
+
+    def free_port():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    port, metrics_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLEPLAY_", "PROMETHEUS_"))}
+    env.update({"ROLEPLAY_ENV": "development", "ROLEPLAY_STORAGE__FILE__ROOT": str(tmp_path / "data"),
+                "ROLEPLAY_METRICS__ENABLED": "true", "ROLEPLAY_METRICS__PORT": str(metrics_port),
+                "ROLEPLAY_METRICS__MULTIPROCESS_DIR": str(tmp_path / "prom"), "ROLEPLAY_SERVER__LOG_FORMAT": "json"})
+    process = subprocess.Popen([sys.executable, "-m", "roleplay_core", "serve", "--port", str(port), "--workers", "2"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError("server did not start") from None
+                time.sleep(0.2)
+        for _ in range(40):  # new connections: the kernel spreads them over both workers
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"Connection": "close"}).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 404  # on its own port instead
+        body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        assert value(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 40
+        pids = {f.name for f in (tmp_path / "prom").iterdir()}
+        assert len({name.rsplit("_", 1)[-1] for name in pids}) >= 2, pids  # files from two worker processes
+    finally:
+        process.terminate()
+        process.wait(30)
+    lines = [line for line in process.stdout.read().decode().splitlines() if line.startswith("{")]
+    access = [json.loads(line) for line in lines if '"roleplay.access"' in line]
+    assert len(access) >= 40 and all(r["route"] == "/healthz" or r["status"] for r in access)
+    assert {"request_id", "route", "status", "duration_ms"} <= set(access[0])
