@@ -53,13 +53,15 @@ def create_app(
         await kernel.start()
         for plugin in kernel.failed_plugins:
             metrics.plugin_start_failure(plugin)
+        flusher = asyncio.get_running_loop().create_task(metrics.flush_every()) if metrics.enabled() else None
         restore = _drain_on_sigterm(kernel)
         try:
             yield
         finally:
             restore()
             await kernel.stop()
-            if metrics.enabled():
+            if flusher is not None:
+                flusher.cancel()
                 metrics.process_exit()
 
     cors = settings.section("cors")
