@@ -185,3 +185,29 @@ def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_
     access = [json.loads(line) for line in lines if '"roleplay.access"' in line]
     assert len(access) >= 40 and all(r["route"] == "/healthz" or r["status"] for r in access)
     assert {"request_id", "route", "status", "duration_ms"} <= set(access[0])
+
+
+def test_an_evaluation_is_counted_by_outcome_with_its_duration():
+    pytest.importorskip("roleplay_evaluator")
+    pytest.importorskip("roleplay_chat")
+    import time
+
+    app = create_app(make_kernel({"metrics.enabled": True, "chat.limits.messages_per_minute": 0}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = auth_headers(app, "u-eval")
+        before = scrape(client, app)
+        session = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=headers).json()
+        for text in ("Hello, I'm sorry about the trouble.", "Let me check your order and refund it."):
+            assert client.post(f"/chat/sessions/{session['id']}/messages", json={"text": text},
+                               headers=headers).status_code == 201
+        created = client.post("/evaluations", json={"session_id": session["id"]}, headers=headers)
+        assert created.status_code in (201, 202), created.text
+        deadline = time.monotonic() + 30
+        while client.get(f"/evaluations/{created.json()['id']}", headers=headers).json()["status"] == "pending":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        after = scrape(client, app)
+    assert value(after, "roleplay_evaluations_total", outcome="done") == \
+        value(before, "roleplay_evaluations_total", outcome="done") + 1
+    assert value(after, "roleplay_evaluation_duration_seconds_count", outcome="done") == \
+        value(before, "roleplay_evaluation_duration_seconds_count", outcome="done") + 1
