@@ -14,13 +14,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
+from . import metrics
+from .dispatch import RouteTable
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
-from .middleware import KernelMiddleware, RequestIdFilter
+from .logs import access_line
+from .middleware import KernelMiddleware, Observer, RequestIdFilter, method_label, route_template
 from .settings import secret_source, uses_development_secret
-
-logger = logging.getLogger("roleplay")
 
 logger = logging.getLogger("roleplay")
 
@@ -49,14 +51,31 @@ def create_app(
         log = logger.warning if uses_development_secret(settings) else logger.info
         log("roleplay: environment %s%s; tokens signed with %s", settings.env, env_note, secret_source(settings))
         await kernel.start()
+        for plugin in kernel.failed_plugins:
+            metrics.plugin_start_failure(plugin)
+        flusher = asyncio.get_running_loop().create_task(metrics.flush_every()) if metrics.enabled() else None
         restore = _drain_on_sigterm(kernel)
         try:
             yield
         finally:
             restore()
             await kernel.stop()
+            if flusher is not None:
+                flusher.cancel()
+                metrics.process_exit()
 
     cors = settings.section("cors")
+    routes = kernel.collect_routes()
+    observers = []
+    if settings.get("metrics.enabled", False):
+        metrics.enable()
+        observers.append(lambda scope, status, seconds: metrics.observe_request(
+            route_template(scope), method_label(scope["method"]), status, seconds))
+        if not int(settings.get("metrics.port", 0) or 0):
+            routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+    if settings.get("server.log_format", "text") == "json":
+        observers.append(lambda scope, status, seconds: access_line(scope["method"], route_template(scope), status,
+                                                                    seconds))
     # One pure-ASGI layer for request ids, CORS, the body limit and authentication (see middleware.py).
     middleware = [
         Middleware(DrainGate, kernel=kernel),
@@ -73,14 +92,12 @@ def create_app(
                 "allow_credentials": bool(cors.get("allow_credentials", False)),
                 "max_age": int(cors.get("max_age", 600)),
             },
+            observe=_all(observers),
         ),
     ]
-    app = Starlette(
-        routes=kernel.collect_routes(),
-        middleware=middleware,
-        exception_handlers=dict(EXCEPTION_HANDLERS),
-        lifespan=lifespan,
-    )
+    app = Starlette(middleware=middleware, exception_handlers=dict(EXCEPTION_HANDLERS))
+    # Starlette's router with an index in front: dispatch cost does not grow with the routes (dispatch.py).
+    app.router = RouteTable(routes, lifespan=lifespan)
     app.state.kernel = kernel
     _install_log_filter()
     return app
@@ -151,6 +168,20 @@ def _drain_on_sigterm(kernel: Kernel) -> Callable[[], None]:
             signal.signal(signal.SIGTERM, previous)
 
     return restore
+
+
+def _all(observers: list[Observer]) -> Observer | None:
+    """One observer calling each of ``observers`` (None for none: the middleware then times nothing)."""
+    if not observers:
+        return None
+    if len(observers) == 1:
+        return observers[0]
+
+    def observe(scope: dict, status: int, seconds: float) -> None:
+        for observer in observers:
+            observer(scope, status, seconds)
+
+    return observe
 
 
 def _install_log_filter() -> None:

@@ -213,6 +213,14 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
               "(ROLEPLAY_SECURITY__JWT_SECRET) to a random secret, set ROLEPLAY_ENV=production (or beta), or serve "
               "127.0.0.1 only.", file=sys.stderr)
         return 2
+    if kernel.settings.get("metrics.enabled", False):
+        from . import metrics
+
+        # Before any worker starts: every one writes its figures there and a scrape adds them up.
+        metrics.prepare_multiprocess(kernel.settings.get("metrics.multiprocess_dir") or None)
+        metrics_port = int(kernel.settings.get("metrics.port", 0) or 0)
+        if metrics_port:
+            metrics.serve_port(kernel.settings.get("metrics.host", "127.0.0.1"), metrics_port)
     print(f"roleplay: environment {kernel.settings.env}"
           f"{'' if os.environ.get('ROLEPLAY_ENV') or args.env else ' (ROLEPLAY_ENV is not set)'}; "
           f"tokens signed with {secret_source(kernel.settings)}", file=sys.stderr)
@@ -224,7 +232,8 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         reload=args.reload,
         workers=None if args.reload else args.workers,
         log_level=kernel.settings.get("server.log_level", "info"),
-        log_config=log_config(kernel.settings.get("server.log_level", "info")),
+        log_config=log_config(kernel.settings.get("server.log_level", "info"),
+                              kernel.settings.get("server.log_format", "text")),
         proxy_headers=True,
         # uvicorn buffers a whole frame before the app sees it: never more than the app accepts.
         ws_max_size=int(kernel.settings.get("security.websocket_max_frame_bytes", 1_048_576)),

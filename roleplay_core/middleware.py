@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,6 +35,30 @@ _SAFE_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 # OS now and again in every forked child, so worker processes never share a sequence.
 _rng = random.Random()
 os.register_at_fork(after_in_child=_rng.seed)
+
+
+#: Called once per finished HTTP request with its scope, status and seconds (access lines, metrics).
+Observer = Callable[[Scope, int, float], None]
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/chat/sessions/{session_id}``), never the raw path.
+
+    ``<unmatched>`` when no route did (a 404): raw paths would make one label per probe.
+    """
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return "<unmatched>"
+    return path + "/{path}" if type(route).__name__ == "Mount" else path
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method, or ``OTHER`` for one outside HTTP's usual set (a metric label must stay bounded)."""
+    return method if method in _METHODS else "OTHER"
 
 
 class RequestIdFilter(logging.Filter):
@@ -98,11 +123,12 @@ class KernelMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, tokens: Callable[[], TokenService], max_bytes: int,
-                 cors: Mapping[str, Any] | None = None) -> None:
+                 cors: Mapping[str, Any] | None = None, observe: Observer | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.max_bytes = max_bytes
         self.cors = CORSPolicy(**dict(cors or {}))
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -141,6 +167,17 @@ class KernelMiddleware:
             raw_id = request_id.encode()
         scope["request_id"] = request_id
         context = request_id_var.set(request_id)
+        observe = self.observe
+        if observe is not None:  # off (None) unless JSON access lines or metrics are on: no cost then
+            started = time.perf_counter()
+            status = 500  # what the client gets when the app raises before answering
+            unobserved = send
+
+            async def send(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await unobserved(message)
         try:
             cors = self.cors
             if preflight and origin is not None and scope["method"] == "OPTIONS":
@@ -176,6 +213,8 @@ class KernelMiddleware:
             else:
                 await self._counting(scope, receive, send)
         finally:
+            if observe is not None:
+                observe(scope, status, time.perf_counter() - started)
             request_id_var.reset(context)
 
     async def _counting(self, scope: Scope, receive: Receive, send: Send) -> None:

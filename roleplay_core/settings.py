@@ -29,6 +29,7 @@ DEV_JWT_SECRET = "development-only-jwt-secret-do-not-use-in-production"
 KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "default": {
         "server": {"host": "127.0.0.1", "port": 8000, "max_body_bytes": 1_048_576, "log_level": "info",
+                   "log_format": "text",
                    # SIGTERM: how long sockets get to say goodbye, then requests in flight to finish.
                    "drain_seconds": 35.0},
         "storage": {"backend": "file", "file": {"root": "var/data", "fsync": True, "allow_in_production": False}},
@@ -54,6 +55,9 @@ KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "cors": {"allow_origins": [], "allow_credentials": False, "max_age": 600},
         "plugins": {},
         "packs": {"enabled": True},
+        # Prometheus metrics: off by default; port 0 = GET /metrics on the app for admins,
+        # a port = a listener of its own on metrics.host without authentication.
+        "metrics": {"enabled": False, "port": 0, "host": "127.0.0.1", "multiprocess_dir": ""},
     },
     "development": {
         "security": {"jwt_secret": DEV_JWT_SECRET},
@@ -283,6 +287,8 @@ def kernel_problems(settings: Settings) -> list[str]:
                             "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     elif not settings.get("security.jwt_private_key_file"):
         problems.append(f"security.jwt_private_key_file must be set for {algorithm}")
+    if settings.get("server.log_format", "text") not in ("text", "json"):
+        problems.append(f"server.log_format must be 'text' or 'json', not {settings.get('server.log_format')!r}")
     if settings.is_production:
         origins = settings.get("cors.allow_origins") or []
         if "*" in origins:

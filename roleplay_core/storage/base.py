@@ -8,12 +8,16 @@ optimistic concurrency across processes and hosts.
 from __future__ import annotations
 
 import abc
+import contextlib
 import re
+import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import attrs
+
+from .. import metrics
 
 MAX_SEGMENT_BYTES = 240
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -98,6 +102,24 @@ def key_segment(value: str) -> str:
     return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
+@contextlib.contextmanager
+def _metered(backend: str, kind: str) -> Iterator[None]:
+    """One storage operation for the metrics: ok, missing (NotFound), conflict (a precondition) or error."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    except NotFound:
+        outcome = "missing"
+        raise
+    except PreconditionFailed:
+        outcome = "conflict"
+        raise
+    finally:
+        metrics.storage_operation(backend, kind, outcome, time.perf_counter() - started)
+
+
 class Storage(abc.ABC):
     """An async key-value store with versions.
 
@@ -110,7 +132,10 @@ class Storage(abc.ABC):
 
     async def get(self, key: str) -> Record:
         """Return the record at ``key``; raise :class:`NotFound`."""
-        return await self._get(validate_key(key))
+        if not metrics.enabled():
+            return await self._get(validate_key(key))
+        with _metered(self.name, "get"):
+            return await self._get(validate_key(key))
 
     async def put(
         self, key: str, data: bytes, *, if_version: str | None = None, if_absent: bool = False
@@ -126,17 +151,27 @@ class Storage(abc.ABC):
             raise ValueError("if_absent and if_version are exclusive")
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("storage values are bytes")
-        return await self._put(validate_key(key), bytes(data), if_version=if_version, if_absent=if_absent)
+        if not metrics.enabled():
+            return await self._put(validate_key(key), bytes(data), if_version=if_version, if_absent=if_absent)
+        with _metered(self.name, "put"):
+            return await self._put(validate_key(key), bytes(data), if_version=if_version, if_absent=if_absent)
 
     async def delete(self, key: str, *, if_version: str | None = None) -> None:
         """Delete ``key``; raise :class:`NotFound`, or :class:`PreconditionFailed` on a stale version."""
-        await self._delete(validate_key(key), if_version=if_version)
+        if not metrics.enabled():
+            await self._delete(validate_key(key), if_version=if_version)
+            return
+        with _metered(self.name, "delete"):
+            await self._delete(validate_key(key), if_version=if_version)
 
     async def list(self, prefix: str = "", *, limit: int = 1000, cursor: str | None = None) -> Page:
         """Keys starting with ``prefix`` in lexicographic order, at most ``limit`` a page."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        return await self._list(validate_key(prefix, prefix=True), limit=limit, cursor=cursor)
+        if not metrics.enabled():
+            return await self._list(validate_key(prefix, prefix=True), limit=limit, cursor=cursor)
+        with _metered(self.name, "list"):
+            return await self._list(validate_key(prefix, prefix=True), limit=limit, cursor=cursor)
 
     async def list_all(self, prefix: str = "") -> list[str]:
         """Every key under ``prefix``, following cursors."""

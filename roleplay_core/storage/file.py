@@ -4,7 +4,9 @@ Writes go to a temp file, are fsynced, then renamed over the record, so a crash
 leaves the old record or the new one, never half of one. Every write holds an
 ``flock`` on one of 256 lock files picked by the key's hash, which makes
 create-only and compare-and-swap safe across processes on one host. Blocking
-I/O runs in worker threads so the event loop never waits on the disk.
+I/O runs in worker threads so the event loop never waits on the disk, except reads of records
+of at most ``storage.file.inline_read_bytes`` (64 KiB): from the page cache they take less
+time than the hop to a thread and back.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ SUFFIX = ".rec"
 MAGIC = b"RP1 "
 HEADER = len(MAGIC) + 32 + 1  # magic, 32 hex digits of version, newline
 LOCK_STRIPES = 256
+# A read of a small record from the page cache takes a few microseconds; handing it to a worker
+# thread and back costs tens (benchmarks/stored_read.py). Bigger records (audio) still go to a thread.
+INLINE_READ_BYTES = 65_536
 
 
 def make_private_dirs(folder: Path) -> None:
@@ -51,6 +56,8 @@ class FileStorage(Storage):
         options = _section(settings, "storage.file")
         self.root = Path(root if root is not None else options.get("root", "var/data")).absolute()
         self.fsync = bool(options.get("fsync", True) if fsync is None else fsync)
+        # Records up to this size are read on the event loop; 0 sends every read to a worker thread.
+        self.inline_read_bytes = int(options.get("inline_read_bytes", INLINE_READ_BYTES))
         self._tmp = self.root / ".tmp"
         self._locks = self.root / ".locks"
 
@@ -136,8 +143,30 @@ class FileStorage(Storage):
 
     # -- contract ----------------------------------------------------------
 
+    def _read_small(self, path: Path) -> Record | None | bool:
+        """``_read`` on the event loop when the record is at most ``inline_read_bytes``; False when bigger."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            if size > self.inline_read_bytes:
+                return False
+            raw = os.read(fd, size + 1)  # +1: a record that grew since fstat is read whole below
+            if len(raw) > size:
+                return False
+        finally:
+            os.close(fd)
+        if raw[: len(MAGIC)] != MAGIC or raw[HEADER - 1 : HEADER] != b"\n":
+            raise StorageUnavailable(f"corrupt record file {path}")
+        return Record(raw[HEADER:], raw[len(MAGIC) : HEADER - 1].decode("ascii"))
+
     async def _get(self, key: str) -> Record:
-        record = await asyncio.to_thread(self._read, self._path(key))
+        path = self._path(key)
+        record = self._read_small(path) if self.inline_read_bytes > 0 else False
+        if record is False:
+            record = await asyncio.to_thread(self._read, path)
         if record is None:
             raise NotFound(key)
         return record

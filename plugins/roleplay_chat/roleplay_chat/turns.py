@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,6 +40,7 @@ from roleplay_core import (
     ReplyRequest,
     Script,
     TranscriptMessage,
+    metrics,
     validation_problem,
 )
 
@@ -249,6 +251,7 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
     )
     final: Reply | None = None
     problem: Problem | None = None
+    started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             async for item in kernel.model(name).reply(request):
@@ -271,6 +274,7 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
         problem = Problem(502, f"The character's model failed unexpectedly. Your message is saved "
                                f"(message {prepared.learner.seq}); retry to get the reply.",
                           title="Reply failed", extra={"code": "provider_error"})
+    metrics.chat_turn(name, "error" if problem is not None else "ok", time.perf_counter() - started)
     if problem is not None:
         await _release_quietly(kernel, attrs.evolve(record, pending_seq=prepared.learner.seq), heartbeat)
         problem.extra.update(message=sessions.message_to_dict(prepared.learner),

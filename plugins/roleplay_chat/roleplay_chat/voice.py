@@ -54,6 +54,7 @@ from roleplay_core import (
     TranscriptFinal,
     TurnComplete,
     authenticate_websocket,
+    metrics,
     reconnect_frame,
 )
 from roleplay_core.security import (
@@ -437,6 +438,7 @@ class Call:
             except audio.BufferClosed:
                 return
             await self.live.send_audio(frame)
+            metrics.relay_latency("upstream", time.perf_counter() - received)
             if self.latency is not None:  # client frame received -> handed to the provider
                 self.latency.setdefault("in", []).append(time.perf_counter() - received)
 
@@ -493,6 +495,7 @@ class Call:
                 return
             async with self.send_lock:
                 await self.websocket.send_bytes(frame)
+            metrics.relay_latency("downstream", time.perf_counter() - got)
             if self.latency is not None:  # provider audio received -> sent to the client
                 self.latency.setdefault("out", []).append(time.perf_counter() - got)
 
@@ -633,7 +636,7 @@ async def voice_socket(websocket: WebSocket) -> None:
         await call.send_json({"type": "started", "session_id": session_id, "input_sample_rate": rates[0],
                               "output_sample_rate": rates[1], "channels": rates[2],
                               "frame_ms": int(setting(kernel, "frame_ms")), "resumed": resumed})
-        with kernel.live_socket():
+        with kernel.live_socket(), metrics.voice_call():
             await _run(call, usage)
     except Refused as refusal:
         await _refuse(websocket, refusal)
@@ -668,9 +671,11 @@ async def _run(call: Call, usage: Usage) -> None:
         asyncio.create_task(call.guard.watch(), name="voice-auth"): "auth",
         asyncio.create_task(call.kernel.wait_drain(), name="voice-drain"): "drain",
     }
+    failed = None
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
+        failed = tasks[first]
         error = first.exception() if not first.cancelled() else None
         if error is not None:
             raise error
@@ -703,6 +708,8 @@ async def _run(call: Call, usage: Usage) -> None:
     except ProviderError as exc:
         raise Refused(502, "provider_error", f"The voice model failed: {exc}", WS_UNAVAILABLE) from None
     except TimeoutError:
+        # The client's reader timed out handing audio up, the provider's reader handing it down.
+        metrics.relay_stall({"client": "upstream", "provider": "downstream"}.get(failed, "other"))
         raise Refused(503, "stalled", "Audio could not be delivered in time; the call was ended.",
                       WS_UNAVAILABLE) from None
     finally:

@@ -26,7 +26,7 @@ import weakref
 
 import attrs
 
-from roleplay_core import NotFound, PreconditionFailed, Transcript
+from roleplay_core import NotFound, PreconditionFailed, Transcript, metrics
 
 from .evaluate import evaluate
 from .report import DONE, FAILED, PENDING, Evaluation, Report
@@ -62,6 +62,7 @@ class Runner:
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self.tasks: dict[str, asyncio.Task] = {}
         self._sweeper: asyncio.Task | None = None
+        self._started: dict[str, float] = {}
 
     def setting(self, name: str, default):
         return self.kernel.settings.get(f"evaluator.{name}", default)
@@ -167,6 +168,9 @@ class Runner:
             except PreconditionFailed:
                 continue
             await self.store.unmark_pending(evaluation_id)
+            started = self._started.get(evaluation_id)
+            if started is not None:
+                metrics.evaluation(final.status, time.perf_counter() - started)
             return final
 
     async def keep(self, evaluation_id: str) -> None:
@@ -199,9 +203,11 @@ class Runner:
         if evaluation is None:
             return
         heartbeat = asyncio.get_running_loop().create_task(self.keep(evaluation_id), name=f"lease-{evaluation_id}")
+        self._started[evaluation_id] = time.perf_counter()  # finish() reports the duration (metrics)
         try:
             await self._run_claimed(evaluation_id, evaluation)
         finally:
+            self._started.pop(evaluation_id, None)
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
 

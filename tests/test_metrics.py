@@ -1,0 +1,213 @@
+"""Prometheus metrics: GET /metrics for admins, the families the issue lists, several processes."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from starlette.testclient import TestClient
+
+from roleplay_core import create_app, hookimpl, metrics
+from roleplay_core.testing import auth_headers, make_kernel
+
+
+@pytest.fixture(autouse=True)
+def metrics_off_after():
+    yield
+    metrics.disable()  # the families stay registered (one set per process); recording stops
+
+
+def value(body: str, name: str, **labels: str) -> float:
+    """The sample ``name{labels}`` in a text exposition (labels in any order), 0 when absent."""
+    for line in body.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.rpartition("} ")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def scrape(client, app) -> str:
+    response = client.get("/metrics", headers=auth_headers(app, "root", ("admin",)))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+def test_metrics_are_admin_only_and_count_requests_storage_and_chat_turns():
+    pytest.importorskip("roleplay_chat")
+    app = create_app(make_kernel({"metrics.enabled": True, "chat.limits.messages_per_minute": 0}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers=auth_headers(app, "u1")).status_code == 403
+        before = scrape(client, app)
+        for _ in range(3):
+            assert client.get("/healthz").status_code == 200
+        assert client.get("/chat/sessions/nope-123", headers=auth_headers(app, "u1")).status_code == 404
+        assert client.get("/no/such/route").status_code == 404
+        assert client.request("BREW", "/healthz").status_code == 405
+        headers = auth_headers(app, "u1")
+        created = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=headers)
+        assert created.status_code == 201, created.text
+        sent = client.post(f"/chat/sessions/{created.json()['id']}/messages", json={"text": "Hello, how can I help?"},
+                           headers=headers)
+        assert sent.status_code == 201, sent.text
+        after = scrape(client, app)
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 3
+    assert grew("roleplay_http_request_duration_seconds_count", route="/healthz", method="GET") == 3
+    assert grew("roleplay_http_requests_total", route="/chat/sessions/{session_id}", method="GET", status="404") == 1
+    assert grew("roleplay_http_requests_total", route="<unmatched>", method="GET", status="404") == 1
+    assert grew("roleplay_http_requests_total", route="/healthz", method="OTHER", status="405") == 1
+    assert "nope-123" not in after and "/no/such/route" not in after  # templates only, never raw paths
+    assert grew("roleplay_storage_operations_total", backend="memory", kind="get", outcome="ok") >= 1
+    assert grew("roleplay_storage_operations_total", backend="memory", kind="get", outcome="missing") >= 1
+    assert grew("roleplay_storage_operations_total", backend="memory", kind="put", outcome="ok") >= 1
+    assert grew("roleplay_storage_operation_duration_seconds_count", backend="memory", kind="put") >= 1
+    assert grew("roleplay_chat_turns_total", provider="scripted", outcome="ok") == 1
+    assert grew("roleplay_chat_turn_duration_seconds_count", provider="scripted") == 1
+    for family in ("roleplay_evaluations_total", "roleplay_evaluation_duration_seconds",
+                   "roleplay_voice_calls_in_progress", "roleplay_voice_relay_latency_seconds",
+                   "roleplay_voice_relay_stalls_total", "roleplay_plugin_start_failures_total"):
+        assert f"# TYPE {family} " in after, family
+
+
+def test_a_separate_port_means_no_route_on_the_app():
+    app = create_app(make_kernel({"metrics.enabled": True, "metrics.port": 9999}, load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/metrics", headers=auth_headers(app, "root", ("admin",))).status_code == 404
+
+
+def test_metrics_off_by_default_no_route():
+    app = create_app(make_kernel(load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/metrics", headers=auth_headers(app, "root", ("admin",))).status_code == 404
+    assert not metrics.enabled()
+
+
+def test_a_plugin_that_fails_to_start_is_counted():
+    class Broken:
+        name = "broken"
+
+        @hookimpl
+        def startup(self, kernel):
+            raise RuntimeError("no database")
+
+    app = create_app(make_kernel({"metrics.enabled": True}, plugins=[Broken()], load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        before = value(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken")
+    app = create_app(make_kernel({"metrics.enabled": True}, plugins=[Broken()], load_entry_points=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert value(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken") == before + 1
+
+
+WORKER = """
+import sys
+from roleplay_core import metrics
+metrics.enable()
+for _ in range(int(sys.argv[1])):
+    metrics.observe_request("/healthz", "GET", 200, 0.002)
+with metrics.voice_call():
+    pass
+metrics.flush()  # a worker's app does this every second and as it stops
+"""
+
+
+def test_several_processes_add_up_in_one_scrape(tmp_path, monkeypatch):
+    folder = str(tmp_path / "prom")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": folder}
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", folder)
+    assert metrics.prepare_multiprocess(folder) == folder  # an empty folder before the workers start
+    for count in (3, 4):  # two worker processes, one after the other
+        subprocess.run([sys.executable, "-c", WORKER, str(count)], env=env, check=True, timeout=60)
+    from prometheus_client import generate_latest
+
+    body = generate_latest(metrics.registry()).decode()
+    assert value(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 7
+    assert value(body, "roleplay_http_request_duration_seconds_count", route="/healthz", method="GET") == 7
+    # A fresh run starts from nothing: the files of the last one are wiped.
+    metrics.prepare_multiprocess(folder)
+    assert value(generate_latest(metrics.registry()).decode(), "roleplay_http_requests_total") == 0
+
+
+def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_path):
+    """The real command: two worker processes, metrics on a port of their own, JSON log lines."""
+    import json
+    import socket
+    import time
+
+    import httpx
+
+    def free_port():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    port, metrics_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLEPLAY_", "PROMETHEUS_"))}
+    env.update({"ROLEPLAY_ENV": "development", "ROLEPLAY_STORAGE__FILE__ROOT": str(tmp_path / "data"),
+                "ROLEPLAY_METRICS__ENABLED": "true", "ROLEPLAY_METRICS__PORT": str(metrics_port),
+                "ROLEPLAY_METRICS__MULTIPROCESS_DIR": str(tmp_path / "prom"), "ROLEPLAY_SERVER__LOG_FORMAT": "json"})
+    process = subprocess.Popen([sys.executable, "-m", "roleplay_core", "serve", "--port", str(port), "--workers", "2"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError("server did not start") from None
+                time.sleep(0.2)
+        for _ in range(40):  # new connections: the kernel spreads them over both workers
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"Connection": "close"}).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 404  # on its own port instead
+        deadline = time.monotonic() + 15
+        while True:  # each worker hands its figures over every second
+            body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+            counted = value(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200")
+            if counted == 40 or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        assert counted == 40
+        pids = {f.name for f in (tmp_path / "prom").iterdir()}
+        assert len({name.rsplit("_", 1)[-1] for name in pids}) >= 2, pids  # files from two worker processes
+    finally:
+        process.terminate()
+        process.wait(30)
+    lines = [line for line in process.stdout.read().decode().splitlines() if line.startswith("{")]
+    access = [json.loads(line) for line in lines if '"roleplay.access"' in line]
+    assert len(access) >= 40 and all(r["route"] == "/healthz" or r["status"] for r in access)
+    assert {"request_id", "route", "status", "duration_ms"} <= set(access[0])
+
+
+def test_an_evaluation_is_counted_by_outcome_with_its_duration():
+    pytest.importorskip("roleplay_evaluator")
+    pytest.importorskip("roleplay_chat")
+    import time
+
+    app = create_app(make_kernel({"metrics.enabled": True, "chat.limits.messages_per_minute": 0}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = auth_headers(app, "u-eval")
+        before = scrape(client, app)
+        session = client.post("/chat/sessions", json={"scenario_id": "refund-angry-customer"}, headers=headers).json()
+        for text in ("Hello, I'm sorry about the trouble.", "Let me check your order and refund it."):
+            assert client.post(f"/chat/sessions/{session['id']}/messages", json={"text": text},
+                               headers=headers).status_code == 201
+        created = client.post("/evaluations", json={"session_id": session["id"]}, headers=headers)
+        assert created.status_code in (201, 202), created.text
+        deadline = time.monotonic() + 30
+        while client.get(f"/evaluations/{created.json()['id']}", headers=headers).json()["status"] == "pending":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        after = scrape(client, app)
+    assert value(after, "roleplay_evaluations_total", outcome="done") == \
+        value(before, "roleplay_evaluations_total", outcome="done") + 1
+    assert value(after, "roleplay_evaluation_duration_seconds_count", outcome="done") == \
+        value(before, "roleplay_evaluation_duration_seconds_count", outcome="done") + 1

@@ -1,0 +1,72 @@
+"""The stored-read path: event logs ask for the events they have, small file records skip the thread hop."""
+
+import asyncio
+import json
+
+import pytest
+
+from roleplay_core.storage import FileStorage
+from roleplay_core.storage.eventlog import BATCH, EventLog
+from roleplay_core.storage.memory import MemoryStorage
+
+
+class CountingStorage(MemoryStorage):
+    """Memory storage that counts reads (a real backend: the contract tests cover it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def _get(self, key):
+        self.reads += 1
+        return await super()._get(key)
+
+
+@pytest.mark.anyio
+async def test_a_short_log_is_read_with_the_reads_it_needs():
+    storage = CountingStorage()
+    log = EventLog(storage, "chat/sessions/s1/log")
+    for n in range(7):
+        await log.append("message", {"n": n})
+    storage.reads = 0
+    events = await log.read()
+    assert [e.data["n"] for e in events] == list(range(7))
+    assert storage.reads == 1 + 7 + 1 < BATCH  # the head hint, the events, one past the end
+    storage.reads = 0
+    assert [e.seq for e in await log.read(after=5)] == [6, 7] and storage.reads == 1 + 2 + 1
+
+
+@pytest.mark.anyio
+async def test_a_stale_head_hint_still_reads_every_event():
+    storage = CountingStorage()
+    log = EventLog(storage, "log")
+    for n in range(40):
+        await log.append("message", {"n": n})
+    await storage.put("log/head", json.dumps({"seq": 3}).encode())  # a slow writer's old hint
+    assert [e.data["n"] for e in await log.read()] == list(range(40))
+    assert [e.seq for e in await log.read(after=2, limit=5)] == [3, 4, 5, 6, 7]
+
+
+@pytest.mark.anyio
+async def test_file_reads_small_records_on_the_loop_and_big_ones_in_a_thread(tmp_path, monkeypatch):
+    storage = FileStorage(root=tmp_path, fsync=False)
+    storage.inline_read_bytes = 1024
+    await storage.open()
+    await storage.put("small", b"s" * 100)
+    await storage.put("big", b"b" * 5000)
+    hops = []
+    real = asyncio.to_thread
+
+    async def counting(function, *args):
+        hops.append(function.__name__)
+        return await real(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    assert (await storage.get("small")).data == b"s" * 100
+    assert hops == []
+    assert (await storage.get("big")).data == b"b" * 5000
+    assert hops == ["_read"]
+    version = await storage.put("small", b"t" * 10)  # another process's write replaces the file
+    assert (await storage.get("small")).data == b"t" * 10 and (await storage.get("small")).version == version
+    with pytest.raises(Exception, match="small-missing"):
+        await storage.get("small-missing")
