@@ -1,4 +1,7 @@
-"""Plugin discovery from entry points, toggling, failures, routes and prefixes."""
+"""Plugin discovery from entry points, toggling, failures, routes and prefixes.
+
+Test home of ``roleplay_core.kernel``, ``roleplay_core.plugins``.
+"""
 
 import logging
 import sys

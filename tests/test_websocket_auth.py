@@ -1,4 +1,7 @@
-"""WebSockets authenticate with their first message; never with a token in the URL."""
+"""WebSockets authenticate with their first message; never with a token in the URL.
+
+Test home of ``roleplay_core.security``.
+"""
 
 import pytest
 from starlette.routing import WebSocketRoute

@@ -1,4 +1,7 @@
-"""A third party's password provider (an LDAP-like directory) signs people in through POST /auth/login."""
+"""A third party's password provider (an LDAP-like directory) signs people in through POST /auth/login.
+
+Test home of ``roleplay_auth.local``, ``roleplay_core.identity``.
+"""
 
 from auth_helpers import PASSWORD, bearer, register
 from starlette.testclient import TestClient

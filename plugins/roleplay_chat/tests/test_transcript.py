@@ -1,4 +1,7 @@
-"""The get_transcript hook and the session service the voice endpoint uses."""
+"""The get_transcript hook and the session service the voice endpoint uses.
+
+Test home of ``roleplay_chat.plugin``, ``roleplay_core.transcript``.
+"""
 
 import pytest
 from roleplay_chat import sessions

@@ -1,4 +1,7 @@
-"""The WebSocket: reconnect with missed messages, a client gone mid-reply, bad frames and close codes."""
+"""The WebSocket: reconnect with missed messages, a client gone mid-reply, bad frames and close codes.
+
+Test home of ``roleplay_chat.ws``.
+"""
 
 import contextlib
 import time
