@@ -1,6 +1,11 @@
 """Roleplay's kernel: a small Starlette core that plugins extend through pluggy hooks.
 
-The names below are the public API plugins may rely on.
+The names in ``__all__`` are the public API plugins may rely on, together with the
+``__all__`` of the public submodules :mod:`roleplay_core.storage` (backends),
+:mod:`roleplay_core.text` (words, sentences, concepts) and :mod:`roleplay_core.testing`
+(test helpers). Every other module is internal: a plugin that imports from it breaks
+without notice (``tests/test_public_api.py`` keeps the shipped plugins to this rule, and
+docs/plugins.md lists exactly these names).
 """
 
 from .app import create_app
@@ -8,7 +13,7 @@ from .catalog import PublishedScript, ScriptCatalog, language_matches
 from .errors import FieldError, Problem, validation_problem
 from .hookspecs import hookimpl, hookspec
 from .identity import AuthProvider, ExternalIdentity
-from .judging import JudgePrompt, build_judge_prompt, estimate_tokens
+from .judging import JudgePrompt, build_judge_prompt, estimate_tokens, speaker
 from .kernel import SERVICE_RESTART, Kernel, SettingsError, maybe_await, reconnect_frame
 from .live import (
     AudioChunk,
@@ -38,6 +43,10 @@ from .models import (
 from .plugins import PluginError, PluginInfo
 from .principal import ANONYMOUS, ROLES, Anonymous, Principal
 from .script import (
+    LANGUAGE_TAG,
+    MOOD_MAX,
+    MOOD_MIN,
+    SLUG,
     Beat,
     Character,
     Check,
@@ -50,7 +59,24 @@ from .script import (
     script_from_dict,
     script_to_dict,
 )
-from .security import authenticate_websocket, current_principal, requires_role, requires_user
+from .script_limits import FIELD_CHARS, check_script_limits, script_limit_errors
+from .security import (
+    WS_BAD_FRAME,
+    WS_CONFLICT,
+    WS_FORBIDDEN,
+    WS_NOT_FOUND,
+    WS_TOO_BIG,
+    WS_TOO_MANY,
+    WS_UNAUTHORIZED,
+    WS_UNAVAILABLE,
+    SocketAuth,
+    SocketClosed,
+    authenticate_websocket,
+    close_reason,
+    current_principal,
+    requires_role,
+    requires_user,
+)
 from .serialization import JSON, converter, parse_body, query_int, read_json, structure, unstructure
 from .settings import Settings
 from .storage import Event, EventLog, NotFound, PreconditionFailed, Storage, StorageError
@@ -59,7 +85,6 @@ from .transcript import Transcript, TranscriptMessage
 
 __all__ = [
     "ANONYMOUS",
-    "ROLES",
     "Anonymous",
     "AudioChunk",
     "AuthProvider",
@@ -73,6 +98,7 @@ __all__ = [
     "EventLog",
     "Evidence",
     "ExternalIdentity",
+    "FIELD_CHARS",
     "Fallback",
     "FieldError",
     "GoAway",
@@ -83,11 +109,12 @@ __all__ = [
     "JudgeRequest",
     "Judgement",
     "Kernel",
-    "SERVICE_RESTART",
-    "reconnect_frame",
+    "LANGUAGE_TAG",
     "LiveEvent",
     "LiveRequest",
     "LiveSession",
+    "MOOD_MAX",
+    "MOOD_MIN",
     "ModelProvider",
     "NotFound",
     "NotSupported",
@@ -98,17 +125,22 @@ __all__ = [
     "Problem",
     "ProviderError",
     "PublishedScript",
+    "ROLES",
     "Reply",
     "ReplyDelta",
     "ReplyRequest",
     "Rubric",
     "RuleFinding",
+    "SERVICE_RESTART",
+    "SLUG",
     "Script",
     "ScriptCatalog",
     "ScriptedPlay",
     "SessionResumed",
     "Settings",
     "SettingsError",
+    "SocketAuth",
+    "SocketClosed",
     "Storage",
     "StorageError",
     "TokenService",
@@ -117,8 +149,18 @@ __all__ = [
     "TranscriptFinal",
     "TranscriptMessage",
     "TurnComplete",
+    "WS_BAD_FRAME",
+    "WS_CONFLICT",
+    "WS_FORBIDDEN",
+    "WS_NOT_FOUND",
+    "WS_TOO_BIG",
+    "WS_TOO_MANY",
+    "WS_UNAUTHORIZED",
+    "WS_UNAVAILABLE",
     "authenticate_websocket",
     "build_judge_prompt",
+    "check_script_limits",
+    "close_reason",
     "converter",
     "create_app",
     "current_principal",
@@ -130,10 +172,13 @@ __all__ = [
     "parse_body",
     "query_int",
     "read_json",
+    "reconnect_frame",
     "requires_role",
     "requires_user",
     "script_from_dict",
+    "script_limit_errors",
     "script_to_dict",
+    "speaker",
     "structure",
     "unstructure",
     "validation_problem",

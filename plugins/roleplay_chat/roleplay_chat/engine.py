@@ -40,8 +40,7 @@ from typing import Any
 
 import attrs
 
-from roleplay_core import Beat, Character, ModelProvider, Reply, ReplyDelta, ReplyRequest, Script
-from roleplay_core.script import MOOD_MAX, MOOD_MIN
+from roleplay_core import MOOD_MAX, MOOD_MIN, Beat, Character, ModelProvider, Reply, ReplyDelta, ReplyRequest, Script
 from roleplay_core.text import CJK, lexicon_for
 
 from .matching import THRESHOLD, Match, TriggerIndex

@@ -51,6 +51,7 @@ from typing import Any
 import attrs
 
 from roleplay_core import (
+    SLUG,
     EventLog,
     NotFound,
     PreconditionFailed,
@@ -62,7 +63,6 @@ from roleplay_core import (
     script_from_dict,
     script_to_dict,
 )
-from roleplay_core.script import SLUG
 from roleplay_core.storage import key_segment
 
 logger = logging.getLogger("roleplay.chat")

@@ -39,6 +39,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from roleplay_core import (
     SERVICE_RESTART,
+    WS_BAD_FRAME,
+    WS_CONFLICT,
+    WS_NOT_FOUND,
+    WS_TOO_MANY,
+    WS_UNAVAILABLE,
     AudioChunk,
     GoAway,
     Interrupted,
@@ -50,21 +55,14 @@ from roleplay_core import (
     Problem,
     ProviderError,
     SessionResumed,
+    SocketAuth,
+    SocketClosed,
     TranscriptDelta,
     TranscriptFinal,
     TurnComplete,
     authenticate_websocket,
-    reconnect_frame,
-)
-from roleplay_core.security import (
-    WS_BAD_FRAME,
-    WS_CONFLICT,
-    WS_NOT_FOUND,
-    WS_TOO_MANY,
-    WS_UNAVAILABLE,
-    SocketAuth,
-    SocketClosed,
     close_reason,
+    reconnect_frame,
 )
 from roleplay_core.storage import key_segment
 

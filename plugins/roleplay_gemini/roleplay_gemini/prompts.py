@@ -10,8 +10,7 @@ from collections.abc import Iterable
 
 from google.genai import types
 
-from roleplay_core import Character, JudgePrompt, JudgeRequest, Script, TranscriptMessage, build_judge_prompt
-from roleplay_core.judging import speaker
+from roleplay_core import Character, JudgePrompt, JudgeRequest, Script, TranscriptMessage, build_judge_prompt, speaker
 
 LEARNER = "learner"
 
