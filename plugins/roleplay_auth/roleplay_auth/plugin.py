@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from roleplay_core import hookimpl
@@ -34,15 +35,23 @@ def register_routes(kernel):
 
 @hookimpl
 def register_auth_providers(kernel):
+    factories = {"local": _local}
+    for name in sorted(config.enabled_oidc(kernel.settings)):
+        factories[name] = functools.partial(_oidc, name)
+    return factories
+
+
+def _local(kernel):
     auth = service(kernel)
-    providers = [LocalPasswordProvider(auth.users, auth.passwords)]
-    for name, settings in sorted(config.enabled_oidc(kernel.settings).items()):
-        providers.append(OIDCProvider(
-            name, settings, kernel.storage,
-            state_ttl=int(kernel.settings.get("auth.oauth_state_ttl", 600)),
-            cache_seconds=int(kernel.settings.get("auth.oidc_cache_seconds", 3600)),
-        ))
-    return providers
+    return LocalPasswordProvider(auth.users, auth.passwords)
+
+
+def _oidc(name, kernel):
+    return OIDCProvider(
+        name, config.enabled_oidc(kernel.settings)[name], kernel.storage,
+        state_ttl=int(kernel.settings.get("auth.oauth_state_ttl", 600)),
+        cache_seconds=int(kernel.settings.get("auth.oidc_cache_seconds", 3600)),
+    )
 
 
 @hookimpl

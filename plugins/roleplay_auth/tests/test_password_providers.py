@@ -32,8 +32,8 @@ class DirectoryPlugin:
     name = "directory"
 
     @hookimpl
-    def register_auth_providers(self, kernel):
-        return [Directory()]
+    def register_auth_providers(self):
+        return {"directory": lambda kernel: Directory()}
 
 
 def test_a_plugin_password_provider_signs_in_creates_and_links_accounts():
