@@ -14,7 +14,7 @@ from .errors import FieldError, Problem, validation_problem
 from .hookspecs import hookimpl, hookspec
 from .identity import AuthProvider, ExternalIdentity
 from .judging import JudgePrompt, build_judge_prompt, estimate_tokens, speaker
-from .kernel import SERVICE_RESTART, Kernel, SettingsError, maybe_await, reconnect_frame
+from .kernel import SERVICE_RESTART, Kernel, PluginState, SettingsError, maybe_await, reconnect_frame
 from .live import (
     AudioChunk,
     GoAway,
@@ -120,6 +120,7 @@ __all__ = [
     "NotSupported",
     "PluginError",
     "PluginInfo",
+    "PluginState",
     "PreconditionFailed",
     "Principal",
     "Problem",

@@ -8,8 +8,9 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pluggy
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -45,6 +46,23 @@ def reconnect_frame() -> dict[str, Any]:
             "detail": "This server is restarting. Connect again; any server continues this session."}
 
 
+T = TypeVar("T")
+
+
+class PluginState(SimpleNamespace):
+    """One plugin's own objects for the life of one kernel: services, caches, running tasks.
+
+    Get it with ``kernel.state("myplugin")``. Two kernels in one process (two apps in a test)
+    never share it, and it goes with its kernel: no module-level dictionary keyed by kernel.
+    """
+
+    def setdefault(self, name: str, factory: Callable[[], T]) -> T:
+        """The attribute ``name``, made with ``factory()`` the first time it is asked for."""
+        if name not in self.__dict__:
+            setattr(self, name, factory())
+        return getattr(self, name)
+
+
 class Kernel:
     """Everything a plugin needs, reachable as ``request.app.state.kernel``.
 
@@ -77,6 +95,7 @@ class Kernel:
         self._sockets = 0
         #: Plugins that failed to start in development, with the cause; their routes answer 503.
         self.failed_plugins: dict[str, str] = {}
+        self._states: dict[str, PluginState] = {}
 
     # -- construction -------------------------------------------------------
 
@@ -155,6 +174,15 @@ class Kernel:
         impls = getattr(self.hook, hook_name).get_hookimpls()  # pluggy calls these last to first
         for impl in impls if reverse else reversed(impls):
             yield impl.plugin_name, _bound(impl, {"kernel": self})
+
+    def state(self, plugin: str) -> PluginState:
+        """``plugin``'s own :class:`PluginState` on this kernel (empty at first, the same object after).
+
+        Name it after the plugin (its entry-point name): ``kernel.state("chat")``.
+        """
+        if plugin not in self._states:
+            self._states[plugin] = PluginState()
+        return self._states[plugin]
 
     def plugin_info(self, name: str) -> PluginInfo | None:
         return next((info for info in self.plugins if info.name == name), None)

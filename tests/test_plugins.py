@@ -472,3 +472,39 @@ def test_the_cli_and_the_kernel_see_the_same_plugins(greeter):
     assert kernel.plugin_info("greeter").status == "disabled in settings"
     assert [name for name, _ in on.list_name_plugin()] == [info.name for info in Kernel.create(
         env="development", overrides={"storage.backend": "memory"}).plugins if info.enabled]
+
+
+def test_each_plugin_has_its_own_state_per_kernel():
+    first, second = make_kernel(load_entry_points=False), make_kernel(load_entry_points=False)
+    made = []
+    service = first.state("mine").setdefault("service", lambda: made.append(1) or object())
+    assert first.state("mine").setdefault("service", lambda: made.append(2) or object()) is service
+    assert made == [1] and first.state("mine") is first.state("mine")
+    assert not hasattr(first.state("other"), "service")  # another plugin's namespace
+    assert not hasattr(second.state("mine"), "service")  # another kernel's
+    first.state("mine").counter = 3
+    assert vars(first.state("mine")) == {"service": service, "counter": 3}
+
+
+def test_no_module_keeps_state_keyed_by_kernel():
+    """Per-kernel state lives in ``kernel.state(plugin)``, not in module-level weak dictionaries."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = [str(path.relative_to(root)) for path in [*root.glob("roleplay_core/**/*.py"),
+                                                          *root.glob("plugins/*/roleplay_*/**/*.py")]
+                 if "WeakKeyDictionary" in path.read_text()]
+    assert offenders == []
+
+
+def test_two_apps_in_one_process_keep_their_plugins_apart():
+    """roleplay_auth's service is per kernel: users registered on one app do not exist on the other."""
+    pytest.importorskip("roleplay_auth")
+    from roleplay_core.testing import make_app
+
+    password = "a long enough password 1"
+    with TestClient(make_app()) as one, TestClient(make_app()) as two:
+        body = {"email": "kim@example.com", "password": password, "display_name": "Kim"}
+        assert one.post("/auth/register", json=body).status_code == 201
+        assert two.post("/auth/login", json={"email": "kim@example.com", "password": password}).status_code == 401
+        assert one.app.state.kernel.state("auth").service is not two.app.state.kernel.state("auth").service

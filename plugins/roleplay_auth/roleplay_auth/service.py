@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any
 
 import attrs
@@ -17,15 +16,10 @@ from .refresh import RefreshTokens
 from .throttle import RateLimit, Throttle
 from .users import EmailTaken, Identity, IdentityTaken, User, UserStore, identity_id, new_user_id, now_iso
 
-_services: weakref.WeakKeyDictionary[Kernel, AuthService] = weakref.WeakKeyDictionary()
-
 
 def service(kernel: Kernel) -> AuthService:
-    """The kernel's auth service (built once per kernel; it holds no per-user state)."""
-    found = _services.get(kernel)
-    if found is None:
-        found = _services[kernel] = AuthService(kernel)
-    return found
+    """The kernel's auth service (built once per kernel, kept in ``kernel.state("auth")``; no per-user state)."""
+    return kernel.state("auth").setdefault("service", lambda: AuthService(kernel))
 
 
 class AuthService:

@@ -43,7 +43,6 @@ import logging
 import secrets
 import time
 import uuid
-import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -268,8 +267,12 @@ async def load_session(kernel: Any, session_id: str) -> SessionRecord:
     return (await load_record(kernel, session_id))[0]
 
 
-_SCRIPT_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[str, tuple[Script, str | None]]] = weakref.WeakKeyDictionary()
 _SCRIPT_CACHE_SIZE = 256
+
+
+def _script_cache(kernel: Any) -> OrderedDict[str, tuple[Script, str | None]]:
+    """Scripts as practised, by session id, most recent last (in ``kernel.state("chat")``)."""
+    return kernel.state("chat").setdefault("scripts", OrderedDict)
 
 
 async def load_script(kernel: Any, session_id: str) -> Script:
@@ -278,7 +281,7 @@ async def load_script(kernel: Any, session_id: str) -> Script:
 
 
 async def load_script_version(kernel: Any, session_id: str) -> tuple[Script, str | None]:
-    cache = _SCRIPT_CACHE.setdefault(kernel.storage, OrderedDict())
+    cache = _script_cache(kernel)
     hit = cache.get(session_id)
     if hit is not None:
         cache.move_to_end(session_id)
@@ -642,9 +645,7 @@ async def delete_session(kernel: Any, session_id: str) -> None:
         await kernel.storage.delete(index_key(record.user_id, session_id))
     except NotFound:
         pass
-    cache = _SCRIPT_CACHE.get(kernel.storage)
-    if cache is not None:
-        cache.pop(session_id, None)
+    _script_cache(kernel).pop(session_id, None)
 
 
 async def delete_user_data(kernel: Any, user_id: str) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,13 +49,10 @@ logger = logging.getLogger("roleplay.chat")
 
 Emit = Callable[[str, Any], Awaitable[None]]
 
-_running: weakref.WeakKeyDictionary[Any, set[asyncio.Task]] = weakref.WeakKeyDictionary()
-
-
 def detach(kernel: Any, coro: Awaitable[Any]) -> asyncio.Task:
     """Run ``coro`` in a task that outlives a cancelled request; :func:`drain` waits for it at shutdown."""
     task = asyncio.ensure_future(coro)
-    tasks = _running.setdefault(kernel, set())
+    tasks: set[asyncio.Task] = kernel.state("chat").setdefault("running", set)
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     return task
@@ -64,7 +60,7 @@ def detach(kernel: Any, coro: Awaitable[Any]) -> asyncio.Task:
 
 async def drain(kernel: Any, seconds: float) -> None:
     """Let replies still being written finish (at most ``seconds``) before storage closes."""
-    tasks = list(_running.get(kernel, ()))
+    tasks = list(kernel.state("chat").setdefault("running", set))
     if tasks:
         await asyncio.wait(tasks, timeout=seconds)
 
