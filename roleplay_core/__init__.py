@@ -77,11 +77,11 @@ from .security import (
     requires_role,
     requires_user,
 )
-from .serialization import JSON, converter, parse_body, query_int, read_json, structure, unstructure
+from .serialization import JSON, converter, loads_json, parse_body, query_int, read_json, structure, unstructure
 from .settings import Settings
 from .storage import Event, EventLog, NotFound, PreconditionFailed, Storage, StorageError
 from .tokens import InvalidToken, TokenService
-from .transcript import Transcript, TranscriptMessage
+from .transcript import CHARACTER, LEARNER, Transcript, TranscriptMessage
 
 __all__ = [
     "ANONYMOUS",
@@ -89,6 +89,7 @@ __all__ = [
     "AudioChunk",
     "AuthProvider",
     "Beat",
+    "CHARACTER",
     "Character",
     "Check",
     "Criterion",
@@ -110,6 +111,7 @@ __all__ = [
     "Judgement",
     "Kernel",
     "LANGUAGE_TAG",
+    "LEARNER",
     "LiveEvent",
     "LiveRequest",
     "LiveSession",
@@ -169,6 +171,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "language_matches",
+    "loads_json",
     "maybe_await",
     "parse_body",
     "query_int",

@@ -195,7 +195,7 @@ class Kernel:
         routes: list[BaseRoute] = []
         for name, register in self.each_plugin("register_routes"):
             result = register()
-            prefix = (self.settings.get(f"plugins.{name}.prefix") or "").rstrip("/")
+            prefix = self.settings.plugin_prefix(name)
             if prefix and not prefix.startswith("/"):
                 raise SettingsError(f"plugins.{name}.prefix must start with '/': {prefix!r}")
             info = self.plugin_info(name)

@@ -8,8 +8,9 @@ from typing import Any
 import attrs
 
 from roleplay_core import EventLog, ExternalIdentity, Kernel, Problem
+from roleplay_core.text import CONTROL
 
-from .bodies import CONTROL, INVISIBLE, MAX_NAME
+from .bodies import INVISIBLE, MAX_NAME
 from .config import enabled_oidc
 from .passwords import Passwords, policy_problems
 from .refresh import RefreshTokens
@@ -52,7 +53,7 @@ class AuthService:
 
     @property
     def prefix(self) -> str:
-        return (self.settings.get("plugins.auth.prefix") or "").rstrip("/")
+        return self.settings.plugin_prefix("auth")
 
     def callback_url(self, provider: str) -> str:
         base = (self.settings.get("auth.oauth_redirect_base") or "").rstrip("/")

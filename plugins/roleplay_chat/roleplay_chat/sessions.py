@@ -50,6 +50,8 @@ from typing import Any
 import attrs
 
 from roleplay_core import (
+    CHARACTER,
+    LEARNER,
     SLUG,
     EventLog,
     NotFound,
@@ -62,12 +64,10 @@ from roleplay_core import (
     script_from_dict,
     script_to_dict,
 )
-from roleplay_core.storage import key_segment
+from roleplay_core.storage import key_segment, time_ordered_id
 
 logger = logging.getLogger("roleplay.chat")
 
-LEARNER = "learner"
-CHARACTER = "character"
 ROLES = (LEARNER, CHARACTER)
 ACTIVE = "active"
 ENDED = "ended"
@@ -193,7 +193,7 @@ def event_log(kernel: Any, session_id: str) -> EventLog:
 
 def new_session_id() -> str:
     """Time-ordered (milliseconds, hex) then random: listings sort oldest to newest."""
-    return f"{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+    return time_ordered_id(6)
 
 
 def valid_session_id(session_id: str) -> bool:

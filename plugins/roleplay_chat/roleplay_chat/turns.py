@@ -40,10 +40,10 @@ from roleplay_core import (
     TranscriptMessage,
     validation_problem,
 )
+from roleplay_core.text import control_character
 
 from . import limits, sessions
 from .sessions import ACTIVE, CHARACTER, LEARNER, SessionRecord
-from .text import control_characters
 
 logger = logging.getLogger("roleplay.chat")
 
@@ -164,7 +164,7 @@ async def _release_quietly(kernel: Any, record: SessionRecord, heartbeat: sessio
 
 def check_text(said: str) -> None:
     """Refuse (422 naming ``text``) learner text holding control characters other than tab and newlines."""
-    found = control_characters(said)
+    found = control_character(said)
     if found is not None:
         raise validation_problem([FieldError("text", f"must not contain control characters (found {found})")])
 

@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from roleplay_core import (
+    LEARNER,
     SERVICE_RESTART,
     WS_BAD_FRAME,
     WS_CONFLICT,
@@ -65,10 +66,11 @@ from roleplay_core import (
     reconnect_frame,
 )
 from roleplay_core.storage import key_segment
+from roleplay_core.text import control_character
 
 from . import audio, limits, sessions, turns
 from .config import VOICE_DEFAULTS
-from .text import control_characters, parse_frame
+from .text import parse_frame
 
 logger = logging.getLogger("roleplay.chat.voice")
 
@@ -409,7 +411,7 @@ class Call:
         if not isinstance(text, str) or not text.strip():
             raise BadFrame('a text frame needs "text", a non-blank string', "text")
         limit = int(self.kernel.settings.get("chat.limits.message_chars", 2000))
-        found = control_characters(text)
+        found = control_character(text)
         if found is not None:  # refused like a typed chat message: nothing stored, the call goes on
             await self.send_json({"type": "error", "status": 422, "code": "validation", "field": "text",
                                   "detail": f"text: must not contain control characters (found {found})"})
@@ -425,7 +427,7 @@ class Call:
                                   "detail": problem.detail or ""})
             return
         # Typed during a call: stored as a typed learner message, answered by voice.
-        await self.records.put(("learner", text.strip(), None, False, False))
+        await self.records.put((LEARNER, text.strip(), None, False, False))
         await self.live.send_text(text.strip())
 
     async def pump_upstream(self) -> None:
@@ -477,7 +479,7 @@ class Call:
                 await self.send_json({"type": "resumed", "reconnects": event.reconnects})
 
     async def on_final(self, event: TranscriptFinal) -> None:
-        if event.role == "learner":
+        if event.role == LEARNER:
             duration, self.learner_ms = event.duration_ms or round(self.learner_ms), 0.0
         else:
             duration, self.character_ms = event.duration_ms or round(self.character_ms), 0.0
@@ -504,7 +506,7 @@ class Call:
                 message = await sessions.append_turn(self.kernel, self.session_id, role=role, text=text,
                                                      voice=voice, duration_ms=duration)
                 self.last_seq = message.seq
-                if role == "learner" and voice and self.keep_audio and self.kept:
+                if role == LEARNER and voice and self.keep_audio and self.kept:
                     await self.keep(message.seq)
                 await self.send_json({"type": "transcript", "role": role, "text": text, "final": True,
                                       "seq": message.seq, "voice": voice, "duration_ms": duration,

@@ -10,9 +10,16 @@ from collections.abc import Iterable
 
 from google.genai import types
 
-from roleplay_core import Character, JudgePrompt, JudgeRequest, Script, TranscriptMessage, build_judge_prompt, speaker
-
-LEARNER = "learner"
+from roleplay_core import (
+    LEARNER,
+    Character,
+    JudgePrompt,
+    JudgeRequest,
+    Script,
+    TranscriptMessage,
+    build_judge_prompt,
+    speaker,
+)
 
 
 def _lines(*parts: str) -> str:
