@@ -149,6 +149,20 @@ def get_transcript(kernel: Kernel, session_id: str) -> Awaitable[Transcript | No
 
 
 @hookspec
+def authenticate_request(kernel: Kernel, token: str) -> Awaitable[Principal | None] | Principal | None:
+    """Return the :class:`roleplay_core.Principal` that ``token`` stands for, or ``None`` if it is not yours.
+
+    Consulted only after the kernel's own JWT check refused ``token``: the value of
+    ``Authorization: Bearer <token>`` or of an ``X-API-Key`` header on HTTP, or the
+    ``token`` of a WebSocket's ``{"type": "auth"}`` frame. So a request with a kernel
+    token costs nothing more, and an anonymous one (no credential) calls no hook. Answer
+    ``None`` at once for tokens that are not yours (look at a prefix before any I/O: this
+    runs on every such request) and cache what you verified. The first principal in hook
+    order wins. May return an awaitable. ``roleplay_auth`` answers for its API keys (``rp_...``).
+    """
+
+
+@hookspec
 def check_principal(kernel: Kernel, principal: Principal) -> Awaitable[str | None] | str | None:
     """Return ``None`` while ``principal``'s account is in good standing, else a short reason.
 

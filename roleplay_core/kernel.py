@@ -19,6 +19,7 @@ from .catalog import ScriptCatalog, load_pack_paths
 from .identity import AuthProvider
 from .models import ModelProvider
 from .plugins import PluginError, PluginInfo, bootstrap
+from .principal import Principal
 from .settings import Settings
 from .storage import Storage
 from .tokens import TokenService
@@ -154,6 +155,16 @@ class Kernel:
         so an async implementation that finds nothing does not hide the others.
         """
         return await _first(self.hook.get_transcript(kernel=self, session_id=session_id), lambda found: found is not None)
+
+    async def authenticate(self, token: str) -> Any:
+        """The principal a plugin's ``authenticate_request`` hook finds for ``token``, or ``None``.
+
+        For tokens the kernel's own JWT check refused (API keys, another issuer's tokens).
+        """
+        found = await _first(self.hook.authenticate_request(kernel=self, token=token), lambda p: p is not None)
+        if found is not None and not isinstance(found, Principal):
+            raise PluginError(f"authenticate_request answered {type(found).__name__}, not a Principal")
+        return found
 
     async def principal_problem(self, principal: Any) -> str | None:
         """Why ``principal`` may no longer act (from ``check_principal`` hooks), or ``None``."""

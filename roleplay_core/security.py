@@ -102,7 +102,12 @@ async def authenticate_websocket(websocket: WebSocket, minimum_role: str | None 
         message = json.loads(received["text"])
         if not isinstance(message, dict) or message.get("type") != "auth" or not isinstance(message.get("token"), str):
             raise ValueError("the first message must be {\"type\": \"auth\", \"token\": \"...\"}")
-        principal = kernel.tokens.verify(message["token"])
+        try:
+            principal = kernel.tokens.verify(message["token"])
+        except InvalidToken:
+            principal = await kernel.authenticate(message["token"])  # an API key, another issuer's token
+            if principal is None:
+                raise
     except TimeoutError:
         await _close(websocket, WS_UNAUTHORIZED, "authentication timed out")
         return None
@@ -248,7 +253,9 @@ class SocketAuth:
         try:
             principal = self.kernel.tokens.verify(token)
         except InvalidToken as exc:
-            raise SocketClosed(WS_UNAUTHORIZED, "bad_auth", f"authentication failed: {exc}") from None
+            principal = await self.kernel.authenticate(token)  # an API key, as the first frame may be
+            if principal is None:
+                raise SocketClosed(WS_UNAUTHORIZED, "bad_auth", f"authentication failed: {exc}") from None
         if principal.id != self.principal.id:
             raise SocketClosed(WS_FORBIDDEN, "bad_auth", "the new token is for another user")
         reason = await self.kernel.principal_problem(principal)

@@ -47,6 +47,8 @@ HOMES = {
     "roleplay_core.text": "tests/test_text.py",
     "roleplay_core.tokens": "tests/test_tokens.py",
     "roleplay_core.transcript": "plugins/roleplay_chat/tests/test_transcript.py",
+    "roleplay_auth.apikey_routes": "plugins/roleplay_auth/tests/test_api_keys.py",
+    "roleplay_auth.apikeys": "plugins/roleplay_auth/tests/test_api_keys.py",
     "roleplay_auth.auth_routes": "plugins/roleplay_auth/tests/test_accounts.py",
     "roleplay_auth.bodies": "plugins/roleplay_auth/tests/test_accounts.py",
     "roleplay_auth.cli": "plugins/roleplay_auth/tests/test_cli.py",

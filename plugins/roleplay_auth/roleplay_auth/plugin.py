@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 
 from roleplay_core import hookimpl
 
-from . import auth_routes, cli, config, users_routes
+from . import apikey_routes, auth_routes, cli, config, users_routes
+from .apikeys import ID_PREFIX
 from .local import LocalPasswordProvider
 from .oidc import OIDCProvider
 from .prune import prune_pending
@@ -30,7 +32,7 @@ def validate_settings(settings):
 
 @hookimpl
 def register_routes(kernel):
-    return [*auth_routes.routes(), *users_routes.routes()]
+    return [*auth_routes.routes(), *users_routes.routes(), *apikey_routes.routes()]
 
 
 @hookimpl
@@ -55,8 +57,23 @@ def _oidc(name, kernel):
 
 
 @hookimpl
+def authenticate_request(kernel, token):
+    """API keys of service accounts (``rp_...``); any other token is not ours (``None`` at once)."""
+    if not token.startswith("rp_"):
+        return None
+    return service(kernel).api_keys.principal(token)
+
+
+@hookimpl
 async def check_principal(kernel, principal):
     """Long-lived connections ask this now and then: is the account behind ``principal`` still good?"""
+    if principal.id.startswith(ID_PREFIX):
+        account = await service(kernel).api_keys.get(principal.id)
+        if account is None:
+            return "the service account no longer exists"
+        if account.revoked_at is not None:
+            return "the API key was revoked"
+        return None if account.active(time.time()) else "the API key expired"
     user = await service(kernel).users.get_user(principal.id)
     if user is None:
         return "the account no longer exists"

@@ -10,6 +10,7 @@ import attrs
 from roleplay_core import EventLog, ExternalIdentity, Kernel, Problem
 from roleplay_core.text import CONTROL
 
+from .apikeys import ApiKeys
 from .bodies import INVISIBLE, MAX_NAME
 from .config import enabled_oidc
 from .passwords import Passwords, policy_problems
@@ -36,6 +37,7 @@ class AuthService:
         self.limits = RateLimit(kernel.storage)
         self.sweeper: Any = None  # the task deleting expired OAuth sign-ins (plugin.startup)
         self.audit = EventLog(kernel.storage, "auth/audit")
+        self.api_keys = ApiKeys(kernel.storage, float(settings.get("auth.api_keys.cache_seconds", 5)))
 
     # -- settings -------------------------------------------------------------
 
