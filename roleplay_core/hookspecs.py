@@ -64,6 +64,19 @@ def settings_defaults(env: str) -> Mapping[str, Any] | None:
 
 
 @hookspec
+def settings_schema() -> Mapping[str, type] | None:
+    """Return ``{table: attrs class}``: the types of this plugin's settings tables.
+
+    The kernel structures ``settings.section(table)`` into the class with the strict
+    converter (wrong types, unknown keys and the class's validators are problems), at
+    startup and in ``roleplay check``, and reports each as ``table.key: message``
+    (``chat.page_size: expected an integer``) whichever layer set the value. Read the
+    typed value with ``kernel.typed_settings(table)``. Checks that span several keys
+    stay in ``validate_settings``.
+    """
+
+
+@hookspec
 def validate_settings(settings: Settings) -> Sequence[str] | None:
     """Return a list of problems (strings naming the key) with the effective ``settings``.
 

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from .catalog import ScriptCatalog, load_pack_paths
 from .identity import AuthProvider
 from .models import ModelProvider
-from .plugins import PluginError, PluginInfo, bootstrap
+from .plugins import PluginError, PluginInfo, bootstrap, typed_problems
 from .principal import Principal
 from .settings import Settings
 from .storage import Storage
@@ -97,6 +97,7 @@ class Kernel:
         #: Plugins that failed to start in development, with the cause; their routes answer 503.
         self.failed_plugins: dict[str, str] = {}
         self._states: dict[str, PluginState] = {}
+        self._typed: dict[str, Any] = {}
 
     # -- construction -------------------------------------------------------
 
@@ -185,6 +186,24 @@ class Kernel:
         impls = getattr(self.hook, hook_name).get_hookimpls()  # pluggy calls these last to first
         for impl in impls if reverse else reversed(impls):
             yield impl.plugin_name, _bound(impl, {"kernel": self})
+
+    def typed_settings(self, table: str) -> Any:
+        """The ``table`` settings as the attrs class a plugin declared (``settings_schema``), made once.
+
+        Raises :class:`SettingsError` naming every problem when they do not fit (development
+        starts with invalid settings, logging them; the plugin reading them stops here).
+        """
+        if table not in self._typed:
+            from .serialization import converter
+
+            classes = {name: cls for schemas in self.hook.settings_schema() for name, cls in (schemas or {}).items()}
+            if table not in classes:
+                raise LookupError(f"no plugin declares a settings table {table!r}")
+            problems = typed_problems(self.settings, table, classes[table])
+            if problems:
+                raise SettingsError("; ".join(problems))
+            self._typed[table] = converter.structure(self.settings.section(table), classes[table])
+        return self._typed[table]
 
     def state(self, plugin: str) -> PluginState:
         """``plugin``'s own :class:`PluginState` on this kernel (empty at first, the same object after).

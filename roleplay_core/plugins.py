@@ -170,11 +170,27 @@ def bootstrap(
 
 
 def validate(settings: Settings, pm: pluggy.PluginManager) -> list[str]:
-    """The kernel's problems with ``settings`` and every plugin's (``validate_settings``)."""
+    """The kernel's problems with ``settings``, every typed table's (``settings_schema``) and every
+    plugin's own (``validate_settings``)."""
     problems = kernel_problems(settings)
+    for schemas in pm.hook.settings_schema():
+        for table, cls in (schemas or {}).items():
+            problems.extend(typed_problems(settings, table, cls))
     for found in pm.hook.validate_settings(settings=settings):
         problems.extend(found or [])
     return problems
+
+
+def typed_problems(settings: Settings, table: str, cls: type) -> list[str]:
+    """``table.key: message`` for each way ``settings.section(table)`` does not fit ``cls``."""
+    from .serialization import converter, field_errors
+
+    try:
+        converter.structure(settings.section(table), cls)
+    except Exception as exc:  # cattrs' grouped errors, or a validator's ValueError/TypeError
+        return [f"{table}.{error.field}: {error.message}" if error.field != "$" else f"{table}: {error.message}"
+                for error in field_errors(exc)]
+    return []
 
 
 def _version() -> str | None:
