@@ -94,7 +94,7 @@ def test_a_plugin_token_authenticates_a_websocket():
         with client.websocket_connect("/socket") as ws:
             ws.send_json({"type": "auth", "token": "nobody"})
             frame = ws.receive_json()  # the kernel's error frame, then the close
-            assert frame["code"] == 4401 and "authentication failed" in frame["message"], frame
+            assert frame["code"] == "bad_auth" and "authentication failed" in frame["detail"], frame
             assert ws.receive()["code"] == 4401
 
 

@@ -121,7 +121,7 @@ def test_the_first_frame_is_limited_before_it_is_parsed():
         with client.websocket_connect(f"/chat/sessions/{sid}/ws") as ws:
             ws.send_text(json.dumps({"type": "auth", "token": "x" * 16_384}))
             frame, code = closed(ws)
-            assert code == 1009 and "4096 bytes" in frame["message"]
+            assert code == 1009 and "4096 bytes" in frame["detail"] and frame["code"] == "frame_too_big"
         # a real token is far below the limit
         with chat_socket(client, auth_headers(app, "alice")["Authorization"][7:], sid):
             pass
