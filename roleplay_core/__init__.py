@@ -1,6 +1,11 @@
 """Roleplay's kernel: a small Starlette core that plugins extend through pluggy hooks.
 
-The names below are the public API plugins may rely on.
+The names in ``__all__`` are the public API plugins may rely on, together with the
+``__all__`` of the public submodules :mod:`roleplay_core.storage` (backends),
+:mod:`roleplay_core.text` (words, sentences, concepts) and :mod:`roleplay_core.testing`
+(test helpers). Every other module is internal: a plugin that imports from it breaks
+without notice (``tests/test_public_api.py`` keeps the shipped plugins to this rule, and
+docs/plugins.md lists exactly these names).
 """
 
 from .app import create_app
@@ -8,8 +13,8 @@ from .catalog import PublishedScript, ScriptCatalog, language_matches
 from .errors import FieldError, Problem, validation_problem
 from .hookspecs import hookimpl, hookspec
 from .identity import AuthProvider, ExternalIdentity
-from .judging import JudgePrompt, build_judge_prompt, estimate_tokens
-from .kernel import SERVICE_RESTART, Kernel, SettingsError, maybe_await, reconnect_frame
+from .judging import JudgePrompt, build_judge_prompt, estimate_tokens, speaker
+from .kernel import SERVICE_RESTART, Kernel, PluginState, SettingsError, maybe_await, reconnect_frame
 from .live import (
     AudioChunk,
     GoAway,
@@ -39,6 +44,10 @@ from .plugins import PluginError, PluginInfo
 from .principal import ANONYMOUS, ROLES, Anonymous, Principal
 from .prompting import character_instruction, history_text, is_own_line, scene_text, turn_text
 from .script import (
+    LANGUAGE_TAG,
+    MOOD_MAX,
+    MOOD_MIN,
+    SLUG,
     Beat,
     Character,
     Check,
@@ -51,20 +60,37 @@ from .script import (
     script_from_dict,
     script_to_dict,
 )
-from .security import authenticate_websocket, current_principal, requires_role, requires_user
-from .serialization import JSON, converter, parse_body, query_int, read_json, structure, unstructure
+from .script_limits import FIELD_CHARS, check_script_limits, script_limit_errors
+from .security import (
+    WS_BAD_FRAME,
+    WS_CONFLICT,
+    WS_FORBIDDEN,
+    WS_NOT_FOUND,
+    WS_TOO_BIG,
+    WS_TOO_MANY,
+    WS_UNAUTHORIZED,
+    WS_UNAVAILABLE,
+    SocketAuth,
+    SocketClosed,
+    authenticate_websocket,
+    close_reason,
+    current_principal,
+    requires_role,
+    requires_user,
+)
+from .serialization import JSON, converter, loads_json, parse_body, query_int, read_json, structure, unstructure
 from .settings import Settings
 from .storage import Event, EventLog, NotFound, PreconditionFailed, Storage, StorageError
 from .tokens import InvalidToken, TokenService
-from .transcript import Transcript, TranscriptMessage
+from .transcript import CHARACTER, LEARNER, Transcript, TranscriptMessage
 
 __all__ = [
     "ANONYMOUS",
-    "ROLES",
     "Anonymous",
     "AudioChunk",
     "AuthProvider",
     "Beat",
+    "CHARACTER",
     "Character",
     "Check",
     "Criterion",
@@ -74,6 +100,7 @@ __all__ = [
     "EventLog",
     "Evidence",
     "ExternalIdentity",
+    "FIELD_CHARS",
     "Fallback",
     "FieldError",
     "GoAway",
@@ -84,32 +111,40 @@ __all__ = [
     "JudgeRequest",
     "Judgement",
     "Kernel",
-    "SERVICE_RESTART",
-    "reconnect_frame",
+    "LANGUAGE_TAG",
+    "LEARNER",
     "LiveEvent",
     "LiveRequest",
     "LiveSession",
+    "MOOD_MAX",
+    "MOOD_MIN",
     "ModelProvider",
     "NotFound",
     "NotSupported",
     "PluginError",
     "PluginInfo",
+    "PluginState",
     "PreconditionFailed",
     "Principal",
     "Problem",
     "ProviderError",
     "PublishedScript",
+    "ROLES",
     "Reply",
     "ReplyDelta",
     "ReplyRequest",
     "Rubric",
     "RuleFinding",
+    "SERVICE_RESTART",
+    "SLUG",
     "Script",
     "ScriptCatalog",
     "ScriptedPlay",
     "SessionResumed",
     "Settings",
     "SettingsError",
+    "SocketAuth",
+    "SocketClosed",
     "Storage",
     "StorageError",
     "TokenService",
@@ -118,9 +153,19 @@ __all__ = [
     "TranscriptFinal",
     "TranscriptMessage",
     "TurnComplete",
+    "WS_BAD_FRAME",
+    "WS_CONFLICT",
+    "WS_FORBIDDEN",
+    "WS_NOT_FOUND",
+    "WS_TOO_BIG",
+    "WS_TOO_MANY",
+    "WS_UNAUTHORIZED",
+    "WS_UNAVAILABLE",
     "authenticate_websocket",
     "build_judge_prompt",
     "character_instruction",
+    "check_script_limits",
+    "close_reason",
     "converter",
     "create_app",
     "current_principal",
@@ -130,15 +175,19 @@ __all__ = [
     "hookspec",
     "is_own_line",
     "language_matches",
+    "loads_json",
     "maybe_await",
     "parse_body",
     "query_int",
     "read_json",
+    "reconnect_frame",
     "requires_role",
     "requires_user",
     "scene_text",
     "script_from_dict",
+    "script_limit_errors",
     "script_to_dict",
+    "speaker",
     "structure",
     "turn_text",
     "unstructure",

@@ -82,6 +82,7 @@ def create_app(
         Middleware(
             KernelMiddleware,
             tokens=lambda: kernel.tokens,
+            authenticate=kernel.authenticate,
             max_bytes=int(settings.get("server.max_body_bytes", 1_048_576)),
             cors={
                 "allow_origins": list(cors.get("allow_origins") or []),

@@ -13,8 +13,8 @@ import os
 import sys
 from typing import Any
 
-from .kernel import Kernel, SettingsError, maybe_await, validate
-from .plugins import PluginError, new_plugin_manager
+from .kernel import Kernel, SettingsError, maybe_await
+from .plugins import PluginError, bootstrap
 from .settings import secret_source, uses_development_secret
 
 
@@ -80,18 +80,12 @@ def build_parser(env: str | None = None, overrides: dict[str, Any] | None = None
 
 
 def _command_plugin_manager(env: str | None, overrides: dict[str, Any]):
-    from . import builtin
-    from .plugins import discover
-    from .settings import build_settings, current_env, load_layers
-
-    pm = new_plugin_manager()
-    pm.register(builtin, name="core")
     try:
-        env = current_env(env)
-        discover(pm, build_settings(env, layers=load_layers(env), overrides=overrides), strict=False)
+        return bootstrap(env=env, overrides=overrides, strict=False).pm
     except Exception as exc:  # the command that needs the plugin reports it properly
         print(f"roleplay: warning: {exc}", file=sys.stderr)
-    return pm
+        # The kernel's own commands, from no file and no plugin, so that they still parse and report.
+        return bootstrap(env="development", load_entry_points=False, settings_files=[], strict=False).pm
 
 
 def _hoist_global_options(argv: list[str]) -> list[str]:
@@ -278,21 +272,11 @@ def cmd_settings(args: argparse.Namespace, kernel: Kernel) -> int:
 
 
 def cmd_check(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
-    from . import builtin
-    from .plugins import discover
-    from .settings import build_settings, current_env, load_layers
+    from .settings import current_env
 
     env = current_env(args.env)
     try:
-        layers = load_layers(env)
-        pm = new_plugin_manager()
-        pm.register(builtin, name="core")
-        preliminary = build_settings(env, layers=layers, overrides=overrides)
-        discover(pm, preliminary, strict=True)
-        pm.check_pending()
-        defaults = [d for d in pm.hook.settings_defaults(env=env) if d]
-        settings = build_settings(env, layers=layers, plugin_defaults=list(reversed(defaults)), overrides=overrides)
-        problems = validate(settings, pm)
+        problems = bootstrap(env=env, overrides=overrides, strict=True).problems
     except Exception as exc:
         print(f"{env}: cannot load: {exc}", file=sys.stderr)
         return 2

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pluggy
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from . import builtin
 from .catalog import ScriptCatalog, load_pack_paths
 from .identity import AuthProvider
 from .models import ModelProvider
-from .plugins import PluginError, PluginInfo, discover, hooks_of, new_plugin_manager, register_extra
-from .settings import Settings, build_settings, current_env, kernel_problems, load_layers
+from .plugins import PluginError, PluginInfo, bootstrap, typed_problems
+from .principal import Principal
+from .settings import Settings
 from .storage import Storage
 from .tokens import TokenService
 
@@ -45,6 +47,23 @@ def reconnect_frame() -> dict[str, Any]:
             "detail": "This server is restarting. Connect again; any server continues this session."}
 
 
+T = TypeVar("T")
+
+
+class PluginState(SimpleNamespace):
+    """One plugin's own objects for the life of one kernel: services, caches, running tasks.
+
+    Get it with ``kernel.state("myplugin")``. Two kernels in one process (two apps in a test)
+    never share it, and it goes with its kernel: no module-level dictionary keyed by kernel.
+    """
+
+    def setdefault(self, name: str, factory: Callable[[], T]) -> T:
+        """The attribute ``name``, made with ``factory()`` the first time it is asked for."""
+        if name not in self.__dict__:
+            setattr(self, name, factory())
+        return getattr(self, name)
+
+
 class Kernel:
     """Everything a plugin needs, reachable as ``request.app.state.kernel``.
 
@@ -62,11 +81,11 @@ class Kernel:
         except (ValueError, OSError) as exc:
             raise SettingsError(f"security: {exc}") from exc
         self.storage_backends: dict[str, Any] = {}
-        for backends in self.hook.register_storage_backends():
+        for backends in self.hook.register_storage_backends(kernel=self):
             self.storage_backends.update(backends or {})
         self.storage: Storage = self._make_storage()
         self.model_factories: dict[str, Any] = {}
-        for factories in self.hook.register_model_providers():
+        for factories in self.hook.register_model_providers(kernel=self):
             self.model_factories.update(factories or {})
         self._models: dict[str, ModelProvider] = {}
         self.catalog = ScriptCatalog(self.storage)
@@ -77,6 +96,8 @@ class Kernel:
         self._sockets = 0
         #: Plugins that failed to start in development, with the cause; their routes answer 503.
         self.failed_plugins: dict[str, str] = {}
+        self._states: dict[str, PluginState] = {}
+        self._typed: dict[str, Any] = {}
 
     # -- construction -------------------------------------------------------
 
@@ -95,30 +116,14 @@ class Kernel:
         ``overrides`` are dotted keys (``{"storage.backend": "memory"}``) that win
         over every layer; ``plugins`` are extra plugin objects (tests).
         """
-        env = current_env(env)
-        layers = load_layers(env, settings_files)
-        preliminary = build_settings(env, layers=layers, overrides=overrides)
-        strict = env != "development"
-        pm = new_plugin_manager()
-        pm.register(builtin, name="core")
-        infos = [PluginInfo(name="core", distribution="roleplay-core", version=_version())]
-        infos += discover(pm, preliminary, strict=strict, load_entry_points=load_entry_points)
-        infos += register_extra(pm, list(plugins))
-        try:
-            pm.check_pending()  # a misspelt hook implementation fails here, loudly
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(str(exc)) from exc
-        defaults = [d for d in pm.hook.settings_defaults(env=env) if d]
-        settings = build_settings(env, layers=layers, plugin_defaults=list(reversed(defaults)), overrides=overrides)
-        problems = validate(settings, pm)
-        if problems:
-            message = f"settings are not valid for {env}:\n  - " + "\n  - ".join(problems)
-            if strict:
+        found = bootstrap(env=env, overrides=overrides, plugins=plugins, load_entry_points=load_entry_points,
+                          settings_files=settings_files)
+        if found.problems:
+            message = f"settings are not valid for {found.env}:\n  - " + "\n  - ".join(found.problems)
+            if found.strict:
                 raise SettingsError(message)
             logger.warning(message)
-        for info in infos:
-            info.hooks = hooks_of(pm, info.name)
-        return cls(settings, pm, infos)
+        return cls(found.settings, found.pm, found.plugins)
 
     def _make_storage(self) -> Storage:
         backend = self.settings.get("storage.backend", "file")
@@ -147,31 +152,67 @@ class Kernel:
     async def transcript(self, session_id: str) -> Any:
         """The :class:`~roleplay_core.Transcript` of ``session_id`` from whichever plugin owns it, or ``None``.
 
-        Asks each ``get_transcript`` implementation in turn and awaits its answer,
-        so an async implementation that finds nothing does not hide the others
-        (calling the first-result hook directly would stop at its coroutine).
+        Calls the ``get_transcript`` hook once and awaits the answers in hook order,
+        so an async implementation that finds nothing does not hide the others.
         """
-        for impl in self.hook.get_transcript.get_hookimpls()[::-1]:
-            kwargs = {"kernel": self, "session_id": session_id}
-            found = await maybe_await(impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
-            if found is not None:
-                return found
-        return None
+        return await _first(self.hook.get_transcript(kernel=self, session_id=session_id), lambda found: found is not None)
+
+    async def authenticate(self, token: str) -> Any:
+        """The principal a plugin's ``authenticate_request`` hook finds for ``token``, or ``None``.
+
+        For tokens the kernel's own JWT check refused (API keys, another issuer's tokens).
+        """
+        found = await _first(self.hook.authenticate_request(kernel=self, token=token), lambda p: p is not None)
+        if found is not None and not isinstance(found, Principal):
+            raise PluginError(f"authenticate_request answered {type(found).__name__}, not a Principal")
+        return found
 
     async def principal_problem(self, principal: Any) -> str | None:
         """Why ``principal`` may no longer act (from ``check_principal`` hooks), or ``None``."""
-        for impl in self.hook.check_principal.get_hookimpls()[::-1]:
-            kwargs = {"kernel": self, "principal": principal}
-            found = await maybe_await(impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
-            if found:
-                return str(found)
-        return None
+        found = await _first(self.hook.check_principal(kernel=self, principal=principal), bool)
+        return str(found) if found else None
 
     async def user_deleted(self, user_id: str) -> None:
         """Tell every plugin (``user_deleted`` hooks) to erase what it keeps for ``user_id``."""
-        for impl in self.hook.user_deleted.get_hookimpls()[::-1]:
-            kwargs = {"kernel": self, "user_id": user_id}
-            await maybe_await(impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
+        for answer in self.hook.user_deleted(kernel=self, user_id=user_id):
+            await maybe_await(answer)
+
+    def each_plugin(self, hook_name: str, *, reverse: bool = False) -> Iterator[tuple[str, Any]]:
+        """``(plugin name, function)`` for each implementation of ``hook_name``, in hook-call order.
+
+        For the hooks the kernel must call plugin by plugin (``register_routes``, ``startup``,
+        ``shutdown``): pluggy's own order (``tryfirst``/``trylast`` included), or its reverse.
+        """
+        impls = getattr(self.hook, hook_name).get_hookimpls()  # pluggy calls these last to first
+        for impl in impls if reverse else reversed(impls):
+            yield impl.plugin_name, _bound(impl, {"kernel": self})
+
+    def typed_settings(self, table: str) -> Any:
+        """The ``table`` settings as the attrs class a plugin declared (``settings_schema``), made once.
+
+        Raises :class:`SettingsError` naming every problem when they do not fit (development
+        starts with invalid settings, logging them; the plugin reading them stops here).
+        """
+        if table not in self._typed:
+            from .serialization import converter
+
+            classes = {name: cls for schemas in self.hook.settings_schema() for name, cls in (schemas or {}).items()}
+            if table not in classes:
+                raise LookupError(f"no plugin declares a settings table {table!r}")
+            problems = typed_problems(self.settings, table, classes[table])
+            if problems:
+                raise SettingsError("; ".join(problems))
+            self._typed[table] = converter.structure(self.settings.section(table), classes[table])
+        return self._typed[table]
+
+    def state(self, plugin: str) -> PluginState:
+        """``plugin``'s own :class:`PluginState` on this kernel (empty at first, the same object after).
+
+        Name it after the plugin (its entry-point name): ``kernel.state("chat")``.
+        """
+        if plugin not in self._states:
+            self._states[plugin] = PluginState()
+        return self._states[plugin]
 
     def plugin_info(self, name: str) -> PluginInfo | None:
         return next((info for info in self.plugins if info.name == name), None)
@@ -182,10 +223,9 @@ class Kernel:
         """Every plugin's routes, prefixed as configured; refuse two plugins on one path."""
         owners: dict[str, str] = {}
         routes: list[BaseRoute] = []
-        for impl in reversed(self.hook.register_routes.get_hookimpls()):
-            name = impl.plugin_name
-            result = impl.function(**{arg: self for arg in impl.argnames if arg == "kernel"})
-            prefix = (self.settings.get(f"plugins.{name}.prefix") or "").rstrip("/")
+        for name, register in self.each_plugin("register_routes"):
+            result = register()
+            prefix = self.settings.plugin_prefix(name)
             if prefix and not prefix.startswith("/"):
                 raise SettingsError(f"plugins.{name}.prefix must start with '/': {prefix!r}")
             info = self.plugin_info(name)
@@ -232,9 +272,12 @@ class Kernel:
         if self.settings.get("packs.enabled", True):
             paths = [path for paths in self.hook.register_script_packs() for path in (paths or [])]
             self.catalog.pack_scripts = load_pack_paths(paths)
-        for providers in self.hook.register_auth_providers(kernel=self):
-            for provider in providers or []:
-                self.auth_providers[provider.name] = provider
+        for factories in self.hook.register_auth_providers(kernel=self):
+            for name, factory in (factories or {}).items():
+                provider = factory(self)
+                if provider.name != name:
+                    raise PluginError(f"the auth provider registered as {name!r} calls itself {provider.name!r}")
+                self.auth_providers[name] = provider
         self._opened = True
 
     async def start(self) -> None:
@@ -243,16 +286,16 @@ class Kernel:
             return
         await self.open()
         strict = self.settings.env != "development"
-        for impl in reversed(self.hook.startup.get_hookimpls()):
+        for name, start in self.each_plugin("startup"):
             try:
-                await maybe_await(impl.function(**{arg: self for arg in impl.argnames if arg == "kernel"}))
+                await maybe_await(start())
             except Exception as exc:
                 cause = f"failed to start: {type(exc).__name__}: {exc}"
                 if strict:
-                    raise PluginError(f"plugin {impl.plugin_name!r} {cause}") from exc
-                logger.warning("plugin %r %s; skipping it (development)", impl.plugin_name, cause, exc_info=exc)
-                self.failed_plugins[impl.plugin_name] = cause
-                info = self.plugin_info(impl.plugin_name)
+                    raise PluginError(f"plugin {name!r} {cause}") from exc
+                logger.warning("plugin %r %s; skipping it (development)", name, cause, exc_info=exc)
+                self.failed_plugins[name] = cause
+                info = self.plugin_info(name)
                 if info is not None:
                     info.status = cause
         self.started = True
@@ -295,11 +338,11 @@ class Kernel:
     async def stop(self) -> None:
         if not self._opened:
             return
-        for impl in self.hook.shutdown.get_hookimpls() if self.started else []:
+        for name, stop in self.each_plugin("shutdown", reverse=True) if self.started else []:
             try:
-                await maybe_await(impl.function(**{arg: self for arg in impl.argnames if arg == "kernel"}))
+                await maybe_await(stop())
             except Exception:
-                logger.exception("plugin %r failed to shut down", impl.plugin_name)
+                logger.exception("plugin %r failed to shut down", name)
         for model in self._models.values():
             try:
                 await model.close()
@@ -310,11 +353,29 @@ class Kernel:
         self._opened = False
 
 
-def validate(settings: Settings, pm: pluggy.PluginManager) -> list[str]:
-    problems = kernel_problems(settings)
-    for found in pm.hook.validate_settings(settings=settings):
-        problems.extend(found or [])
-    return problems
+async def _first(answers: list[Any], wanted: Any) -> Any:
+    """The first of a hook's ``answers`` (values or awaitables) that is ``wanted``, awaited in order.
+
+    Answers after it are never awaited: their coroutines are closed (also when an earlier one
+    raises), so none runs half-way and Python does not warn that one was never awaited.
+    """
+    awaited = 0
+    try:
+        for answer in answers:
+            awaited += 1
+            value = await maybe_await(answer)
+            if wanted(value):
+                return value
+        return None
+    finally:
+        for rest in answers[awaited:]:
+            if inspect.iscoroutine(rest):
+                rest.close()
+
+
+def _bound(impl: Any, available: Mapping[str, Any]) -> Any:
+    """``impl``'s function with the arguments it asks for (hook implementations take any subset)."""
+    return functools.partial(impl.function, **{arg: available[arg] for arg in impl.argnames})
 
 
 def _with_prefix(route: BaseRoute, prefix: str) -> BaseRoute:
@@ -332,12 +393,3 @@ def _with_prefix(route: BaseRoute, prefix: str) -> BaseRoute:
 
 def _route_path(route: BaseRoute) -> str:
     return getattr(route, "path", repr(route))
-
-
-def _version() -> str | None:
-    try:
-        import importlib.metadata
-
-        return importlib.metadata.version("roleplay-core")
-    except Exception:
-        return None

@@ -21,10 +21,7 @@ from collections.abc import AsyncIterator
 import attrs
 
 from .script import Character, Script
-from .transcript import TranscriptMessage
-
-LEARNER = "learner"
-CHARACTER = "character"
+from .transcript import CHARACTER, LEARNER, TranscriptMessage
 
 
 @attrs.frozen(kw_only=True)

@@ -273,3 +273,8 @@ def prepare_multiprocess(folder: str | None) -> str:
             shutil.rmtree(entry.path)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path
+
+
+#: What plugins may call: recording figures. Enabling, flushing and serving are the kernel's.
+__all__ = ["chat_turn", "evaluation", "observe_request", "plugin_start_failure", "relay_latency", "relay_stall",
+           "storage_operation", "timed_turn", "voice_call"]

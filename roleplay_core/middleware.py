@@ -18,7 +18,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -123,9 +123,12 @@ class KernelMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, tokens: Callable[[], TokenService], max_bytes: int,
-                 cors: Mapping[str, Any] | None = None, observe: Observer | None = None) -> None:
+                 cors: Mapping[str, Any] | None = None, observe: Observer | None = None,
+                 authenticate: Callable[[str], Awaitable[Principal | None]] | None = None) -> None:
         self.app = app
         self.tokens = tokens
+        #: Plugins' ``authenticate_request`` hooks, asked only for credentials the JWT check refused.
+        self.authenticate = authenticate
         self.max_bytes = max_bytes
         self.cors = CORSPolicy(**dict(cors or {}))
         self.observe = observe
@@ -138,13 +141,16 @@ class KernelMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        raw_id = origin = length = authorization = None
+        raw_id = origin = length = authorization = api_key = None
         lengths = 0
         chunked = preflight = False
         for key, value in scope.get("headers", ()):  # the one pass over the request headers
             if key == b"authorization":
                 if authorization is None:
                     authorization = value
+            elif key == b"x-api-key":
+                if api_key is None:
+                    api_key = value
             elif key == b"origin":
                 if origin is None:
                     origin = value
@@ -200,7 +206,10 @@ class KernelMiddleware:
                     try:
                         user = self.tokens().verify(token)
                     except InvalidToken as exc:
-                        user = Anonymous(str(exc))
+                        user = await self._plugin_principal(token) or Anonymous(str(exc))
+            elif api_key:
+                key = api_key.decode("latin-1").strip()
+                user = (key and await self._plugin_principal(key)) or Anonymous("the X-API-Key is not valid")
             scope["user"] = user
             scope["auth"] = None
 
@@ -216,6 +225,9 @@ class KernelMiddleware:
             if observe is not None:
                 observe(scope, status, time.perf_counter() - started)
             request_id_var.reset(context)
+
+    async def _plugin_principal(self, token: str) -> Principal | None:
+        return await self.authenticate(token) if self.authenticate is not None else None
 
     async def _counting(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app while counting the body it reads; 413 as soon as it passes the limit."""

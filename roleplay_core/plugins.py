@@ -1,16 +1,23 @@
-"""Plugin discovery: entry points in the group ``roleplay``, toggled by settings."""
+"""Plugin discovery (entry points in the group ``roleplay``, toggled by settings) and :func:`bootstrap`.
+
+:func:`bootstrap` is the one way a plugin manager is built: ``Kernel.create``, the CLI's
+command list and ``roleplay check`` all use it, so they agree on which plugins exist, in
+which order, and which settings they see.
+"""
 
 from __future__ import annotations
 
 import importlib.metadata
 import logging
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import builtin, hookspecs
+from .settings import Settings, build_settings, current_env, kernel_problems, load_layers
 
 logger = logging.getLogger("roleplay.plugins")
 ENTRY_POINT_GROUP = "roleplay"
@@ -106,3 +113,88 @@ def hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
     if plugin is None:
         return []
     return sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+
+
+@attrs.frozen
+class Bootstrap:
+    """What :func:`bootstrap` found: the plugins, their effective settings and the problems with them."""
+
+    env: str
+    settings: Settings
+    pm: pluggy.PluginManager
+    plugins: list[PluginInfo]
+    #: Every problem ``validate_settings`` found (and the kernel's own); empty when valid.
+    problems: list[str]
+
+    @property
+    def strict(self) -> bool:
+        return self.env != "development"
+
+
+def bootstrap(
+    *,
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    plugins: Sequence[Any] = (),
+    load_entry_points: bool = True,
+    settings_files: list[str] | None = None,
+    strict: bool | None = None,
+) -> Bootstrap:
+    """Load the settings layers, register the kernel's hooks and every enabled plugin, validate.
+
+    Registration order, which is also the order hooks run in reverse (see ``hookspecs``):
+    ``core`` (the kernel's own hooks), entry-point plugins by name, then ``plugins``.
+    ``strict`` (default: any environment but development) makes a plugin that fails to
+    import an error instead of a warning. Settings problems are returned, not raised: the
+    caller decides (the kernel refuses to start on them outside development).
+    """
+    env = current_env(env)
+    strict = env != "development" if strict is None else strict
+    layers = load_layers(env, settings_files)
+    preliminary = build_settings(env, layers=layers, overrides=overrides)
+    pm = new_plugin_manager()
+    pm.register(builtin, name="core")
+    infos = [PluginInfo(name="core", distribution="roleplay-core", version=_version())]
+    infos += discover(pm, preliminary, strict=strict, load_entry_points=load_entry_points)
+    infos += register_extra(pm, list(plugins))
+    try:
+        pm.check_pending()  # a misspelt hook implementation fails here, loudly
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from exc
+    defaults = [d for d in pm.hook.settings_defaults(env=env) if d]
+    # Hook answers come last-registered first; the first registered plugin's defaults go lowest.
+    settings = build_settings(env, layers=layers, plugin_defaults=list(reversed(defaults)), overrides=overrides)
+    for info in infos:
+        info.hooks = hooks_of(pm, info.name)
+    return Bootstrap(env=env, settings=settings, pm=pm, plugins=infos, problems=validate(settings, pm))
+
+
+def validate(settings: Settings, pm: pluggy.PluginManager) -> list[str]:
+    """The kernel's problems with ``settings``, every typed table's (``settings_schema``) and every
+    plugin's own (``validate_settings``)."""
+    problems = kernel_problems(settings)
+    for schemas in pm.hook.settings_schema():
+        for table, cls in (schemas or {}).items():
+            problems.extend(typed_problems(settings, table, cls))
+    for found in pm.hook.validate_settings(settings=settings):
+        problems.extend(found or [])
+    return problems
+
+
+def typed_problems(settings: Settings, table: str, cls: type) -> list[str]:
+    """``table.key: message`` for each way ``settings.section(table)`` does not fit ``cls``."""
+    from .serialization import converter, field_errors
+
+    try:
+        converter.structure(settings.section(table), cls)
+    except Exception as exc:  # cattrs' grouped errors, or a validator's ValueError/TypeError
+        return [f"{table}.{error.field}: {error.message}" if error.field != "$" else f"{table}: {error.message}"
+                for error in field_errors(exc)]
+    return []
+
+
+def _version() -> str | None:
+    try:
+        return importlib.metadata.version("roleplay-core")
+    except importlib.metadata.PackageNotFoundError:
+        return None

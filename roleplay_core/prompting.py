@@ -73,3 +73,6 @@ def history_text(script: Script, history: Iterable[TranscriptMessage]) -> str:
     """The conversation so far as plain lines, for a live session's system instruction."""
     lines = [f"{speaker(m, script)}: {m.text}" for m in history]
     return _lines("The conversation so far:", *lines) if lines else ""
+
+
+__all__ = ["OPENING", "character_instruction", "history_text", "is_own_line", "scene_text", "turn_text"]

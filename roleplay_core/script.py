@@ -23,7 +23,10 @@ from .script_limits import check_script_limits
 from .serialization import converter, structure
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")  # BCP 47, the common shapes
+#: A BCP 47 language tag in its common shapes (``en``, ``zh-Hant``, ``es-419``, ``en-US-x-twain``):
+#: subtags of 1 to 8 letters or digits, so extension and private-use singletons pass. The one pattern
+#: scripts, the scripter's settings and users' preferred languages are checked with.
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
 CHECK_KINDS = ("beat_reached", "phrases_used", "phrases_avoided", "open_questions", "model")

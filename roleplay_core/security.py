@@ -97,26 +97,31 @@ async def authenticate_websocket(websocket: WebSocket, minimum_role: str | None 
         if received["type"] == "websocket.disconnect":
             return None
         if frame_size(received) > limit:
-            await _close(websocket, WS_TOO_BIG, f"the first message may be at most {limit} bytes")
+            await _close(websocket, SocketClosed(WS_TOO_BIG, "frame_too_big", f"the first message may be at most {limit} bytes"))
             return None
         message = json.loads(received["text"])
         if not isinstance(message, dict) or message.get("type") != "auth" or not isinstance(message.get("token"), str):
             raise ValueError("the first message must be {\"type\": \"auth\", \"token\": \"...\"}")
-        principal = kernel.tokens.verify(message["token"])
+        try:
+            principal = kernel.tokens.verify(message["token"])
+        except InvalidToken:
+            principal = await kernel.authenticate(message["token"])  # an API key, another issuer's token
+            if principal is None:
+                raise
     except TimeoutError:
-        await _close(websocket, WS_UNAUTHORIZED, "authentication timed out")
+        await _close(websocket, SocketClosed(WS_UNAUTHORIZED, "auth_timeout", "authentication timed out"))
         return None
     except WebSocketDisconnect:
         return None
     except InvalidToken as exc:
-        await _close(websocket, WS_UNAUTHORIZED, f"authentication failed: {exc}")
+        await _close(websocket, SocketClosed(WS_UNAUTHORIZED, "bad_auth", f"authentication failed: {exc}"))
         return None
     except Exception:  # malformed, too deep, not text, binary: one clear message, no internals
-        await _close(websocket, WS_UNAUTHORIZED,
-                     'authentication failed: the first message must be {"type": "auth", "token": "..."}')
+        await _close(websocket, SocketClosed(
+            WS_UNAUTHORIZED, "bad_auth", 'authentication failed: the first message must be {"type": "auth", "token": "..."}'))
         return None
     if minimum_role is not None and not principal.has_role(minimum_role):
-        await _close(websocket, WS_FORBIDDEN, f"this needs the {minimum_role} role")
+        await _close(websocket, SocketClosed(WS_FORBIDDEN, "forbidden", f"this needs the {minimum_role} role"))
         return None
     websocket.scope["user"] = principal
     await websocket.send_json(authenticated_frame(principal))
@@ -148,9 +153,12 @@ class SocketClosed(Exception):
 
     @property
     def status(self) -> int:
-        return {WS_UNAUTHORIZED: 401, WS_FORBIDDEN: 403, WS_TOO_BIG: 413}.get(self.close_code, 400)
+        return {WS_UNAUTHORIZED: 401, WS_FORBIDDEN: 403, WS_NOT_FOUND: 404, WS_CONFLICT: 409, WS_TOO_BIG: 413,
+                WS_TOO_MANY: 429, WS_UNAVAILABLE: 503}.get(self.close_code, 400)
 
     def frame(self) -> dict:
+        """The one shape of an error frame on every socket, the kernel's and plugins':
+        ``{"type": "error", "status": <HTTP-like status>, "code": "<slug>", "detail": "<sentence>"}``."""
         return {"type": "error", "status": self.status, "code": self.code, "detail": self.reason}
 
 
@@ -248,7 +256,9 @@ class SocketAuth:
         try:
             principal = self.kernel.tokens.verify(token)
         except InvalidToken as exc:
-            raise SocketClosed(WS_UNAUTHORIZED, "bad_auth", f"authentication failed: {exc}") from None
+            principal = await self.kernel.authenticate(token)  # an API key, as the first frame may be
+            if principal is None:
+                raise SocketClosed(WS_UNAUTHORIZED, "bad_auth", f"authentication failed: {exc}") from None
         if principal.id != self.principal.id:
             raise SocketClosed(WS_FORBIDDEN, "bad_auth", "the new token is for another user")
         reason = await self.kernel.principal_problem(principal)
@@ -260,7 +270,7 @@ class SocketAuth:
         return authenticated_frame(principal)
 
     async def close(self, closed: SocketClosed) -> None:
-        await _close(self.websocket, closed.close_code, closed.reason, frame=closed.frame())
+        await _close(self.websocket, closed)
 
 
 def close_reason(reason: str) -> str:
@@ -272,9 +282,10 @@ def close_reason(reason: str) -> str:
     return encoded[:CLOSE_REASON_BYTES].decode("utf-8", "ignore")
 
 
-async def _close(websocket: WebSocket, code: int, reason: str, frame: dict | None = None) -> None:
+async def _close(websocket: WebSocket, closed: SocketClosed) -> None:
+    """Send the one error frame shape (:meth:`SocketClosed.frame`), then close with its code."""
     try:
-        await websocket.send_json(frame or {"type": "error", "code": code, "message": reason})
-        await websocket.close(code, close_reason(reason))
+        await websocket.send_json(closed.frame())
+        await websocket.close(closed.close_code, close_reason(closed.reason))
     except Exception:  # the client may already be gone
         pass

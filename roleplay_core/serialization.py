@@ -124,29 +124,40 @@ def _finite(text: str) -> float:
     return value
 
 
+def loads_json(text: str | bytes) -> Any:
+    """JSON from a client, hardened: ``ValueError`` with a short reason for anything unusable.
+
+    Refuses, besides malformed JSON: ``NaN``/``Infinity`` and numbers too large for a float
+    (``1e999``) or an int (over Python's 4,300 digits), nesting too deep for the parser, and
+    lone surrogates (``"\\ud800"``): valid JSON escapes but not text, so they would fail later
+    in storage or a response encoder. The one parser for request bodies and WebSocket frames.
+    """
+    try:
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise ValueError("not valid JSON: it is nested too deeply") from None
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid JSON text: it contains an unpaired surrogate (\\ud800-\\udfff)") from None
+    except RecursionError:  # cannot happen after loads succeeded, but never a crash
+        raise ValueError("not valid JSON: it is nested too deeply") from None
+    return data
+
+
 async def read_json(request: Request) -> Any:
-    """The request body as JSON: 415 for another content type, 400 for malformed JSON."""
+    """The request body as JSON (:func:`loads_json`): 415 for another content type, 400 for unusable JSON."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise Problem(415, "Send the body as application/json.")
-    body = await request.body()
     try:
-        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Problem(400, f"The body is not valid JSON: {exc}") from None
-    except ValueError as exc:  # an integer over Python's 4,300-digit limit, NaN, Infinity, 1e999
-        raise Problem(400, f"The body is not valid JSON: {str(exc)[:200]}") from None
-    except RecursionError:
-        raise Problem(400, "The body is not valid JSON: it is nested too deeply.") from None
-    try:
-        # JSON may spell lone surrogates ("\ud800"), which are not text: refuse them here,
-        # before they reach storage or a response encoder.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise Problem(400, "The body is not valid JSON text: it contains an unpaired surrogate.") from None
-    except RecursionError:
-        raise Problem(400, "The body is not valid JSON: it is nested too deeply.") from None
-    return data
+        return loads_json(await request.body())
+    except ValueError as exc:
+        raise Problem(400, f"The body is {exc}.") from None
 
 
 def query_int(request: Request, name: str, default: T, *, minimum: int | None = None,

@@ -151,6 +151,11 @@ class Settings(Mapping[str, Any]):
     def plugin(self, name: str) -> dict[str, Any]:
         return self.section(f"plugins.{name}")
 
+    def plugin_prefix(self, name: str) -> str:
+        """Where the kernel mounts plugin ``name``'s routes: ``plugins.<name>.prefix`` without a
+        trailing ``/``, or ``""``. The one lookup (the kernel, and plugins that build their own URLs)."""
+        return str(self.get(f"plugins.{name}.prefix") or "").rstrip("/")
+
     def __repr__(self) -> str:
         return f"Settings(env={self.env!r})"
 

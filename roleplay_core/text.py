@@ -112,6 +112,20 @@ NEGATION_WINDOW = 6
 _IDIOMS = frozenset({"problem", "worry", "doubt", "just", "only"})
 
 
+#: Control characters: C0 except tab, newline and carriage return, DEL, and C1. Nothing a person
+#: types; a NUL or an escape sequence in stored text breaks exports, logs and terminals. The one
+#: definition every plugin uses (learner messages, names, titles, storage keys).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: The same for a one-line value (a title, a header, a storage key): tab and line breaks count too.
+CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def control_character(text: str, *, one_line: bool = False) -> str | None:
+    """The first control character in ``text`` as ``"U+0000"``, or ``None`` (see :data:`CONTROL`)."""
+    found = (CONTROL_ONE_LINE if one_line else CONTROL).search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
 def fold_han(text: str) -> str:
     """Chinese variant characters unified ('甚麼' -> '什麼', '妳' -> '你'); the length never changes."""
     return text.translate(_HAN_VARIANTS).replace("甚麼", "什麼")
@@ -595,6 +609,8 @@ def lexicon_for(script: Any) -> Lexicon:
 
 __all__ = [
     "CJK",
+    "CONTROL",
+    "CONTROL_ONE_LINE",
     "FUNCTION_WORDS",
     "MAX_GAP",
     "NEGATIONS",
@@ -604,6 +620,7 @@ __all__ = [
     "Pattern",
     "Token",
     "builtin_lexicon",
+    "control_character",
     "content",
     "fold",
     "fold_han",

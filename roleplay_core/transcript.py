@@ -8,6 +8,7 @@ import attrs
 
 from .script import Script
 
+#: The two roles a message has, everywhere (sessions, transcripts, live events, reports, prompts).
 LEARNER = "learner"
 CHARACTER = "character"
 

@@ -1,4 +1,7 @@
-"""Script types, script packs and the published catalog."""
+"""Script types, script packs and the published catalog.
+
+Test home of ``roleplay_core.script``.
+"""
 
 import json
 

@@ -1,4 +1,7 @@
-"""The roleplay command, run as a real subprocess."""
+"""The roleplay command, run as a real subprocess.
+
+Test home of ``roleplay_core.__main__``, ``roleplay_core.cli``, ``roleplay_core.logs`` (request ids in the access log).
+"""
 
 import json
 import os

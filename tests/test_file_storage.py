@@ -1,4 +1,7 @@
-"""File-backend specifics beyond the contract."""
+"""File-backend specifics beyond the contract.
+
+Test home of ``roleplay_core.storage.file``.
+"""
 
 import os
 

@@ -1,4 +1,7 @@
-"""HTTP conventions: problem+json for every error, request ids, CORS, body limits, health."""
+"""HTTP conventions: problem+json for every error, request ids, CORS, body limits, health.
+
+Test home of ``roleplay_core.app``, ``roleplay_core.builtin``, ``roleplay_core.errors``.
+"""
 
 import attrs
 import pytest

@@ -1,4 +1,7 @@
-"""Plugin discovery from entry points, toggling, failures, routes and prefixes."""
+"""Plugin discovery from entry points, toggling, failures, routes and prefixes.
+
+Test home of ``roleplay_core.kernel``, ``roleplay_core.plugins``.
+"""
 
 import logging
 import sys
@@ -227,3 +230,281 @@ def test_transcript_asks_every_owner_and_awaits_each():
 
     assert asyncio.run(kernel.transcript("s1")) == {"session": "s1"}
     assert asyncio.run(kernel.transcript("s2")) is None
+
+
+# -- hook semantics, order and the one bootstrap (issue 14, items 1 and 4) ----------------------
+
+ORDERED = """
+from roleplay_core import hookimpl
+
+calls = []
+
+@hookimpl
+def settings_defaults(env):
+    return {"order": {"winner": "{name}", "{name}": True}}
+
+@hookimpl
+def startup(kernel):
+    calls.append(("start", "{name}"))
+
+@hookimpl
+def shutdown(kernel):
+    calls.append(("stop", "{name}"))
+"""
+
+
+class Recorder:
+    def __init__(self, name, calls, **hookimpl_options):
+        self.name = name
+        self.calls = calls
+
+        @hookimpl(**hookimpl_options)
+        def startup(kernel):
+            calls.append(("start", name))
+
+        @hookimpl(**hookimpl_options)
+        def shutdown(kernel):
+            calls.append(("stop", name))
+
+        @hookimpl(**hookimpl_options)
+        def settings_defaults(env):
+            return {"order": {"winner": name, name: True}}
+
+        self.startup, self.shutdown, self.settings_defaults = startup, shutdown, settings_defaults
+
+
+def test_plugins_run_in_the_documented_order(tmp_path):
+    """core, then entry points by name, then plugin objects; hooks run last registered first."""
+    modules = [fakeplugins.install(tmp_path, f"rp_fake_{name}", name, ORDERED.replace("{name}", name))
+               for name in ("zeta", "alpha")]
+    try:
+        calls = []
+        kernel = make_kernel(plugins=[Recorder("first-object", calls), Recorder("second-object", calls)],
+                             **{"env": "development"})
+        registered = [info.name for info in kernel.plugins]
+        assert registered.index("core") == 0
+        assert registered.index("alpha") < registered.index("zeta") < registered.index("first-object")
+        assert registered[-2:] == ["first-object", "second-object"]
+        # settings_defaults: every plugin's table merges; the last registered wins a shared key
+        assert kernel.settings.get("order.winner") == "second-object"
+        assert all(kernel.settings.get(f"order.{name}") for name in ("alpha", "zeta", "first-object"))
+        for module in modules:
+            sys.modules[module].calls = calls  # one record of every plugin's calls, in the order they came
+        with TestClient(create_app(kernel)):
+            pass
+        order = ["second-object", "first-object", "zeta", "alpha"]  # hook order: last registered first
+        assert calls == [("start", name) for name in order] + [("stop", name) for name in reversed(order)]
+    finally:
+        fakeplugins.uninstall(tmp_path, *modules)
+
+
+def test_tryfirst_and_trylast_move_an_implementation():
+    calls = []
+    kernel = make_kernel(plugins=[Recorder("early", calls, tryfirst=True), Recorder("plain", calls),
+                                  Recorder("late", calls, trylast=True)], load_entry_points=False)
+    assert [name for name, _ in kernel.each_plugin("startup")] == ["early", "plain", "late"]
+    assert [name for name, _ in kernel.each_plugin("shutdown", reverse=True)] == ["late", "plain", "early"]
+    with TestClient(create_app(kernel)):
+        pass
+    assert calls == [("start", "early"), ("start", "plain"), ("start", "late"),
+                     ("stop", "late"), ("stop", "plain"), ("stop", "early")]
+
+
+def test_the_first_transcript_stops_the_others_without_running_them(recwarn):
+    import asyncio
+
+    ran = []
+
+    class Found:
+        name = "found"
+
+        @hookimpl(tryfirst=True)
+        async def get_transcript(self, session_id):
+            ran.append("found")
+            return {"session": session_id}
+
+    class Later:
+        name = "later"
+
+        @hookimpl
+        async def get_transcript(self, kernel, session_id):
+            ran.append("later")  # never: the first answer already won
+            return None
+
+    kernel = make_kernel(plugins=[Later(), Found()], load_entry_points=False)
+    assert asyncio.run(kernel.transcript("s1")) == {"session": "s1"}
+    assert ran == ["found"]
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
+def test_check_principal_answers_the_first_reason_in_hook_order():
+    import asyncio
+
+    class Fine:
+        name = "fine"
+
+        @hookimpl(tryfirst=True)
+        def check_principal(self, principal):
+            return None
+
+    class Gone:
+        name = "gone"
+
+        @hookimpl
+        async def check_principal(self, kernel, principal):
+            return f"{principal} is gone"
+
+    kernel = make_kernel(plugins=[Gone(), Fine()], load_entry_points=False)
+    assert asyncio.run(kernel.principal_problem("u-1")) == "u-1 is gone"
+    alone = make_kernel(plugins=[Fine()], load_entry_points=False)
+    assert asyncio.run(alone.principal_problem("u-1")) is None
+
+
+def test_the_kernel_calls_hooks_through_the_hook_but_three_plugin_by_plugin():
+    """``get_hookimpls`` appears once in the kernel: in ``each_plugin``, for routes, startup and shutdown."""
+    import ast
+    import inspect
+
+    import roleplay_core.kernel as kernel_module
+
+    tree = ast.parse(inspect.getsource(kernel_module))
+    uses = [node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "get_hookimpls"]
+    assert len(uses) == 1
+    per_plugin = sorted(node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
+                        and getattr(node.func, "attr", "") == "each_plugin")
+    assert per_plugin == ["register_routes", "shutdown", "startup"]
+    from roleplay_core import hookspecs
+
+    assert all(not getattr(hookspecs, name).roleplay_spec["firstresult"] for name in dir(hookspecs)
+               if hasattr(getattr(hookspecs, name), "roleplay_spec"))
+
+
+def test_the_three_registration_hooks_have_one_shape():
+    import asyncio
+
+    from roleplay_core import AuthProvider, ModelProvider
+    from roleplay_core.storage import MemoryStorage
+
+    made = []
+
+    class Provider(AuthProvider):
+        kind = "password"
+
+        def __init__(self, name):
+            self.name = name
+
+    class Model(ModelProvider):
+        name = "mine"
+
+    class Everything:
+        name = "everything"
+
+        @hookimpl
+        def register_storage_backends(self, kernel):
+            assert kernel.settings.env == "development"
+            return {"mine": lambda settings: made.append(("storage", settings.env)) or MemoryStorage(settings)}
+
+        @hookimpl
+        def register_model_providers(self, kernel):
+            return {"mine": lambda kernel: made.append(("model", kernel.storage.name)) or Model()}
+
+        @hookimpl
+        def register_auth_providers(self):  # the argument may be left out, as for every hook
+            return {"mine": lambda kernel: made.append(("auth", kernel.storage.name)) or Provider("mine")}
+
+    kernel = make_kernel({"storage.backend": "mine"}, plugins=[Everything()], load_entry_points=False)
+    assert made == [("storage", "development")]
+    asyncio.run(kernel.open())
+    assert made[-1] == ("auth", "memory") and kernel.auth_providers["mine"].name == "mine"
+    assert isinstance(kernel.model("mine"), Model) and made[-1] == ("model", "memory")
+    asyncio.run(kernel.stop())
+
+
+def test_an_auth_provider_registered_under_another_name_is_refused():
+    import asyncio
+
+    from roleplay_core import AuthProvider
+
+    class Named(AuthProvider):
+        name = "actual"
+        kind = "password"
+
+    class Plugin:
+        name = "liar"
+
+        @hookimpl
+        def register_auth_providers(self):
+            return {"claimed": lambda kernel: Named()}
+
+    kernel = make_kernel(plugins=[Plugin()], load_entry_points=False)
+    with pytest.raises(PluginError, match="'claimed' calls itself 'actual'"):
+        asyncio.run(kernel.open())
+    asyncio.run(kernel.storage.close())
+
+
+def test_only_bootstrap_builds_a_plugin_manager():
+    """Kernel.create, the CLI's command list and ``roleplay check`` share :func:`roleplay_core.plugins.bootstrap`."""
+    import ast
+    from pathlib import Path
+
+    import roleplay_core
+
+    builders = []
+    for path in Path(roleplay_core.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                called = ast.unparse(node.func)
+                if called.endswith(("PluginManager", "new_plugin_manager", "discover", "register_extra")):
+                    scope = path.name
+                    builders.append((scope, called))
+    assert sorted(builders) == [("plugins.py", "discover"), ("plugins.py", "new_plugin_manager"),
+                                ("plugins.py", "pluggy.PluginManager"), ("plugins.py", "register_extra")]
+
+
+def test_the_cli_and_the_kernel_see_the_same_plugins(greeter):
+    from roleplay_core.cli import _command_plugin_manager
+    from roleplay_core.kernel import Kernel
+
+    on = _command_plugin_manager("development", {})
+    off = _command_plugin_manager("development", {"plugins.greeter.enabled": False})
+    assert on.get_plugin("greeter") is not None and off.get_plugin("greeter") is None
+    kernel = Kernel.create(env="development", overrides={"plugins.greeter.enabled": False, "storage.backend": "memory"})
+    assert kernel.plugin_info("greeter").status == "disabled in settings"
+    assert [name for name, _ in on.list_name_plugin()] == [info.name for info in Kernel.create(
+        env="development", overrides={"storage.backend": "memory"}).plugins if info.enabled]
+
+
+def test_each_plugin_has_its_own_state_per_kernel():
+    first, second = make_kernel(load_entry_points=False), make_kernel(load_entry_points=False)
+    made = []
+    service = first.state("mine").setdefault("service", lambda: made.append(1) or object())
+    assert first.state("mine").setdefault("service", lambda: made.append(2) or object()) is service
+    assert made == [1] and first.state("mine") is first.state("mine")
+    assert not hasattr(first.state("other"), "service")  # another plugin's namespace
+    assert not hasattr(second.state("mine"), "service")  # another kernel's
+    first.state("mine").counter = 3
+    assert vars(first.state("mine")) == {"service": service, "counter": 3}
+
+
+def test_no_module_keeps_state_keyed_by_kernel():
+    """Per-kernel state lives in ``kernel.state(plugin)``, not in module-level weak dictionaries."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = [str(path.relative_to(root)) for path in [*root.glob("roleplay_core/**/*.py"),
+                                                          *root.glob("plugins/*/roleplay_*/**/*.py")]
+                 if "WeakKeyDictionary" in path.read_text()]
+    assert offenders == []
+
+
+def test_two_apps_in_one_process_keep_their_plugins_apart():
+    """roleplay_auth's service is per kernel: users registered on one app do not exist on the other."""
+    pytest.importorskip("roleplay_auth")
+    from roleplay_core.testing import make_app
+
+    password = "a long enough password 1"
+    with TestClient(make_app()) as one, TestClient(make_app()) as two:
+        body = {"email": "kim@example.com", "password": password, "display_name": "Kim"}
+        assert one.post("/auth/register", json=body).status_code == 201
+        assert two.post("/auth/login", json={"email": "kim@example.com", "password": password}).status_code == 401
+        assert one.app.state.kernel.state("auth").service is not two.app.state.kernel.state("auth").service

@@ -1,5 +1,8 @@
 """Issue 13, findings 11, 12 and 13 (kernel parts): JSON that used to crash, the development secret on
-a network, readiness details, nosniff, private data folders and the secret-strength check."""
+a network, readiness details, nosniff, private data folders and the secret-strength check.
+
+Test home of ``roleplay_core.serialization``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The kernel's own backends keep the storage contract (roleplay_core.testing)."""
+"""The kernel's own backends keep the storage contract (roleplay_core.testing).
+
+Test home of ``roleplay_core.storage.base``, ``roleplay_core.storage.eventlog``, ``roleplay_core.storage.memory``.
+"""
 
 import pytest
 

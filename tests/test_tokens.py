@@ -1,4 +1,7 @@
-"""Access tokens: what is accepted and every way a forged or stale one is refused."""
+"""Access tokens: what is accepted and every way a forged or stale one is refused.
+
+Test home of ``roleplay_core.principal``.
+"""
 
 import base64
 import json

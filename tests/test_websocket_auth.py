@@ -1,4 +1,7 @@
-"""WebSockets authenticate with their first message; never with a token in the URL."""
+"""WebSockets authenticate with their first message; never with a token in the URL.
+
+Test home of ``roleplay_core.security``.
+"""
 
 import pytest
 from starlette.routing import WebSocketRoute
@@ -37,9 +40,14 @@ def app():
                                   load_entry_points=False))
 
 
+#: The one error frame shape on every socket (kernel and plugins): status, a code slug, a sentence.
+ERROR_KEYS = {"type", "status", "code", "detail"}
+
+
 def closed_with(ws, code):
     frame = ws.receive_json()
-    assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    assert frame["type"] == "error" and set(frame) == ERROR_KEYS and frame["detail"], frame
+    assert frame["status"] == {4401: 401, 4403: 403, 1009: 413}[code] and frame["code"].replace("_", "").isalpha()
     with pytest.raises(WebSocketDisconnect) as info:
         ws.receive_text()
     assert info.value.code == code
@@ -68,7 +76,8 @@ def test_bad_first_message_closes_with_4401(app, first):
     with TestClient(app) as client, client.websocket_connect("/echo/ws") as ws:
         ws.send_text(first)
         frame = ws.receive_json()
-        assert frame["code"] == 4401 and "recursion" not in frame["message"] and "codec" not in frame["message"]
+        assert set(frame) == ERROR_KEYS and (frame["status"], frame["code"]) == (401, "bad_auth")
+        assert "recursion" not in frame["detail"] and "codec" not in frame["detail"]
         with pytest.raises(WebSocketDisconnect) as info:
             ws.receive_text()
         assert info.value.code == 4401

@@ -10,6 +10,7 @@ from .base import (
     StorageError,
     StorageUnavailable,
     key_segment,
+    time_ordered_id,
     validate_key,
 )
 from .eventlog import Event, EventLog
@@ -30,5 +31,6 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "key_segment",
+    "time_ordered_id",
     "validate_key",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import re
+import secrets
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -18,9 +18,10 @@ from typing import ClassVar
 import attrs
 
 from .. import metrics
+from ..text import control_character
 
 MAX_SEGMENT_BYTES = 240
-_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
 
 
 class StorageError(Exception):
@@ -75,7 +76,7 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
         return key
     if not key or len(key) > 1024:
         raise InvalidKey(f"storage key must have 1 to 1024 characters: {key!r}")
-    if _BAD_CHARS.search(key):
+    if "\\" in key or control_character(key, one_line=True):
         raise InvalidKey(f"storage key has a control character or backslash: {key!r}")
     body = key[:-1] if prefix and key.endswith("/") else key
     if body.startswith("/"):
@@ -118,6 +119,15 @@ def _metered(backend: str, kind: str) -> Iterator[None]:
         raise
     finally:
         metrics.storage_operation(backend, kind, outcome, time.perf_counter() - started)
+
+
+def time_ordered_id(random_bytes: int = 6) -> str:
+    """A new id that sorts by creation time: 12 hex digits of Unix milliseconds, then random bytes in hex.
+
+    Keys ending in such ids list oldest first (listings are in code-point order), and ids made in
+    the same millisecond still differ (``random_bytes`` of ``secrets``, 6 by default: 24 digits).
+    """
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(random_bytes)}"
 
 
 class Storage(abc.ABC):

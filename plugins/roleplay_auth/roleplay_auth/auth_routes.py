@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from roleplay_core import JSON, FieldError, Problem, current_principal, parse_body, validation_problem
+from roleplay_core import JSON, FieldError, Problem, current_principal, maybe_await, parse_body, validation_problem
 
 from .bodies import Login, RefreshBody, Register, checked_email, checked_language, checked_name
 from .emails import normalise
@@ -87,7 +87,8 @@ async def login(request: Request) -> Response:
         raise validation_problem([FieldError("provider", f"no password sign-in named {body.provider!r}; "
                                                          f"available: {', '.join(names) or 'none'}")])
     await auth.throttle.check(email, ip, device)
-    identity = await provider.authenticate({"email": email, "password": body.password})
+    # A plugin's provider may answer synchronously (docs/plugins.md): await only an awaitable.
+    identity = await maybe_await(provider.authenticate({"email": email, "password": body.password}))
     if identity is None:
         await auth.throttle.failure(email, ip)
         await auth.record("login.failed", email=audit_email(email), method=provider.name, ip=ip)

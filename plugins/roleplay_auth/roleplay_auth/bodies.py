@@ -6,15 +6,12 @@ import re
 
 import attrs
 
-from roleplay_core import FieldError, validation_problem
+from roleplay_core import LANGUAGE_TAG, FieldError, validation_problem
+from roleplay_core.text import CONTROL
 
 from .emails import hidden_characters, is_valid, normalise
 
-LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MAX_NAME = 100
-# Control characters (C0 but tab, newline and carriage return, DEL, C1): a NUL or an escape
-# sequence in a name shown to other people breaks exports, logs and terminals.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Invisible characters that reorder or hide text: bidi controls (U+202E shows "exe.gnp" as "png.exe")
 # and zero-width ones. ZWJ (U+200D) and ZWNJ (U+200C) stay allowed: emoji sequences and scripts
 # such as Persian need them.
@@ -94,7 +91,7 @@ def checked_name(value: str, field: str = "display_name") -> str:
 def checked_language(value: str | None, field: str = "preferred_language") -> str | None:
     if value is None:
         return None
-    if not LANGUAGE.match(value) or len(value) > 35:
+    if not LANGUAGE_TAG.match(value) or len(value) > 35:
         raise validation_problem([FieldError(field, "must be a language tag such as 'en' or 'pt-BR'")])
     return value
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from typing import Any
 
 import attrs
 
-from roleplay_core import ROLES
+from roleplay_core import ROLES, Problem
 
 from .emails import is_valid, normalise
 from .service import service
@@ -36,6 +37,20 @@ def add_commands(subparsers: Any) -> None:
     prune.set_defaults(handler=cmd_prune)
 
     users.set_defaults(handler=lambda args, kernel: (users.print_help(), 2)[1])
+
+    accounts = subparsers.add_parser("service-accounts", help="API keys for integrations (an LMS, a script)")
+    account_commands = accounts.add_subparsers(title="service-accounts commands", metavar="COMMAND")
+    sa_create = account_commands.add_parser("create", help="create a service account; prints its API key once")
+    sa_create.add_argument("--name", required=True)
+    sa_create.add_argument("--role", choices=ROLES, action="append", required=True, help="repeatable")
+    sa_create.add_argument("--expires-days", type=int, default=None, help="default: until revoked")
+    sa_create.set_defaults(handler=cmd_sa_create)
+    sa_list = account_commands.add_parser("list", help="list service accounts (never their keys)")
+    sa_list.set_defaults(handler=cmd_sa_list)
+    sa_revoke = account_commands.add_parser("revoke", help="revoke a service account's API key")
+    sa_revoke.add_argument("account_id")
+    sa_revoke.set_defaults(handler=cmd_sa_revoke)
+    accounts.set_defaults(handler=lambda args, kernel: (accounts.print_help(), 2)[1])
 
 
 def read_password() -> str:
@@ -98,4 +113,48 @@ async def cmd_prune(args: argparse.Namespace, kernel: Any) -> int:
 
     counts = await prune(kernel.storage, throttle_rules=kernel.settings.get("auth.throttle") or {})
     print(" ".join(f"{name}={count}" for name, count in counts.items()))
+    return 0
+
+
+async def cmd_sa_create(args: argparse.Namespace, kernel: Any) -> int:
+    from .apikey_routes import MAX_DAYS
+    from .bodies import checked_name
+
+    if args.expires_days is not None and not 1 <= args.expires_days <= MAX_DAYS:
+        print(f"roleplay: --expires-days must be between 1 and {MAX_DAYS}", file=sys.stderr)
+        return 2
+    try:
+        name = checked_name(args.name, "name")
+    except Problem as problem:
+        print(f"roleplay: --name {problem.errors[0].message if problem.errors else problem.detail}", file=sys.stderr)
+        return 2
+    auth = service(kernel)
+    expires = time.time() + args.expires_days * 86400 if args.expires_days else None
+    account, key = await auth.api_keys.create(name=name, roles=tuple(r for r in ROLES if r in args.role),
+                                              created_by="cli", expires_at=expires)
+    await auth.record("service_account.created", account_id=account.id, name=account.name, by="cli",
+                      roles=list(account.roles), expires_at=account.expires_at)
+    print(f"{account.id} {account.name} roles={','.join(account.roles)} expires={account.expires_at or 'never'}")
+    print(f"api key (shown once, store it now): {key}")
+    return 0
+
+
+async def cmd_sa_list(args: argparse.Namespace, kernel: Any) -> int:
+    for account in await service(kernel).api_keys.list():
+        public = account.public()
+        print(f"{account.id} {public['status']} {account.name} roles={','.join(account.roles)} "
+              f"key={account.key_hint}... expires={account.expires_at or 'never'} last_used={account.last_used_at or 'never'}")
+    return 0
+
+
+async def cmd_sa_revoke(args: argparse.Namespace, kernel: Any) -> int:
+    auth = service(kernel)
+    before = await auth.api_keys.get(args.account_id)
+    if before is None:
+        print(f"roleplay: no service account {args.account_id}", file=sys.stderr)
+        return 1
+    await auth.api_keys.revoke(args.account_id, "cli")
+    if before.revoked_at is None:
+        await auth.record("service_account.revoked", account_id=before.id, name=before.name, by="cli")
+    print(f"{before.id} revoked")
     return 0

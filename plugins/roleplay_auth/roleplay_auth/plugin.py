@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
 
 from roleplay_core import hookimpl
 
-from . import auth_routes, cli, config, users_routes
+from . import apikey_routes, auth_routes, cli, config, users_routes
+from .apikeys import ID_PREFIX
 from .local import LocalPasswordProvider
 from .oidc import OIDCProvider
 from .prune import prune_pending
@@ -29,25 +32,48 @@ def validate_settings(settings):
 
 @hookimpl
 def register_routes(kernel):
-    return [*auth_routes.routes(), *users_routes.routes()]
+    return [*auth_routes.routes(), *users_routes.routes(), *apikey_routes.routes()]
 
 
 @hookimpl
 def register_auth_providers(kernel):
+    factories = {"local": _local}
+    for name in sorted(config.enabled_oidc(kernel.settings)):
+        factories[name] = functools.partial(_oidc, name)
+    return factories
+
+
+def _local(kernel):
     auth = service(kernel)
-    providers = [LocalPasswordProvider(auth.users, auth.passwords)]
-    for name, settings in sorted(config.enabled_oidc(kernel.settings).items()):
-        providers.append(OIDCProvider(
-            name, settings, kernel.storage,
-            state_ttl=int(kernel.settings.get("auth.oauth_state_ttl", 600)),
-            cache_seconds=int(kernel.settings.get("auth.oidc_cache_seconds", 3600)),
-        ))
-    return providers
+    return LocalPasswordProvider(auth.users, auth.passwords)
+
+
+def _oidc(name, kernel):
+    return OIDCProvider(
+        name, config.enabled_oidc(kernel.settings)[name], kernel.storage,
+        state_ttl=int(kernel.settings.get("auth.oauth_state_ttl", 600)),
+        cache_seconds=int(kernel.settings.get("auth.oidc_cache_seconds", 3600)),
+    )
+
+
+@hookimpl
+def authenticate_request(kernel, token):
+    """API keys of service accounts (``rp_...``); any other token is not ours (``None`` at once)."""
+    if not token.startswith("rp_"):
+        return None
+    return service(kernel).api_keys.principal(token)
 
 
 @hookimpl
 async def check_principal(kernel, principal):
     """Long-lived connections ask this now and then: is the account behind ``principal`` still good?"""
+    if principal.id.startswith(ID_PREFIX):
+        account = await service(kernel).api_keys.get(principal.id)
+        if account is None:
+            return "the service account no longer exists"
+        if account.revoked_at is not None:
+            return "the API key was revoked"
+        return None if account.active(time.time()) else "the API key expired"
     user = await service(kernel).users.get_user(principal.id)
     if user is None:
         return "the account no longer exists"

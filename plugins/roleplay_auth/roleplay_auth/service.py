@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any
 
 import attrs
 
 from roleplay_core import EventLog, ExternalIdentity, Kernel, Problem
+from roleplay_core.text import CONTROL
 
-from .bodies import CONTROL, INVISIBLE, MAX_NAME
+from .apikeys import ApiKeys
+from .bodies import INVISIBLE, MAX_NAME
 from .config import enabled_oidc
 from .passwords import Passwords, policy_problems
 from .refresh import RefreshTokens
 from .throttle import RateLimit, Throttle
 from .users import EmailTaken, Identity, IdentityTaken, User, UserStore, identity_id, new_user_id, now_iso
 
-_services: weakref.WeakKeyDictionary[Kernel, AuthService] = weakref.WeakKeyDictionary()
-
 
 def service(kernel: Kernel) -> AuthService:
-    """The kernel's auth service (built once per kernel; it holds no per-user state)."""
-    found = _services.get(kernel)
-    if found is None:
-        found = _services[kernel] = AuthService(kernel)
-    return found
+    """The kernel's auth service (built once per kernel, kept in ``kernel.state("auth")``; no per-user state)."""
+    return kernel.state("auth").setdefault("service", lambda: AuthService(kernel))
 
 
 class AuthService:
@@ -41,6 +37,7 @@ class AuthService:
         self.limits = RateLimit(kernel.storage)
         self.sweeper: Any = None  # the task deleting expired OAuth sign-ins (plugin.startup)
         self.audit = EventLog(kernel.storage, "auth/audit")
+        self.api_keys = ApiKeys(kernel.storage, float(settings.get("auth.api_keys.cache_seconds", 5)))
 
     # -- settings -------------------------------------------------------------
 
@@ -58,7 +55,7 @@ class AuthService:
 
     @property
     def prefix(self) -> str:
-        return (self.settings.get("plugins.auth.prefix") or "").rstrip("/")
+        return self.settings.plugin_prefix("auth")
 
     def callback_url(self, provider: str) -> str:
         base = (self.settings.get("auth.oauth_redirect_base") or "").rstrip("/")

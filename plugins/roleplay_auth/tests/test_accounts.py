@@ -1,4 +1,7 @@
-"""Register, login, refresh, logout, me, providers: end to end over HTTP."""
+"""Register, login, refresh, logout, me, providers: end to end over HTTP.
+
+Test home of ``roleplay_auth.auth_routes``, ``roleplay_auth.bodies``, ``roleplay_auth.service``.
+"""
 
 from __future__ import annotations
 

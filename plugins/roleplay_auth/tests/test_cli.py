@@ -1,4 +1,7 @@
-"""``roleplay users create`` / ``roleplay users set-role`` as real subprocesses on file storage."""
+"""``roleplay users create`` / ``roleplay users set-role`` as real subprocesses on file storage.
+
+Test home of ``roleplay_auth.cli``, ``roleplay_auth.prune``.
+"""
 
 from __future__ import annotations
 

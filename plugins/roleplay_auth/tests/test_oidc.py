@@ -1,4 +1,7 @@
-"""The OAuth/OIDC flow against a real OIDC provider on loopback (Authlib server components)."""
+"""The OAuth/OIDC flow against a real OIDC provider on loopback (Authlib server components).
+
+Test home of ``roleplay_auth.oidc``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""A third party's password provider (an LDAP-like directory) signs people in through POST /auth/login."""
+"""A third party's password provider (an LDAP-like directory) signs people in through POST /auth/login.
+
+Test home of ``roleplay_auth.local``, ``roleplay_core.identity``.
+"""
 
 from auth_helpers import PASSWORD, bearer, register
 from starlette.testclient import TestClient
@@ -29,8 +32,8 @@ class DirectoryPlugin:
     name = "directory"
 
     @hookimpl
-    def register_auth_providers(self, kernel):
-        return [Directory()]
+    def register_auth_providers(self):
+        return {"directory": lambda kernel: Directory()}
 
 
 def test_a_plugin_password_provider_signs_in_creates_and_links_accounts():

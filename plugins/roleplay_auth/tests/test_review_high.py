@@ -1,4 +1,7 @@
-"""Issue 13, finding 1: a stolen access token must not become a permanent takeover."""
+"""Issue 13, finding 1: a stolen access token must not become a permanent takeover.
+
+Test home of ``roleplay_auth.reauth``.
+"""
 
 from __future__ import annotations
 

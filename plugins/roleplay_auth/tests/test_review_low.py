@@ -1,5 +1,8 @@
 """Issue 13, findings 10 and 13 (auth parts): anonymous requests cannot grow storage without bound,
-emails and names refuse invisible controls, a disabled account answers like a wrong password."""
+emails and names refuse invisible controls, a disabled account answers like a wrong password.
+
+Test home of ``roleplay_auth.emails``.
+"""
 
 from __future__ import annotations
 

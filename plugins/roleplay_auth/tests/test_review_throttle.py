@@ -1,5 +1,8 @@
 """Issue 13, findings 5 and 6: throttling that nobody can use to lock the owner out, and a
-registration limit per address."""
+registration limit per address.
+
+Test home of ``roleplay_auth.throttle``.
+"""
 
 from __future__ import annotations
 

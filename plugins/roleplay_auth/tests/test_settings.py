@@ -1,4 +1,7 @@
-"""Settings rules per environment, the bootstrap admin, and the Google preset."""
+"""Settings rules per environment, the bootstrap admin, and the Google preset.
+
+Test home of ``roleplay_auth.plugin``.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 #: The ``chat.voice`` settings of the voice endpoint (documented in docs/voice.md).
 VOICE_DEFAULTS: dict[str, Any] = {
     "model": "",  # empty: chat.model
@@ -52,45 +54,72 @@ DEFAULTS: dict[str, Any] = {
     }
 }
 
-POSITIVE_INTS = ("chat.history_window", "chat.page_size", "chat.max_page_size", "chat.limits.message_chars",
-                 "chat.limits.turns_per_session")
-#: 0 turns these limits off.
-NON_NEGATIVE_INTS = ("chat.limits.sessions_per_day", "chat.limits.messages_per_minute")
+def _positive(instance: Any, attribute: Any, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"'{attribute.name}' must be more than 0: {value}")
+
+
+def _zero_or_more(instance: Any, attribute: Any, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"'{attribute.name}' must be 0 or more (0 turns the limit off): {value}")
+
+
+def _named(instance: Any, attribute: Any, value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"'{attribute.name}' must name a model provider, for example 'scripted'")
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    message_chars: int = attrs.field(validator=_positive)
+    turns_per_session: int = attrs.field(validator=_positive)
+    #: 0 turns these limits off.
+    sessions_per_day: int = attrs.field(validator=_zero_or_more)
+    messages_per_minute: int = attrs.field(validator=_zero_or_more)
+
+
+@attrs.frozen(kw_only=True)
+class Voice:
+    """``chat.voice`` (docs/voice.md). Seconds and milliseconds may be written as integers."""
+
+    #: Empty: chat.model.
+    model: str | None = ""
+    keep_audio: bool
+    max_concurrent_per_user: float = attrs.field(validator=_zero_or_more)
+    max_minutes_per_session: float = attrs.field(validator=_zero_or_more)
+    max_minutes_per_day: float = attrs.field(validator=_zero_or_more)
+    tick_seconds: float = attrs.field(validator=_positive)
+    start_timeout: float = attrs.field(validator=_positive)
+    frame_ms: float = attrs.field(validator=_positive)
+    buffer_ms: float = attrs.field(validator=_positive)
+    stall_timeout: float = attrs.field(validator=_positive)
+    max_frame_ms: float = attrs.field(validator=_positive)
+    max_bad_frames: float = attrs.field(validator=_positive)
+    keep_audio_max_seconds: float = attrs.field(validator=_positive)
+    stop_quiet_seconds: float = attrs.field(validator=_positive)
+    resume_seconds: float = attrs.field(validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class ChatSettings:
+    """The ``chat`` table, structured by the kernel's strict converter (``settings_schema``)."""
+
+    model: str = attrs.field(validator=_named)
+    reply_timeout: float = attrs.field(validator=_positive)
+    turn_lease_seconds: float = attrs.field(validator=attrs.validators.and_(attrs.validators.ge(0.3),
+                                                                            attrs.validators.le(300)))
+    history_window: int = attrs.field(validator=_positive)
+    seed: int | None = None
+    page_size: int = attrs.field(validator=_positive)
+    max_page_size: int = attrs.field(validator=_positive)
+    limits: Limits
+    voice: Voice
 
 
 def problems(settings: Any) -> list[str]:
+    """What types cannot say (every single key is checked by :class:`ChatSettings`)."""
     found: list[str] = []
-    model = settings.get("chat.model")
-    if not isinstance(model, str) or not model.strip():
-        found.append("chat.model must name a model provider, for example 'scripted'")
-    timeout = settings.get("chat.reply_timeout")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        found.append("chat.reply_timeout must be a positive number of seconds")
-    lease = settings.get("chat.turn_lease_seconds")
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0.3 <= lease <= 300:
-        found.append("chat.turn_lease_seconds must be a number of seconds from 0.3 to 300")
-    for key in POSITIVE_INTS:
-        value = settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            found.append(f"{key} must be a positive integer")
-    for key in NON_NEGATIVE_INTS:
-        value = settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            found.append(f"{key} must be an integer, 0 or more (0 turns the limit off)")
-    voice_model = settings.get("chat.voice.model")
-    if voice_model is not None and not isinstance(voice_model, str):
-        found.append("chat.voice.model must name a model provider, or be empty to use chat.model")
-    if not isinstance(settings.get("chat.voice.keep_audio"), bool):
-        found.append("chat.voice.keep_audio must be true or false")
-    for key, default in VOICE_DEFAULTS.items():
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            value = settings.get(f"chat.voice.{key}")
-            if key in VOICE_LIMITS:  # 0 turns a limit off, as in docs/voice.md
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                    found.append(f"chat.voice.{key} must be a number, 0 or more (0 turns the limit off)")
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                found.append(f"chat.voice.{key} must be a positive number")
-    seed = settings.get("chat.seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        found.append("chat.seed must be an integer or unset")
+    page, most = settings.get("chat.page_size"), settings.get("chat.max_page_size")
+    if isinstance(page, int) and isinstance(most, int) and page > most:
+        found.append(f"chat.page_size ({page}) must not be over chat.max_page_size ({most})")
     return found

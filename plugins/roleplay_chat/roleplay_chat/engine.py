@@ -40,8 +40,18 @@ from typing import Any
 
 import attrs
 
-from roleplay_core import Beat, Character, ModelProvider, Reply, ReplyDelta, ReplyRequest, Script
-from roleplay_core.script import MOOD_MAX, MOOD_MIN
+from roleplay_core import (
+    LEARNER,
+    MOOD_MAX,
+    MOOD_MIN,
+    Beat,
+    Character,
+    ModelProvider,
+    Reply,
+    ReplyDelta,
+    ReplyRequest,
+    Script,
+)
 from roleplay_core.text import CJK, lexicon_for
 
 from .matching import THRESHOLD, Match, TriggerIndex
@@ -389,7 +399,7 @@ class ScriptedProvider(ModelProvider):
         self.kernel = kernel
 
     async def reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Reply]:
-        learner = next((m for m in reversed(request.history) if m.role == "learner"), None)
+        learner = next((m for m in reversed(request.history) if m.role == LEARNER), None)
         turn = play_turn(request.script, request.character, learner.text if learner else "", request.state,
                          seed=request.seed)
         for piece in chunks(turn.text):

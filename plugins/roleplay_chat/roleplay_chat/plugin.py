@@ -16,6 +16,11 @@ def settings_defaults(env):
 
 
 @hookimpl
+def settings_schema():
+    return {"chat": config.ChatSettings}
+
+
+@hookimpl
 def validate_settings(settings):
     return config.problems(settings)
 

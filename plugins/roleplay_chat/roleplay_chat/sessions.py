@@ -43,7 +43,6 @@ import logging
 import secrets
 import time
 import uuid
-import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -51,6 +50,9 @@ from typing import Any
 import attrs
 
 from roleplay_core import (
+    CHARACTER,
+    LEARNER,
+    SLUG,
     EventLog,
     NotFound,
     PreconditionFailed,
@@ -62,13 +64,10 @@ from roleplay_core import (
     script_from_dict,
     script_to_dict,
 )
-from roleplay_core.script import SLUG
-from roleplay_core.storage import key_segment
+from roleplay_core.storage import key_segment, time_ordered_id
 
 logger = logging.getLogger("roleplay.chat")
 
-LEARNER = "learner"
-CHARACTER = "character"
 ROLES = (LEARNER, CHARACTER)
 ACTIVE = "active"
 ENDED = "ended"
@@ -194,7 +193,7 @@ def event_log(kernel: Any, session_id: str) -> EventLog:
 
 def new_session_id() -> str:
     """Time-ordered (milliseconds, hex) then random: listings sort oldest to newest."""
-    return f"{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+    return time_ordered_id(6)
 
 
 def valid_session_id(session_id: str) -> bool:
@@ -268,8 +267,12 @@ async def load_session(kernel: Any, session_id: str) -> SessionRecord:
     return (await load_record(kernel, session_id))[0]
 
 
-_SCRIPT_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[str, tuple[Script, str | None]]] = weakref.WeakKeyDictionary()
 _SCRIPT_CACHE_SIZE = 256
+
+
+def _script_cache(kernel: Any) -> OrderedDict[str, tuple[Script, str | None]]:
+    """Scripts as practised, by session id, most recent last (in ``kernel.state("chat")``)."""
+    return kernel.state("chat").setdefault("scripts", OrderedDict)
 
 
 async def load_script(kernel: Any, session_id: str) -> Script:
@@ -278,7 +281,7 @@ async def load_script(kernel: Any, session_id: str) -> Script:
 
 
 async def load_script_version(kernel: Any, session_id: str) -> tuple[Script, str | None]:
-    cache = _SCRIPT_CACHE.setdefault(kernel.storage, OrderedDict())
+    cache = _script_cache(kernel)
     hit = cache.get(session_id)
     if hit is not None:
         cache.move_to_end(session_id)
@@ -642,9 +645,7 @@ async def delete_session(kernel: Any, session_id: str) -> None:
         await kernel.storage.delete(index_key(record.user_id, session_id))
     except NotFound:
         pass
-    cache = _SCRIPT_CACHE.get(kernel.storage)
-    if cache is not None:
-        cache.pop(session_id, None)
+    _script_cache(kernel).pop(session_id, None)
 
 
 async def delete_user_data(kernel: Any, user_id: str) -> int:

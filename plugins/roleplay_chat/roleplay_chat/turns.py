@@ -22,7 +22,6 @@ import asyncio
 import logging
 import math
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,22 +42,19 @@ from roleplay_core import (
     metrics,
     validation_problem,
 )
+from roleplay_core.text import control_character
 
 from . import limits, sessions
 from .sessions import ACTIVE, CHARACTER, LEARNER, SessionRecord
-from .text import control_characters
 
 logger = logging.getLogger("roleplay.chat")
 
 Emit = Callable[[str, Any], Awaitable[None]]
 
-_running: weakref.WeakKeyDictionary[Any, set[asyncio.Task]] = weakref.WeakKeyDictionary()
-
-
 def detach(kernel: Any, coro: Awaitable[Any]) -> asyncio.Task:
     """Run ``coro`` in a task that outlives a cancelled request; :func:`drain` waits for it at shutdown."""
     task = asyncio.ensure_future(coro)
-    tasks = _running.setdefault(kernel, set())
+    tasks: set[asyncio.Task] = kernel.state("chat").setdefault("running", set)
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     return task
@@ -66,7 +62,7 @@ def detach(kernel: Any, coro: Awaitable[Any]) -> asyncio.Task:
 
 async def drain(kernel: Any, seconds: float) -> None:
     """Let replies still being written finish (at most ``seconds``) before storage closes."""
-    tasks = list(_running.get(kernel, ()))
+    tasks = list(kernel.state("chat").setdefault("running", set))
     if tasks:
         await asyncio.wait(tasks, timeout=seconds)
 
@@ -170,7 +166,7 @@ async def _release_quietly(kernel: Any, record: SessionRecord, heartbeat: sessio
 
 def check_text(said: str) -> None:
     """Refuse (422 naming ``text``) learner text holding control characters other than tab and newlines."""
-    found = control_characters(said)
+    found = control_character(said)
     if found is not None:
         raise validation_problem([FieldError("text", f"must not contain control characters (found {found})")])
 

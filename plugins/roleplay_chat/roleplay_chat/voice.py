@@ -38,7 +38,13 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from roleplay_core import (
+    LEARNER,
     SERVICE_RESTART,
+    WS_BAD_FRAME,
+    WS_CONFLICT,
+    WS_NOT_FOUND,
+    WS_TOO_MANY,
+    WS_UNAVAILABLE,
     AudioChunk,
     GoAway,
     Interrupted,
@@ -50,28 +56,22 @@ from roleplay_core import (
     Problem,
     ProviderError,
     SessionResumed,
+    SocketAuth,
+    SocketClosed,
     TranscriptDelta,
     TranscriptFinal,
     TurnComplete,
     authenticate_websocket,
+    close_reason,
     metrics,
     reconnect_frame,
 )
-from roleplay_core.security import (
-    WS_BAD_FRAME,
-    WS_CONFLICT,
-    WS_NOT_FOUND,
-    WS_TOO_MANY,
-    WS_UNAVAILABLE,
-    SocketAuth,
-    SocketClosed,
-    close_reason,
-)
 from roleplay_core.storage import key_segment
+from roleplay_core.text import control_character
 
 from . import audio, limits, sessions, turns
 from .config import VOICE_DEFAULTS
-from .text import control_characters, parse_frame
+from .text import parse_frame
 
 logger = logging.getLogger("roleplay.chat.voice")
 
@@ -412,7 +412,7 @@ class Call:
         if not isinstance(text, str) or not text.strip():
             raise BadFrame('a text frame needs "text", a non-blank string', "text")
         limit = int(self.kernel.settings.get("chat.limits.message_chars", 2000))
-        found = control_characters(text)
+        found = control_character(text)
         if found is not None:  # refused like a typed chat message: nothing stored, the call goes on
             await self.send_json({"type": "error", "status": 422, "code": "validation", "field": "text",
                                   "detail": f"text: must not contain control characters (found {found})"})
@@ -428,7 +428,7 @@ class Call:
                                   "detail": problem.detail or ""})
             return
         # Typed during a call: stored as a typed learner message, answered by voice.
-        await self.records.put(("learner", text.strip(), None, False, False))
+        await self.records.put((LEARNER, text.strip(), None, False, False))
         await self.live.send_text(text.strip())
 
     async def pump_upstream(self) -> None:
@@ -481,7 +481,7 @@ class Call:
                 await self.send_json({"type": "resumed", "reconnects": event.reconnects})
 
     async def on_final(self, event: TranscriptFinal) -> None:
-        if event.role == "learner":
+        if event.role == LEARNER:
             duration, self.learner_ms = event.duration_ms or round(self.learner_ms), 0.0
         else:
             duration, self.character_ms = event.duration_ms or round(self.character_ms), 0.0
@@ -509,7 +509,7 @@ class Call:
                 message = await sessions.append_turn(self.kernel, self.session_id, role=role, text=text,
                                                      voice=voice, duration_ms=duration)
                 self.last_seq = message.seq
-                if role == "learner" and voice and self.keep_audio and self.kept:
+                if role == LEARNER and voice and self.keep_audio and self.kept:
                     await self.keep(message.seq)
                 await self.send_json({"type": "transcript", "role": role, "text": text, "final": True,
                                       "seq": message.seq, "voice": voice, "duration_ms": duration,

@@ -30,8 +30,17 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from roleplay_core import SERVICE_RESTART, Problem, authenticate_websocket, reconnect_frame
-from roleplay_core.security import WS_BAD_FRAME, WS_NOT_FOUND, SocketAuth, SocketClosed, close_reason
+from roleplay_core import (
+    SERVICE_RESTART,
+    WS_BAD_FRAME,
+    WS_NOT_FOUND,
+    Problem,
+    SocketAuth,
+    SocketClosed,
+    authenticate_websocket,
+    close_reason,
+    reconnect_frame,
+)
 
 from . import sessions, text, turns
 

@@ -1,4 +1,7 @@
-"""``roleplay storage fsck [--repair]`` on chat data: what it finds, what it repairs, what it leaves alone."""
+"""``roleplay storage fsck [--repair]`` on chat data: what it finds, what it repairs, what it leaves alone.
+
+Test home of ``roleplay_chat.fsck``, ``roleplay_core.storage.fsck``, ``roleplay_evaluator.fsck``.
+"""
 
 from __future__ import annotations
 

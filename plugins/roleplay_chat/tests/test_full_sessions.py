@@ -102,7 +102,7 @@ def _finish_and_check(user: User, session_id: str, script: Script, lines: list[s
     assert [json.loads(row)["text"] for row in jsonl[1:]] == [text for _, text in expected]
     kernel = user.client.app.state.kernel
     transcript = user.client.portal.call(
-        lambda: kernel.hook.get_transcript(kernel=kernel, session_id=session_id))
+        lambda: kernel.transcript(session_id))
     assert transcript.script == script and transcript.status == "ended"
     replies = [m for m in transcript.messages if m.role == "character"][len(_opening(script)):]
     assert [list(m.beats) for m in replies] == [t.info["beats"] for t in turns]

@@ -1,4 +1,7 @@
-"""Limits from settings: 413 message size, 409 turns per session, 429 with Retry-After for rates."""
+"""Limits from settings: 413 message size, 409 turns per session, 429 with Retry-After for rates.
+
+Test home of ``roleplay_chat.config``, ``roleplay_chat.limits``.
+"""
 
 import pytest
 from chat_support import User, build_app

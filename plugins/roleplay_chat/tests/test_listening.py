@@ -74,7 +74,7 @@ def test_two_intents_get_both_beats_and_two_off_script_messages_get_a_nudge(list
     assert_gapless(messages)
     assert [m["role"] for m in messages] == ["character"] + ["learner", "character"] * 5
     kernel = listener.client.app.state.kernel
-    transcript = listener.client.portal.call(lambda: kernel.hook.get_transcript(kernel=kernel, session_id=sid))
+    transcript = listener.client.portal.call(lambda: kernel.transcript(sid))
     replies = [m for m in transcript.messages if m.role == "character"][1:]  # after the opening line
     # Both beats of the two-intent message are recorded with its reply; the nudge fires none.
     assert [m.beats for m in replies] == [("apology", "ask_details"), (), (), (), ("refund",)]

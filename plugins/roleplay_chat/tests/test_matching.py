@@ -1,4 +1,7 @@
-"""Trigger matching: the shared tokens and concepts of roleplay_core.text, BM25 ranking, the threshold."""
+"""Trigger matching: the shared tokens and concepts of roleplay_core.text, BM25 ranking, the threshold.
+
+Test home of ``roleplay_chat.text``.
+"""
 
 from roleplay_chat import matching
 from roleplay_chat.matching import THRESHOLD, TriggerIndex, analyse_query, analyse_trigger

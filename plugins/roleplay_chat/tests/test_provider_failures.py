@@ -1,4 +1,7 @@
-"""A failing or slow provider: a clear 502/504, the learner's message stays stored, retry regenerates the reply."""
+"""A failing or slow provider: a clear 502/504, the learner's message stays stored, retry regenerates the reply.
+
+Test home of ``roleplay_chat.turns``.
+"""
 
 import json
 

@@ -1,4 +1,7 @@
-"""Scenarios and sessions over HTTP: create, list, read, delete, end, export, validation."""
+"""Scenarios and sessions over HTTP: create, list, read, delete, end, export, validation.
+
+Test home of ``roleplay_chat.export``, ``roleplay_chat.routes``, ``roleplay_chat.sessions``.
+"""
 
 import json
 

@@ -1,4 +1,7 @@
-"""The get_transcript hook and the session service the voice endpoint uses."""
+"""The get_transcript hook and the session service the voice endpoint uses.
+
+Test home of ``roleplay_chat.plugin``, ``roleplay_core.transcript``.
+"""
 
 import pytest
 from roleplay_chat import sessions
@@ -26,7 +29,7 @@ async def test_transcript_hook_returns_messages_and_script():
                                             duration_ms=1200)
         reply = await sessions.append_turn(kernel, record.id, role="character", text="Hello to you")
         assert (spoken.seq, reply.seq) == (2, 3)
-        transcript = await kernel.hook.get_transcript(kernel=kernel, session_id=record.id)
+        transcript = await kernel.transcript(record.id)
         assert isinstance(transcript, Transcript)
         assert transcript.user_id == "u1" and transcript.script.id == "tiny" and transcript.script_version == "7"
         assert [(m.seq, m.role, m.text) for m in transcript.messages] == [
@@ -35,11 +38,11 @@ async def test_transcript_hook_returns_messages_and_script():
         assert transcript.messages[2].character_id == "ana"
         ended = await sessions.end_session(kernel, record.id, reason="done")
         assert ended.status == "ended" and ended.last_seq == 4
-        transcript = await kernel.hook.get_transcript(kernel=kernel, session_id=record.id)
+        transcript = await kernel.transcript(record.id)
         assert transcript.status == "ended" and transcript.end_reason == "done" and len(transcript.messages) == 3
         with pytest.raises(sessions.SessionEnded):
             await sessions.append_turn(kernel, record.id, role="learner", text="more")
-        assert await kernel.hook.get_transcript(kernel=kernel, session_id="0" * 24) is None
-        assert await kernel.hook.get_transcript(kernel=kernel, session_id="../etc") is None
+        assert await kernel.transcript("0" * 24) is None
+        assert await kernel.transcript("../etc") is None
     finally:
         await kernel.stop()

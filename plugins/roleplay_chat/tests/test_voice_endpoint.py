@@ -1,5 +1,8 @@
 """The voice endpoint's own failure handling, with a stand-in live provider (the Gemini end-to-end
-tests live in plugins/roleplay_gemini/tests/test_voice.py)."""
+tests live in plugins/roleplay_gemini/tests/test_voice.py).
+
+Test home of ``roleplay_chat.voice``.
+"""
 
 from __future__ import annotations
 

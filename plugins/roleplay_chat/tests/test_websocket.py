@@ -1,4 +1,7 @@
-"""The WebSocket: reconnect with missed messages, a client gone mid-reply, bad frames and close codes."""
+"""The WebSocket: reconnect with missed messages, a client gone mid-reply, bad frames and close codes.
+
+Test home of ``roleplay_chat.ws``.
+"""
 
 import contextlib
 import time
@@ -225,3 +228,20 @@ def test_a_draining_server_finishes_the_turn_then_says_reconnect_and_closes_1012
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 1012
+
+
+def test_the_kernel_and_chat_send_one_error_frame_shape_on_one_socket(client, alice):
+    """Issue 14, item 7: an authentication failure (the kernel) and a bad frame (chat) look alike."""
+    sid = alice.start()["id"]
+    with client.websocket_connect(f"/chat/sessions/{sid}/ws") as ws:
+        ws.send_json({"type": "auth", "token": "not a token"})
+        kernel_error = ws.receive_json()
+    with connect(client, alice, sid) as (ws, _):
+        ws.send_text("not json")
+        chat_error = ws.receive_json()
+    for frame in (kernel_error, chat_error):
+        assert frame["type"] == "error" and isinstance(frame["status"], int) and frame["detail"], frame
+        assert isinstance(frame["code"], str) and frame["code"].replace("_", "").isalpha(), frame
+    assert set(kernel_error) == set(chat_error) == {"type", "status", "code", "detail"}
+    assert (kernel_error["status"], kernel_error["code"]) == (401, "bad_auth")
+    assert (chat_error["status"], chat_error["code"]) == (400, "bad_frame")

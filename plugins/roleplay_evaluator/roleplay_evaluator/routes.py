@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from roleplay_core import (
     JSON,
+    LEARNER,
     FieldError,
     Principal,
     Problem,
@@ -145,7 +146,7 @@ async def create_evaluation(request: Request) -> Response:
     transcript = await fetch_transcript(kernel, body.session_id)
     if transcript is None or (transcript.user_id != principal.id and not principal.is_admin):
         raise Problem(404, f"No practice session {body.session_id!r}.")
-    messages = [m for m in transcript.messages if m.role == "learner" and m.text.strip()]
+    messages = [m for m in transcript.messages if m.role == LEARNER and m.text.strip()]
     if not messages:
         raise Problem(409, "The session has no learner messages yet: there is nothing to evaluate.")
     runner = runner_of(kernel)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from roleplay_core import Beat, Check, Criterion, Script, TranscriptMessage
+from roleplay_core import CHARACTER, LEARNER, Beat, Check, Criterion, Script, TranscriptMessage
 from roleplay_core.text import (
     FUNCTION_WORDS,
     Lexicon,
@@ -42,8 +42,6 @@ from . import questions as q
 from .messages import joined, quoted, say
 from .report import NOT_SCORED, RULES, CriterionResult, Quote, Statistics
 
-LEARNER = "learner"
-CHARACTER = "character"
 #: At most this many quotes per criterion: enough to show it, few enough to read.
 MAX_EVIDENCE = 4
 #: A quote longer than this (a run-on speech transcript) is cut to the words that matched.

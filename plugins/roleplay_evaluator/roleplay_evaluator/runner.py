@@ -22,7 +22,6 @@ import datetime as dt
 import logging
 import time
 import uuid
-import weakref
 
 import attrs
 
@@ -34,15 +33,9 @@ from .store import EvaluationStore
 
 logger = logging.getLogger("roleplay.evaluator")
 
-_RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def runner_of(kernel) -> Runner:
-    """The kernel's runner (one per kernel, so two apps in one test process stay apart)."""
-    runner = _RUNNERS.get(kernel)
-    if runner is None:
-        runner = _RUNNERS[kernel] = Runner(kernel)
-    return runner
+    """The kernel's runner (one per kernel, in ``kernel.state("evaluator")``: two apps in one process stay apart)."""
+    return kernel.state("evaluator").setdefault("runner", lambda: Runner(kernel))
 
 
 def now() -> dt.datetime:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import secrets
-import time
 
 from roleplay_core import NotFound, PreconditionFailed, Storage, converter
-from roleplay_core.storage import key_segment
+from roleplay_core.storage import key_segment, time_ordered_id
 
 from .report import Evaluation, Report
 
@@ -31,7 +29,7 @@ ROOT = "evaluator"
 
 def new_id() -> str:
     """Ids sort by creation time (milliseconds), then 10 random bytes."""
-    return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+    return time_ordered_id(10)
 
 
 def evaluation_key(evaluation_id: str) -> str:

@@ -1,4 +1,7 @@
-"""The HTTP API against a stand-in session owner registered through the get_transcript hook."""
+"""The HTTP API against a stand-in session owner registered through the get_transcript hook.
+
+Test home of ``roleplay_evaluator.evaluate``, ``roleplay_evaluator.routes``.
+"""
 
 from __future__ import annotations
 

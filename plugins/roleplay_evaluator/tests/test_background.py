@@ -1,4 +1,7 @@
-"""Evaluations off the request path: 202 and polling, restart pickup, leases across processes."""
+"""Evaluations off the request path: 202 and polling, restart pickup, leases across processes.
+
+Test home of ``roleplay_evaluator.progress``.
+"""
 
 from __future__ import annotations
 

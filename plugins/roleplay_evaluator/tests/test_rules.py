@@ -1,4 +1,7 @@
-"""The rule-based evaluator on a small rubric with every check kind (unit level: no HTTP)."""
+"""The rule-based evaluator on a small rubric with every check kind (unit level: no HTTP).
+
+Test home of ``roleplay_evaluator.rules``.
+"""
 
 from __future__ import annotations
 

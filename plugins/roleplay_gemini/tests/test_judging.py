@@ -2,6 +2,8 @@
 
 The transcript comes from a small session-owner plugin in this module, answering the kernel's
 ``get_transcript`` hook, so each test controls exactly what was said.
+
+Test home of ``roleplay_core.judging``, ``roleplay_gemini.prompts``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Gemini Live sessions through the real google-genai client against the local server over TLS."""
+"""Gemini Live sessions through the real google-genai client against the local server over TLS.
+
+Test home of ``roleplay_core.live``, ``roleplay_gemini.live``.
+"""
 
 from __future__ import annotations
 

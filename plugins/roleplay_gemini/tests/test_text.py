@@ -1,4 +1,7 @@
-"""Text replies and judging through the real google-genai client against the local server (REST shapes)."""
+"""Text replies and judging through the real google-genai client against the local server (REST shapes).
+
+Test home of ``roleplay_core.models``, ``roleplay_gemini.client``, ``roleplay_gemini.plugin``, ``roleplay_gemini.provider``.
+"""
 
 from __future__ import annotations
 

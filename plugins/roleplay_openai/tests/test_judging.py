@@ -1,5 +1,8 @@
 """Judging through the real openai client: strict json_schema, the json_object and text fallbacks of servers
-without it, malformed answers, and the settings and start-up checks."""
+without it, malformed answers, and the settings and start-up checks.
+
+Test home of ``roleplay_openai.plugin``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """Replies through the real openai client against the local server: streaming, the shared character
-prompt, retries, failures (401, 429 with Retry-After, 500, timeouts, a cut stream), TLS and Azure."""
+prompt, retries, failures (401, 429 with Retry-After, 500, timeouts, a cut stream), TLS and Azure.
+
+Test home of ``roleplay_openai.client``, ``roleplay_openai.provider``, ``roleplay_openai.prompts``,
+``roleplay_core.prompting``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Realtime voice end to end: WebSocket client -> chat's /voice relay -> the openai SDK's realtime
-client -> the local server's Realtime events (server VAD, transcription, audio, barge-in, reconnection)."""
+client -> the local server's Realtime events (server VAD, transcription, audio, barge-in, reconnection).
+
+Test home of ``roleplay_openai.live``, ``roleplay_openai.testserver``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""What the contract suite does not cover: retries, conflicts, prefixes, the envelope, client settings."""
+"""What the contract suite does not cover: retries, conflicts, prefixes, the envelope, client settings.
+
+Test home of ``roleplay_s3.options``.
+"""
 
 from __future__ import annotations
 

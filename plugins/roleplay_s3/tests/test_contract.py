@@ -1,4 +1,7 @@
-"""The kernel's storage contract, in full, against moto's S3 server over HTTP."""
+"""The kernel's storage contract, in full, against moto's S3 server over HTTP.
+
+Test home of ``roleplay_s3.storage``.
+"""
 
 from __future__ import annotations
 

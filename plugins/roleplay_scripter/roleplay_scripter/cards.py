@@ -32,8 +32,16 @@ from typing import Any
 
 import attrs
 
-from roleplay_core import Character, FieldError, Problem, Script, structure, validation_problem
-from roleplay_core.script_limits import FIELD_CHARS, script_limit_errors
+from roleplay_core import (
+    FIELD_CHARS,
+    Character,
+    FieldError,
+    Problem,
+    Script,
+    script_limit_errors,
+    structure,
+    validation_problem,
+)
 
 SPEC = "chara_card_v2"
 SPEC_VERSION = "2.0"

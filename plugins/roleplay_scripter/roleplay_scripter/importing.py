@@ -15,8 +15,7 @@ from typing import Any
 import anyio.to_thread
 import attrs
 
-from roleplay_core import FieldError, NotFound, Problem, Script, structure
-from roleplay_core.script_limits import script_limit_errors
+from roleplay_core import FieldError, NotFound, Problem, Script, script_limit_errors, structure
 
 from .formats import bundle_items
 from .lint import ERROR, Finding, lint, parse

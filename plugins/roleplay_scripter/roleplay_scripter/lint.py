@@ -17,8 +17,7 @@ from typing import Any
 
 import attrs
 
-from roleplay_core import Problem, Script, script_from_dict
-from roleplay_core.script import MOOD_MAX, MOOD_MIN
+from roleplay_core import MOOD_MAX, MOOD_MIN, Problem, Script, script_from_dict
 from roleplay_core.text import Pattern, builtin_lexicon, only_function_words
 
 ERROR = "error"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from roleplay_core import hookimpl
-from roleplay_core.script import LANGUAGE_TAG
+from roleplay_core import LANGUAGE_TAG, hookimpl
 
 from . import routes
 

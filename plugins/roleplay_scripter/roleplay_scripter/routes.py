@@ -14,10 +14,12 @@ from starlette.routing import Route
 
 from roleplay_core import (
     JSON,
+    SLUG,
     FieldError,
     Kernel,
     Problem,
     Script,
+    check_script_limits,
     converter,
     current_principal,
     query_int,
@@ -26,8 +28,6 @@ from roleplay_core import (
     structure,
     validation_problem,
 )
-from roleplay_core.script import SLUG
-from roleplay_core.script_limits import check_script_limits
 
 from . import cards, diff, formats, importing, lint, preview, views
 from .records import STATUSES, ScriptHead, version_etag

@@ -1,4 +1,7 @@
-"""POST /scripts/{id}/preview: with a fake engine (state threading), without one (503), and with the real one."""
+"""POST /scripts/{id}/preview: with a fake engine (state threading), without one (503), and with the real one.
+
+Test home of ``roleplay_scripter.preview``.
+"""
 
 from __future__ import annotations
 

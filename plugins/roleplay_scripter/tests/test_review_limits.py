@@ -1,5 +1,8 @@
 """Issue 13, findings 3, 4 and 11 (YAML): bodies that expand, oversized fields and YAML values that
-used to crash the server."""
+used to crash the server.
+
+Test home of ``roleplay_core.script_limits``.
+"""
 
 from __future__ import annotations
 

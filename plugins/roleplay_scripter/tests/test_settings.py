@@ -1,4 +1,7 @@
-"""The scripter's settings: defaults, and problems that stop a strict startup."""
+"""The scripter's settings: defaults, and problems that stop a strict startup.
+
+Test home of ``roleplay_scripter.plugin``.
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
+
+from roleplay_core.text import control_character
 
 #: The longest ``web.title`` accepted: it has to fit a header bar and a browser tab.
 MAX_TITLE = 80
@@ -34,6 +35,6 @@ def problems(settings: Any) -> list[str]:
         found.append("web.title must not be blank")
     if len(value.strip()) > MAX_TITLE:
         found.append(f"web.title must have at most {MAX_TITLE} characters (got {len(value.strip())})")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if control_character(value, one_line=True):
         found.append("web.title must not contain control characters")
     return found

@@ -19,20 +19,15 @@ TEMPLATE = Path(__file__).parent / "templates" / "index.html"
 API_PLUGINS = ("auth", "chat", "evaluator")
 
 
-def prefix(settings: Any, plugin: str) -> str:
-    """Where the kernel mounts ``plugin``'s routes: ``plugins.<name>.prefix`` without a trailing slash."""
-    return (settings.get(f"plugins.{plugin}.prefix") or "").rstrip("/")
-
-
 def render(kernel: Any) -> str:
     """The page for this kernel's settings. Every value is HTML-escaped, quotes included."""
     settings = kernel.settings
     enabled = sorted(info.name for info in kernel.plugins if info.enabled)
     values = {
         "title": config.title(settings),
-        "base": prefix(settings, "web"),
+        "base": settings.plugin_prefix("web"),
         "plugins": " ".join(enabled),
-        **{f"api_{name}": prefix(settings, name) for name in API_PLUGINS},
+        **{f"api_{name}": settings.plugin_prefix(name) for name in API_PLUGINS},
     }
     template = string.Template(TEMPLATE.read_text(encoding="utf-8"))
     return template.substitute({key: html.escape(value, quote=True) for key, value in values.items()})

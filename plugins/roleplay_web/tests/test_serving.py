@@ -1,4 +1,7 @@
-"""Over HTTP: the page and its files, their content types and security headers, settings."""
+"""Over HTTP: the page and its files, their content types and security headers, settings.
+
+Test home of ``roleplay_web.config``, ``roleplay_web.headers``, ``roleplay_web.page``, ``roleplay_web.plugin``, ``roleplay_web.routes``.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ this test writes, against the full app whose voice model is the local Gemini tes
 The learner's "speech" is a 440 Hz tone; the fake model transcribes it as "tone 440 hertz ..."
 and answers with a 660 Hz tone. The WAV loops, so the learner speaks again while the character
 is still answering: barge-in.
+
+Test home of ``roleplay_web.capabilities``.
 """
 
 from __future__ import annotations
