@@ -79,5 +79,26 @@ def message(seq: int, role: str, text: str, character_id: str | None = None) -> 
                              character_id=character_id)
 
 
+#: Kernels made during the running test: their providers' HTTP clients are closed before the test's
+#: event loop ends. Left to the garbage collector, an open client closes itself later, inside some
+#: other test's loop, and fails that test with "Event loop is closed".
+_KERNELS: list[Any] = []
+
+
 def openai_kernel(server: LocalOpenAI, **overrides: Any):
-    return make_kernel({**server.settings(), **overrides})
+    kernel = make_kernel({**server.settings(), **overrides})
+    _KERNELS.append(kernel)
+    return kernel
+
+
+@pytest.fixture
+async def close_openai_clients(anyio_backend):
+    """Close the openai clients of the kernels a test made, in the test's own event loop."""
+    yield
+    while _KERNELS:
+        kernel = _KERNELS.pop()
+        try:
+            provider = kernel.model("openai")
+        except LookupError:
+            continue
+        await provider.close()

@@ -14,7 +14,7 @@ from roleplay_core import JudgeRequest, Kernel, PluginError, ProviderError, Sett
 
 from .conftest import SCRIPT, message, openai_kernel
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("close_openai_clients")]
 
 HISTORY = (
     message(1, "character", "My kettle broke after a week!", "sam"),
