@@ -286,12 +286,17 @@ class Kernel:
             return
         await self.open()
         strict = self.settings.env != "development"
+        started: list[str] = []
         for name, start in self.each_plugin("startup"):
             try:
                 await maybe_await(start())
+                started.append(name)
             except Exception as exc:
                 cause = f"failed to start: {type(exc).__name__}: {exc}"
                 if strict:
+                    # Nothing half-started stays behind: the plugins that did start are shut down,
+                    # model clients and storage closed, so the caller may simply give up.
+                    await self._close(started)
                     raise PluginError(f"plugin {name!r} {cause}") from exc
                 logger.warning("plugin %r %s; skipping it (development)", name, cause, exc_info=exc)
                 self.failed_plugins[name] = cause
@@ -338,7 +343,13 @@ class Kernel:
     async def stop(self) -> None:
         if not self._opened:
             return
-        for name, stop in self.each_plugin("shutdown", reverse=True) if self.started else []:
+        await self._close(None if self.started else [])
+
+    async def _close(self, started: list[str] | None) -> None:
+        """Shut down the plugins in ``started`` (None: every plugin), then close model clients and storage."""
+        for name, stop in self.each_plugin("shutdown", reverse=True):
+            if started is not None and name not in started:
+                continue
             try:
                 await maybe_await(stop())
             except Exception:
@@ -348,6 +359,7 @@ class Kernel:
                 await model.close()
             except Exception:
                 logger.exception("model provider %r failed to close", model.name)
+        self._models.clear()  # started again, the kernel makes new clients
         await self.storage.close()
         self.started = False
         self._opened = False

@@ -130,6 +130,44 @@ def test_plugin_that_fails_to_start_stops_production():
             pass
 
 
+def test_a_failed_production_start_closes_what_it_opened():
+    """Plugins that had started are shut down, model clients and storage closed: nothing leaks."""
+    from roleplay_core import ModelProvider
+
+    events: list[str] = []
+
+    class Clock(ModelProvider):
+        name = "clock"
+
+        async def close(self):
+            events.append("model closed")
+
+    class Starter:
+        name = "starter"
+
+        @hookimpl(tryfirst=True)
+        def startup(self, kernel):
+            kernel.model("clock")  # a client made while starting, as a start-up probe does
+            events.append("started")
+
+        @hookimpl
+        def shutdown(self, kernel):
+            events.append("shut down")
+
+        @hookimpl
+        def register_model_providers(self, kernel):
+            return {"clock": lambda kernel: Clock()}
+
+    strong = "k3Jf9-Qz7Lw2Xv8Rt5Yp1Hn6Bm4Cd0Ae"
+    kernel = make_kernel({"security.jwt_secret": strong, "cors.allow_origins": ["https://app.example.org"]},
+                         plugins=[Starter(), Exploding()], load_entry_points=False, env="production")
+    with pytest.raises(PluginError, match="cannot reach the moon"):
+        with TestClient(create_app(kernel)):
+            pass
+    assert events == ["started", "shut down", "model closed"]
+    assert not kernel.started
+
+
 def test_two_plugins_claiming_one_path_are_refused_naming_both():
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
