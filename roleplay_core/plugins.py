@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -182,14 +183,21 @@ def validate(settings: Settings, pm: pluggy.PluginManager) -> list[str]:
 
 
 def typed_problems(settings: Settings, table: str, cls: type) -> list[str]:
-    """``table.key: message`` for each way ``settings.section(table)`` does not fit ``cls``."""
+    """``table.key: message`` for each way ``settings.section(table)`` does not fit ``cls``.
+
+    A key inside a table of tables reads as settings are written: ``auth.oidc.google.client_id``,
+    not cattrs' ``oidc['google'].client_id``.
+    """
     from .serialization import converter, field_errors
 
     try:
         converter.structure(settings.section(table), cls)
     except Exception as exc:  # cattrs' grouped errors, or a validator's ValueError/TypeError
-        return [f"{table}.{error.field}: {error.message}" if error.field != "$" else f"{table}: {error.message}"
-                for error in field_errors(exc)]
+        found = []
+        for error in field_errors(exc):
+            key = re.sub(r"\['([^']*)'\]", r".\1", error.field).lstrip(".")
+            found.append(f"{table}.{key}: {error.message}" if key != "$" else f"{table}: {error.message}")
+        return found
     return []
 
 

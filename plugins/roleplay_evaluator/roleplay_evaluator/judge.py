@@ -45,10 +45,6 @@ logger = logging.getLogger("roleplay.evaluator")
 #: Confidence in a model's score before quotes are checked, and what each dropped quote costs.
 MODEL_CONFIDENCE = 0.85
 DROPPED_QUOTE_COST = 0.15
-#: Defaults of ``evaluator.disagreement_points`` and ``evaluator.judge_transcript_tokens``.
-DISAGREEMENT_POINTS = 35.0
-TRANSCRIPT_TOKENS = 32_000
-
 #: Every sentence model judging puts in a report, in English, in one place so it can be translated.
 def text(key: str, language: str = "en", **values: object) -> str:
     """The report sentence ``key`` filled with ``values``, in the report's language."""
@@ -120,8 +116,8 @@ async def judge(kernel, provider_name: str, script: Script, criteria: Sequence[C
                 seconds: float) -> JudgeOutcome:
     """Judge ``criteria`` in one provider call; every criterion it cannot judge keeps its ``fallback`` result."""
     ids = ", ".join(c.id for c in criteria)
-    points = float(kernel.settings.get("evaluator.disagreement_points", DISAGREEMENT_POINTS))
-    budget = int(kernel.settings.get("evaluator.judge_transcript_tokens", TRANSCRIPT_TOKENS))
+    settings = kernel.typed_settings("evaluator")
+    points, budget = settings.disagreement_points, settings.judge_transcript_tokens
 
     def fall_back(reason: str) -> JudgeOutcome:
         logger.warning("evaluator: model judge %r failed (%s); rule-based results stand for %s",

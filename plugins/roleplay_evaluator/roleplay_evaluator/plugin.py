@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
 from roleplay_core import hookimpl
 
 from . import routes
@@ -32,20 +36,31 @@ DEFAULTS = {
         "review_below": 0.6,
         #: Default page size of GET /evaluations.
         "list_limit": 50,
+        #: New evaluations one user may start per UTC day (0: no limit).
+        "daily_limit": 50,
     }
 }
 
-_NUMBERS = {
-    "judge_timeout": (0.1, 600.0),
-    "disagreement_points": (0.0, 100.0),
-    "judge_transcript_tokens": (0, 2_000_000),
-    "inline_wait": (0.0, 30.0),
-    "lease_seconds": (1.0, 86_400.0),
-    "resume_interval": (0.0, 86_400.0),
-    "max_attempts": (1, 100),
-    "review_below": (0.0, 1.0),
-    "list_limit": (1, 200),
-}
+
+def _between(low: float, high: float) -> list[Any]:
+    return [attrs.validators.ge(low), attrs.validators.le(high)]
+
+
+@attrs.frozen(kw_only=True)
+class EvaluatorSettings:
+    """The ``evaluator`` table, structured by the kernel's strict converter (``settings_schema``)."""
+
+    model: str
+    judge_timeout: float = attrs.field(validator=_between(0.1, 600.0))
+    disagreement_points: float = attrs.field(validator=_between(0.0, 100.0))
+    judge_transcript_tokens: int = attrs.field(validator=_between(0, 2_000_000))
+    inline_wait: float = attrs.field(validator=_between(0.0, 30.0))
+    lease_seconds: float = attrs.field(validator=_between(1.0, 86_400.0))
+    resume_interval: float = attrs.field(validator=_between(0.0, 86_400.0))
+    max_attempts: int = attrs.field(validator=_between(1, 100))
+    review_below: float = attrs.field(validator=_between(0.0, 1.0))
+    list_limit: int = attrs.field(validator=_between(1, 200))
+    daily_limit: int = attrs.field(validator=attrs.validators.ge(0))
 
 
 @hookimpl
@@ -54,23 +69,8 @@ def settings_defaults(env):
 
 
 @hookimpl
-def validate_settings(settings):
-    problems = []
-    values = {}
-    for name, (low, high) in _NUMBERS.items():
-        raw = settings.get(f"evaluator.{name}")
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            problems.append(f"evaluator.{name} must be a number (got {raw!r})")
-            continue
-        if not low <= value <= high:
-            problems.append(f"evaluator.{name} must be between {low:g} and {high:g} (got {value:g})")
-        values[name] = value
-    model = settings.get("evaluator.model")
-    if model is not None and not isinstance(model, str):
-        problems.append("evaluator.model must be a model provider name (a string), or empty for rules only")
-    return problems
+def settings_schema():
+    return {"evaluator": EvaluatorSettings}
 
 
 @hookimpl

@@ -29,8 +29,6 @@ from .runner import fetch_transcript, now, runner_of
 from .store import EvaluationStore, new_id
 
 MAX_ID = 200
-#: New evaluations one user may start per UTC day (``evaluator.daily_limit``; 0 = no limit).
-DAILY_LIMIT = 50
 
 
 def _text(limit: int):
@@ -58,8 +56,9 @@ def _store(request: Request) -> EvaluationStore:
     return runner_of(_kernel(request)).store
 
 
-def _setting(request: Request, name: str, default: Any) -> Any:
-    return _kernel(request).settings.get(f"evaluator.{name}", default)
+def _settings(request: Request) -> Any:
+    """The typed ``evaluator`` settings (``EvaluatorSettings``)."""
+    return _kernel(request).typed_settings("evaluator")
 
 
 def present(evaluation: Evaluation, report: Report | None = None, *, with_report: bool = True) -> dict[str, Any]:
@@ -170,7 +169,7 @@ async def create_evaluation(request: Request) -> Response:
             if request_id is not None:
                 await store.rebind_request(principal.id, request_id, existing.id, body.session_id)
             return await _answer(request, existing.id, reused=True)
-        wait = await store.charge_daily(principal.id, int(_setting(request, "daily_limit", DAILY_LIMIT)))
+        wait = await store.charge_daily(principal.id, _settings(request).daily_limit)
         if wait:
             await store.release_latest(principal.id, body.session_id, upto_seq, evaluation_id)
             if request_id is not None:
@@ -195,7 +194,7 @@ async def create_evaluation(request: Request) -> Response:
     evaluation = await store.find(evaluation_id)
     if evaluation is not None and evaluation.status == PENDING:
         runner.start(evaluation_id)
-        await runner.wait(evaluation_id, float(_setting(request, "inline_wait", 0.5)))
+        await runner.wait(evaluation_id, _settings(request).inline_wait)
     return await _answer(request, evaluation_id, replayed=replayed)
 
 
@@ -226,7 +225,7 @@ async def list_evaluations(request: Request) -> Response:
     """GET /evaluations?session_id=&scenario_id=&status=&user_id=(admins)&limit=&cursor=, newest first."""
     principal = current_principal(request)
     user_id = _target_user(request, principal)
-    limit = query_int(request, "limit", int(_setting(request, "list_limit", 50)), minimum=1, maximum=200)
+    limit = query_int(request, "limit", _settings(request).list_limit, minimum=1, maximum=200)
     params = request.query_params
     status = params.get("status")
     if status is not None and status not in (PENDING, DONE, FAILED):

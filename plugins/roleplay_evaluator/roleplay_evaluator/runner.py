@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from typing import Any
 
 import attrs
 
@@ -57,8 +58,10 @@ class Runner:
         self._sweeper: asyncio.Task | None = None
         self._started: dict[str, float] = {}
 
-    def setting(self, name: str, default):
-        return self.kernel.settings.get(f"evaluator.{name}", default)
+    @property
+    def settings(self) -> Any:
+        """The kernel's typed ``evaluator`` settings (``EvaluatorSettings``)."""
+        return self.kernel.typed_settings("evaluator")
 
     # -- starting -------------------------------------------------------------
 
@@ -102,7 +105,7 @@ class Runner:
 
     async def startup(self) -> None:
         await self.resume_pending()
-        interval = float(self.setting("resume_interval", 30.0))
+        interval = self.settings.resume_interval
         if interval > 0:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep(interval), name="evaluator-sweeper")
 
@@ -126,7 +129,7 @@ class Runner:
 
     async def claim(self, evaluation_id: str) -> Evaluation | None:
         """Take the lease by compare-and-swap; ``None`` when it is done or someone else holds it."""
-        lease = float(self.setting("lease_seconds", 15.0))
+        lease = self.settings.lease_seconds
         while True:
             try:
                 evaluation, version = await self.store.get(evaluation_id)
@@ -168,7 +171,7 @@ class Runner:
 
     async def keep(self, evaluation_id: str) -> None:
         """Renew our lease every third of ``lease_seconds`` until cancelled or lost (the heartbeat)."""
-        lease = float(self.setting("lease_seconds", 15.0))
+        lease = self.settings.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)
             try:
@@ -206,7 +209,7 @@ class Runner:
 
     async def _run_claimed(self, evaluation_id: str, evaluation: Evaluation) -> None:
         try:
-            if evaluation.attempts > int(self.setting("max_attempts", 3)):
+            if evaluation.attempts > self.settings.max_attempts:
                 await self.finish(evaluation_id, status=FAILED,
                                   reason=f"gave up after {evaluation.attempts - 1} interrupted attempts")
                 return
@@ -214,12 +217,12 @@ class Runner:
             if transcript is None:
                 await self.finish(evaluation_id, status=FAILED, reason="the practice session no longer exists")
                 return
-            model = (self.setting("model", "") or "").strip() or None
+            model = self.settings.model.strip() or None
             report = await evaluate(
                 self.kernel, transcript, evaluation.upto_seq,
                 model=model,
-                judge_timeout=float(self.setting("judge_timeout", 30.0)),
-                review_below=float(self.setting("review_below", 0.6)),
+                judge_timeout=self.settings.judge_timeout,
+                review_below=self.settings.review_below,
             )
             report = await self.store.save_report(evaluation_id, report)
             await self.finish(evaluation_id, **summary(report))

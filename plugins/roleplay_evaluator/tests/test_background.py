@@ -18,6 +18,7 @@ from roleplay_evaluator.store import EvaluationStore, new_id
 from starlette.testclient import TestClient
 
 from roleplay_core import SettingsError
+from roleplay_core.plugins import bootstrap
 from roleplay_core.testing import auth_headers, make_app, make_kernel
 
 
@@ -201,13 +202,13 @@ def test_a_judge_slower_than_the_lease_keeps_its_claim(tmp_path):
 
 
 def test_settings_are_validated():
-    kernel = make_kernel({"evaluator.lease_seconds": 0.5, "evaluator.judge_timeout": 30,
-                          "evaluator.inline_wait": "soon"}, load_entry_points=False, plugins=[evaluator_plugin])
-    problems = evaluator_plugin.validate_settings(kernel.settings)
-    assert any(p.startswith("evaluator.lease_seconds must be between 1") for p in problems)
-    assert any(p.startswith("evaluator.inline_wait must be a number") for p in problems)
-    assert evaluator_plugin.validate_settings(make_kernel(load_entry_points=False,
-                                                          plugins=[evaluator_plugin]).settings) == []
+    def problems(**overrides):
+        return bootstrap(env="development", settings_files=[], load_entry_points=False, plugins=[evaluator_plugin],
+                         overrides={"evaluator.judge_timeout": 30, "storage.backend": "memory", **overrides}).problems
+
+    assert problems(**{"evaluator.inline_wait": "soon"}) == ["evaluator.inline_wait: expected a number"]
+    # Ranges are checked once every type fits (attrs validators run as the object is built).
+    assert problems(**{"evaluator.lease_seconds": 0.5}) == ["evaluator.lease_seconds: must be >= 1.0: 0.5"]
     with pytest.raises(SettingsError, match="evaluator.review_below"):
         make_kernel({"evaluator.review_below": 2, "security.jwt_secret": "x" * 64}, env="production",
                     load_entry_points=False, plugins=[evaluator_plugin])
