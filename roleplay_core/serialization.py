@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import keyword
 import re
 from typing import Any, TypeVar, get_args, get_origin
 
+import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory, is_sequence, list_structure_factory
+from cattrs.gen import make_dict_structure_fn, override
 from cattrs.v import transform_error
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -59,9 +62,22 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_factory(
         lambda kind: is_sequence(kind) and not _is_hetero_tuple(kind), no_strings_as_sequences
     )
+    def keyword_keys(cls: type) -> Any:
+        # PEP 8 names a field after a keyword with a trailing underscore: ``import_`` reads the key ``import``.
+        renames = {a.name: override(rename=a.name[:-1]) for a in attrs.fields(cls) if _keyword_field(a.name)}
+        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True,
+                                      _cattrs_detailed_validation=True, **renames)
+
+    converter.register_structure_hook_factory(
+        lambda kind: attrs.has(kind) and any(_keyword_field(a.name) for a in attrs.fields(kind)), keyword_keys
+    )
     converter.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
     converter.register_unstructure_hook(dt.datetime, lambda v: v.isoformat())
     return converter
+
+
+def _keyword_field(name: str) -> bool:
+    return name.endswith("_") and keyword.iskeyword(name[:-1])
 
 
 def _is_hetero_tuple(kind: Any) -> bool:
@@ -97,6 +113,7 @@ def field_errors(exc: BaseException) -> list[FieldError]:
         if named:  # attrs validators say "'name' must be ...": move the name into the path
             path = f"{path}.{named['name']}"
             message = f"must {named['rest'][5:]}" if named["rest"].startswith("must ") else named["rest"]
+        path = re.sub(r"\b(\w+)_\b", lambda m: m[1] if keyword.iskeyword(m[1]) else m[0], path)
         found.append(FieldError(path.lstrip(".") or "$", message))
     return found
 

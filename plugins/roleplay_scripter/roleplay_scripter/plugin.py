@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
 from roleplay_core import LANGUAGE_TAG, hookimpl
 
 from . import routes
@@ -17,7 +21,50 @@ DEFAULTS = {
     }
 }
 
-_POSITIVE = ("preview.max_messages", "preview.max_message_chars", "import.max_scripts", "list.max_limit")
+_POSITIVE = attrs.validators.ge(1)
+
+
+def _language_tags(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
+    if not all(LANGUAGE_TAG.match(tag) for tag in value):
+        raise ValueError(f"'{attribute.name}' must be a list of BCP 47 tags such as 'en', 'es'")
+
+
+@attrs.frozen(kw_only=True)
+class Preview:
+    max_messages: int = attrs.field(validator=_POSITIVE)
+    max_message_chars: int = attrs.field(validator=_POSITIVE)
+
+
+@attrs.frozen(kw_only=True)
+class Import:
+    max_scripts: int = attrs.field(validator=_POSITIVE)
+
+
+@attrs.frozen(kw_only=True)
+class Listing:
+    max_limit: int = attrs.field(validator=_POSITIVE)
+
+
+@attrs.frozen(kw_only=True)
+class Translations:
+    required_languages: tuple[str, ...] = attrs.field(validator=_language_tags)
+
+
+@attrs.frozen(kw_only=True)
+class Cards:
+    creator: str
+
+
+@attrs.frozen(kw_only=True)
+class ScripterSettings:
+    """The ``scripter`` table, structured by the kernel's strict converter (``settings_schema``)."""
+
+    preview: Preview
+    #: The ``import`` table (a keyword in Python, hence the underscore).
+    import_: Import
+    list: Listing
+    translations: Translations
+    cards: Cards
 
 
 @hookimpl
@@ -26,18 +73,8 @@ def settings_defaults(env):
 
 
 @hookimpl
-def validate_settings(settings):
-    problems = []
-    for key in _POSITIVE:
-        value = settings.get(f"scripter.{key}")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append(f"scripter.{key} must be a positive integer (got {value!r})")
-    languages = settings.get("scripter.translations.required_languages")
-    if not isinstance(languages, list) or not all(isinstance(x, str) and LANGUAGE_TAG.match(x) for x in languages):
-        problems.append("scripter.translations.required_languages must be a list of BCP 47 tags such as 'en', 'es'")
-    if not isinstance(settings.get("scripter.cards.creator"), str):
-        problems.append("scripter.cards.creator must be a string")
-    return problems
+def settings_schema():
+    return {"scripter": ScripterSettings}
 
 
 @hookimpl

@@ -51,8 +51,9 @@ def _who(request: Request) -> str:
     return current_principal(request).id
 
 
-def _setting(request: Request, key: str, default: Any) -> Any:
-    return _kernel(request).settings.get(f"scripter.{key}", default)
+def _settings(request: Request) -> Any:
+    """The typed ``scripter`` settings (``ScripterSettings``)."""
+    return _kernel(request).typed_settings("scripter")
 
 
 def _packs(request: Request) -> dict[str, Script]:
@@ -147,7 +148,7 @@ async def _lint(request: Request, script: Script, members: Mapping[str, Script] 
     members = members if members is not None else await _members(request, {script.id: script})
     group = [s for s in members.values() if script.translation_group and s.translation_group == script.translation_group]
     return lint.lint(script, translations=group,
-                     required_languages=list(_setting(request, "translations.required_languages", []) or []))
+                     required_languages=list(_settings(request).translations.required_languages))
 
 
 def _download(text: str, media_type: str, filename: str) -> Response:
@@ -174,7 +175,7 @@ async def list_scripts(request: Request) -> JSON:
     source = query.get("source") or None
     if source and source not in ("authored", "pack"):
         raise validation_problem([FieldError("source", "must be authored or pack")])
-    max_limit = int(_setting(request, "list.max_limit", 500))
+    max_limit = _settings(request).list.max_limit
     limit = min(query_int(request, "limit", 100, minimum=1), max_limit)
     offset = query_int(request, "offset", 0, minimum=0)
     heads = await _store(request).all()
@@ -387,8 +388,8 @@ async def preview_script(request: Request) -> JSON:
     if not isinstance(raw, dict):
         raise validation_problem([FieldError("$", "expected a JSON object")])
     body = structure(raw, preview.PreviewRequest)
-    max_messages = int(_setting(request, "preview.max_messages", 50))
-    max_chars = int(_setting(request, "preview.max_message_chars", 2000))
+    max_messages = _settings(request).preview.max_messages
+    max_chars = _settings(request).preview.max_message_chars
     if not body.messages:
         raise validation_problem([FieldError("messages", "send at least one learner message")])
     if len(body.messages) > max_messages:
@@ -427,8 +428,8 @@ async def import_scripts(request: Request) -> JSON:
     data = await formats.read_body(request)
     results = await importing.import_bundle(
         kernel=_kernel(request), store=_store(request), data=data, by=_who(request), on_conflict=on_conflict,
-        publish=publish, max_scripts=int(_setting(request, "import.max_scripts", 500)),
-        required_languages=list(_setting(request, "translations.required_languages", []) or []),
+        publish=publish, max_scripts=_settings(request).import_.max_scripts,
+        required_languages=list(_settings(request).translations.required_languages),
         members=await _members(request))
     return _json({"imported": len(results), "scripts": results})
 
@@ -497,7 +498,7 @@ async def export_card(request: Request) -> JSON:
     except KeyError:
         raise Problem(404, f"{script_id!r} has no character {request.path_params['character_id']!r}.") from None
     card = cards.to_card(script, character, version=str(head.latest) if head else "pack",
-                         creator=str(_setting(request, "cards.creator", "")))
+                         creator=_settings(request).cards.creator)
     return JSON(card, headers={"Content-Disposition": f'attachment; filename="{character.id}.card.json"'})
 
 
