@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from roleplay_core.text import control_character
 
 #: The longest ``web.title`` accepted: it has to fit a header bar and a browser tab.
@@ -17,24 +19,17 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def title(settings: Any) -> str:
-    """``web.title``, trimmed; the default when it is unset or blank."""
-    value = settings.get("web.title")
-    if not isinstance(value, str) or not value.strip():
-        return DEFAULTS["web"]["title"]
-    return value.strip()
-
-
-def problems(settings: Any) -> list[str]:
-    """What is wrong with the ``web`` settings (an empty list when nothing is)."""
-    value = settings.get("web.title", DEFAULTS["web"]["title"])
-    if not isinstance(value, str):
-        return [f"web.title must be a string (got {type(value).__name__})"]
-    found = []
+def _title(instance: Any, attribute: Any, value: str) -> None:
     if not value.strip():
-        found.append("web.title must not be blank")
+        raise ValueError(f"'{attribute.name}' must not be blank")
     if len(value.strip()) > MAX_TITLE:
-        found.append(f"web.title must have at most {MAX_TITLE} characters (got {len(value.strip())})")
+        raise ValueError(f"'{attribute.name}' must have at most {MAX_TITLE} characters (got {len(value.strip())})")
     if control_character(value, one_line=True):
-        found.append("web.title must not contain control characters")
-    return found
+        raise ValueError(f"'{attribute.name}' must not contain control characters")
+
+
+@attrs.frozen(kw_only=True)
+class WebSettings:
+    """The ``web`` table, structured by the kernel's strict converter (``settings_schema``)."""
+
+    title: str = attrs.field(validator=_title)

@@ -10,7 +10,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from . import config
 from .headers import SECURITY_HEADERS
 
 TEMPLATE = Path(__file__).parent / "templates" / "index.html"
@@ -24,7 +23,7 @@ def render(kernel: Any) -> str:
     settings = kernel.settings
     enabled = sorted(info.name for info in kernel.plugins if info.enabled)
     values = {
-        "title": config.title(settings),
+        "title": kernel.typed_settings("web").title.strip(),
         "base": settings.plugin_prefix("web"),
         "plugins": " ".join(enabled),
         **{f"api_{name}": settings.plugin_prefix(name) for name in API_PLUGINS},

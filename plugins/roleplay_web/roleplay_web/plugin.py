@@ -13,8 +13,8 @@ def settings_defaults(env):
 
 
 @hookimpl
-def validate_settings(settings):
-    return config.problems(settings)
+def settings_schema():
+    return {"web": config.WebSettings}
 
 
 @hookimpl

@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from web_support import STATIC
 
+from roleplay_core.plugins import bootstrap
 from roleplay_core.testing import make_app, make_kernel
 
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
@@ -181,17 +182,20 @@ def test_page_lists_the_enabled_plugins():
 @pytest.mark.parametrize(("title", "problem"), [
     ("", "must not be blank"),
     ("x" * 81, "at most 80 characters"),
-    (42, "must be a string"),
+    (42, "expected a string"),
     ("a\x07b", "control characters"),
 ])
 def test_bad_titles_are_reported(title, problem):
-    kernel = make_kernel({"web.title": title})
-    found = [p for ps in kernel.hook.validate_settings(settings=kernel.settings) for p in ps or []]
-    assert any(p.startswith("web.title") and problem in p for p in found), found
+    found = bootstrap(env="development", settings_files=[], overrides={"web.title": title}).problems
+    assert any(p.startswith("web.title: ") and problem in p for p in found), found
 
 
 def test_default_title_is_valid():
     kernel = make_kernel()
-    assert kernel.settings.get("web.title") == "Roleplay"
-    found = [p for ps in kernel.hook.validate_settings(settings=kernel.settings) for p in ps or []]
-    assert not [p for p in found if p.startswith("web.")]
+    assert kernel.settings.get("web.title") == kernel.typed_settings("web").title == "Roleplay"
+    assert not [p for p in bootstrap(env="development", settings_files=[]).problems if p.startswith("web.")]
+
+
+def test_a_wrong_type_from_an_environment_variable_names_the_key(monkeypatch):
+    monkeypatch.setenv("ROLEPLAY_WEB__TITLE", "42")  # TOML: the integer 42
+    assert "web.title: expected a string" in bootstrap(env="development", settings_files=[]).problems
