@@ -186,19 +186,23 @@ def typed_problems(settings: Settings, table: str, cls: type) -> list[str]:
     """``table.key: message`` for each way ``settings.section(table)`` does not fit ``cls``.
 
     A key inside a table of tables reads as settings are written: ``auth.oidc.google.client_id``,
-    not cattrs' ``oidc['google'].client_id``.
+    not cattrs' ``oidc['google'].client_id``. Every validator runs once the types fit, so every
+    problem is reported at once, not only attrs' first.
     """
-    from .serialization import converter, field_errors
+    from .serialization import converter, field_errors, validator_errors
 
     try:
-        converter.structure(settings.section(table), cls)
-    except Exception as exc:  # cattrs' grouped errors, or a validator's ValueError/TypeError
-        found = []
-        for error in field_errors(exc):
-            key = re.sub(r"\['([^']*)'\]", r".\1", error.field).lstrip(".")
-            found.append(f"{table}.{key}: {error.message}" if key != "$" else f"{table}: {error.message}")
-        return found
-    return []
+        # Types first, validators off: attrs would stop at the first validator that refuses.
+        with attrs.validators.disabled():
+            value = converter.structure(settings.section(table), cls)
+        errors = validator_errors(value)
+    except Exception as exc:  # cattrs' grouped errors
+        errors = field_errors(exc)
+    found = []
+    for error in errors:
+        key = re.sub(r"\['([^']*)'\]", r".\1", error.field).lstrip(".")
+        found.append(f"{table}.{key}: {error.message}" if key != "$" else f"{table}: {error.message}")
+    return found
 
 
 def _version() -> str | None:

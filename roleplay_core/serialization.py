@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import keyword
+import math
 import re
 from typing import Any, TypeVar, get_args, get_origin
 
@@ -34,6 +35,8 @@ def make_converter() -> cattrs.Converter:
                 return float(value)
             if not isinstance(value, kind):
                 raise ValueError(f"expected {name}")
+            if kind is float and not math.isfinite(value):  # TOML has inf and nan; JSON bodies never get here
+                raise ValueError("expected a finite number")
             return value
 
         return structure
@@ -115,6 +118,34 @@ def field_errors(exc: BaseException) -> list[FieldError]:
             message = f"must {named['rest'][5:]}" if named["rest"].startswith("must ") else named["rest"]
         path = re.sub(r"\b(\w+)_\b", lambda m: m[1] if keyword.iskeyword(m[1]) else m[0], path)
         found.append(FieldError(path.lstrip(".") or "$", message))
+    return found
+
+
+def validator_errors(value: Any, path: str = "") -> list[FieldError]:
+    """Every attrs validator of ``value`` (and of the attrs objects it holds) that refuses its field.
+
+    attrs stops at the first validator that raises as it builds an object; settings are checked
+    with validators off (``attrs.validators.disabled()``) and then with this, so every problem is
+    reported at once.
+    """
+    found: list[FieldError] = []
+    for field in attrs.fields(type(value)):
+        item = getattr(value, field.name)
+        key = field.name[:-1] if _keyword_field(field.name) else field.name
+        where = f"{path}.{key}".lstrip(".")
+        if field.validator is not None:
+            try:
+                field.validator(value, field, item)
+            except (ValueError, TypeError) as exc:
+                message = str(exc) or "invalid value"
+                named = _NAMED.match(message)
+                if named:
+                    message = f"must {named['rest'][5:]}" if named["rest"].startswith("must ") else named["rest"]
+                found.append(FieldError(where, message))
+        children = item.items() if isinstance(item, dict) else [("", item)]
+        for name, child in children:
+            if attrs.has(type(child)):
+                found.extend(validator_errors(child, f"{where}.{name}".rstrip(".")))
     return found
 
 

@@ -68,11 +68,11 @@ class GeminiLiveSession(LiveSession):
     def __init__(self, provider: GeminiProvider, request: LiveRequest) -> None:
         self.provider = provider
         self.request = request
-        self.model = provider.setting("live_model")
+        self.model = provider.config.live_model
         # Bigger frames mean fewer JSON+base64 messages; Google suggests 20-100 ms chunks.
-        self.frame_ms = int(provider.setting("live.frame_ms", 40))
+        self.frame_ms = provider.config.live.frame_ms
         self._handle = request.resumption_handle
-        self._events: asyncio.Queue = asyncio.Queue(maxsize=int(provider.setting("live.event_buffer", 256)))
+        self._events: asyncio.Queue = asyncio.Queue(maxsize=provider.config.live.event_buffer)
         self._connection: Any = None  # the SDK's async context manager of the current connection
         self._session: Any = None  # the SDK's AsyncSession
         self._swap = asyncio.Lock()  # held while reconnecting so sends wait for the new connection
@@ -86,15 +86,15 @@ class GeminiLiveSession(LiveSession):
 
     def config(self, handle: str | None) -> types.LiveConnectConfig:
         """Audio out in the character's voice, both transcriptions, VAD with barge-in, compression, resumption."""
-        request, setting = self.request, self.provider.setting
-        voice = request.voice or request.character.voice or setting("voice") or "Kore"
+        request, config = self.request, self.provider.config
+        voice = request.voice or request.character.voice or config.voice or "Kore"
         instruction = prompts._lines(
             prompts.character_instruction(request.script, request.character, spoken=True, language=request.language),
             prompts.history_text(request.script, request.history),
         )
         compression = None
-        if setting("live.context_compression", True):
-            trigger = int(setting("live.compression_trigger_tokens", 0) or 0)
+        if config.live.context_compression:
+            trigger = config.live.compression_trigger_tokens
             compression = types.ContextWindowCompressionConfig(
                 sliding_window=types.SlidingWindow(), trigger_tokens=trigger or None)
         return types.LiveConnectConfig(
@@ -107,15 +107,15 @@ class GeminiLiveSession(LiveSession):
             realtime_input_config=types.RealtimeInputConfig(
                 automatic_activity_detection=types.AutomaticActivityDetection(
                     disabled=False,
-                    silence_duration_ms=int(setting("live.silence_duration_ms", 500)),
-                    prefix_padding_ms=int(setting("live.prefix_padding_ms", 100)),
+                    silence_duration_ms=config.live.silence_duration_ms,
+                    prefix_padding_ms=config.live.prefix_padding_ms,
                 ),
                 # Barge-in: learner speech interrupts the character's answer.
                 activity_handling=types.ActivityHandling.START_OF_ACTIVITY_INTERRUPTS,
             ),
             context_window_compression=compression,
             session_resumption=types.SessionResumptionConfig(handle=handle),
-            temperature=float(setting("temperature", 0.8)),
+            temperature=config.temperature,
         )
 
     async def _open(self, handle: str | None) -> tuple[Any, Any]:
@@ -135,7 +135,7 @@ class GeminiLiveSession(LiveSession):
 
     async def _resume(self) -> bool:
         """Open a new connection from the newest handle; False when that is not possible."""
-        if not self._handle or self.reconnects >= int(self.provider.setting("live.max_reconnects", 5)):
+        if not self._handle or self.reconnects >= self.provider.config.live.max_reconnects:
             return False
         async with self._swap:
             old = self._connection

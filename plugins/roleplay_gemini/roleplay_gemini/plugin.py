@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
+
+import attrs
 
 from roleplay_core import hookimpl
 
@@ -52,43 +53,60 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-#: Numeric settings: (type, smallest allowed value, what the number means).
-NUMBERS: dict[str, tuple[type, float, str]] = {
-    "timeout": (float, 0.001, "seconds"),
-    "retries": (int, 1, "attempts"),
-    "judge_attempts": (int, 1, "attempts"),
-    "temperature": (float, 0, "sampling temperature"),
-    "judge_temperature": (float, 0, "sampling temperature"),
-    "max_output_tokens": (int, 1, "tokens"),
-    "live.compression_trigger_tokens": (int, 0, "tokens, 0 for the service's default"),
-    "live.max_reconnects": (int, 0, "reconnections"),
-    "live.silence_duration_ms": (int, 0, "milliseconds"),
-    "live.prefix_padding_ms": (int, 0, "milliseconds"),
-    "live.event_buffer": (int, 1, "events"),
-    "live.frame_ms": (int, 1, "milliseconds"),
-}
-DEFAULT_NUMBERS: dict[str, Any] = {
-    key: DEFAULTS["live"][key[5:]] if key.startswith("live.") else DEFAULTS[key] for key in NUMBERS}
+_POSITIVE = attrs.validators.gt(0)
+_ONE_OR_MORE = attrs.validators.ge(1)
+_ZERO_OR_MORE = attrs.validators.ge(0)
 
 
-def _number_problem(key: str, value: Any, kind: type, least: float, meaning: str) -> str | None:
-    """A problem naming ``key`` unless ``value`` is a number of ``kind`` (a numeric string counts,
-    as environment variables may give one) of at least ``least``; checked before any conversion,
-    so ``"abc"``, null or a list are reported, not raised."""
-    wanted = "an integer" if kind is int else "a number"
-    if isinstance(value, str):
-        try:
-            value = kind(value.strip())
-        except ValueError:
-            return f"{key} must be {wanted} ({meaning}), not {value!r}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"{key} must be {wanted} ({meaning}), not {type(value).__name__} {value!r}"
-    if kind is int and not float(value).is_integer():
-        return f"{key} must be {wanted} ({meaning}), not {value!r}"
-    if not math.isfinite(value) or value < least:
-        bound = "positive" if least and least < 1 else f"at least {least:g}"
-        return f"{key} must be {bound} ({meaning}), not {value!r}"
-    return None
+def _file(instance: Any, attribute: Any, value: str) -> None:
+    if value and not os.path.isfile(value):
+        raise ValueError(f"'{attribute.name}' names {value!r}, which is not a file")
+
+
+def _http_url(instance: Any, attribute: Any, value: str) -> None:
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError(f"'{attribute.name}' must start with https:// or http://")
+
+
+@attrs.frozen(kw_only=True)
+class Live:
+    """``gemini.live``: the Live API (voice)."""
+
+    context_compression: bool
+    #: Tokens; 0: the service's default.
+    compression_trigger_tokens: int = attrs.field(validator=_ZERO_OR_MORE)
+    max_reconnects: int = attrs.field(validator=_ZERO_OR_MORE)
+    silence_duration_ms: int = attrs.field(validator=_ZERO_OR_MORE)
+    prefix_padding_ms: int = attrs.field(validator=_ZERO_OR_MORE)
+    event_buffer: int = attrs.field(validator=_ONE_OR_MORE)
+    frame_ms: int = attrs.field(validator=_ONE_OR_MORE)
+    compression: bool
+
+
+@attrs.frozen(kw_only=True)
+class GeminiSettings:
+    """The ``gemini`` table, structured by the kernel's strict converter (``settings_schema``)."""
+
+    api_key: str = attrs.field(repr=False)
+    vertexai: bool
+    project: str
+    location: str
+    base_url: str = attrs.field(validator=_http_url)
+    api_version: str
+    ca_file: str = attrs.field(validator=_file)
+    text_model: str
+    judge_model: str
+    live_model: str
+    temperature: float = attrs.field(validator=_ZERO_OR_MORE)
+    judge_temperature: float = attrs.field(validator=_ZERO_OR_MORE)
+    max_output_tokens: int = attrs.field(validator=_ONE_OR_MORE)
+    safety_settings: dict[str, str]
+    #: Seconds per request.
+    timeout: float = attrs.field(validator=_POSITIVE)
+    retries: int = attrs.field(validator=_ONE_OR_MORE)
+    judge_attempts: int = attrs.field(validator=_ONE_OR_MORE)
+    voice: str
+    live: Live
 
 
 @hookimpl
@@ -97,19 +115,14 @@ def settings_defaults(env):
 
 
 @hookimpl
+def settings_schema():
+    return {"gemini": GeminiSettings}
+
+
+@hookimpl
 def validate_settings(settings):
+    """Rules across keys and environments (each key's type and range is ``GeminiSettings``)."""
     problems: list[str] = []
-    ca_file = settings.get("gemini.ca_file") or ""
-    if ca_file and not os.path.isfile(ca_file):
-        problems.append(f"gemini.ca_file names {ca_file!r}, which is not a file")
-    base_url = settings.get("gemini.base_url") or ""
-    if base_url and not base_url.startswith(("https://", "http://")):
-        problems.append("gemini.base_url must start with https:// or http://")
-    for key, (kind, least, meaning) in NUMBERS.items():
-        problem = _number_problem(f"gemini.{key}", settings.get(f"gemini.{key}", DEFAULT_NUMBERS[key]),
-                                  kind, least, meaning)
-        if problem:
-            problems.append(problem)
     # Voice alone (chat.voice.model) talks to Gemini just as much as typed chat does.
     uses_gemini = "gemini" in (settings.get("chat.model"), settings.get("evaluator.model"),
                                settings.get("chat.voice.model"))

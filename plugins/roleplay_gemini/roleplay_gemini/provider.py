@@ -79,23 +79,25 @@ class GeminiProvider(ModelProvider):
     def client(self):
         # Built on first use so a kernel without Gemini credentials still starts.
         if self._client is None:
-            self._client = make_client(self.settings)
+            self._client = make_client(self.config)
         return self._client
 
-    def setting(self, key: str, default: Any = None) -> Any:
-        return self.settings.get(f"gemini.{key}", default)
+    @property
+    def config(self) -> Any:
+        """The kernel's typed ``gemini`` settings (``GeminiSettings``)."""
+        return self.kernel.typed_settings("gemini")
 
     # -- text -----------------------------------------------------------------
 
     async def reply(self, request: ReplyRequest) -> AsyncIterator[ReplyDelta | Reply]:
         """Stream the character's answer to the last learner message."""
-        model = self.setting("text_model")
+        model = self.config.text_model
         config = types.GenerateContentConfig(
             system_instruction=prompts.character_instruction(request.script, request.character,
                                                                language=request.language),
-            temperature=float(self.setting("temperature", 0.8)),
-            max_output_tokens=int(self.setting("max_output_tokens", 1024)),
-            safety_settings=safety_settings(self.setting("safety_settings")),
+            temperature=self.config.temperature,
+            max_output_tokens=self.config.max_output_tokens,
+            safety_settings=safety_settings(self.config.safety_settings),
             seed=request.seed or None,
         )
         contents = prompts.history_contents(request.script, request.character, request.history)
@@ -121,17 +123,17 @@ class GeminiProvider(ModelProvider):
 
     async def judge(self, request: JudgeRequest) -> Judgement:
         """Score the criteria with JSON output against a schema; retry a malformed answer."""
-        model = self.setting("judge_model")
+        model = self.config.judge_model
         prompt = prompts.judge_prompt(request)
         config = types.GenerateContentConfig(
             system_instruction=prompt.instruction,
-            temperature=float(self.setting("judge_temperature", 0.0)),
-            safety_settings=safety_settings(self.setting("safety_settings")),
+            temperature=self.config.judge_temperature,
+            safety_settings=safety_settings(self.config.safety_settings),
             response_mime_type="application/json",
             response_json_schema=prompt.schema,
         )
         contents = [types.Content(role="user", parts=[types.Part(text=prompt.text)])]
-        attempts = max(1, int(self.setting("judge_attempts", 2)))
+        attempts = self.config.judge_attempts
         problem = ""
         for _ in range(attempts):
             try:

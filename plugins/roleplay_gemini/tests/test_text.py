@@ -186,13 +186,16 @@ def test_numeric_settings_of_the_wrong_type_are_problems_naming_the_key(key, val
     assert key in str(caught.value)
 
 
-def test_numeric_strings_are_accepted():
-    from roleplay_core import Kernel
+def test_numeric_strings_are_refused():
+    """One rule for the whole project (docs/configuration.md): a number is written as a number."""
+    from roleplay_core import Kernel, SettingsError
 
-    kernel = Kernel.create(env="production", settings_files=[], overrides={
-        "storage.backend": "memory", "security.jwt_secret": SECRET, "gemini.api_key": "k",
-        "gemini.timeout": "2.5", "gemini.retries": "2"})
-    assert kernel.settings.get("gemini.timeout") == "2.5"
+    with pytest.raises(SettingsError) as caught:
+        Kernel.create(env="production", settings_files=[], overrides={
+            "storage.backend": "memory", "security.jwt_secret": SECRET, "gemini.api_key": "k",
+            "gemini.timeout": "2.5", "gemini.retries": "2"})
+    assert "gemini.timeout: expected a number" in str(caught.value)
+    assert "gemini.retries: expected an integer" in str(caught.value)
 
 
 @pytest.mark.parametrize("key", ["chat.model", "evaluator.model", "chat.voice.model"])
