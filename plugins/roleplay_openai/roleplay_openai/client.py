@@ -9,8 +9,6 @@ from typing import Any
 import certifi
 import openai
 
-from roleplay_core import Settings
-
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: Sent as the API key when none is configured: local servers (Ollama, llama.cpp, vLLM, LM Studio)
 #: ignore it, and the SDK refuses to build a client without one.
@@ -24,45 +22,46 @@ def ssl_context(ca_file: str) -> ssl.SSLContext:
     return context
 
 
-def is_azure(settings: Settings) -> bool:
-    return bool(settings.get("openai.azure.endpoint"))
+def is_azure(settings: Any) -> bool:
+    return bool(settings.azure.endpoint)
 
 
-def api_key(settings: Settings) -> str:
+def api_key(settings: Any) -> str:
     """``openai.api_key``, else the SDK's own environment variable, else a placeholder for keyless servers."""
     env = "AZURE_OPENAI_API_KEY" if is_azure(settings) else "OPENAI_API_KEY"
-    return settings.get("openai.api_key") or os.environ.get(env) or NO_KEY
+    return settings.api_key or os.environ.get(env) or NO_KEY
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
+def client_options(settings: Any) -> dict[str, Any]:
     """Timeout, retries, extra headers and the private CA: what every client kind shares."""
     options: dict[str, Any] = {
-        "timeout": float(settings.get("openai.timeout", 60.0)),
-        "max_retries": int(settings.get("openai.max_retries", 2)),
-        "default_headers": {str(k): str(v) for k, v in (settings.get("openai.extra_headers") or {}).items()} or None,
+        "timeout": settings.timeout,
+        "max_retries": settings.max_retries,
+        "default_headers": {str(k): str(v) for k, v in settings.extra_headers.items()} or None,
     }
-    ca_file = settings.get("openai.ca_file")
+    ca_file = settings.ca_file
     if ca_file:
         # The SDK's default async client (its timeouts and connection limits), trusting the extra CA.
         options["http_client"] = openai.DefaultAsyncHttpxClient(verify=ssl_context(ca_file))
     return options
 
 
-def make_client(settings: Settings) -> openai.AsyncOpenAI:
-    """An ``AsyncAzureOpenAI`` when ``openai.azure.endpoint`` is set, else an ``AsyncOpenAI`` on ``openai.base_url``."""
+def make_client(settings: Any) -> openai.AsyncOpenAI:
+    """An ``AsyncAzureOpenAI`` when ``openai.azure.endpoint`` is set, else an ``AsyncOpenAI`` on ``openai.base_url``
+    (``settings``: the typed ``openai`` settings, ``OpenAISettings``)."""
     options = client_options(settings)
     if is_azure(settings):
         return openai.AsyncAzureOpenAI(
-            azure_endpoint=settings.get("openai.azure.endpoint"),
-            azure_deployment=settings.get("openai.azure.deployment") or None,
-            api_version=settings.get("openai.azure.api_version"),
+            azure_endpoint=settings.azure.endpoint,
+            azure_deployment=settings.azure.deployment or None,
+            api_version=settings.azure.api_version,
             api_key=api_key(settings),
             **options,
         )
     return openai.AsyncOpenAI(
         api_key=api_key(settings),
-        base_url=settings.get("openai.base_url") or OPENAI_BASE_URL,
-        organization=settings.get("openai.organization") or None,
-        project=settings.get("openai.project") or None,
+        base_url=settings.base_url or OPENAI_BASE_URL,
+        organization=settings.organization or None,
+        project=settings.project or None,
         **options,
     )

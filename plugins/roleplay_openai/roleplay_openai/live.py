@@ -64,9 +64,9 @@ class OpenAIRealtimeSession(LiveSession):
     def __init__(self, provider: OpenAIProvider, request: LiveRequest) -> None:
         self.provider = provider
         self.request = request
-        self.model = provider.setting("realtime_model") or "gpt-realtime"
-        self.frame_ms = int(provider.setting("realtime.frame_ms", 40))
-        self._events: asyncio.Queue = asyncio.Queue(maxsize=int(provider.setting("realtime.event_buffer", 256)))
+        self.model = provider.config.realtime_model or "gpt-realtime"
+        self.frame_ms = provider.config.realtime.frame_ms
+        self._events: asyncio.Queue = asyncio.Queue(maxsize=provider.config.realtime.event_buffer)
         self._manager: Any = None
         self._conn: Any = None
         self._swap = asyncio.Lock()  # held while reconnecting so sends wait for the new connection
@@ -91,8 +91,8 @@ class OpenAIRealtimeSession(LiveSession):
 
     def session_config(self) -> dict[str, Any]:
         """``session.update``: the character's instructions and voice, server VAD, transcription, PCM16."""
-        request, setting = self.request, self.provider.setting
-        voice = request.voice or request.character.voice or setting("voice") or "alloy"
+        request, config = self.request, self.provider.config
+        voice = request.voice or request.character.voice or config.voice or "alloy"
         return {
             "type": "realtime",
             "model": self.model,
@@ -102,13 +102,13 @@ class OpenAIRealtimeSession(LiveSession):
             "audio": {
                 "input": {
                     "format": {"type": "audio/pcm", "rate": RATE},
-                    "transcription": {"model": setting("realtime.transcription_model") or "gpt-4o-mini-transcribe",
+                    "transcription": {"model": config.realtime.transcription_model or "gpt-4o-mini-transcribe",
                                       "language": request.language.split("-")[0]},
                     "turn_detection": {
                         "type": "server_vad",
-                        "threshold": float(setting("realtime.vad_threshold", 0.5)),
-                        "silence_duration_ms": int(setting("realtime.silence_duration_ms", 500)),
-                        "prefix_padding_ms": int(setting("realtime.prefix_padding_ms", 300)),
+                        "threshold": config.realtime.vad_threshold,
+                        "silence_duration_ms": config.realtime.silence_duration_ms,
+                        "prefix_padding_ms": config.realtime.prefix_padding_ms,
                         "create_response": True,
                         "interrupt_response": True,
                     },
@@ -151,7 +151,7 @@ class OpenAIRealtimeSession(LiveSession):
         self._pump = asyncio.create_task(self._read_forever(), name="openai-realtime-pump")
 
     async def _reconnect(self) -> bool:
-        if self.reconnects >= int(self.provider.setting("realtime.max_reconnects", 5)):
+        if self.reconnects >= self.provider.config.realtime.max_reconnects:
             return False
         async with self._swap:
             old = self._manager

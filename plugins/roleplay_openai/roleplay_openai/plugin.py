@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import tomllib
 from typing import Any
+
+import attrs
 
 from roleplay_core import hookimpl
 
@@ -63,45 +64,78 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-#: Numeric settings: (type, smallest allowed value, what the number means).
-NUMBERS: dict[str, tuple[type, float, str]] = {
-    "timeout": (float, 0.001, "seconds"),
-    "max_retries": (int, 0, "retries"),
-    "temperature": (float, 0, "sampling temperature"),
-    "judge_temperature": (float, 0, "sampling temperature"),
-    "max_tokens": (int, 0, "tokens, 0 for the server's limit"),
-    "judge_attempts": (int, 1, "attempts"),
-    "realtime.vad_threshold": (float, 0, "VAD threshold"),
-    "realtime.silence_duration_ms": (int, 0, "milliseconds"),
-    "realtime.prefix_padding_ms": (int, 0, "milliseconds"),
-    "realtime.max_reconnects": (int, 0, "reconnections"),
-    "realtime.frame_ms": (int, 1, "milliseconds"),
-    "realtime.event_buffer": (int, 1, "events"),
-}
-DEFAULT_NUMBERS: dict[str, Any] = {
-    key: DEFAULTS["realtime"][key[9:]] if key.startswith("realtime.") else DEFAULTS[key] for key in NUMBERS}
+_POSITIVE = attrs.validators.gt(0)
+_ONE_OR_MORE = attrs.validators.ge(1)
+_ZERO_OR_MORE = attrs.validators.ge(0)
+
+
+def _file(instance: Any, attribute: Any, value: str) -> None:
+    if value and not os.path.isfile(value):
+        raise ValueError(f"'{attribute.name}' names {value!r}, which is not a file")
+
+
+def _http_url(instance: Any, attribute: Any, value: str) -> None:
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError(f"'{attribute.name}' must start with https:// or http://")
+
+
+def _header_values(instance: Any, attribute: Any, value: dict[str, Any]) -> None:
+    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value.values()):
+        raise ValueError(f"'{attribute.name}' must be a table of header names to text values")
+
+
+def _judge_format(instance: Any, attribute: Any, value: str) -> None:
+    if value and value not in ("auto", *JUDGE_FORMATS):
+        raise ValueError(f"'{attribute.name}' must be one of auto, {', '.join(JUDGE_FORMATS)}, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Azure:
+    endpoint: str = attrs.field(validator=_http_url)
+    deployment: str
+    api_version: str
+
+
+@attrs.frozen(kw_only=True)
+class Realtime:
+    transcription_model: str
+    vad_threshold: float = attrs.field(validator=_ZERO_OR_MORE)
+    silence_duration_ms: int = attrs.field(validator=_ZERO_OR_MORE)
+    prefix_padding_ms: int = attrs.field(validator=_ZERO_OR_MORE)
+    max_reconnects: int = attrs.field(validator=_ZERO_OR_MORE)
+    frame_ms: int = attrs.field(validator=_ONE_OR_MORE)
+    event_buffer: int = attrs.field(validator=_ONE_OR_MORE)
+
+
+@attrs.frozen(kw_only=True)
+class OpenAISettings:
+    """The ``openai`` table, structured by the kernel's strict converter (``settings_schema``)."""
+
+    base_url: str = attrs.field(validator=_http_url)
+    api_key: str = attrs.field(repr=False)
+    model: str
+    judge_model: str
+    realtime_model: str
+    voice: str
+    organization: str
+    project: str
+    #: Seconds per HTTP request.
+    timeout: float = attrs.field(validator=_POSITIVE)
+    max_retries: int = attrs.field(validator=_ZERO_OR_MORE)
+    extra_headers: dict[str, Any] = attrs.field(validator=_header_values)
+    ca_file: str = attrs.field(validator=_file)
+    temperature: float = attrs.field(validator=_ZERO_OR_MORE)
+    judge_temperature: float = attrs.field(validator=_ZERO_OR_MORE)
+    #: Tokens; 0: the server's own limit.
+    max_tokens: int = attrs.field(validator=_ZERO_OR_MORE)
+    judge_format: str = attrs.field(validator=_judge_format)
+    judge_attempts: int = attrs.field(validator=_ONE_OR_MORE)
+    azure: Azure
+    realtime: Realtime
+
 
 #: The settings that switch this provider on for one use each.
 USES = ("chat.model", "evaluator.model", "chat.voice.model")
-
-
-def _number_problem(key: str, value: Any, kind: type, least: float, meaning: str) -> str | None:
-    """A problem naming ``key`` unless ``value`` is a number of ``kind`` (a numeric string counts,
-    as environment variables give one) of at least ``least``; checked before any conversion."""
-    wanted = "an integer" if kind is int else "a number"
-    if isinstance(value, str):
-        try:
-            value = kind(value.strip())
-        except ValueError:
-            return f"{key} must be {wanted} ({meaning}), not {value!r}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"{key} must be {wanted} ({meaning}), not {type(value).__name__} {value!r}"
-    if kind is int and not float(value).is_integer():
-        return f"{key} must be {wanted} ({meaning}), not {value!r}"
-    if not math.isfinite(value) or value < least:
-        bound = "positive" if least and least < 1 else f"at least {least:g}"
-        return f"{key} must be {bound} ({meaning}), not {value!r}"
-    return None
 
 
 def uses(settings: Any) -> list[str]:
@@ -144,25 +178,14 @@ def settings_defaults(env):
 
 
 @hookimpl
+def settings_schema():
+    return {"openai": OpenAISettings}
+
+
+@hookimpl
 def validate_settings(settings):
+    """Rules across keys and environments (each key's type and range is ``OpenAISettings``)."""
     problems: list[str] = []
-    ca_file = settings.get("openai.ca_file") or ""
-    if ca_file and not os.path.isfile(ca_file):
-        problems.append(f"openai.ca_file names {ca_file!r}, which is not a file")
-    for key in ("openai.base_url", "openai.azure.endpoint"):
-        url = settings.get(key) or ""
-        if url and not str(url).startswith(("https://", "http://")):
-            problems.append(f"{key} must start with https:// or http://")
-    for key, (kind, least, meaning) in NUMBERS.items():
-        problem = _number_problem(f"openai.{key}", settings.get(f"openai.{key}", DEFAULT_NUMBERS[key]), kind, least, meaning)
-        if problem:
-            problems.append(problem)
-    headers = settings.get("openai.extra_headers") or {}
-    if not hasattr(headers, "items") or not all(isinstance(v, (str, int, float)) for _, v in headers.items()):
-        problems.append("openai.extra_headers must be a table of header names to text values")
-    judge_format = settings.get("openai.judge_format") or "auto"
-    if judge_format not in ("auto", *JUDGE_FORMATS):
-        problems.append(f"openai.judge_format must be one of auto, {', '.join(JUDGE_FORMATS)}, not {judge_format!r}")
     used = uses(settings)
     if settings.env != "development":
         for name in key_in_plain_settings_files():

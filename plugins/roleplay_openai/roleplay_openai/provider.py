@@ -110,7 +110,7 @@ class OpenAIProvider(ModelProvider):
         self.kernel = kernel
         self.settings = kernel.settings
         self._client: openai.AsyncOpenAI | None = None
-        configured = self.setting("judge_format") or "auto"
+        configured = self.config.judge_format or "auto"
         #: The judge formats still to try; "auto" drops the ones the server refused (learnt once per process).
         self.judge_formats: list[str] = list(JUDGE_FORMATS) if configured == "auto" else [configured]
 
@@ -118,29 +118,31 @@ class OpenAIProvider(ModelProvider):
     def client(self) -> openai.AsyncOpenAI:
         # Built on first use so a kernel that never calls the server needs no key.
         if self._client is None:
-            self._client = make_client(self.settings)
+            self._client = make_client(self.config)
         return self._client
 
-    def setting(self, key: str, default: Any = None) -> Any:
-        return self.settings.get(f"openai.{key}", default)
+    @property
+    def config(self) -> Any:
+        """The kernel's typed ``openai`` settings (``OpenAISettings``)."""
+        return self.kernel.typed_settings("openai")
 
     @property
     def model(self) -> str:
-        return self.setting("model") or self.setting("azure.deployment") or ""
+        return self.config.model or self.config.azure.deployment or ""
 
     @property
     def judge_model(self) -> str:
-        return self.setting("judge_model") or self.model
+        return self.config.judge_model or self.model
 
     def _token_limit(self) -> dict[str, int]:
         """The reply length limit under the parameter the server knows: OpenAI and Azure deprecated
         ``max_tokens`` for ``max_completion_tokens`` (reasoning models refuse the old one), while
         local servers read ``max_tokens``."""
-        limit = int(self.setting("max_tokens", 1024) or 0)
+        limit = self.config.max_tokens
         if not limit:
             return {}
-        base = (self.setting("base_url") or OPENAI_BASE_URL).rstrip("/")
-        official = self.setting("azure.endpoint") or base.startswith("https://api.openai.com")
+        base = (self.config.base_url or OPENAI_BASE_URL).rstrip("/")
+        official = self.config.azure.endpoint or base.startswith("https://api.openai.com")
         return {"max_completion_tokens" if official else "max_tokens": limit}
 
     # -- text -----------------------------------------------------------------
@@ -149,7 +151,7 @@ class OpenAIProvider(ModelProvider):
         """Stream the character's answer to the last learner message."""
         model = self.model
         messages = prompts.reply_messages(request)
-        options: dict[str, Any] = {"temperature": float(self.setting("temperature", 0.8)), **self._token_limit()}
+        options: dict[str, Any] = {"temperature": self.config.temperature, **self._token_limit()}
         if request.seed:
             options["seed"] = request.seed
         pieces: list[str] = []
@@ -195,7 +197,7 @@ class OpenAIProvider(ModelProvider):
         call: dict[str, Any] = {
             "model": self.judge_model,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}],
-            "temperature": float(self.setting("judge_temperature", 0.0)),
+            "temperature": self.config.judge_temperature,
         }
         if response_format is not None:
             call["response_format"] = response_format
@@ -214,7 +216,7 @@ class OpenAIProvider(ModelProvider):
         """Score every criterion in one call, asking for JSON in the best format the server accepts;
         a malformed answer is asked again, up to ``openai.judge_attempts`` times."""
         prompt = build_judge_prompt(request)
-        attempts = max(1, int(self.setting("judge_attempts", 2)))
+        attempts = self.config.judge_attempts
         problem = ""
         used = 0
         while used < attempts:
@@ -266,8 +268,8 @@ class OpenAIProvider(ModelProvider):
 
     def ws_ssl_context(self):
         """The SSL context for the Realtime WebSocket when ``openai.ca_file`` is set and the server is TLS."""
-        ca_file = self.setting("ca_file")
-        base = str(self.setting("azure.endpoint") or self.setting("base_url") or OPENAI_BASE_URL)
+        ca_file = self.config.ca_file
+        base = str(self.config.azure.endpoint or self.config.base_url or OPENAI_BASE_URL)
         return ssl_context(ca_file) if ca_file and base.startswith("https://") else None
 
     async def connect_live(self, request: LiveRequest) -> LiveSession:
@@ -280,12 +282,12 @@ class OpenAIProvider(ModelProvider):
 
     async def probe_realtime(self) -> str | None:
         """Open and close one Realtime connection; a problem naming chat.voice.model when it fails."""
-        where = self.setting("azure.endpoint") or self.setting("base_url")
-        model = self.setting("realtime_model") or "gpt-realtime"
+        where = self.config.azure.endpoint or self.config.base_url
+        model = self.config.realtime_model or "gpt-realtime"
         options = {"ssl": self.ws_ssl_context()} if self.ws_ssl_context() is not None else {}
         try:
             manager = self.client.realtime.connect(model=model, websocket_connection_options=options)
-            await asyncio.wait_for(manager.__aenter__(), float(self.setting("timeout", 60.0)))
+            await asyncio.wait_for(manager.__aenter__(), self.config.timeout)
             await manager.__aexit__(None, None, None)
         except Exception as exc:
             return (f"the server at {where} has no usable Realtime API for model {model!r} "
@@ -301,7 +303,7 @@ class OpenAIProvider(ModelProvider):
         ``openai.judge_format = "auto"`` a server without json_schema is not a problem: the judge
         starts from the first format the server accepts.
         """
-        where = self.setting("azure.endpoint") or self.setting("base_url")
+        where = self.config.azure.endpoint or self.config.base_url
         schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
         formats = list(self.judge_formats) if judging else ["text"]
         for judge_format in formats:
@@ -313,7 +315,7 @@ class OpenAIProvider(ModelProvider):
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if judge_format == formats[-1]:
                     setting = ("evaluator.model = 'openai' with openai.judge_format = "
-                               f"{self.setting('judge_format')!r}" if judging else "chat.model = 'openai'")
+                               f"{self.config.judge_format!r}" if judging else "chat.model = 'openai'")
                     return (f"the server at {where} does not support response_format {judge_format} "
                             f"({exc.status_code}), which {setting} needs")
                 logger.warning("openai: the server at %s has no response_format %s; judging uses %s",
