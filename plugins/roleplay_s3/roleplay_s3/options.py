@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from roleplay_core import converter
 from roleplay_core.storage import InvalidKey, validate_key
 
 #: Defaults shipped through the ``settings_defaults`` hook, under ``storage.s3``.
@@ -42,6 +43,65 @@ RETRY_MODES = ("standard", "adaptive", "legacy")
 CHECKSUM_MODES = ("when_required", "when_supported")
 
 
+def _bucket(instance: Any, attribute: Any, value: str) -> None:
+    bucket = value.strip()
+    if bucket and (not _BUCKET.match(bucket) or ".." in bucket):
+        raise ValueError(f"'{attribute.name}' {bucket!r} is not a valid bucket name (3-63 of a-z, 0-9, '.', '-')")
+
+
+def _endpoint(instance: Any, attribute: Any, value: str) -> None:
+    endpoint = value.strip()
+    parts = urlsplit(endpoint)
+    if endpoint and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ValueError(f"'{attribute.name}' must be an http(s) URL, not {endpoint!r}")
+
+
+def _prefix(instance: Any, attribute: Any, value: str) -> None:
+    prefix = value.strip().strip("/")
+    if prefix:
+        try:
+            validate_key(prefix)
+        except InvalidKey as exc:
+            raise ValueError(f"'{attribute.name}' is not a valid key prefix: {exc}") from None
+
+
+def _auto_or_boolean(instance: Any, attribute: Any, value: Any) -> None:
+    # A union the strict converter cannot structure, so the validator checks the type: true, false or "auto".
+    if not isinstance(value, bool) and value != "auto":
+        raise ValueError(f"'{attribute.name}' must be auto, true or false, not {value!r}")
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(instance: Any, attribute: Any, value: str) -> None:
+        if value not in choices:
+            raise ValueError(f"'{attribute.name}' must be one of {', '.join(choices)}, not {value!r}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class S3Settings:
+    """The ``storage.s3`` table as written, structured by the kernel's strict converter
+    (``settings_schema``). Rules that span keys or depend on the environment are :func:`problems`."""
+
+    bucket: str = attrs.field(validator=_bucket)
+    endpoint_url: str = attrs.field(validator=_endpoint)
+    region: str
+    prefix: str = attrs.field(validator=_prefix)
+    path_style: Any = attrs.field(validator=_auto_or_boolean)
+    access_key_id: str = attrs.field(repr=False)
+    secret_access_key: str = attrs.field(repr=False)
+    session_token: str = attrs.field(repr=False)
+    profile: str
+    connect_timeout: float = attrs.field(validator=attrs.validators.ge(0.1))
+    read_timeout: float = attrs.field(validator=attrs.validators.ge(0.1))
+    max_pool_connections: int = attrs.field(validator=attrs.validators.ge(1))
+    retry_mode: str = attrs.field(validator=_one_of(RETRY_MODES))
+    max_attempts: int = attrs.field(validator=attrs.validators.ge(1))
+    checksums: str = attrs.field(validator=_one_of(CHECKSUM_MODES))
+    allow_http: bool
+
+
 @attrs.frozen
 class S3Options:
     """The parsed ``storage.s3`` table. Secrets are kept out of ``repr``."""
@@ -64,27 +124,30 @@ class S3Options:
 
     @classmethod
     def from_settings(cls, settings: Any) -> S3Options:
-        """Read ``storage.s3`` from kernel settings (or a plain dict of that table)."""
-        raw = dict(DEFAULTS)
-        table = _table(settings)
-        raw.update({k: v for k, v in table.items() if v is not None})
-        endpoint = str(raw["endpoint_url"] or "").strip() or None
+        """Read ``storage.s3`` from kernel settings (or a plain dict of that table; missing keys take
+        the defaults). ``ValueError`` names the keys when the table does not fit :class:`S3Settings`."""
+        try:
+            raw = converter.structure({**DEFAULTS, **_table(settings)}, S3Settings)
+        except Exception as exc:  # development starts with invalid settings; the backend cannot
+            raise ValueError(f"storage.s3 is not valid (see `roleplay check`): {exc}") from None
+        endpoint = raw.endpoint_url.strip() or None
         return cls(
-            bucket=str(raw["bucket"] or "").strip(),
+            bucket=raw.bucket.strip(),
             endpoint_url=endpoint,
-            region=str(raw["region"] or "").strip() or None,
-            prefix=normalize_prefix(str(raw["prefix"] or "")),
-            path_style=_path_style(raw["path_style"], endpoint),
-            access_key_id=str(raw["access_key_id"] or "") or None,
-            secret_access_key=str(raw["secret_access_key"] or "") or None,
-            session_token=str(raw["session_token"] or "") or None,
-            profile=str(raw["profile"] or "") or None,
-            connect_timeout=float(raw["connect_timeout"]),
-            read_timeout=float(raw["read_timeout"]),
-            max_pool_connections=int(raw["max_pool_connections"]),
-            retry_mode=str(raw["retry_mode"]),
-            max_attempts=int(raw["max_attempts"]),
-            checksums=str(raw["checksums"]),
+            region=raw.region.strip() or None,
+            prefix=normalize_prefix(raw.prefix),
+            # "auto": virtual-hosted style needs wildcard DNS per bucket, which MinIO, Ceph and moto rarely have.
+            path_style=endpoint is not None if raw.path_style == "auto" else raw.path_style,
+            access_key_id=raw.access_key_id or None,
+            secret_access_key=raw.secret_access_key or None,
+            session_token=raw.session_token or None,
+            profile=raw.profile or None,
+            connect_timeout=raw.connect_timeout,
+            read_timeout=raw.read_timeout,
+            max_pool_connections=raw.max_pool_connections,
+            retry_mode=raw.retry_mode,
+            max_attempts=raw.max_attempts,
+            checksums=raw.checksums,
         )
 
     @property
@@ -100,51 +163,26 @@ def normalize_prefix(prefix: str) -> str:
 
 
 def problems(settings: Any) -> list[str]:
-    """What is wrong with ``storage.s3`` when ``storage.backend`` is ``s3``."""
-    table = _table(settings)
-    raw = dict(DEFAULTS)
-    raw.update({k: v for k, v in table.items() if v is not None})
+    """The rules of ``storage.s3`` that span keys or depend on the environment, when
+    ``storage.backend`` is ``s3`` (each key's own type and form is :class:`S3Settings`)."""
+    raw = {**DEFAULTS, **_table(settings)}
     found: list[str] = []
-    bucket = str(raw["bucket"] or "").strip()
-    if not bucket:
+    if not str(raw["bucket"] or "").strip():
         found.append("storage.s3.bucket must be set when storage.backend is 's3' (ROLEPLAY_STORAGE__S3__BUCKET)")
-    elif not _BUCKET.match(bucket) or ".." in bucket:
-        found.append(f"storage.s3.bucket {bucket!r} is not a valid bucket name (3-63 of a-z, 0-9, '.', '-')")
-    endpoint = str(raw["endpoint_url"] or "").strip()
-    if endpoint:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            found.append(f"storage.s3.endpoint_url must be an http(s) URL, not {endpoint!r}")
-        elif (
-            parts.scheme == "http"
-            and getattr(settings, "env", "development") in ("beta", "production")
-            and not _is_loopback(parts.hostname)
-            and not _truthy(raw["allow_http"])
-        ):
-            found.append(
-                "storage.s3.endpoint_url uses plain http in "
-                f"{settings.env}; use https or set storage.s3.allow_http = true for a private network"
-            )
-    prefix = str(raw["prefix"] or "").strip().strip("/")
-    if prefix:
-        try:
-            validate_key(prefix)
-        except InvalidKey as exc:
-            found.append(f"storage.s3.prefix is not a valid key prefix: {exc}")
+    parts = urlsplit(str(raw["endpoint_url"] or "").strip())
+    if (
+        parts.scheme == "http"
+        and parts.hostname
+        and getattr(settings, "env", "development") in ("beta", "production")
+        and not _is_loopback(parts.hostname)
+        and raw["allow_http"] is not True
+    ):
+        found.append(
+            "storage.s3.endpoint_url uses plain http in "
+            f"{settings.env}; use https or set storage.s3.allow_http = true for a private network"
+        )
     if bool(raw["access_key_id"]) != bool(raw["secret_access_key"]):
         found.append("storage.s3.access_key_id and storage.s3.secret_access_key must be set together")
-    if str(raw["path_style"]).lower() not in ("auto", "true", "false", "1", "0", "yes", "no"):
-        found.append(f"storage.s3.path_style must be auto, true or false, not {raw['path_style']!r}")
-    if str(raw["retry_mode"]) not in RETRY_MODES:
-        found.append(f"storage.s3.retry_mode must be one of {', '.join(RETRY_MODES)}")
-    if str(raw["checksums"]) not in CHECKSUM_MODES:
-        found.append(f"storage.s3.checksums must be one of {', '.join(CHECKSUM_MODES)}")
-    for name, low in (("connect_timeout", 0.1), ("read_timeout", 0.1), ("max_pool_connections", 1), ("max_attempts", 1)):
-        try:
-            if float(raw[name]) < low:
-                found.append(f"storage.s3.{name} must be at least {low}")
-        except (TypeError, ValueError):
-            found.append(f"storage.s3.{name} must be a number, not {raw[name]!r}")
     return found
 
 
@@ -157,19 +195,6 @@ def _table(settings: Any) -> dict[str, Any]:
     if value is None and isinstance(settings, dict):
         value = settings
     return dict(value or {})
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
-
-
-def _path_style(value: Any, endpoint: str | None) -> bool:
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        # Virtual-hosted style needs wildcard DNS per bucket, which MinIO, Ceph and moto rarely have.
-        return endpoint is not None
-    return _truthy(value)
 
 
 def _is_loopback(host: str) -> bool:

@@ -14,6 +14,11 @@ def settings_defaults(env):
 
 
 @hookimpl
+def settings_schema():
+    return {"storage.s3": options.S3Settings}
+
+
+@hookimpl
 def validate_settings(settings):
     if settings.get("storage.backend") != "s3":
         return []

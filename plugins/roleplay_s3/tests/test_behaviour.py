@@ -189,9 +189,9 @@ def test_path_style_defaults_and_credentials_stay_out_of_repr():
     aws = S3Options.from_settings({"bucket": "rp-prod", "secret_access_key": "hidden-value", "access_key_id": "id"})
     assert aws.path_style is False and aws.endpoint_url is None and aws.prefix == ""
     assert "hidden-value" not in repr(aws)
-    minio = S3Options.from_settings({"bucket": "rp", "endpoint_url": "http://minio:9000", "prefix": "x/y/"})
+    minio = S3Options.from_settings({"bucket": "rp1", "endpoint_url": "http://minio:9000", "prefix": "x/y/"})
     assert minio.path_style is True and minio.prefix == "x/y/"
-    forced = S3Options.from_settings({"bucket": "rp", "endpoint_url": "http://minio:9000", "path_style": False})
+    forced = S3Options.from_settings({"bucket": "rp1", "endpoint_url": "http://minio:9000", "path_style": False})
     assert forced.path_style is False
 
 
