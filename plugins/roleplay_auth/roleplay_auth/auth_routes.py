@@ -53,7 +53,7 @@ async def register(request: Request) -> Response:
     if not auth.registration_enabled:
         raise Problem(403, "Registration is switched off here; ask an admin for an account.")
     # Every attempt counts, before the body is even read: each one may cost a password hash.
-    limit, window = auth.limit("auth.registration.per_address")
+    limit, window = auth.limit(auth.config.registration.per_address)
     wait = await auth.limits.take("register", client_address(request), limit=limit, window=window)
     if wait:
         raise too_many("Too many registrations from this address; try again later.", wait)
@@ -176,7 +176,7 @@ def _flow_cookie(auth: AuthService, provider: str) -> dict:
 async def _oauth_limit(auth: AuthService, request: Request) -> None:
     """Starting a sign-in writes a pending record, and a failed callback an audit event: both are
     limited per address (``auth.oauth_per_address``), so anonymous requests cannot grow storage."""
-    limit, window = auth.limit("auth.oauth_per_address")
+    limit, window = auth.limit(auth.config.oauth_per_address)
     wait = await auth.limits.take("oauth", client_address(request), limit=limit, window=window)
     if wait:
         raise too_many("Too many sign-in attempts from this address; try again later.", wait)
@@ -191,7 +191,7 @@ async def oauth_login(request: Request) -> Response:
     response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
     # Only this browser can finish the flow: the callback must bring the state back in this
     # HttpOnly cookie too. SameSite=Lax still sends it on the provider's top-level redirect back.
-    response.set_cookie(value=state, max_age=int(auth.settings.get("auth.oauth_state_ttl", 600)),
+    response.set_cookie(value=state, max_age=auth.config.oauth_state_ttl,
                         **_flow_cookie(auth, provider.name))
     return response
 
@@ -223,7 +223,7 @@ async def oauth_callback(request: Request) -> Response:
         raise Problem(403, "This account is disabled.")
     await auth.record("login.succeeded", user_id=user.id, method=provider.name, ip=ip, account=how)
     pair = await auth.sign_in(user, identity.claims.get("auth_time"))  # the provider's sign-in time
-    front = auth.settings.get("auth.oauth_frontend_redirect") or ""
+    front = auth.config.oauth_frontend_redirect
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     if front:
         # The fragment never reaches a server or a Referer header, unlike a query string.

@@ -111,7 +111,7 @@ async def cmd_set_role(args: argparse.Namespace, kernel: Any) -> int:
 async def cmd_prune(args: argparse.Namespace, kernel: Any) -> int:
     from .prune import prune
 
-    counts = await prune(kernel.storage, throttle_rules=kernel.settings.get("auth.throttle") or {})
+    counts = await prune(kernel.storage, throttle_rules=attrs.asdict(kernel.typed_settings("auth").throttle))
     print(" ".join(f"{name}={count}" for name, count in counts.items()))
     return 0
 

@@ -6,12 +6,16 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
+
 GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
 DEFAULT_SCOPES = ["openid", "email", "profile"]
 PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 #: OWASP's minimum for argon2id (m=19 MiB, t=2, p=1). Settings may go above, never below.
 ARGON2_FLOOR = {"memory_cost": 19456, "time_cost": 2, "parallelism": 1}
+#: Seconds a sign-in counts as fresh for removing a sign-in method, changing a password, deleting the account.
+REAUTH_MAX_AGE = 300
 
 
 def defaults(env: str) -> dict[str, Any]:
@@ -60,8 +64,128 @@ def defaults(env: str) -> dict[str, Any]:
                 },
             },
             "bootstrap_admin": {"email": "", "password": ""},
+            "reauth_max_age": REAUTH_MAX_AGE,
+            # Seconds a verified API key is cached per server: how late a revocation reaches the others.
+            "api_keys": {"cache_seconds": 5.0},
         }
     }
+
+
+_ZERO_OR_MORE = attrs.validators.ge(0)
+_POSITIVE = attrs.validators.gt(0)
+
+
+def _floor(name: str):
+    least = ARGON2_FLOOR[name]
+
+    def check(instance: Any, attribute: Any, value: int) -> None:
+        if value < least:
+            raise ValueError(f"'{attribute.name}' must be >= {least} (OWASP minimum), not {value!r}")
+
+    return check
+
+
+def _scopes(instance: Any, attribute: Any, value: Any) -> None:
+    # A list, or one space/comma separated string (docs/oauth.md): a union the strict converter cannot structure.
+    if isinstance(value, str):
+        return
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"'{attribute.name}' must be a list of strings or one space-separated string")
+
+
+@attrs.frozen(kw_only=True)
+class Rate:
+    """A rate limit: ``max`` calls per ``window_seconds`` (0: no limit)."""
+
+    max: int = attrs.field(validator=_ZERO_OR_MORE)
+    window_seconds: float = attrs.field(validator=_POSITIVE)
+
+
+@attrs.frozen(kw_only=True)
+class Registration:
+    enabled: bool
+    per_address: Rate
+
+
+@attrs.frozen(kw_only=True)
+class Argon2:
+    memory_cost: int = attrs.field(validator=_floor("memory_cost"))
+    time_cost: int = attrs.field(validator=_floor("time_cost"))
+    parallelism: int = attrs.field(validator=_floor("parallelism"))
+
+
+@attrs.frozen(kw_only=True)
+class Password:
+    min_length: int = attrs.field(validator=attrs.validators.ge(8))
+    max_length: int = attrs.field(validator=_POSITIVE)
+    argon2: Argon2
+    #: 0: one thread per CPU.
+    hash_threads: int = attrs.field(validator=_ZERO_OR_MORE)
+
+
+@attrs.frozen(kw_only=True)
+class ThrottleRule:
+    """A lock rule; a table that sets only some keys takes the others from here (the throttle's own defaults)."""
+
+    max_failures: int = attrs.field(default=5, validator=_POSITIVE)
+    window_seconds: float = attrs.field(default=900, validator=_POSITIVE)
+    lockout_seconds: float = attrs.field(default=900, validator=_ZERO_OR_MORE)
+
+
+@attrs.frozen(kw_only=True)
+class Throttle:
+    account: ThrottleRule
+    client: ThrottleRule
+    #: One account from one address; the account rule when unset.
+    pair: ThrottleRule | None = None
+    known_days: float = attrs.field(validator=_ZERO_OR_MORE)
+
+
+@attrs.frozen(kw_only=True)
+class Oidc:
+    """``auth.oidc.<name>``; a provider is on when it has a ``client_id`` (:func:`enabled_oidc`)."""
+
+    discovery_url: str = ""
+    client_id: str = ""
+    client_secret: str = attrs.field(default="", repr=False)
+    scopes: Any = attrs.field(factory=lambda: list(DEFAULT_SCOPES), validator=_scopes)
+    display_name: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class BootstrapAdmin:
+    email: str
+    password: str = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class ApiKeys:
+    cache_seconds: float = attrs.field(validator=_ZERO_OR_MORE)
+
+
+@attrs.frozen(kw_only=True)
+class AuthSettings:
+    """The ``auth`` table, structured by the kernel's strict converter (``settings_schema``).
+
+    The rules that depend on the environment or span keys (https outside development, the
+    bootstrap admin in development only, a redirect base for OIDC) are :func:`problems`.
+    """
+
+    registration: Registration
+    password: Password
+    refresh_token_ttl: int = attrs.field(validator=_POSITIVE)
+    throttle: Throttle
+    oauth_redirect_base: str
+    oauth_frontend_redirect: str
+    oauth_state_ttl: int = attrs.field(validator=_POSITIVE)
+    oauth_per_address: Rate
+    #: 0: only ``roleplay users prune`` sweeps.
+    oauth_prune_seconds: float = attrs.field(validator=_ZERO_OR_MORE)
+    oidc_cache_seconds: int = attrs.field(validator=_ZERO_OR_MORE)
+    oidc: dict[str, Oidc]
+    bootstrap_admin: BootstrapAdmin
+    reauth_max_age: int = attrs.field(validator=_POSITIVE)
+    api_keys: ApiKeys
 
 
 def scopes_of(value: Any) -> list[str]:
@@ -75,6 +199,11 @@ def scopes_of(value: Any) -> list[str]:
     if "openid" not in items:
         items.insert(0, "openid")
     return items
+
+
+def typed(kernel: Any) -> AuthSettings:
+    """``kernel``'s ``auth`` settings, typed."""
+    return kernel.typed_settings("auth")
 
 
 def enabled_oidc(settings: Any) -> dict[str, dict[str, Any]]:
@@ -103,17 +232,10 @@ def _check_url(problems: list[str], key: str, url: str, env: str) -> None:
 
 
 def problems(settings: Any) -> list[str]:
-    """Every rule the ``auth`` settings break for ``settings.env``."""
+    """The rules the ``auth`` settings break for ``settings.env`` that span keys or depend on the
+    environment (each key's own type and range is :class:`AuthSettings`)."""
     env = settings.env
     found: list[str] = []
-    argon2 = settings.get("auth.password.argon2") or {}
-    for name, floor in ARGON2_FLOOR.items():
-        value = argon2.get(name, floor)
-        if not isinstance(value, int) or value < floor:
-            found.append(f"auth.password.argon2.{name} must be an integer >= {floor} (OWASP minimum), not {value!r}")
-    min_length = settings.get("auth.password.min_length", 10)
-    if not isinstance(min_length, int) or min_length < 8:
-        found.append(f"auth.password.min_length must be an integer >= 8, not {min_length!r}")
     bootstrap = settings.get("auth.bootstrap_admin") or {}
     if env != "development" and (bootstrap.get("email") or bootstrap.get("password")):
         found.append(f"auth.bootstrap_admin is for development only; remove it from the {env} layer "

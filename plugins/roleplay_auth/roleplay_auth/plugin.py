@@ -26,6 +26,11 @@ def settings_defaults(env):
 
 
 @hookimpl
+def settings_schema():
+    return {"auth": config.AuthSettings}
+
+
+@hookimpl
 def validate_settings(settings):
     return config.problems(settings)
 
@@ -51,8 +56,8 @@ def _local(kernel):
 def _oidc(name, kernel):
     return OIDCProvider(
         name, config.enabled_oidc(kernel.settings)[name], kernel.storage,
-        state_ttl=int(kernel.settings.get("auth.oauth_state_ttl", 600)),
-        cache_seconds=int(kernel.settings.get("auth.oidc_cache_seconds", 3600)),
+        state_ttl=config.typed(kernel).oauth_state_ttl,
+        cache_seconds=config.typed(kernel).oidc_cache_seconds,
     )
 
 
@@ -94,7 +99,7 @@ async def startup(kernel):
     auth = service(kernel)
     await auth.passwords.warm_up()  # the dummy hash for unknown-email logins
     await bootstrap_admin(kernel)
-    interval = float(kernel.settings.get("auth.oauth_prune_seconds", 600) or 0)
+    interval = config.typed(kernel).oauth_prune_seconds
     if interval > 0:
         auth.sweeper = asyncio.create_task(sweep_pending(kernel, interval), name="auth-oauth-sweep")
 
@@ -122,8 +127,8 @@ async def shutdown(kernel):
 
 async def bootstrap_admin(kernel) -> None:
     """Development only: create ``auth.bootstrap_admin`` as an admin if that email has no account."""
-    email = (kernel.settings.get("auth.bootstrap_admin.email") or "").strip()
-    password = kernel.settings.get("auth.bootstrap_admin.password") or ""
+    admin = config.typed(kernel).bootstrap_admin
+    email, password = admin.email.strip(), admin.password
     if not email or not password:
         return
     if not kernel.settings.is_development:

@@ -26,8 +26,6 @@ from roleplay_core import FieldError, Problem, current_principal, read_json, str
 from .service import AuthService, service
 from .users import User
 
-DEFAULT_MAX_AGE = 300
-
 
 @attrs.frozen(kw_only=True)
 class Reauth:
@@ -37,7 +35,7 @@ class Reauth:
 
 
 def max_age(auth: AuthService) -> int:
-    return int(auth.settings.get("auth.reauth_max_age", DEFAULT_MAX_AGE))
+    return auth.config.reauth_max_age
 
 
 async def optional_body(request: Request) -> Reauth:

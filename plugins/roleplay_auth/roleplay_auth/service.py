@@ -12,7 +12,7 @@ from roleplay_core.text import CONTROL
 
 from .apikeys import ApiKeys
 from .bodies import INVISIBLE, MAX_NAME
-from .config import enabled_oidc
+from .config import Rate, enabled_oidc
 from .passwords import Passwords, policy_problems
 from .refresh import RefreshTokens
 from .throttle import RateLimit, Throttle
@@ -26,44 +26,40 @@ def service(kernel: Kernel) -> AuthService:
 
 class AuthService:
     def __init__(self, kernel: Kernel) -> None:
-        settings = kernel.settings
         self.kernel = kernel
-        self.settings = settings
+        self.settings = kernel.settings
+        #: The typed ``auth`` settings (``config.AuthSettings``).
+        self.config = config = kernel.typed_settings("auth")
         self.users = UserStore(kernel.storage)
-        self.passwords = Passwords(settings.get("auth.password.argon2") or {},
-                                   threads=settings.get("auth.password.hash_threads") or None)
-        self.refresh = RefreshTokens(kernel.storage, int(settings.get("auth.refresh_token_ttl", 2592000)))
-        self.throttle = Throttle(kernel.storage, settings.get("auth.throttle") or {})
+        self.passwords = Passwords(attrs.asdict(config.password.argon2), threads=config.password.hash_threads or None)
+        self.refresh = RefreshTokens(kernel.storage, config.refresh_token_ttl)
+        self.throttle = Throttle(kernel.storage, attrs.asdict(config.throttle))
         self.limits = RateLimit(kernel.storage)
         self.sweeper: Any = None  # the task deleting expired OAuth sign-ins (plugin.startup)
         self.audit = EventLog(kernel.storage, "auth/audit")
-        self.api_keys = ApiKeys(kernel.storage, float(settings.get("auth.api_keys.cache_seconds", 5)))
+        self.api_keys = ApiKeys(kernel.storage, config.api_keys.cache_seconds)
 
     # -- settings -------------------------------------------------------------
 
     @property
     def registration_enabled(self) -> bool:
-        value = self.settings.get("auth.registration.enabled", True)
-        if isinstance(value, str):
-            return value.strip().lower() not in ("false", "0", "no", "off")
-        return bool(value)
+        return self.config.registration.enabled
 
-    def limit(self, dotted: str) -> tuple[int, float]:
-        """``(max, window_seconds)`` of a rate-limit setting such as ``auth.registration.per_address``."""
-        rule = self.settings.get(dotted) or {}
-        return int(rule.get("max", 0)), float(rule.get("window_seconds", 3600))
+    def limit(self, rate: Rate) -> tuple[int, float]:
+        """``(max, window_seconds)`` of a rate-limit setting such as ``config.registration.per_address``."""
+        return rate.max, rate.window_seconds
 
     @property
     def prefix(self) -> str:
         return self.settings.plugin_prefix("auth")
 
     def callback_url(self, provider: str) -> str:
-        base = (self.settings.get("auth.oauth_redirect_base") or "").rstrip("/")
+        base = self.config.oauth_redirect_base.rstrip("/")
         return f"{base}{self.prefix}/auth/oauth/{provider}/callback"
 
     def password_problems(self, password: str, email: str | None) -> list[str]:
-        return policy_problems(password, email, min_length=int(self.settings.get("auth.password.min_length", 10)),
-                               max_length=int(self.settings.get("auth.password.max_length", 256)))
+        return policy_problems(password, email, min_length=self.config.password.min_length,
+                               max_length=self.config.password.max_length)
 
     def oidc_names(self) -> list[str]:
         return sorted(enabled_oidc(self.settings))

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from auth_helpers import PASSWORD, bearer, login, register
+from roleplay_auth.passwords import make_hasher
 from starlette.testclient import TestClient
 
-from roleplay_core.testing import make_app
+from roleplay_core import SettingsError
+from roleplay_core.testing import make_app, make_kernel
 
 
 def problem(response, status: int) -> dict:
@@ -158,8 +161,15 @@ def test_rehash_on_login_when_parameters_change(tmp_path):
         login(client, "g@example.com")  # the new hash verifies
 
 
-def test_parameters_below_owasp_are_raised_to_the_floor():
-    app = make_app({"auth.password.argon2.time_cost": 1, "auth.password.argon2.memory_cost": 1024})
+def test_parameters_below_owasp_are_refused_and_raised_to_the_floor():
+    # Settings below the floor are a problem even in development, where the plugin stops reading them
+    # (typed settings, issue 14); the hasher raises whatever reaches it to the floor besides.
+    kernel = make_kernel({"auth.password.argon2.time_cost": 1, "auth.password.argon2.memory_cost": 1024})
+    with pytest.raises(SettingsError, match=r"auth\.password\.argon2\.memory_cost: must be >= 19456"):
+        kernel.typed_settings("auth")
+    hasher = make_hasher({"time_cost": 1, "memory_cost": 1024})
+    assert (hasher.memory_cost, hasher.time_cost, hasher.parallelism) == (19456, 2, 1)
+    app = make_app()
     with TestClient(app) as client:
         user = register(client, "h@example.com")["user"]
         stored = client.portal.call(app.state.kernel.storage.get, f"auth/users/{user['id']}")
