@@ -50,10 +50,10 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 
 def is_enabled(settings_layers: Any, name: str) -> bool:
-    value = settings_layers.get(f"plugins.{name}.enabled", True)
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off")
-    return bool(value)
+    """``plugins.<name>.enabled``: only ``false`` switches a plugin off. A boolean setting is true or
+    false and nothing else (docs/configuration.md); any other value is a problem :func:`kernel_problems`
+    reports, and leaves the plugin as it is by default, on."""
+    return settings_layers.get(f"plugins.{name}.enabled", True) is not False
 
 
 def discover(

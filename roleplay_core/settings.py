@@ -292,6 +292,10 @@ def kernel_problems(settings: Settings) -> list[str]:
                             "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     elif not settings.get("security.jwt_private_key_file"):
         problems.append(f"security.jwt_private_key_file must be set for {algorithm}")
+    for name, table in (settings.get("plugins") or {}).items():
+        enabled = table.get("enabled", True) if isinstance(table, Mapping) else True
+        if not isinstance(enabled, bool):
+            problems.append(f"plugins.{name}.enabled: expected true or false")
     if settings.get("server.log_format", "text") not in ("text", "json"):
         problems.append(f"server.log_format must be 'text' or 'json', not {settings.get('server.log_format')!r}")
     if settings.is_production:

@@ -512,6 +512,16 @@ def test_the_cli_and_the_kernel_see_the_same_plugins(greeter):
         env="development", overrides={"storage.backend": "memory"}).plugins if info.enabled]
 
 
+def test_only_false_switches_a_plugin_off_and_a_string_is_a_problem(greeter):
+    """Booleans are true or false in every layer (docs/configuration.md): "no" is no way to say false."""
+    from roleplay_core.plugins import bootstrap
+
+    found = bootstrap(env="development", settings_files=[],
+                      overrides={"plugins.greeter.enabled": "no", "storage.backend": "memory"})
+    assert "plugins.greeter.enabled: expected true or false" in found.problems
+    assert found.pm.get_plugin("greeter") is not None
+
+
 def test_each_plugin_has_its_own_state_per_kernel():
     first, second = make_kernel(load_entry_points=False), make_kernel(load_entry_points=False)
     made = []
