@@ -25,13 +25,32 @@ def example(name: str) -> types.ModuleType:
     found = {title: code for title, code in blocks}
     assert name in found, f"docs/plugins.md has no '# example: {name}' block (found {sorted(found)})"
     module = types.ModuleType(f"guide_{name.replace(' ', '_')}")
-    exec(compile(found[name], f"docs/plugins.md#{name}", "exec"), module.__dict__)  # noqa: S102
+    # dont_inherit: the page's code runs as written, not under this file's `from __future__ import annotations`.
+    exec(compile(found[name], f"docs/plugins.md#{name}", "exec", dont_inherit=True), module.__dict__)  # noqa: S102
     return module
 
 
 def test_the_guide_has_its_three_examples():
     blocks = re.findall(r"^```python\n# example: (.+?)\n", DOCS.read_text(), re.M)
-    assert sorted(blocks) == ["password provider", "routes", "storage"]
+    assert sorted(blocks) == ["password provider", "routes", "settings", "storage"]
+
+
+def test_the_settings_example_is_typed_in_every_layer(monkeypatch):
+    from roleplay_core import SettingsError
+    from roleplay_core.plugins import bootstrap
+
+    guide = example("settings")
+    app = make_app({"notes.limits.per_day": 5}, plugins=[guide.plugin])
+    with TestClient(app) as client:
+        assert client.get("/notes/about").json() == {"title": "Notes", "per_day": 5}
+    monkeypatch.setenv("ROLEPLAY_NOTES__ARCHIVE", '"yes"')
+    found = bootstrap(env="development", settings_files=[], load_entry_points=False, plugins=[guide.plugin],
+                      overrides={"notes.limits.per_day": "20", "storage.backend": "memory"}).problems
+    assert found == ["notes.archive: expected true or false", "notes.limits.per_day: expected an integer"]
+    monkeypatch.delenv("ROLEPLAY_NOTES__ARCHIVE")
+    with pytest.raises(SettingsError, match="notes.title: must not be blank"):
+        make_app({"notes.title": " ", "security.jwt_secret": "Vq7Zr2Lw9Xk4Tn8Bm1Hc6Jd3Fp0Sy5Ge-Ua_Ko"},
+                 plugins=[guide.plugin], env="production", load_entry_points=False)
 
 
 def test_the_storage_example_keeps_the_contract_it_documents():
