@@ -191,13 +191,19 @@ def typed_problems(settings: Settings, table: str, cls: type) -> list[str]:
     """
     from .serialization import converter, field_errors, validator_errors
 
+    section = settings.section(table)
     try:
-        # Types first, validators off: attrs would stop at the first validator that refuses.
+        # Validators off first: attrs stops at the first validator that refuses, so when every type
+        # fits, the kernel runs each validator itself and reports them all.
         with attrs.validators.disabled():
-            value = converter.structure(settings.section(table), cls)
+            value = converter.structure(section, cls)
         errors = validator_errors(value)
-    except Exception as exc:  # cattrs' grouped errors
-        errors = field_errors(exc)
+    except Exception:
+        try:  # a type is wrong: cattrs reports each, with the validators of the tables that fit
+            converter.structure(section, cls)
+            errors = []
+        except Exception as exc:
+            errors = field_errors(exc)
     found = []
     for error in errors:
         key = re.sub(r"\['([^']*)'\]", r".\1", error.field).lstrip(".")
