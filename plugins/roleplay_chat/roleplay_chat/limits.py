@@ -5,27 +5,27 @@
 - ``chat.limits.sessions_per_day``: a counter per UTC day
   (``chat/users/<user>/days/<yyyy-mm-dd>``). Deleting a session does not give one back.
 
-Both answer 429 with ``Retry-After`` (seconds) when the limit is reached; 0 turns a limit off.
+Both refuse with :class:`~roleplay_chat.errors.RateLimited` (a 429 with ``Retry-After`` at the HTTP
+edge) when the limit is reached; 0 turns a limit off.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import time
 from typing import Any
 
-from roleplay_core import NotFound, PreconditionFailed, Problem
+from roleplay_core import NotFound, PreconditionFailed
 
+from .errors import RateLimited
 from .sessions import user_prefix
 
 WINDOW = 60.0
 
 
-def too_many(detail: str, retry_after: float, code: str) -> Problem:
-    seconds = max(1, math.ceil(retry_after))
-    return Problem(429, detail, headers={"Retry-After": str(seconds)}, extra={"code": code, "retry_after": seconds})
+def too_many(detail: str, retry_after: float, code: str) -> RateLimited:
+    return RateLimited(detail, code, retry_after)
 
 
 async def _compare_and_swap(kernel: Any, key: str, update: Any) -> None:
@@ -49,8 +49,8 @@ async def _compare_and_swap(kernel: Any, key: str, update: Any) -> None:
 
 
 async def count_message(kernel: Any, user_id: str) -> None:
-    """Count one learner message against ``chat.limits.messages_per_minute`` or raise a 429."""
-    limit = int(kernel.settings.get("chat.limits.messages_per_minute", 0) or 0)
+    """Count one learner message against ``chat.limits.messages_per_minute`` or raise :class:`RateLimited`."""
+    limit = kernel.typed_settings("chat").limits.messages_per_minute
     if limit <= 0:
         return
     now = time.time()
@@ -66,8 +66,8 @@ async def count_message(kernel: Any, user_id: str) -> None:
 
 
 async def count_session(kernel: Any, user_id: str) -> None:
-    """Count one new session against ``chat.limits.sessions_per_day`` (UTC days) or raise a 429."""
-    limit = int(kernel.settings.get("chat.limits.sessions_per_day", 0) or 0)
+    """Count one new session against ``chat.limits.sessions_per_day`` (UTC days) or raise :class:`RateLimited`."""
+    limit = kernel.typed_settings("chat").limits.sessions_per_day
     if limit <= 0:
         return
     now = dt.datetime.now(dt.UTC)

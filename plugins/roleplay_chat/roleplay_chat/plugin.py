@@ -27,9 +27,10 @@ def validate_settings(settings):
 
 @hookimpl
 def register_routes(kernel):
-    from . import routes
+    from . import errors, routes
 
-    return [*routes.routes(), *voice.routes()]
+    # The HTTP edge: chat's domain errors become problems here, and nowhere else.
+    return [*(errors.http_edge(route) for route in routes.routes()), *voice.routes()]
 
 
 @hookimpl

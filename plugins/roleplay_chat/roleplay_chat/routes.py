@@ -25,7 +25,7 @@ from roleplay_core import (
     validation_problem,
 )
 
-from . import export, limits, sessions, turns, ws
+from . import errors, export, limits, sessions, turns, ws
 
 # -- scenarios ---------------------------------------------------------------------
 
@@ -203,7 +203,7 @@ async def end_session(request: Request) -> JSON:
     except sessions.SessionNotFound:
         raise turns.not_found(session_id) from None
     except sessions.SessionBusy as busy:
-        raise turns.busy_problem(busy) from None
+        raise turns.busy(busy) from None
     return JSON(record.summary())
 
 
@@ -267,8 +267,8 @@ async def _respond(request: Request, prepared: turns.Prepared) -> Response:
         try:
             outcome = await turns.finish(kernel, prepared, emit)
             queue.put_nowait(("reply", turns.outcome_body(outcome)))
-        except Problem as problem:
-            queue.put_nowait(("error", problem.to_dict()))
+        except errors.ChatError as error:
+            queue.put_nowait(("error", errors.problem(error).to_dict()))
         except BaseException:
             queue.put_nowait(("error", Problem(500, "The server hit an unexpected error.").to_dict()))
             raise

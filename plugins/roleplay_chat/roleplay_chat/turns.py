@@ -5,7 +5,7 @@ A turn has two halves:
 
 - :func:`begin_message` / :func:`begin_retry` check ownership, state and limits,
   take the session's turn lease and store the learner's message. Their failures
-  are plain :class:`roleplay_core.Problem` answers (nothing was stored).
+  are :class:`~roleplay_chat.errors.ChatError` refusals (nothing was stored).
 - :func:`finish` asks the provider (with ``chat.reply_timeout``), streams deltas
   to an ``emit`` callback, stores the reply (and the end of the scene, if the
   provider ended it) and releases the lease. It runs in a detached task
@@ -13,14 +13,16 @@ A turn has two halves:
   the reply is stored and a reconnecting client reads it.
 
 A failing or slow provider leaves the learner's message stored and marked as
-awaiting its reply (``pending_seq``); ``POST .../retry`` generates it.
+awaiting its reply (``pending_seq``); a retry generates it.
+
+Everything here raises chat's domain errors (``errors.py``); the HTTP routes and the sockets
+turn them into problems and frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,10 +31,8 @@ import attrs
 
 from roleplay_core import (
     Character,
-    FieldError,
     NotSupported,
     Principal,
-    Problem,
     ProviderError,
     Reply,
     ReplyDelta,
@@ -40,11 +40,10 @@ from roleplay_core import (
     Script,
     TranscriptMessage,
     metrics,
-    validation_problem,
 )
 from roleplay_core.text import control_character
 
-from . import limits, sessions
+from . import errors, limits, sessions
 from .sessions import ACTIVE, CHARACTER, LEARNER, SessionRecord
 
 logger = logging.getLogger("roleplay.chat")
@@ -88,8 +87,8 @@ class Outcome:
 # -- access ------------------------------------------------------------------------
 
 
-def not_found(session_id: str) -> Problem:
-    return Problem(404, f"No session {session_id!r}.", extra={"code": "session_not_found"})
+def not_found(session_id: str) -> errors.SessionMissing:
+    return errors.SessionMissing(f"No session {session_id!r}.")
 
 
 async def owned(kernel: Any, principal: Principal, session_id: str, *, write: bool = False) -> SessionRecord:
@@ -102,32 +101,28 @@ async def owned(kernel: Any, principal: Principal, session_id: str, *, write: bo
         if not principal.is_admin:
             raise not_found(session_id)  # never confirm that somebody else's session exists
         if write:
-            raise Problem(403, "Admins can read other people's sessions, not speak in them.",
-                          extra={"code": "not_owner"})
+            raise errors.NotOwner("Admins can read other people's sessions, not speak in them.")
     return record
 
 
-def ended_problem(record: SessionRecord) -> Problem:
-    return Problem(409, f"This session has ended ({record.end_reason or 'ended'}); it is read-only.",
-                   extra={"code": "session_ended"})
+def ended(record: SessionRecord) -> errors.SessionEnded:
+    return errors.SessionEnded(f"This session has ended ({record.end_reason or 'ended'}); it is read-only.")
 
 
-def busy_problem(busy: sessions.SessionBusy | None = None) -> Problem:
-    """409 ``session_busy``; ``Retry-After`` is the time left on the holder's lease (whole seconds, at least 1).
+def busy(held: sessions.SessionBusy | None = None) -> errors.SessionBusy:
+    """``session_busy``; ``retry_after`` is the time left on the holder's lease (whole seconds, at least 1).
 
     The holder renews its lease while it works, so a client that waits that long and
     sends again either gets through or is told the new time left; a holder that died
     stops renewing, and the lease lapses at most ``chat.turn_lease_seconds`` after.
     """
-    seconds = max(1, math.ceil(busy.retry_after)) if busy is not None else 1
-    return Problem(409, "Another message of this session is being answered right now; send yours after it.",
-                   headers={"Retry-After": str(seconds)}, extra={"code": "session_busy", "retry_after": seconds})
+    return errors.SessionBusy("Another message of this session is being answered right now; send yours after it.",
+                              retry_after=held.retry_after if held is not None else 1)
 
 
-def pending_problem(record: SessionRecord) -> Problem:
-    return Problem(409, f"Message {record.pending_seq} is still waiting for its reply; "
-                        f"POST /chat/sessions/{record.id}/retry first.",
-                   extra={"code": "reply_pending", "pending_seq": record.pending_seq})
+def pending(record: SessionRecord) -> errors.ReplyPending:
+    return errors.ReplyPending(f"Message {record.pending_seq} is still waiting for its reply",
+                               session_id=record.id, pending_seq=record.pending_seq)
 
 
 async def _lease(kernel: Any, session_id: str) -> tuple[SessionRecord, sessions.Heartbeat]:
@@ -137,10 +132,10 @@ async def _lease(kernel: Any, session_id: str) -> tuple[SessionRecord, sessions.
     except sessions.SessionNotFound:
         raise not_found(session_id) from None
     except sessions.SessionEnded:
-        raise ended_problem(await sessions.load_session(kernel, session_id)) from None
-    except sessions.SessionBusy as busy:
-        raise busy_problem(busy) from None
-    limit = float(kernel.settings.get("chat.reply_timeout", 30.0)) + 2 * sessions.lease_seconds(kernel)
+        raise ended(await sessions.load_session(kernel, session_id)) from None
+    except sessions.SessionBusy as held:
+        raise busy(held) from None
+    limit = kernel.typed_settings("chat").reply_timeout + 2 * sessions.lease_seconds(kernel)
     return record, sessions.Heartbeat(kernel, record, version, limit=limit)
 
 
@@ -149,8 +144,8 @@ async def _release(kernel: Any, record: SessionRecord, heartbeat: sessions.Heart
     try:
         released, _ = await sessions.release_lease(kernel, record, version)
     except sessions.SessionBusy:
-        raise Problem(409, "This turn took longer than its lease and another writer took over; reload the session.",
-                      extra={"code": "lease_lost"}) from None
+        raise errors.LeaseLost("This turn took longer than its lease and another writer took over; "
+                               "reload the session.") from None
     return released
 
 
@@ -165,29 +160,29 @@ async def _release_quietly(kernel: Any, record: SessionRecord, heartbeat: sessio
 
 
 def check_text(said: str) -> None:
-    """Refuse (422 naming ``text``) learner text holding control characters other than tab and newlines."""
+    """Refuse (:class:`~errors.Invalid` naming ``text``) learner text holding control characters other than
+    tab and newlines."""
     found = control_character(said)
     if found is not None:
-        raise validation_problem([FieldError("text", f"must not contain control characters (found {found})")])
+        raise errors.Invalid("text", f"must not contain control characters (found {found})")
 
 
 async def begin_message(kernel: Any, principal: Principal, session_id: str, text: str) -> Prepared:
-    """Check, take the lease, store the learner's ``text``. Raises a :class:`Problem`."""
+    """Check, take the lease, store the learner's ``text``. Raises a :class:`~errors.ChatError`."""
     check_text(text)
     record = await owned(kernel, principal, session_id, write=True)
     if record.status != ACTIVE:
-        raise ended_problem(record)
+        raise ended(record)
     if record.pending_seq is not None:
-        raise pending_problem(record)
+        raise pending(record)
     record, heartbeat = await _lease(kernel, session_id)
     try:
         # Checked again under the lease: the record may have changed since the first look.
         if record.pending_seq is not None:
-            raise pending_problem(record)
-        limit = int(kernel.settings.get("chat.limits.turns_per_session"))
+            raise pending(record)
+        limit = kernel.typed_settings("chat").limits.turns_per_session
         if record.learner_turns >= limit:
-            raise Problem(409, f"This session reached its limit of {limit} learner turns; end it and start another.",
-                          extra={"code": "turns_per_session"})
+            raise errors.TurnLimit(f"This session reached its limit of {limit} learner turns; end it and start another.")
         await limits.count_message(kernel, principal.id)
         script = await sessions.load_script(kernel, session_id)
         record, learner = await sessions.append_message(kernel, record, role=LEARNER, text=text)
@@ -199,15 +194,14 @@ async def begin_message(kernel: Any, principal: Principal, session_id: str, text
 
 
 async def begin_retry(kernel: Any, principal: Principal, session_id: str) -> Prepared:
-    """Take the lease for the learner message still waiting for its reply. Raises a :class:`Problem`."""
+    """Take the lease for the learner message still waiting for its reply. Raises a :class:`~errors.ChatError`."""
     record = await owned(kernel, principal, session_id, write=True)
     if record.status != ACTIVE:
-        raise ended_problem(record)
+        raise ended(record)
     record, heartbeat = await _lease(kernel, session_id)
     try:
         if record.pending_seq is None:
-            raise Problem(409, "Every message of this session has its reply; there is nothing to retry.",
-                          extra={"code": "nothing_to_retry"})
+            raise errors.NothingToRetry("Every message of this session has its reply; there is nothing to retry.")
         script = await sessions.load_script(kernel, session_id)
         learner = next((m for m in record.recent if m.seq == record.pending_seq), None)
         if learner is None:
@@ -233,10 +227,11 @@ async def _nothing(kind: str, value: Any) -> None:
 
 
 async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outcome:
-    """Ask the provider, store its reply, release the lease. Raises a 502/504 :class:`Problem` on failure."""
+    """Ask the provider, store its reply, release the lease. Raises :class:`~errors.ReplyTimedOut` or
+    :class:`~errors.ReplyFailed` (the learner's message kept for a retry) on failure."""
     record, heartbeat = prepared.record, prepared.heartbeat
-    name = kernel.settings.get("chat.model", "scripted")
-    timeout = float(kernel.settings.get("chat.reply_timeout", 30.0))
+    settings = kernel.typed_settings("chat")
+    name, timeout = settings.model, settings.reply_timeout
     request = ReplyRequest(
         script=prepared.script,
         character=prepared.character,
@@ -246,7 +241,8 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
         language=record.language,
     )
     final: Reply | None = None
-    problem: Problem | None = None
+    failure: errors.ChatError | None = None
+    saved = sessions.message_to_dict(prepared.learner)
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
@@ -258,24 +254,22 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
         if final is None:
             raise ProviderError(f"model provider {name!r} finished without a reply")
     except TimeoutError:
-        problem = Problem(504, f"The character did not answer within {timeout:g} seconds. Your message is saved "
-                               f"(message {prepared.learner.seq}); retry to get the reply.",
-                          title="Reply timed out", extra={"code": "reply_timeout"})
+        failure = errors.ReplyTimedOut(f"The character did not answer within {timeout:g} seconds. Your message is "
+                                       f"saved (message {prepared.learner.seq}); retry to get the reply.",
+                                       session_id=record.id, message=saved)
     except (ProviderError, NotSupported) as exc:
-        problem = Problem(502, f"The character's model failed: {exc}. Your message is saved "
-                               f"(message {prepared.learner.seq}); retry to get the reply.",
-                          title="Reply failed", extra={"code": "provider_error"})
+        failure = errors.ReplyFailed(f"The character's model failed: {exc}. Your message is saved "
+                                     f"(message {prepared.learner.seq}); retry to get the reply.",
+                                     session_id=record.id, message=saved)
     except Exception:
         logger.exception("model provider %r failed in session %s", name, record.id)
-        problem = Problem(502, f"The character's model failed unexpectedly. Your message is saved "
-                               f"(message {prepared.learner.seq}); retry to get the reply.",
-                          title="Reply failed", extra={"code": "provider_error"})
-    metrics.chat_turn(name, "error" if problem is not None else "ok", time.perf_counter() - started)
-    if problem is not None:
+        failure = errors.ReplyFailed(f"The character's model failed unexpectedly. Your message is saved "
+                                     f"(message {prepared.learner.seq}); retry to get the reply.",
+                                     session_id=record.id, message=saved)
+    metrics.chat_turn(name, "error" if failure is not None else "ok", time.perf_counter() - started)
+    if failure is not None:
         await _release_quietly(kernel, attrs.evolve(record, pending_seq=prepared.learner.seq), heartbeat)
-        problem.extra.update(message=sessions.message_to_dict(prepared.learner),
-                             retry=f"/chat/sessions/{record.id}/retry")
-        raise problem
+        raise failure
     try:
         record, reply = await sessions.append_message(
             kernel, record, role=CHARACTER, text=final.text,
@@ -287,10 +281,10 @@ async def finish(kernel: Any, prepared: Prepared, emit: Emit = _nothing) -> Outc
             record = await sessions.mark_ended(kernel, record, final.end_reason or "the scene ended")
     except sessions.SessionEnded:
         await heartbeat.stop()
-        raise ended_problem(await sessions.load_session(kernel, record.id)) from None
-    except sessions.SessionBusy as busy:
+        raise ended(await sessions.load_session(kernel, record.id)) from None
+    except sessions.SessionBusy as held:
         await heartbeat.stop()
-        raise busy_problem(busy) from None
+        raise busy(held) from None
     except BaseException:
         await _release_quietly(kernel, record, heartbeat)
         raise

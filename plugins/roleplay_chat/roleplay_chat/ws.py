@@ -32,9 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from roleplay_core import (
     SERVICE_RESTART,
-    WS_BAD_FRAME,
     WS_NOT_FOUND,
-    Problem,
     SocketAuth,
     SocketClosed,
     authenticate_websocket,
@@ -42,17 +40,8 @@ from roleplay_core import (
     reconnect_frame,
 )
 
-from . import sessions, text, turns
-
-
-class BadFrame(Exception):
-    """The client sent something that is not a frame of this protocol."""
-
-
-def _error(problem: Problem) -> dict[str, Any]:
-    body = problem.to_dict()
-    return {"type": "error", "status": problem.status, "code": body.get("code", ""), "detail": problem.detail or "",
-            **{k: v for k, v in body.items() if k in ("errors", "retry_after", "pending_seq", "message", "retry")}}
+from . import errors, sessions, text, turns
+from .errors import BadFrame, ChatError
 
 
 async def _receive(guard: SocketAuth) -> dict[str, Any]:
@@ -78,8 +67,8 @@ async def session_socket(websocket: WebSocket) -> None:
     session_id = websocket.path_params["session_id"]
     try:
         record = await turns.owned(kernel, principal, session_id)
-    except Problem as problem:
-        await websocket.send_json(_error(problem))
+    except ChatError as error:
+        await websocket.send_json(errors.frame(error))
         await websocket.close(WS_NOT_FOUND, "no such session")
         return
     await websocket.send_json({"type": "ready", "session": record.summary()})
@@ -128,14 +117,16 @@ async def _serve(websocket: WebSocket, guard: SocketAuth, kernel: Any, principal
                         return
                 else:
                     raise BadFrame(f"unknown frame type {kind[:40]!r}; expected message, resume, retry, auth or ping")
-            except Problem as problem:
-                await websocket.send_json(_error(problem))
-                if problem.status == 404:  # deleted while connected
+            except BadFrame:
+                raise
+            except ChatError as error:  # a refused turn: the socket stays open
+                await websocket.send_json(errors.frame(error))
+                if error.status == 404:  # deleted while connected
                     await websocket.close(WS_NOT_FOUND, "no such session")
                     return
-    except BadFrame as exc:
-        await websocket.send_json({"type": "error", "status": 400, "code": "bad_frame", "detail": str(exc)})
-        await websocket.close(WS_BAD_FRAME, close_reason(str(exc)))
+    except BadFrame as error:
+        await websocket.send_json(errors.frame(error))
+        await websocket.close(errors.close_code(error), close_reason(error.detail))
     except SocketClosed as closed:
         await guard.close(closed)
     except WebSocketDisconnect:
@@ -160,12 +151,11 @@ async def _turn(websocket: WebSocket, kernel: Any, principal: Any, session_id: s
         if not isinstance(said, str):
             raise BadFrame('a message frame needs "text", a string')
         said = said.strip()
-        limit = int(kernel.settings.get("chat.limits.message_chars"))
+        limit = kernel.typed_settings("chat").limits.message_chars
         if not said:
-            raise Problem(422, "text: must not be blank", extra={"code": "validation"})
+            raise errors.Invalid("text", "must not be blank")
         if len(said) > limit:
-            raise Problem(413, f"A message can have at most {limit} characters; this one has {len(said)}.",
-                          extra={"code": "message_chars"})
+            raise errors.TooLong(f"A message can have at most {limit} characters; this one has {len(said)}.")
         prepared = await turns.begin_message(kernel, principal, session_id, said)
         echo = {"type": "message", "message": sessions.message_to_dict(prepared.learner)}
     else:
@@ -189,7 +179,7 @@ async def _turn(websocket: WebSocket, kernel: Any, principal: Any, session_id: s
             await websocket.send_json({"type": "delta", "text": value})
         else:
             break
-    outcome = task.result()  # re-raises the Problem of a failed provider
+    outcome = task.result()  # re-raises the ChatError of a failed provider
     await websocket.send_json({"type": "message", "message": sessions.message_to_dict(outcome.reply), "final": True})
     if outcome.session.status == sessions.ENDED:
         await websocket.send_json({"type": "ended", "session": outcome.session.summary()})

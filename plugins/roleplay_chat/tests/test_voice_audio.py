@@ -1,4 +1,5 @@
-"""The voice endpoint's audio processor: resampling, down-mixing, chunking, the bounded buffer, start frames."""
+"""The voice endpoint's audio processor: resampling, down-mixing, chunking, the bounded buffer, start frames
+(``roleplay_chat.frames``)."""
 
 from __future__ import annotations
 

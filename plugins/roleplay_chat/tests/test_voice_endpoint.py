@@ -1,7 +1,9 @@
 """The voice endpoint's own failure handling, with a stand-in live provider (the Gemini end-to-end
 tests live in plugins/roleplay_gemini/tests/test_voice.py).
 
-Test home of ``roleplay_chat.voice``.
+Test home of ``roleplay_chat.voice`` and of the parts of a call it runs: ``roleplay_chat.quota``
+(limits in storage), ``roleplay_chat.resume`` (resumption handles) and ``roleplay_chat.relay``
+(the audio relay).
 """
 
 from __future__ import annotations
