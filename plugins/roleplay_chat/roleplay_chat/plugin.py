@@ -72,7 +72,7 @@ async def user_deleted(kernel, user_id):
 
 @hookimpl
 def startup(kernel):
-    name = kernel.settings.get("chat.model", "scripted")
+    name = kernel.typed_settings("chat").model
     provider = kernel.model(name)  # fails startup loudly when chat.model names nothing installed
     if "reply" not in provider.capabilities:
         raise RuntimeError(f"chat.model {name!r} cannot play characters (capabilities: {sorted(provider.capabilities)})")
@@ -83,4 +83,4 @@ def shutdown(kernel):
     from . import turns
 
     # Replies already under way are stored before storage closes (a client may be waiting to resume).
-    return turns.drain(kernel, float(kernel.settings.get("chat.reply_timeout", 30.0)))
+    return turns.drain(kernel, kernel.typed_settings("chat").reply_timeout)

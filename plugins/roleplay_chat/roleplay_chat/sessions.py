@@ -72,11 +72,6 @@ ROLES = (LEARNER, CHARACTER)
 ACTIVE = "active"
 ENDED = "ended"
 
-#: Default of ``chat.turn_lease_seconds``: how long a turn lease lasts unless its holder renews it.
-#: Short, because a holder that crashed (kill -9, lost host) locks the session until it lapses;
-#: a live holder renews it every third of this while the reply is produced (:class:`Heartbeat`).
-LEASE_SECONDS = 6.0
-
 
 class SessionNotFound(LookupError):
     """No session with that id (or it was deleted)."""
@@ -332,11 +327,14 @@ async def read_transcript(kernel: Any, session_id: str) -> Transcript | None:
 
 
 def history_window(kernel: Any) -> int:
-    return max(1, int(kernel.settings.get("chat.history_window", 12)))
+    return kernel.typed_settings("chat").history_window
 
 
 def lease_seconds(kernel: Any) -> float:
-    return float(kernel.settings.get("chat.turn_lease_seconds", LEASE_SECONDS))
+    """``chat.turn_lease_seconds``: how long a turn lease lasts unless its holder renews it. Short,
+    because a holder that crashed locks the session until it lapses; a live holder renews it every
+    third of this while the reply is produced (:class:`Heartbeat`)."""
+    return kernel.typed_settings("chat").turn_lease_seconds
 
 
 async def create_session(
