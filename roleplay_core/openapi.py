@@ -42,6 +42,9 @@ class Query:
     type: Any
     description: str
     required: bool = False
+    #: Bounds of an integer parameter, as the handler checks them (``query_int(..., minimum=1)``).
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @attrs.frozen
@@ -71,11 +74,15 @@ class Operation:
     responses: Mapping[int, Any] = attrs.field(factory=dict)
     problems: tuple[int, ...] = ()
     public: bool = False
+    #: OpenAPI links from a 2xx answer: ``{name: ("GET /chat/sessions/{session_id}", {"session_id":
+    #: "$response.body#/id"})}``, the target path as the plugin registers it (before its prefix).
+    links: Mapping[str, tuple[str, Mapping[str, str]]] = attrs.field(factory=dict)
 
 
 def operation(summary: str, *, description: str = "", body: Any = None, body_required: bool = True,
               query: Iterable[Query] = (), responses: Mapping[int, Any] | None = None, problems: Iterable[int] = (),
-              public: bool = False) -> Callable[[F], F]:
+              public: bool = False, links: Mapping[str, tuple[str, Mapping[str, str]]] | None = None
+              ) -> Callable[[F], F]:
     """Declare what the handler under it takes and answers (see :class:`Operation`).
 
     Put it above the other decorators (``@requires_user``): it marks the function the route holds.
@@ -87,7 +94,7 @@ def operation(summary: str, *, description: str = "", body: Any = None, body_req
         setattr(handler, ATTRIBUTE, Operation(summary=summary, description=text, body=body, body_required=body_required,
                                               query=tuple(query),
                                               responses=dict(responses or {200: None}),
-                                              problems=tuple(problems), public=public))
+                                              problems=tuple(problems), public=public, links=dict(links or {})))
         return handler
 
     return mark
@@ -156,6 +163,7 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
     paths: dict[str, dict[str, Any]] = {}
     tags: dict[str, str] = {}
     examples = _doc_examples(kernel)
+    bounds_of: dict[int, dict[str, Any]] = {}
     for plugin, route in pairs:
         if not isinstance(route, Route) or not route.include_in_schema:
             continue
@@ -180,6 +188,7 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
                 param: dict[str, Any] = {"name": query.name, "in": "query", "required": query.required,
                                          "description": query.description}
                 entry.setdefault("parameters", []).append(param)
+                bounds_of[id(param)] = {"minimum": query.minimum, "maximum": query.maximum}
                 slots.append((param, "schema", query.type))
                 types.append(query.type)
             example = dict(examples.get((method, _bare(path, kernel, plugin)), {}))
@@ -211,6 +220,12 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
                         if label in example and 200 <= status < 300:
                             holder["example"] = example.pop(label)
                             break
+                if found.links and 200 <= status < 300 and "content" in response:
+                    prefix = kernel.settings.plugin_prefix(plugin) if hasattr(kernel, "settings") else ""
+                    response["links"] = {
+                        name: {"operationId": _operation_id(target.split(" ", 1)[0], prefix + target.split(" ", 1)[1]),
+                               "parameters": dict(parameters)}
+                        for name, (target, parameters) in found.links.items()}
                 entry["responses"][str(status)] = response
             for status in sorted(_problem_statuses(found, bool(parameters))):
                 entry["responses"].setdefault(str(status), {
@@ -224,7 +239,13 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
     schemas, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
     by_type = dict(zip(map(_key, types), schemas, strict=True))
     for holder, key, kind in slots:
-        holder[key] = by_type[_key(kind)]
+        holder[key] = dict(by_type[_key(kind)])
+    for param in (p for methods in paths.values() for op in methods.values() for p in op.get("parameters", ())):
+        bounds = bounds_of.get(id(param), {})
+        param["schema"].update({k: v for k, v in bounds.items() if v is not None})
+    # Request bodies are structured strictly (an unknown member is a 422): say so in their schemas.
+    _close(components, [op["requestBody"]["content"]["application/json"]["schema"]
+                        for methods in paths.values() for op in methods.values() if "requestBody" in op])
     return {
         "openapi": "3.1.0",
         "info": {"title": "Roleplay API", "version": _version(),
@@ -244,6 +265,31 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
             },
         },
     }
+
+
+def _close(components: dict[str, Any], roots: list[Any]) -> None:
+    """``additionalProperties: false`` on every object schema reachable from ``roots`` (the request bodies)."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                stack.append(components[name])
+            continue
+        if node.get("type") == "object" and "properties" in node:
+            node.setdefault("additionalProperties", False)
+            if node.get("required") == []:
+                del node["required"]  # nothing required: say nothing (some tools misread an empty list)
+        stack.extend(v for k, v in node.items() if k not in ("default", "examples", "example"))
 
 
 def _key(kind: Any) -> Any:

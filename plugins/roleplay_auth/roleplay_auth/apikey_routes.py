@@ -28,7 +28,8 @@ class CreateServiceAccount:
 
 
 @operation("Create a service account and its API key (admins; the key is shown once)",
-           body=CreateServiceAccount, responses={201: NewServiceAccount}, problems=(403,))
+           body=CreateServiceAccount, responses={201: NewServiceAccount}, problems=(403,),
+           links={"revoke": ("DELETE /auth/service-accounts/{account_id}", {"account_id": "$response.body#/id"})})
 async def create(request: Request) -> Response:
     admin = await stored_admin(request)
     raw = await read_json(request)

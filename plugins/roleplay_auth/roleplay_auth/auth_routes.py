@@ -60,7 +60,8 @@ def device_of(request: Request) -> str | None:
 
 
 @operation("Create an account with a password", public=True, body=Register, responses={201: Registered},
-           problems=(403, 409, 429))
+           problems=(403, 409, 429),
+           links={"read": ("GET /users/{user_id}", {"user_id": "$response.body#/user/id"})})
 async def register(request: Request) -> Response:
     auth = auth_of(request)
     if not auth.registration_enabled:

@@ -157,7 +157,7 @@ async def stored_admin(request: Request) -> User:
 
 @operation("List or search users (admins)", query=(
     Query("q", str, "Text in the email or display name (at most 200 characters)"),
-    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)"),
+    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)", minimum=1, maximum=MAX_PAGE),
     Query("cursor", str, "The next_cursor of the previous page")),
     responses={200: UserList}, problems=(403,))
 async def list_users(request: Request) -> Response:
@@ -199,7 +199,7 @@ def decode_cursor(raw: str | None) -> tuple[str | None, str | None] | None:
 
 @operation("Read the audit log (admins)", query=(
     Query("cursor", str, "The next_cursor of the previous page (absent: from the start)"),
-    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)")),
+    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)", minimum=1, maximum=MAX_PAGE)),
     responses={200: AuditPage}, problems=(403,))
 async def audit(request: Request) -> Response:
     await stored_admin(request)

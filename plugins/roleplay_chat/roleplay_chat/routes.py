@@ -116,7 +116,11 @@ def session_body(record: sessions.SessionRecord, messages: list[Any] | None = No
 
 
 @operation("Start a practice session", body=NewSession, responses={201: SessionDetail},
-           problems=(429,))
+           problems=(429,), links={
+               name: (target, {"session_id": "$response.body#/id"}) for name, target in (
+                   ("read", "GET /chat/sessions/{session_id}"), ("say", "POST /chat/sessions/{session_id}/messages"),
+                   ("end", "POST /chat/sessions/{session_id}/end"), ("export", "GET /chat/sessions/{session_id}/export"),
+                   ("delete", "DELETE /chat/sessions/{session_id}"))})
 @requires_user
 async def create_session(request: Request) -> JSON:
     kernel = request.app.state.kernel
@@ -155,7 +159,7 @@ async def _translation(kernel: Any, published: PublishedScript, language: str) -
 @operation("List my sessions (admins: anyone's with user_id)", query=(
     Query("status", Literal["active", "ended"], "Only sessions in this state"),
     Query("scenario_id", str, "Only sessions of this scenario"),
-    Query("limit", int, "Page size (chat.page_size; at most chat.max_page_size)"),
+    Query("limit", int, "Page size (chat.page_size; at most chat.max_page_size, 100)", minimum=1, maximum=100),
     Query("cursor", str, "The next_cursor of the previous page"),
     Query("user_id", str, "Another user's sessions (admins)")),
     responses={200: SessionList}, problems=(403,))

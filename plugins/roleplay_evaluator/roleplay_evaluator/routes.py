@@ -137,7 +137,9 @@ async def _reuse_or_claim(request: Request, store: EvaluationStore, principal: P
 
 
 @operation("Evaluate a practice session", body=EvaluationRequest,
-           responses={200: EvaluationView, 201: EvaluationView, 202: EvaluationView}, problems=(409, 429))
+           responses={200: EvaluationView, 201: EvaluationView, 202: EvaluationView}, problems=(404, 409, 429),
+           links={name: (target, {"evaluation_id": "$response.body#/id"}) for name, target in (
+               ("read", "GET /evaluations/{evaluation_id}"), ("export", "GET /evaluations/{evaluation_id}/export"))})
 async def create_evaluation(request: Request) -> Response:
     """POST /evaluations {session_id, request_id?}: 201 with the report when quick, else 202 and the id."""
     principal = current_principal(request)
@@ -234,7 +236,7 @@ async def _evaluations_of(store: EvaluationStore, user_id: str) -> list[Evaluati
     Query("scenario_id", str, "Only evaluations of this scenario"),
     Query("status", Literal["pending", "done", "failed"], "Only evaluations in this state"),
     Query("user_id", str, "Another user's evaluations (admins)"),
-    Query("limit", int, "Page size, 1 to 200 (evaluator.list_limit)"),
+    Query("limit", int, "Page size, 1 to 200 (evaluator.list_limit)", minimum=1, maximum=200),
     Query("cursor", str, "The next_cursor of the previous page")),
     responses={200: EvaluationList}, problems=(403,))
 async def list_evaluations(request: Request) -> Response:

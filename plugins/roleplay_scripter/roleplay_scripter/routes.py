@@ -184,7 +184,7 @@ def _format(request: Request) -> str:
     Query("language", str, "A language tag or its prefix"),
     Query("tag", str, "Only scripts with this tag"),
     Query("text", str, "Text in the title, summary or id"),
-    Query("limit", int, "Page size (100; at most scripter.list.max_limit)"),
+    Query("limit", int, "Page size (100; at most scripter.list.max_limit)", minimum=1),
     Query("cursor", str, "The next_cursor of the previous page")),
     responses={200: ScriptList}, problems=(403,))
 @requires_role(ROLE)
@@ -229,7 +229,11 @@ async def get_script(request: Request) -> JSON:
     raise _not_found(script_id)
 
 
-@operation("Create a draft (JSON or YAML)", body=Script, responses={201: ScriptSaved}, problems=(403, 409))
+@operation("Create a draft (JSON or YAML)", body=Script, responses={201: ScriptSaved}, problems=(403, 409), links={
+    name: (target, {"script_id": "$response.body#/id"}) for name, target in (
+        ("read", "GET /scripts/{script_id}"), ("versions", "GET /scripts/{script_id}/versions"),
+        ("publish", "POST /scripts/{script_id}/publish"), ("export", "GET /scripts/{script_id}/export"),
+        ("diff", "GET /scripts/{script_id}/diff"), ("archive", "DELETE /scripts/{script_id}"))})
 @requires_role(ROLE)
 async def create_script(request: Request) -> JSON:
     """``POST /scripts``: a new draft, version 1. Lint findings come back but do not block saving."""
@@ -390,8 +394,8 @@ async def get_version(request: Request) -> JSON:
 
 
 @operation("What changed between two versions", query=(
-    Query("from", int, "The older version (the published one, or the previous)"),
-    Query("to", int, "The newer version (the latest)")),
+    Query("from", int, "The older version (the published one, or the previous)", minimum=1),
+    Query("to", int, "The newer version (the latest)", minimum=1)),
     responses={200: Diff}, problems=(403,))
 @requires_role(ROLE)
 async def diff_versions(request: Request) -> JSON:
@@ -482,8 +486,8 @@ async def import_scripts(request: Request) -> JSON:
 
 @operation("Download one script as a file", query=(
     Query("format", Literal["yaml", "json"], "The file's format (yaml)"),
-    Query("version", int, "A saved version (the latest draft)")),
-    responses={200: Content({"application/yaml": str, "application/json": str})}, problems=(403,))
+    Query("version", int, "A saved version (the latest draft)", minimum=1)),
+    responses={200: Content({"application/yaml": dict[str, Any], "application/json": dict[str, Any]})}, problems=(403,))
 @requires_role(ROLE)
 async def export_script(request: Request) -> Response:
     """``GET /scripts/{id}/export?format=yaml|json[&version=n]``: one script as a file."""
@@ -513,7 +517,7 @@ async def export_script(request: Request) -> Response:
     Query("format", Literal["yaml", "json"], "The file's format (yaml)"),
     Query("packs", bool, "Include shipped scripts"),
     Query("history", bool, "Include every saved version")),
-    responses={200: Content({"application/yaml": str, "application/json": str})}, problems=(403,))
+    responses={200: Content({"application/yaml": dict[str, Any], "application/json": dict[str, Any]})}, problems=(403,))
 @requires_role(ROLE)
 async def export_all(request: Request) -> Response:
     """``GET /scripts/export``: every authored script (latest draft, any status) as one bundle, for backup."""
