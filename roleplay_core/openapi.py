@@ -243,6 +243,9 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
     for param in (p for methods in paths.values() for op in methods.values() for p in op.get("parameters", ())):
         bounds = bounds_of.get(id(param), {})
         param["schema"].update({k: v for k, v in bounds.items() if v is not None})
+    for holder, _, _ in slots:
+        if "example" in holder and not _fits(holder["example"], holder["schema"], components):
+            del holder["example"]  # a block under the heading that shows something else (one item of a list)
     # Request bodies are structured strictly (an unknown member is a 422): say so in their schemas.
     _close(components, [op["requestBody"]["content"]["application/json"]["schema"]
                         for methods in paths.values() for op in methods.values() if "requestBody" in op])
@@ -265,6 +268,16 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
             },
         },
     }
+
+
+def _fits(example: Any, schema: dict[str, Any], components: dict[str, Any]) -> bool:
+    """Whether a docs example has at least the shape of ``schema``: an object with every required member."""
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        schema = components.get(ref.rsplit("/", 1)[1], {})
+    if schema.get("type") != "object":
+        return True
+    return isinstance(example, dict) and set(schema.get("required", ())) <= set(example)
 
 
 def _close(components: dict[str, Any], roots: list[Any]) -> None:

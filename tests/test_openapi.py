@@ -148,3 +148,28 @@ def test_roleplay_openapi_prints_the_served_document(capsys, documents, tmp_path
     assert printed == json.loads(json.dumps(openapi))
     assert main(["openapi", "--asyncapi", *args]) == 0
     assert json.loads(capsys.readouterr().out)["channels"].keys() == asyncapi["channels"].keys()
+
+
+def test_what_the_first_fuzzing_runs_found_stays_fixed(documents):
+    """Each finding of schemathesis' first runs (docs/decisions.md, 46), pinned in the document."""
+    openapi, _ = documents
+    paths, schemas = openapi["paths"], openapi["components"]["schemas"]
+    # A YAML or JSON export is a document (an object), not a string: its body was checked as "string".
+    for path in ("/scripts/export", "/scripts/{script_id}/export"):
+        content = paths[path]["get"]["responses"]["200"]["content"]
+        assert content["application/yaml"]["schema"] == content["application/json"]["schema"] == {"type": "object"}
+    # An unknown or foreign session is a 404 of POST /evaluations, undocumented at first.
+    assert "404" in paths["/evaluations"]["post"]["responses"]
+    # limit=0 was "valid" by the document and refused by the handler: the bounds are in the schema now.
+    limits = {p["name"]: p["schema"] for p in paths["/chat/sessions"]["get"]["parameters"]}
+    assert limits["limit"] == {"type": "integer", "minimum": 1, "maximum": 100}
+    # Unknown members of a body are a 422: the schemas say so, down to nested objects.
+    assert schemas["NewSession"]["additionalProperties"] is False
+    assert schemas["Character"]["additionalProperties"] is False  # inside Script, the body of POST /scripts
+    # Links let the stateful phase chain create -> read.
+    links = paths["/chat/sessions"]["post"]["responses"]["201"]["links"]
+    assert links["read"] == {"operationId": "get_chat_sessions_session_id",
+                             "parameters": {"session_id": "$response.body#/id"}}
+    # An example shown under a heading that is one item of a list is not the list's example.
+    versions = paths["/scripts/{script_id}/versions"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert "example" not in versions
