@@ -256,7 +256,7 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
                                 "(application/problem+json). Lists answer {\"items\": [...], \"next_cursor\": ...}. "
                                 "The WebSocket protocols are described at /asyncapi.json."},
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
-        "tags": [{"name": name, "description": text} for name, text in tags.items()],
+        "tags": [{"name": name, "description": tags[name]} for name in sorted(tags, key=lambda n: (n != "core", n))],
         "paths": paths,
         "components": {
             "schemas": components,
@@ -349,8 +349,8 @@ def _status_text(status: int) -> str:
 
 
 def _tag_text(info: Any) -> str:
-    if info is None:
-        return "The kernel's own routes."
+    if info is None or info.name == "core":
+        return "The kernel's own routes: health, readiness, plugins, these documents."
     return f"Routes of the {info.name!r} plugin ({info.distribution or 'built in'})."
 
 
