@@ -71,6 +71,8 @@ class Operation:
     #: False for a body that may be left out (a DELETE's optional re-authentication).
     body_required: bool = True
     query: tuple[Query, ...] = ()
+    #: Request headers the route reads (``If-Match``, ``Idempotency-Key``), declared like query parameters.
+    headers: tuple[Query, ...] = ()
     responses: Mapping[int, Any] = attrs.field(factory=dict)
     problems: tuple[int, ...] = ()
     public: bool = False
@@ -80,7 +82,7 @@ class Operation:
 
 
 def operation(summary: str, *, description: str = "", body: Any = None, body_required: bool = True,
-              query: Iterable[Query] = (), responses: Mapping[int, Any] | None = None, problems: Iterable[int] = (),
+              query: Iterable[Query] = (), headers: Iterable[Query] = (), responses: Mapping[int, Any] | None = None, problems: Iterable[int] = (),
               public: bool = False, links: Mapping[str, tuple[str, Mapping[str, str]]] | None = None
               ) -> Callable[[F], F]:
     """Declare what the handler under it takes and answers (see :class:`Operation`).
@@ -92,7 +94,7 @@ def operation(summary: str, *, description: str = "", body: Any = None, body_req
     def mark(handler: F) -> F:
         text = description or _docstring(handler)
         setattr(handler, ATTRIBUTE, Operation(summary=summary, description=text, body=body, body_required=body_required,
-                                              query=tuple(query),
+                                              query=tuple(query), headers=tuple(headers),
                                               responses=dict(responses or {200: None}),
                                               problems=tuple(problems), public=public, links=dict(links or {})))
         return handler
@@ -184,8 +186,8 @@ def openapi_document(kernel: Any, routes: Iterable[tuple[str, Any]] | None = Non
                 entry["responses"]["default"] = {"description": "Not declared by the plugin."}
                 paths.setdefault(path, {})[method.lower()] = entry
                 continue
-            for query in found.query:
-                param: dict[str, Any] = {"name": query.name, "in": "query", "required": query.required,
+            for where, query in [("query", q) for q in found.query] + [("header", h) for h in found.headers]:
+                param: dict[str, Any] = {"name": query.name, "in": where, "required": query.required,
                                          "description": query.description}
                 entry.setdefault("parameters", []).append(param)
                 bounds_of[id(param)] = {"minimum": query.minimum, "maximum": query.maximum}
@@ -319,7 +321,7 @@ def _problem_statuses(found: Operation, has_path_params: bool) -> set[int]:
         statuses.add(401)
     if found.body is not None:
         statuses |= {400, 413, 415, 422}
-    if found.query:
+    if found.query or found.headers:
         statuses.add(422)
     if has_path_params:
         statuses.add(404)

@@ -95,6 +95,10 @@ def _admin_token(base: str) -> str:
 EXCLUDED_CHECKS = "positive_data_acceptance,object_level_authorization"
 
 CONFIG = """
+[checks.missing_required_header]
+# 428 Precondition Required (RFC 6585) is the answer to a write without its If-Match.
+expected-statuses = [400, 401, 403, 406, 415, 422, 428]
+
 [[operations]]
 # schemathesis' coverage phase treats every property of a schema without "required" as required and
 # then expects {"preferred_language": null} (display_name "missing") to be refused; both are optional.

@@ -136,7 +136,9 @@ async def _reuse_or_claim(request: Request, store: EvaluationStore, principal: P
     return existing
 
 
-@operation("Evaluate a practice session", body=EvaluationRequest,
+@operation("Evaluate a practice session", body=EvaluationRequest, headers=(
+    Query("Idempotency-Key", str, "The same key (for the same user) always means the same evaluation; "
+          "or request_id in the body"),),
            responses={200: EvaluationView, 201: EvaluationView, 202: EvaluationView}, problems=(404, 409, 429),
            links={name: (target, {"evaluation_id": "$response.body#/id"}) for name, target in (
                ("read", "GET /evaluations/{evaluation_id}"), ("export", "GET /evaluations/{evaluation_id}/export"))})

@@ -48,6 +48,8 @@ from .schemas import (
 from .store import Exists, Missing, ScriptStore, Stale
 
 ROLE = "scripter"
+IF_MATCH = Query("If-Match", str, "The ETag you last read: 412 when the script changed since (* for any)")
+IF_MATCH_REQUIRED = attrs.evolve(IF_MATCH, required=True)
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -250,7 +252,7 @@ async def create_script(request: Request) -> JSON:
     return _json(body, 201, etag=head.etag, headers={"Location": f"{request.url.path.rstrip('/')}/{script.id}"})
 
 
-@operation("Save the next version (If-Match: the ETag you read)", body=Script,
+@operation("Save the next version (If-Match: the ETag you read)", body=Script, headers=(IF_MATCH_REQUIRED,),
            responses={200: ScriptSaved}, problems=(403, 409, 412, 428))
 @requires_role(ROLE)
 async def update_script(request: Request) -> JSON:
@@ -286,7 +288,7 @@ async def update_script(request: Request) -> JSON:
     return _json(body, etag=head.etag)
 
 
-@operation("Archive a script; learners stop seeing it", responses={200: ScriptDetail},
+@operation("Archive a script; learners stop seeing it", headers=(IF_MATCH,), responses={200: ScriptDetail},
            problems=(403, 409, 412))
 @requires_role(ROLE)
 async def archive_script(request: Request) -> JSON:
@@ -333,7 +335,8 @@ async def validate_scripts(request: Request) -> JSON:
     return _json({"valid": all(r["valid"] for r in results), "scripts": results, "findings": every})
 
 
-@operation("Publish the latest draft to learners", responses={200: ScriptSaved}, problems=(403, 409, 412))
+@operation("Publish the latest draft to learners", headers=(IF_MATCH,), responses={200: ScriptSaved},
+           problems=(403, 409, 412))
 @requires_role(ROLE)
 async def publish_script(request: Request) -> JSON:
     """``POST /scripts/{id}/publish``: the latest draft becomes what learners see (lint errors refuse)."""
@@ -563,7 +566,7 @@ async def export_card(request: Request) -> JSON:
 
 
 @operation("Add (or replace) a character from a Character Card V2 (If-Match)", body=dict[str, Any],
-           query=(Query("replace", bool, "Replace a character with the same id"),),
+           query=(Query("replace", bool, "Replace a character with the same id"),), headers=(IF_MATCH_REQUIRED,),
            responses={200: CharacterImported, 201: CharacterImported}, problems=(403, 409, 412, 428))
 @requires_role(ROLE)
 async def import_card(request: Request) -> JSON:
