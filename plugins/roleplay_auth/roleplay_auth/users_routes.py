@@ -15,6 +15,8 @@ from roleplay_core import (
     ROLES,
     FieldError,
     Problem,
+    Query,
+    operation,
     parse_body,
     query_int,
     read_json,
@@ -25,6 +27,7 @@ from roleplay_core import (
 from . import reauth
 from .auth_routes import auth_of, client_address, stored_user
 from .bodies import AdminUpdate, ChangePassword, UpdateMe, checked_language, checked_name, reject_unknown
+from .schemas import AuditPage, AuthMethodList, TokenPair, UserDetail, UserList
 from .users import LastAdmin, User, now_iso
 
 MAX_PAGE = 200
@@ -33,11 +36,13 @@ MAX_PAGE = 200
 # -- the signed-in user -------------------------------------------------------
 
 
+@operation("The signed-in user, with their sign-in methods", responses={200: UserDetail}, problems=(403,))
 async def get_me(request: Request) -> Response:
     user = await stored_user(request)
     return JSON({**user.public(), "auth_methods": user.auth_methods()})
 
 
+@operation("Change my display name or language", body=UpdateMe, responses={200: UserDetail}, problems=(403,))
 async def patch_me(request: Request) -> Response:
     user = await stored_user(request)
     raw = await read_json(request)
@@ -56,6 +61,8 @@ async def patch_me(request: Request) -> Response:
     return JSON({**after.public(), "auth_methods": after.auth_methods()})
 
 
+@operation("Delete my account and everything kept for me", body=reauth.Reauth, body_required=False,
+           responses={204: None}, problems=(403, 409, 429))
 async def delete_me(request: Request) -> Response:
     user = await stored_user(request)
     auth = auth_of(request)
@@ -69,6 +76,8 @@ async def delete_me(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation("Change (or set a first) password; other sessions end", body=ChangePassword,
+           responses={200: TokenPair}, problems=(403, 409, 429))
 async def change_password(request: Request) -> Response:
     user = await stored_user(request)
     auth = auth_of(request)
@@ -100,11 +109,14 @@ async def change_password(request: Request) -> Response:
     return JSON(await auth.sign_in(after))
 
 
+@operation("List my sign-in methods", responses={200: AuthMethodList}, problems=(403,))
 async def auth_methods(request: Request) -> Response:
     user = await stored_user(request)
-    return JSON({"auth_methods": user.auth_methods()})
+    return JSON({"items": user.auth_methods(), "next_cursor": None})
 
 
+@operation("Remove one of my sign-in methods", body=reauth.Reauth, body_required=False,
+           responses={204: None}, problems=(403, 409, 429))
 async def delete_auth_method(request: Request) -> Response:
     user = await stored_user(request)
     auth = auth_of(request)
@@ -143,6 +155,11 @@ async def stored_admin(request: Request) -> User:
     return user
 
 
+@operation("List or search users (admins)", query=(
+    Query("q", str, "Text in the email or display name (at most 200 characters)"),
+    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)", minimum=1, maximum=MAX_PAGE),
+    Query("cursor", str, "The next_cursor of the previous page")),
+    responses={200: UserList}, problems=(403,))
 async def list_users(request: Request) -> Response:
     await stored_admin(request)
     limit = query_int(request, "limit", 50, minimum=1, maximum=MAX_PAGE)
@@ -154,7 +171,7 @@ async def list_users(request: Request) -> Response:
         users, next_cursor = await auth_of(request).users.search(query, limit=limit, cursor=cursor)
     except ValueError:  # a storage backend refusing the page cursor inside
         raise validation_problem([FieldError("cursor", "is not a cursor this endpoint returned")]) from None
-    return JSON({"users": [u.public() for u in users], "next_cursor": encode_cursor(next_cursor)})
+    return JSON({"items": [u.public() for u in users], "next_cursor": encode_cursor(next_cursor)})
 
 
 def encode_cursor(cursor: tuple | None) -> str | None:
@@ -180,14 +197,19 @@ def decode_cursor(raw: str | None) -> tuple[str | None, str | None] | None:
     return page, after
 
 
+@operation("Read the audit log (admins)", query=(
+    Query("cursor", str, "The next_cursor of the previous page (absent: from the start)"),
+    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)", minimum=1, maximum=MAX_PAGE)),
+    responses={200: AuditPage}, problems=(403,))
 async def audit(request: Request) -> Response:
     await stored_admin(request)
-    after = query_int(request, "after", 0, minimum=0, maximum=10**12)
+    # The cursor is the seq of the last event seen (what next_cursor says), as a decimal string.
+    after = query_int(request, "cursor", 0, minimum=0, maximum=10**12)
     limit = query_int(request, "limit", 50, minimum=1, maximum=MAX_PAGE)
     events = await auth_of(request).audit.read(after=after, limit=limit)
     items = [{"seq": e.seq, "type": e.type, "data": dict(e.data), "created_at": e.created_at.isoformat()}
              for e in events]
-    return JSON({"events": items, "next_after": items[-1]["seq"] if len(items) == limit else None})
+    return JSON({"items": items, "next_cursor": str(items[-1]["seq"]) if len(items) == limit else None})
 
 
 async def _target(request: Request) -> User:
@@ -197,12 +219,15 @@ async def _target(request: Request) -> User:
     return user
 
 
+@operation("One user (admins)", responses={200: UserDetail}, problems=(403,))
 async def get_user(request: Request) -> Response:
     await stored_admin(request)
     user = await _target(request)
     return JSON({**user.public(), "auth_methods": user.auth_methods()})
 
 
+@operation("Change a user's roles, disabled flag, name or language (admins)", body=AdminUpdate,
+           responses={200: UserDetail}, problems=(403, 409))
 async def patch_user(request: Request) -> Response:
     admin = await stored_admin(request)
     auth = auth_of(request)
@@ -244,6 +269,7 @@ async def patch_user(request: Request) -> Response:
     return JSON({**after.public(), "auth_methods": after.auth_methods()})
 
 
+@operation("Delete a user and everything kept for them (admins)", responses={204: None}, problems=(403, 409))
 async def delete_user(request: Request) -> Response:
     admin = await stored_admin(request)
     auth = auth_of(request)

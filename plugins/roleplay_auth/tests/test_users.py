@@ -66,7 +66,7 @@ def test_change_password_needs_the_current_one_and_ends_other_sessions():
 def test_last_auth_method_cannot_be_removed():
     with TestClient(make_app()) as client:
         pair = register(client, "one@example.com")
-        methods = client.get("/users/me/auth-methods", headers=bearer(pair)).json()["auth_methods"]
+        methods = client.get("/users/me/auth-methods", headers=bearer(pair)).json()["items"]
         assert [m["id"] for m in methods] == ["password"]
         assert client.delete("/users/me/auth-methods/password", headers=bearer(pair)).status_code == 409
         assert client.delete("/users/me/auth-methods/nope", headers=bearer(pair)).status_code == 404
@@ -80,17 +80,17 @@ def test_admin_lists_searches_and_paginates():
             register(client, f"member{n}@example.com", name=f"Member {n}")
         register(client, "zed@other.org", name="Zed Zebra")
         first = client.get("/users?limit=3", headers=bearer(root)).json()
-        assert len(first["users"]) == 3 and first["next_cursor"]
-        seen = [u["id"] for u in first["users"]]
+        assert len(first["items"]) == 3 and first["next_cursor"]
+        seen = [u["id"] for u in first["items"]]
         cursor = first["next_cursor"]
         while cursor:
             page = client.get(f"/users?limit=3&cursor={cursor}", headers=bearer(root)).json()
-            seen += [u["id"] for u in page["users"]]
+            seen += [u["id"] for u in page["items"]]
             cursor = page["next_cursor"]
         assert len(seen) == len(set(seen)) == 9
-        by_email = client.get("/users?q=OTHER.org", headers=bearer(root)).json()["users"]
+        by_email = client.get("/users?q=OTHER.org", headers=bearer(root)).json()["items"]
         assert [u["email"] for u in by_email] == ["zed@other.org"]
-        by_name = client.get("/users?q=member 3", headers=bearer(root)).json()["users"]
+        by_name = client.get("/users?q=member 3", headers=bearer(root)).json()["items"]
         assert [u["display_name"] for u in by_name] == ["Member 3"]
         assert client.get("/users?limit=0", headers=bearer(root)).status_code == 422
         assert client.get("/users?limit=abc", headers=bearer(root)).json()["errors"][0]["field"] == "limit"
@@ -151,13 +151,13 @@ def test_audit_log_records_security_events_for_admins_only():
         client.delete(f"/users/{user_id}", headers=bearer(root))
         assert client.get("/users/audit", headers=bearer(pair)).status_code == 401
         everything = []
-        after = 0
+        cursor = ""
         while True:
-            page = client.get(f"/users/audit?limit=2&after={after}", headers=bearer(root)).json()
-            everything += page["events"]
-            if page["next_after"] is None:
+            page = client.get(f"/users/audit?limit=2&cursor={cursor}", headers=bearer(root)).json()
+            everything += page["items"]
+            if page["next_cursor"] is None:
                 break
-            after = page["next_after"]
+            cursor = page["next_cursor"]
         types = [e["type"] for e in everything]
         for expected in ("user.registered", "login.succeeded", "login.failed", "user.roles_changed",
                          "user.disabled", "user.deleted"):
@@ -165,4 +165,4 @@ def test_audit_log_records_security_events_for_admins_only():
         change = next(e for e in everything if e["type"] == "user.roles_changed")
         assert change["data"]["old"] == ["user"] and change["data"]["new"] == ["scripter"]
         assert [e["seq"] for e in everything] == sorted(e["seq"] for e in everything)
-        assert client.get("/users/audit?after=-1", headers=bearer(root)).status_code == 422
+        assert client.get("/users/audit?cursor=-1", headers=bearer(root)).status_code == 422

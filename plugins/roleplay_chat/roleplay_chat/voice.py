@@ -62,6 +62,7 @@ from roleplay_core import (
     TranscriptFinal,
     TurnComplete,
     authenticate_websocket,
+    channel,
     close_reason,
     metrics,
     reconnect_frame,
@@ -69,7 +70,7 @@ from roleplay_core import (
 from roleplay_core.storage import key_segment
 from roleplay_core.text import control_character
 
-from . import audio, limits, sessions, turns
+from . import audio, limits, schemas, sessions, turns
 from .config import VOICE_DEFAULTS
 from .text import parse_frame
 
@@ -584,6 +585,8 @@ def live_provider(kernel: Any) -> Any:
     return provider
 
 
+@channel("The voice socket: a spoken call with the character (docs/voice.md)",
+         receives=schemas.VOICE_RECEIVES, sends=schemas.VOICE_SENDS)
 async def voice_socket(websocket: WebSocket) -> None:
     principal = await authenticate_websocket(websocket)
     if principal is None:

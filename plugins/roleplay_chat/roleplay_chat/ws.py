@@ -38,11 +38,12 @@ from roleplay_core import (
     SocketAuth,
     SocketClosed,
     authenticate_websocket,
+    channel,
     close_reason,
     reconnect_frame,
 )
 
-from . import sessions, text, turns
+from . import schemas, sessions, text, turns
 
 
 class BadFrame(Exception):
@@ -70,6 +71,8 @@ async def _receive(guard: SocketAuth) -> dict[str, Any]:
     return frame
 
 
+@channel("The chat socket: text turns, streamed replies, resume after a reconnect",
+         receives=schemas.CHAT_RECEIVES, sends=schemas.CHAT_SENDS)
 async def session_socket(websocket: WebSocket) -> None:
     principal = await authenticate_websocket(websocket)
     if principal is None:

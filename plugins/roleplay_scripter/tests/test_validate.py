@@ -166,7 +166,7 @@ def test_shipped_pack_passes_validation_without_findings(script_id):
 
 
 def test_shipped_pack_passes_validation_over_http(client, scripter):
-    listed = client.get("/scripts?source=pack", headers=scripter).json()["scripts"]
+    listed = client.get("/scripts?source=pack", headers=scripter).json()["items"]
     bodies = [client.get(f"/scripts/{s['id']}", headers=scripter).json()["script"] for s in listed]
     assert len(bodies) >= 5
     result = _validate(client, scripter, {"scripts": bodies})
