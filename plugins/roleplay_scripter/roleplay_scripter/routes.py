@@ -419,6 +419,8 @@ async def preview_script(request: Request) -> JSON:
     body = structure(raw, preview.PreviewRequest)
     max_messages = int(_setting(request, "preview.max_messages", 50))
     max_chars = int(_setting(request, "preview.max_message_chars", 2000))
+    if body.engine not in preview.ENGINES:
+        raise validation_problem([FieldError("engine", f"must be one of {', '.join(preview.ENGINES)}")])
     if not body.messages:
         raise validation_problem([FieldError("messages", "send at least one learner message")])
     if len(body.messages) > max_messages:
