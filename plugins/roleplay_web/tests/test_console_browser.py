@@ -11,8 +11,13 @@ and at 390 px.
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.metadata
 import json
+import struct
+import tempfile
+import zlib
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -81,6 +86,23 @@ def js(value: str) -> str:
     return json.dumps(value)
 
 
+def card_png(card: dict) -> bytes:
+    """A 1x1 PNG carrying a Character Card V2 in its ``chara`` tEXt chunk, as card tools write them."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    text = b"chara\0" + base64.b64encode(json.dumps(card).encode())
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"tEXt", text)
+            + chunk(b"IDAT", zlib.compress(b"\0\0")) + chunk(b"IEND", b""))
+
+
+async def choose_file(page: Page, selector: str, path: Path) -> None:
+    """Put a file in a file input, as the file picker would (the page gets its change event)."""
+    root = (await page.send("DOM.getDocument"))["root"]["nodeId"]
+    node = (await page.send("DOM.querySelector", {"nodeId": root, "selector": selector}))["nodeId"]
+    await page.send("DOM.setFileInputFiles", {"files": [str(path)], "nodeId": node})
+
+
 def test_console_in_headless_chromium():
     binary = chromium_binary()
     if binary is None:
@@ -96,6 +118,12 @@ async def sign_in(browser: Browser, http: httpx.AsyncClient, url: str, email: st
     await page.goto(url + "/#" + urlencode({k: str(v) for k, v in pair.items() if k != "user"}))
     await page.wait_for("location.hash === '#/scenarios' && !document.querySelector('#nav').hidden", what=f"{email} signed in")
     return page
+
+
+async def shown(page: Page, hash_: str) -> None:
+    """Go to ``hash_`` and wait until the view is done (the router focuses its heading last)."""
+    await page.eval(f"location.hash = {js(hash_)}; true")
+    await page.wait_for(f"location.hash === {js(hash_)} && document.activeElement?.matches('main h1')", what=f"{hash_} shown")
 
 
 async def press(page: Page, key: str, code: str, keycode: int, shift: bool = False) -> None:
@@ -124,7 +152,8 @@ async def tab_to(page: Page, selector: str, most: int = 60) -> list[str]:
 
 async def console(binary: str, url: str) -> None:
     async with httpx.AsyncClient(base_url=url) as http, Browser(binary) as browser:
-        for email, name in (("sam@example.org", "Sam Writer"), ("lee@example.org", "Lee Learner")):
+        for email, name in (("sam@example.org", "Sam Writer"), ("lee@example.org", "Lee Learner"),
+                            ("gone@example.org", "Gone Soon")):
             registered = await http.post("/auth/register", json={"email": email, "password": PASSWORD, "display_name": name})
             assert registered.status_code == 201, registered.text
         sam_id = (await http.post("/auth/login", json={"email": "sam@example.org", "password": PASSWORD})).json()
@@ -266,6 +295,28 @@ async def console(binary: str, url: str) -> None:
         assert await sam.eval("[...document.querySelectorAll('#import-results tbody tr')].map(r => r.className).join()") == "ok,failed"
         assert "Nothing was imported" in await sam.eval("document.querySelector('#import-status').textContent")
         await check_view(sam, "console-import")
+        # A Character Card V2 in a PNG: the page reads the card out of the image and adds the character.
+        with tempfile.TemporaryDirectory() as folder:
+            png = Path(folder) / "robin.png"
+            png.write_bytes(card_png({"spec": "chara_card_v2", "spec_version": "2.0",
+                                      "data": {"name": "Robin Fox", "description": "A patient librarian."}}))
+            await choose_file(sam, "#import-file", png)
+            await sam.wait_for("document.querySelector('#import-status').textContent === 'Read robin.png.' && "
+                               "document.querySelector('#import-kind').value === 'card' && !document.querySelector('#import-target').closest('.field').hidden",
+                               what="the card read from the PNG")
+        await sam.fill("#import-target", "library-late-fee")
+        await sam.click("#import-run")
+        await sam.wait_for("/^Character robin-fox added to library-late-fee \\(version 5\\)/.test(document.querySelector('#import-status').textContent)",
+                           what="the character added")
+        # A pack script: saving it makes an authored copy, which then has versions.
+        await sam.eval("location.hash = '#/console/scripts/patient-history-chest-pain'; true")
+        await sam.wait_for("document.querySelector('#save-script')?.textContent === 'Save as my copy' && "
+                           "document.querySelector('#findings-summary').textContent", what="a pack script")
+        assert await sam.eval("document.querySelector('#versions-link')") is None
+        await sam.click("#save-script")
+        await sam.wait_for("document.querySelector('#editor-status')?.textContent === 'Saved version 2.' && "
+                           "document.querySelector('#versions-link') && document.querySelector('#script-status').textContent === 'Draft'",
+                           what="the authored copy")
 
         # -- the learner sees the published script and plays it -----------------------------------
         lee = await sign_in(browser, http, url, "lee@example.org")
@@ -300,8 +351,7 @@ async def console(binary: str, url: str) -> None:
         await sam.wait_for("document.querySelector('main h1')?.textContent === 'Page not found'", what="no users view for Sam")
 
         # -- keyboard only: from the list to a script, through the editor ----------------------------
-        await sam.eval("location.hash = '#/console/scripts'; true")
-        await sam.wait_for("document.querySelector('#script-search')")
+        await shown(sam, "#/console/scripts")
         await sam.fill("#script-search", "")  # the search for "espresso" is kept while the page is open
         await sam.press_enter()
         await sam.wait_for("document.querySelector('#script-rows tr[data-script-id=\"library-late-fee\"]')")
@@ -318,6 +368,33 @@ async def console(binary: str, url: str) -> None:
         await sam.wait_for("document.querySelectorAll('#preview-turns .preview-turn').length === 1", what="a preview by keyboard")
         await press(sam, "Tab", "Tab", 9, shift=True)  # back from the focus the preview kept
         assert await sam.eval("document.activeElement !== document.body")
+
+        # -- the admin reads Lee's practice (read-only), disables and enables Lee, deletes an account ----
+        lee_id = (await http.get("/auth/me", headers={"Authorization": f"Bearer {lee_token}"})).json()["id"]
+        await admin.eval(f"location.hash = {js('#/console/users/' + lee_id)}; true")
+        await admin.wait_for("document.querySelectorAll('#user-activity li[data-session-id]').length === 1", what="Lee's session")
+        assert "Library fee" in await admin.eval("document.querySelector('#user-activity li[data-session-id]').textContent")
+        await admin.click("#toggle-disabled")
+        await admin.wait_for("document.querySelector('#user-account').textContent === 'Disabled'", what="disabled")
+        refused = await http.get("/auth/me", headers={"Authorization": f"Bearer {lee_token}"})
+        assert refused.status_code in (401, 403), refused.status_code
+        await admin.click("#toggle-disabled")
+        await admin.wait_for("document.querySelector('#user-account').textContent === 'Active'", what="enabled again")
+        await shown(admin, "#/console/users")
+        await admin.fill("#user-search", "gone@")
+        await admin.press_enter()
+        await admin.wait_for("document.querySelectorAll('#user-rows tr[data-user-id]').length === 1", what="the account to delete")
+        await admin.click("#user-rows tr[data-user-id] a")
+        await admin.wait_for("document.querySelector('#delete-user') && document.activeElement.matches('main h1')",
+                             what="the account's page, done")
+        await admin.click("#delete-user")
+        question = await admin.wait_for("document.activeElement.closest('.confirm')?.innerText", what="the question, focused")
+        assert "gone@example.org" in question and "cannot be undone" in question
+        await press(admin, "Enter", "Enter", 13)  # on "Delete and erase"
+        await admin.wait_for("location.hash === '#/console/users' && document.querySelector('#users-status')?.textContent.includes('deleted')",
+                             what="deleted")
+        gone = await http.post("/auth/login", json={"email": "gone@example.org", "password": PASSWORD})
+        assert gone.status_code == 401
 
         for tab in (admin, sam, lee):
             assert tab.console_errors() == [], tab.console_errors()

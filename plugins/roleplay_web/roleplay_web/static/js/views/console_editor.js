@@ -499,6 +499,10 @@ export async function renderScriptEditor(main, ctx) {
   const previewSend = h("button", { type: "button", class: "button primary", id: "preview-send", text: t("console.preview_send") });
   const previewReset = h("button", { type: "button", class: "button", id: "preview-reset", text: t("console.preview_reset") });
   const previewStatus = h("p", { class: "status-line", id: "preview-status", role: "status" });
+  const previewEngine = h("select", { id: "preview-engine" },
+    h("option", { value: "scripted", text: t("console.engine_scripted") }),
+    h("option", { value: "configured", text: t("console.engine_configured") }));
+  previewEngine.addEventListener("change", () => previewReset.click()); // another engine, another conversation
   let sent = [];
 
   function turnItem(turn, n) {
@@ -521,7 +525,7 @@ export async function renderScriptEditor(main, ctx) {
     previewSend.disabled = true;
     previewStatus.textContent = t("console.preview_playing");
     try {
-      const result = await scripts.preview(scriptId, [...sent, text]);
+      const result = await scripts.preview(scriptId, [...sent, text], previewEngine.value);
       sent = [...sent, text];
       previewInput.value = "";
       fill(previewTurns, result.opening_line
@@ -529,6 +533,7 @@ export async function renderScriptEditor(main, ctx) {
           h("span", { class: "speaker", text: t("console.preview_character") }), h("span", { class: "text", text: result.opening_line })))
         : null, result.turns.map(turnItem));
       previewStatus.textContent = t("console.preview_done", { version: result.version ?? t("console.status_pack"), count: result.turns.length })
+        + ` ${t("console.preview_played_by", { engine: result.engine || "scripted" })}`
         + (result.ended ? ` ${t("console.preview_ended", { reason: result.end_reason || "–" })}` : "");
     } catch (error) {
       previewStatus.textContent = problemText(error);
@@ -553,6 +558,7 @@ export async function renderScriptEditor(main, ctx) {
   const preview = h("section", { class: "card preview", id: "preview", "aria-labelledby": "preview-title" },
     h("h2", { id: "preview-title", text: t("console.preview_title") }),
     h("p", { class: "hint", text: isNew ? t("console.preview_save_first") : t("console.preview_hint") }),
+    isNew ? null : field(t("console.preview_engine"), previewEngine).field,
     previewTurns, isNew ? null : h("div", { class: "preview-composer" }, previewLabel, previewInput,
       h("div", { class: "actions" }, previewSend, previewReset)), previewStatus);
 

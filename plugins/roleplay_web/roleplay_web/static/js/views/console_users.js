@@ -11,6 +11,9 @@ import { confirmStep } from "./console_editor.js";
 
 const ROLES = ["user", "scripter", "admin"];
 
+// A message for the users list after a deletion (the page-wide notice is cleared by the navigation).
+let flash = "";
+
 function roleNames(roles) {
   const names = { user: t("console.role_user"), scripter: t("console.role_scripter"), admin: t("console.role_admin") };
   return (roles || []).map((r) => names[r] || r).join(", ");
@@ -22,6 +25,8 @@ export async function renderUsers(main, ctx) {
   const body = h("tbody", { id: "user-rows" });
   const count = h("p", { class: "count", "aria-live": "polite" });
   const more = h("button", { type: "button", class: "button", id: "users-more", text: t("console.more"), hidden: true });
+  const done = h("p", { class: "status-line", id: "users-status", role: "status", text: flash });
+  flash = "";
   let cursor = null;
   let shown = 0;
 
@@ -57,7 +62,7 @@ export async function renderUsers(main, ctx) {
     load(false);
   });
   more.addEventListener("click", () => load(true));
-  fill(main, consoleNav(app.user, "users"), h("h1", { tabindex: "-1", text: t("console.users_title") }), form, count,
+  fill(main, consoleNav(app.user, "users"), h("h1", { tabindex: "-1", text: t("console.users_title") }), done, form, count,
     h("div", { class: "table-wrap" }, h("table", { class: "console-table" },
       h("thead", {}, h("tr", {}, [t("console.col_name"), t("console.col_email"), t("console.col_roles"), t("console.col_account")]
         .map((text) => h("th", { scope: "col", text })))), body)), more);
@@ -121,8 +126,8 @@ export async function renderUser(main, ctx) {
     confirmStep(remove, t("console.delete_question", { name: user.email || user.display_name || user.id }), t("console.delete_yes"), async () => {
       try {
         await admin.remove(userId);
+        flash = t("console.user_deleted");
         app.go("#/console/users");
-        app.notify(t("console.user_deleted"));
       } catch (error) {
         status.textContent = problemText(error);
       }
