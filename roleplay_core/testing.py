@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.metadata
 import json
 import multiprocessing
 import os
@@ -67,16 +68,33 @@ def auth_headers(app_or_kernel: Any, user_id: str = "u-test", roles: tuple[str, 
 # -- the storage contract ----------------------------------------------------
 
 
+def _worker_processes() -> Any:
+    """The multiprocessing context the contract's writer processes start from.
+
+    A fresh interpreter per writer (``spawn``) spends seconds importing the kernel and every
+    plugin before its first write. Where the platform has it, a fork server, started once with
+    those modules imported, forks each writer instead: a fresh single-threaded parent, so none of
+    the test process's threads or locks are inherited, and a writer starts in milliseconds.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    modules = {"roleplay_core.testing"} | {ep.module for ep in importlib.metadata.entry_points(group="roleplay")}
+    context.set_forkserver_preload(sorted(modules))
+    return context
+
+
 def _open_backend(settings: Mapping[str, Any]) -> Storage:
     kernel = Kernel.create(env="development", overrides=dict(settings), settings_files=[])
     return kernel.storage
 
 
-def _cas_worker(settings: Mapping[str, Any], key: str, increments: int) -> None:
+def _cas_worker(settings: Mapping[str, Any], key: str, increments: int, go: Any) -> None:
     async def run() -> None:
         storage = _open_backend(settings)
         await storage.open()
         try:
+            go.wait(60)  # every worker starts writing at once (storage open): the increments really contend
             done = 0
             while done < increments:
                 record = await storage.get(key)
@@ -92,11 +110,12 @@ def _cas_worker(settings: Mapping[str, Any], key: str, increments: int) -> None:
     asyncio.run(run())
 
 
-def _append_worker(settings: Mapping[str, Any], prefix: str, worker: int, count: int) -> None:
+def _append_worker(settings: Mapping[str, Any], prefix: str, worker: int, count: int, go: Any) -> None:
     async def run() -> None:
         storage = _open_backend(settings)
         await storage.open()
         try:
+            go.wait(60)
             log = EventLog(storage, prefix)
             for n in range(count):
                 await log.append("test", {"worker": worker, "n": n})
@@ -395,13 +414,13 @@ class StorageContract:
         settings = self._need_processes()
         key = f"{prefix}/counter"
         await storage.put(key, b"0")
-        workers, each = 4, 25
+        workers, each = 4, 12
         await asyncio.to_thread(_run_processes, [(_cas_worker, (settings, key, each)) for _ in range(workers)])
         assert int((await storage.get(key)).data) == workers * each
 
     async def test_processes_append_event_log_no_loss_no_duplicates(self, storage: Storage, prefix: str) -> None:
         settings = self._need_processes()
-        workers, each = 3, 20
+        workers, each = 3, 12
         log_prefix = f"{prefix}/log"
         await asyncio.to_thread(
             _run_processes, [(_append_worker, (settings, log_prefix, w, each)) for w in range(workers)]
@@ -414,7 +433,7 @@ class StorageContract:
     async def test_killed_writer_leaves_no_torn_record(self, storage: Storage, prefix: str) -> None:
         settings = self._need_processes()
         key = f"{prefix}/big"
-        context = multiprocessing.get_context("spawn")
+        context = _worker_processes()
         for round_ in range(3):
             ready = context.Event()
             process = context.Process(target=_torn_writer, args=(settings, key, ready))
@@ -430,8 +449,14 @@ class StorageContract:
 
 
 def _run_processes(jobs: list[tuple[Any, tuple]]) -> None:
-    context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=target, args=args) for target, args in jobs]
+    """Run each ``(target, args)`` in its own process, with a last argument: a barrier all of them wait at.
+
+    Starting a process takes longer than its writes: without the common start, one worker
+    could finish before the next one begins, and nothing would contend.
+    """
+    context = _worker_processes()
+    go = context.Barrier(len(jobs))
+    processes = [context.Process(target=target, args=(*args, go)) for target, args in jobs]
     for process in processes:
         process.start()
     for process in processes:
