@@ -232,6 +232,7 @@ async def console(binary: str, url: str) -> None:
         await sam.fill("#form-pane input[name=title]", "Library fee")
         await sam.wait_for("document.querySelector('#script-text').value.includes('\\ntitle: Library fee\\n')", what="the text follows")
         assert await sam.eval("document.querySelector('#form-pane [name=\"scripted.beats.1.requires\"]').value") == "apology"
+        await check_view(sam, "console-form")
         await sam.click("#tab-text")
         await sam.click("#save-script")
         await sam.wait_for("document.querySelector('#editor-status').textContent === 'Saved version 2.'", what="version 2")

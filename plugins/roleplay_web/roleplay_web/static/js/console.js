@@ -67,3 +67,21 @@ export function changeList(changes) {
     c.op !== "added" ? h("p", { class: "old" }, h("span", { class: "visually-hidden", text: t("console.old_value") }), shown(c.old)) : null,
     c.op !== "removed" ? h("p", { class: "new" }, h("span", { class: "visually-hidden", text: t("console.new_value") }), shown(c.new)) : null)));
 }
+
+/**
+ * A table of rows filled later into `body`. Each cell gets its column's heading as `data-label`
+ * (kept as rows come and go), so a phone can show every row as a card of labelled lines.
+ */
+export function dataTable(headers, body, props = {}) {
+  const label = () => {
+    for (const row of body.rows) {
+      [...row.cells].forEach((cell, i) => {
+        if (headers[i] && cell.colSpan === 1) cell.dataset.label = headers[i];
+      });
+    }
+  };
+  new MutationObserver(label).observe(body, { childList: true });
+  label();
+  return h("div", { class: "table-wrap" }, h("table", { class: "console-table", ...props },
+    h("thead", {}, h("tr", {}, headers.map((text) => h("th", { scope: "col", text })))), body));
+}

@@ -257,7 +257,8 @@ export async function renderScriptEditor(main, ctx) {
     });
     return h("fieldset", { class: "form-group" }, h("legend", { text: title }),
       items.map((item, i) => {
-        const remove = h("button", { type: "button", class: "link-button", text: t("console.remove") });
+        const remove = h("button", { type: "button", class: "link-button", text: t("console.remove"),
+          "aria-label": t("console.remove_item", { what: title, n: i + 1 }) });
         remove.addEventListener("click", () => {
           getAt(data, path).splice(i, 1);
           onFormChange();

@@ -5,7 +5,7 @@ import { app } from "../app.js";
 import { append, field, fill, h } from "../dom.js";
 import { dateTime } from "../format.js";
 import { t } from "../i18n.js";
-import { consoleNav, problemText, saveResponse, statusText } from "../console.js";
+import { consoleNav, dataTable, problemText, saveResponse, statusText } from "../console.js";
 
 // The filters picked, kept while the page is open (back from the editor finds them again).
 const picked = { text: "", status: "", source: "", language: "" };
@@ -33,11 +33,8 @@ export async function renderConsoleScripts(main, ctx) {
   const lang = h("input", { type: "text", id: "script-language", name: "language", value: picked.language, size: 8, autocomplete: "off" });
   const count = h("p", { class: "count", "aria-live": "polite" });
   const body = h("tbody", { id: "script-rows" });
-  const table = h("div", { class: "table-wrap" }, h("table", { class: "console-table" },
-    h("caption", { class: "visually-hidden", text: t("console.scripts_title") }),
-    h("thead", {}, h("tr", {}, [t("console.col_title"), t("console.col_status"), t("console.col_language"),
-      t("console.col_group"), t("console.col_changed"), t("console.col_author")].map((text) => h("th", { scope: "col", text })))),
-    body));
+  const table = dataTable([t("console.col_title"), t("console.col_status"), t("console.col_language"),
+    t("console.col_group"), t("console.col_changed"), t("console.col_author")], body, { "aria-label": t("console.scripts_title") });
 
   let run = 0; // only the newest search shows: an older answer arriving late is dropped
   async function load() {
@@ -107,13 +104,12 @@ function formatOf(name, text) {
 }
 
 function resultsTable(items) {
-  return h("div", { class: "table-wrap" }, h("table", { class: "console-table", id: "import-results" },
-    h("thead", {}, h("tr", {}, [t("console.col_item"), t("console.col_id"), t("console.col_result")].map((text) => h("th", { scope: "col", text })))),
+  return dataTable([t("console.col_item"), t("console.col_id"), t("console.col_result")],
     h("tbody", {}, items.map((item) => h("tr", { class: item.ok === false ? "failed" : "ok" },
       h("td", { text: String(item.index ?? "") }), h("td", { text: item.id || "–" }),
       h("td", { text: item.ok === false
         ? (item.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ") || t("console.failed")
-        : t("console.imported_as", { version: item.version ?? "–", status: item.status || "" }) }))))));
+        : t("console.imported_as", { version: item.version ?? "–", status: item.status || "" }) })))), { id: "import-results" });
 }
 
 export async function renderConsoleImport(main, ctx) {

@@ -6,7 +6,7 @@ import { app } from "../app.js";
 import { append, field, fill, h } from "../dom.js";
 import { dateTime, score } from "../format.js";
 import { t } from "../i18n.js";
-import { consoleNav, problemText } from "../console.js";
+import { consoleNav, dataTable, problemText } from "../console.js";
 import { confirmStep } from "./console_editor.js";
 
 const ROLES = ["user", "scripter", "admin"];
@@ -63,9 +63,7 @@ export async function renderUsers(main, ctx) {
   });
   more.addEventListener("click", () => load(true));
   fill(main, consoleNav(app.user, "users"), h("h1", { tabindex: "-1", text: t("console.users_title") }), done, form, count,
-    h("div", { class: "table-wrap" }, h("table", { class: "console-table" },
-      h("thead", {}, h("tr", {}, [t("console.col_name"), t("console.col_email"), t("console.col_roles"), t("console.col_account")]
-        .map((text) => h("th", { scope: "col", text })))), body)), more);
+    dataTable([t("console.col_name"), t("console.col_email"), t("console.col_roles"), t("console.col_account")], body), more);
   await load(false);
 }
 
@@ -250,9 +248,8 @@ export async function renderAudit(main, ctx) {
     load();
   });
   fill(main, consoleNav(app.user, "audit"), h("h1", { tabindex: "-1", text: t("console.audit_title") }), form, status,
-    h("div", { class: "table-wrap" }, h("table", { class: "console-table audit-table" },
-      h("thead", {}, h("tr", {}, [t("console.col_seq"), t("console.col_time"), t("console.col_action"), t("console.col_user"),
-        t("console.col_by"), t("console.col_details")].map((text) => h("th", { scope: "col", text })))), body)),
+    dataTable([t("console.col_seq"), t("console.col_time"), t("console.col_action"), t("console.col_user"),
+      t("console.col_by"), t("console.col_details")], body, { class: "console-table audit-table" }),
     h("div", { class: "actions" }, previous, next));
   await load();
 }

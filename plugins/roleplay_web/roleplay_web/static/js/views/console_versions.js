@@ -5,7 +5,7 @@ import { app } from "../app.js";
 import { fill, h } from "../dom.js";
 import { dateTime } from "../format.js";
 import { t } from "../i18n.js";
-import { changeList, consoleNav, problemText } from "../console.js";
+import { changeList, consoleNav, dataTable, problemText } from "../console.js";
 
 export async function renderScriptVersions(main, ctx) {
   const [scriptId] = ctx.params;
@@ -45,10 +45,8 @@ export async function renderScriptVersions(main, ctx) {
   fill(main, consoleNav(app.user, "scripts"),
     h("p", { class: "back" }, h("a", { href: `#/console/scripts/${encodeURIComponent(scriptId)}`, text: t("console.back_to_editor") })),
     h("h1", { tabindex: "-1", text: t("console.versions_title", { title: detail.title }) }),
-    h("div", { class: "table-wrap" }, h("table", { class: "console-table", id: "version-rows" },
-      h("thead", {}, h("tr", {}, [t("console.col_version"), t("console.col_changed"), t("console.col_author"), t("console.col_note"),
-        t("console.col_status")].map((text) => h("th", { scope: "col", text })))),
-      h("tbody", {}, rows))),
+    dataTable([t("console.col_version"), t("console.col_changed"), t("console.col_author"), t("console.col_note"),
+      t("console.col_status")], h("tbody", {}, rows), { id: "version-rows" }),
     versions.length > 1 ? form : h("p", { class: "muted", text: t("console.one_version") }), output);
   if (versions.length > 1) await run();
 }
