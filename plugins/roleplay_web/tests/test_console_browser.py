@@ -256,6 +256,19 @@ async def console(binary: str, url: str) -> None:
         await sam.wait_for("document.querySelector('#editor-status').textContent.startsWith('Published version 2') && "
                            "document.querySelector('#script-status').textContent === 'Published'", what="published")
         await check_view(sam, "console-editor-published")
+        # The same script as JSON: the warning moves to the line its path starts on there.
+        await sam.eval("(() => { const s = document.querySelector('#script-format'); s.value = 'json';"
+                       " s.dispatchEvent(new Event('change')); return true; })()")
+        await sam.wait_for("document.querySelector('#script-text').value.startsWith('{') && "
+                           "document.querySelector('#findings li[data-code=missing_translation]')", what="JSON")
+        json_line = await sam.eval("document.querySelector('#script-text').value.split('\\n')"
+                                   ".findIndex(l => l.trim().startsWith('\"translation_group\"')) + 1")
+        assert json_line > 1
+        await sam.wait_for(f"document.querySelector('#findings li[data-code=missing_translation]').dataset.line === '{json_line}'",
+                           what="the warning at its JSON line")
+        await sam.eval("(() => { const s = document.querySelector('#script-format'); s.value = 'yaml';"
+                       " s.dispatchEvent(new Event('change')); return true; })()")
+        await sam.wait_for("document.querySelector('#script-text').value.startsWith('id: library-late-fee')", what="YAML again")
 
         # -- a stale save: someone else saved meanwhile -------------------------------------------
         token = (await http.post("/auth/login", json={"email": "sam@example.org", "password": PASSWORD})).json()["access_token"]
@@ -318,6 +331,11 @@ async def console(binary: str, url: str) -> None:
         await sam.wait_for("document.querySelector('#editor-status')?.textContent === 'Saved version 2.' && "
                            "document.querySelector('#versions-link') && document.querySelector('#script-status').textContent === 'Draft'",
                            what="the authored copy")
+        await sam.click("#archive-script")
+        await sam.wait_for("document.activeElement.closest('.confirm')", what="the archive question")
+        await press(sam, "Enter", "Enter", 13)
+        await sam.wait_for("document.querySelector('#script-status').textContent === 'Archived' && "
+                           "document.querySelector('#editor-status').textContent.startsWith('Archived')", what="archived")
 
         # -- the learner sees the published script and plays it -----------------------------------
         lee = await sign_in(browser, http, url, "lee@example.org")

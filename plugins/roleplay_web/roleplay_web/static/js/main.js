@@ -99,7 +99,12 @@ async function render() {
       h("p", {}, h("a", { href: "#/scenarios", text: t("app.back_to_scenarios") })));
   }
   if (!controller.signal.aborted) {
-    main.querySelector("h1")?.focus();
+    // The heading, unless someone already moved on inside the new view while it loaded (a field
+    // they are typing in, a confirmation that took the focus): that focus is theirs to keep.
+    const focused = document.activeElement;
+    if (!focused || focused === document.body || focused === main || !main.contains(focused)) {
+      main.querySelector("h1")?.focus();
+    }
   }
 }
 
