@@ -158,7 +158,8 @@ export async function renderScriptEditor(main, ctx) {
     const text = textarea.value;
     try {
       const result = await scripts.validate(text, format);
-      if (run !== checkRun || ctx.signal.aborted) return false;
+      // A newer check is coming when the text changed meanwhile: this answer is about old text.
+      if (run !== checkRun || ctx.signal.aborted || textarea.value !== text) return false;
       const item = listOf(result, "scripts")[0];
       if (item?.script) {
         data = item.script;
@@ -167,7 +168,7 @@ export async function renderScriptEditor(main, ctx) {
       showFindings(result.findings || []);
       return Boolean(item?.script);
     } catch (error) {
-      if (run !== checkRun || ctx.signal.aborted) return false;
+      if (run !== checkRun || ctx.signal.aborted || textarea.value !== text) return false;
       // Unreadable text (400: the YAML or JSON error, with its line) or a refused body.
       const fieldErrors = error.fieldErrors || [];
       const line = Number(/line (\d+)/.exec(error.message)?.[1]) || 1;
@@ -348,6 +349,10 @@ export async function renderScriptEditor(main, ctx) {
   }
 
   async function save() {
+    if (!isNew && !dirty && detail.source !== "pack") {
+      status.textContent = t("console.nothing_to_save");
+      return;
+    }
     if (checkTimer) await check();
     saveButton.disabled = true;
     status.textContent = t("console.saving");

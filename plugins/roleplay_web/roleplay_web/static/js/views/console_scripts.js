@@ -36,21 +36,29 @@ export async function renderConsoleScripts(main, ctx) {
   const table = dataTable([t("console.col_title"), t("console.col_status"), t("console.col_language"),
     t("console.col_group"), t("console.col_changed"), t("console.col_author")], body, { "aria-label": t("console.scripts_title") });
 
+  const more = h("button", { type: "button", class: "button", id: "scripts-more", text: t("console.more"), hidden: true });
+  let cursor = null; // when the list answers in pages ({items, next_cursor})
+  let shown = 0;
   let run = 0; // only the newest search shows: an older answer arriving late is dropped
-  async function load() {
-    Object.assign(picked, { text: search.value.trim(), status: status.value, source: source.value, language: lang.value.trim() });
+  async function load(next = false) {
+    if (!next) Object.assign(picked, { text: search.value.trim(), status: status.value, source: source.value, language: lang.value.trim() });
     const mine = ++run;
     try {
-      const answer = await scripts.list({ ...picked, limit: 500 });
+      const answer = await scripts.list({ ...picked, limit: 500, cursor: next ? cursor : undefined });
       if (ctx.signal.aborted || mine !== run) return;
       const rows = listOf(answer, "scripts");
-      count.textContent = t("console.script_count", { count: rows.length });
-      fill(body, rows.map(row));
-      if (!rows.length) append(body, h("tr", {}, h("td", { colspan: "6", class: "empty", text: t("console.no_scripts") })));
+      cursor = answer.next_cursor || null;
+      shown = next ? shown + rows.length : rows.length;
+      count.textContent = t("console.script_count", { count: answer.total ?? shown });
+      if (next) append(body, rows.map(row));
+      else fill(body, rows.map(row));
+      if (!shown) append(body, h("tr", {}, h("td", { colspan: "6", class: "empty", text: t("console.no_scripts") })));
+      more.hidden = !cursor;
     } catch (error) {
       count.textContent = problemText(error);
     }
   }
+  more.addEventListener("click", () => load(true));
 
   const form = h("form", { class: "toolbar console-filters", role: "search" },
     field(t("console.search"), search).field, field(t("console.col_status"), status).field,
@@ -65,7 +73,7 @@ export async function renderConsoleScripts(main, ctx) {
   fill(main, consoleNav(app.user, "scripts"),
     h("div", { class: "console-head" }, h("h1", { tabindex: "-1", text: t("console.scripts_title") }),
       h("a", { class: "button primary", href: "#/console/new-script", id: "new-script", text: t("console.new_script") })),
-    form, count, table);
+    form, count, table, more);
   await load();
 }
 

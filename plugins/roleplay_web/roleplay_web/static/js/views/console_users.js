@@ -194,8 +194,10 @@ export async function renderAudit(main, ctx) {
   const status = h("p", { class: "count", id: "audit-status", "aria-live": "polite" });
   const previous = h("button", { type: "button", class: "button", id: "audit-previous", text: t("console.previous_page") });
   const next = h("button", { type: "button", class: "button", id: "audit-next", text: t("console.next_page") });
-  let pages = [0]; // the `after` of each page seen, for "previous"
-  let nextAfter = null;
+  // Where each page seen starts, for "previous": {} for the first, then what the page before said
+  // comes next ({after: seq} as the log answers now, {cursor} once it answers next_cursor).
+  let pages = [{}];
+  let nextPage = null;
 
   function details(data) {
     return Object.entries(data).filter(([key]) => key !== "user_id" && key !== "by")
@@ -208,21 +210,21 @@ export async function renderAudit(main, ctx) {
 
   let run = 0; // only the newest filter shows: an older answer arriving late is dropped
   async function load() {
-    const after = pages.at(-1);
     const mine = ++run;
     try {
-      const page = await admin.audit({ after, limit: 50, user: user.value.trim(), type: type.value.trim(),
+      const page = await admin.audit({ ...pages.at(-1), limit: 50, user: user.value.trim(), type: type.value.trim(),
         since: instant(since.value), until: instant(until.value) });
       if (ctx.signal.aborted || mine !== run) return;
       const events = listOf(page, "events");
-      nextAfter = page.next_after ?? page.next_cursor ?? null;
+      if ("next_cursor" in page) nextPage = page.next_cursor ? { cursor: page.next_cursor } : null;
+      else nextPage = page.next_after !== null && page.next_after !== undefined ? { after: page.next_after } : null;
       fill(body, events.map((e) => h("tr", { dataset: { seq: String(e.seq), type: e.type } },
         h("td", { text: String(e.seq) }), h("td", { text: dateTime(e.created_at) }), h("th", { scope: "row", text: e.type }),
         h("td", {}, userCell(e.data.user_id)), h("td", {}, userCell(e.data.by)), h("td", { class: "details", text: details(e.data) }))));
       if (!events.length) fill(body, h("tr", {}, h("td", { colspan: "6", class: "empty", text: t("console.no_events") })));
       status.textContent = t("console.audit_page", { page: pages.length, count: events.length });
       previous.disabled = pages.length < 2;
-      next.disabled = nextAfter === null;
+      next.disabled = nextPage === null;
     } catch (error) {
       status.textContent = problemText(error);
     }
@@ -235,12 +237,12 @@ export async function renderAudit(main, ctx) {
     h("button", { type: "submit", class: "button primary", id: "audit-apply", text: t("console.apply") }));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    pages = [0];
+    pages = [{}];
     load();
   });
   next.addEventListener("click", () => {
-    if (nextAfter === null) return;
-    pages.push(nextAfter);
+    if (nextPage === null) return;
+    pages.push(nextPage);
     load();
   });
   previous.addEventListener("click", () => {
