@@ -353,7 +353,7 @@ async def console(binary: str, url: str) -> None:
                            what="the scripted reply")
 
         # -- no console view for a learner; the API refuses anyway ------------------------------------
-        for hash_ in ("#/console", "#/console/scripts", "#/console/new-script", "#/console/scripts/library-late-fee",
+        for hash_ in ("#/console", "#/console/sessions/any", "#/console/scripts", "#/console/new-script", "#/console/scripts/library-late-fee",
                       "#/console/scripts/library-late-fee/versions", "#/console/import", "#/console/users",
                       f"#/console/users/{sam_id}", "#/console/audit", f"#/console/audit?user={sam_id}"):
             await lee.eval(f"location.hash = {js(hash_)}; true")
@@ -393,6 +393,15 @@ async def console(binary: str, url: str) -> None:
         await admin.eval(f"location.hash = {js('#/console/users/' + lee_id)}; true")
         await admin.wait_for("document.querySelectorAll('#user-activity li[data-session-id]').length === 1", what="Lee's session")
         assert "Library fee" in await admin.eval("document.querySelector('#user-activity li[data-session-id]').textContent")
+        await admin.click("#user-activity li[data-session-id] a")
+        await admin.wait_for("document.querySelectorAll('#transcript li').length === 3", what="Lee's transcript")
+        said = await admin.eval("[...document.querySelectorAll('#transcript li')].map(li => [li.dataset.role, li.querySelector('.text').textContent])")
+        assert said == [["character", "Why do I owe six dollars?"], ["learner", "I'm so sorry about this."],
+                        ["character", "Thanks, I guess."]]
+        assert await admin.eval("document.querySelectorAll('main textarea, main button').length") == 0  # read-only
+        await admin.eval(f"location.hash = {js('#/console/users/' + lee_id)}; true")
+        await admin.wait_for("document.querySelector('#toggle-disabled') && document.activeElement.matches('main h1')",
+                             what="Lee's page again")
         await admin.click("#toggle-disabled")
         await admin.wait_for("document.querySelector('#user-account').textContent === 'Disabled'", what="disabled")
         refused = await http.get("/auth/me", headers={"Authorization": f"Bearer {lee_token}"})

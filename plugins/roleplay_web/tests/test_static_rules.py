@@ -124,9 +124,9 @@ def test_every_console_route_needs_a_role():
     main = code(STATIC / "js" / "main.js")
     routes = re.findall(r'^\s*\[/\^#\\/([^,]*)/, (\w+), "(\w*)"(?:, "(\w+)")?\],$', main, flags=re.MULTILINE)
     console = [(pattern, view, role) for pattern, view, _, role in routes if pattern.startswith("console")]
-    assert len(console) == 9, routes
+    assert len(console) == 10, routes
     for pattern, view, role in console:
-        wanted = "admin" if re.search(r"users|audit", pattern) else "scripter"
+        wanted = "admin" if re.search(r"users|audit|sessions", pattern) else "scripter"
         assert role == wanted, (pattern, view, role)
     assert all(not role for pattern, _, _, role in routes if not pattern.startswith("console"))
     assert "pattern.test(hash) && (!role || hasRole(app.user, role))" in main

@@ -234,5 +234,6 @@ export const admin = {
   remove: (id) => call("DELETE", `${base.auth}/users/${enc(id)}`),
   audit: (query) => call("GET", `${base.auth}/users/audit`, null, { query }),
   sessions: (userId) => call("GET", `${base.chat}/chat/sessions`, null, { query: { user_id: userId, limit: 100 } }),
+  session: (id) => call("GET", `${base.chat}/chat/sessions/${enc(id)}`),
   evaluations: (userId) => call("GET", `${base.evaluator}/evaluations`, null, { query: { user_id: userId, limit: 100 } }),
 };

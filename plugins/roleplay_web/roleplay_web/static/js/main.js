@@ -14,7 +14,7 @@ import { renderProgress } from "./views/progress.js";
 import { renderConsoleImport, renderConsoleScripts } from "./views/console_scripts.js";
 import { renderScriptEditor } from "./views/console_editor.js";
 import { renderScriptVersions } from "./views/console_versions.js";
-import { renderAudit, renderUser, renderUsers } from "./views/console_users.js";
+import { renderAudit, renderSessionTranscript, renderUser, renderUsers } from "./views/console_users.js";
 import { hasRole } from "./console.js";
 
 const main = document.getElementById("main");
@@ -39,6 +39,7 @@ const ROUTES = [
   [/^#\/console\/import$/, renderConsoleImport, "console", "scripter"],
   [/^#\/console\/users\/?$/, renderUsers, "console", "admin"],
   [/^#\/console\/users\/([^/?]+)$/, renderUser, "console", "admin"],
+  [/^#\/console\/sessions\/([^/?]+)$/, renderSessionTranscript, "console", "admin"],
   [/^#\/console\/audit(?:\?(.*))?$/, renderAudit, "console", "admin"],
 ];
 

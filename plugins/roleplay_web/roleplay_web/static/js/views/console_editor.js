@@ -592,6 +592,15 @@ export async function renderScriptEditor(main, ctx) {
     }
   }
 
+  // Closing or reloading the tab with unsaved edits asks first (the browser's own question).
+  const guard = (event) => {
+    if (!dirty) return;
+    event.preventDefault();
+    event.returnValue = "";
+  };
+  window.addEventListener("beforeunload", guard);
+  ctx.signal.addEventListener("abort", () => window.removeEventListener("beforeunload", guard));
+
   // -- on screen -----------------------------------------------------------------------------
   const idNote = uid("fmt");
   fill(main, consoleNav(app.user, "scripts"),

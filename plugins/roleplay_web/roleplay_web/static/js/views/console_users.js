@@ -149,7 +149,8 @@ export async function renderUser(main, ctx) {
     append(activity,
       h("h3", { text: t("console.sessions_heading") }),
       list(sessions, (s) => h("li", { dataset: { sessionId: s.id } },
-        `${s.title} · ${s.status === "active" ? t("sessions.active") : t("sessions.ended")} · ${dateTime(s.created_at)}`), t("console.no_sessions")),
+        h("a", { href: `#/console/sessions/${encodeURIComponent(s.id)}`, text: s.title }),
+        ` · ${s.status === "active" ? t("sessions.active") : t("sessions.ended")} · ${dateTime(s.created_at)}`), t("console.no_sessions")),
       h("h3", { text: t("console.evaluations_heading") }),
       list(evaluations, (e) => h("li", { dataset: { evaluationId: e.id } },
         e.status === "done" ? h("a", { href: `#/report/${encodeURIComponent(e.id)}`, text: t("console.evaluation_line", { score: score(e.overall_score), when: dateTime(e.created_at) }) })
@@ -167,6 +168,23 @@ export async function renderUser(main, ctx) {
       h("p", { class: "hint", text: t("console.delete_hint") }), h("div", { class: "actions" }, toggle, remove)),
     activity);
   await loadActivity();
+}
+
+/** One learner's session, read-only: what was said, in order (GET /chat/sessions/{id}, as an admin). */
+export async function renderSessionTranscript(main, ctx) {
+  const [sessionId] = ctx.params;
+  const session = await admin.session(sessionId);
+  if (ctx.signal.aborted) return;
+  ctx.setTitle(session.title);
+  const speaker = (m) => (m.role === "learner" ? t("console.preview_you") : t("console.preview_character"));
+  fill(main, consoleNav(app.user, "users"),
+    h("p", { class: "back" }, h("a", { href: `#/console/users/${encodeURIComponent(session.user_id)}`, text: t("console.back_to_user") })),
+    h("h1", { tabindex: "-1", text: session.title }),
+    h("p", { class: "muted", text: t("console.transcript_line", { when: dateTime(session.created_at),
+      status: session.status === "active" ? t("sessions.active") : t("sessions.ended") }) }),
+    h("ol", { class: "messages transcript", id: "transcript" }, (session.messages || []).map((m) =>
+      h("li", { class: `message ${m.role}`, dataset: { role: m.role } },
+        h("span", { class: "speaker", text: speaker(m) }), h("span", { class: "text", text: m.text })))));
 }
 
 // -- the audit log ---------------------------------------------------------------------------
