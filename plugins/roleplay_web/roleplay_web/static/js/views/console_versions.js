@@ -1,6 +1,6 @@
 // Console: a script's versions, and the diff between any two of them.
 
-import { scripts } from "../api.js";
+import { listOf, scripts } from "../api.js";
 import { app } from "../app.js";
 import { fill, h } from "../dom.js";
 import { dateTime } from "../format.js";
@@ -12,7 +12,7 @@ export async function renderScriptVersions(main, ctx) {
   const [detail, history] = await Promise.all([scripts.get(scriptId), scripts.versions(scriptId)]);
   if (ctx.signal.aborted) return;
   ctx.setTitle(t("console.versions_title", { title: detail.title }));
-  const versions = history.versions || [];
+  const versions = listOf(history, "versions");
   const option = (v, selected) => h("option", { value: String(v.version), selected,
     text: t("console.version_option", { version: v.version, when: dateTime(v.created_at) }) });
   const latest = versions.at(-1)?.version;
