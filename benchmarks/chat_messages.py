@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import attrs
 import httpx
@@ -62,8 +63,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-async def publish_endless_script(root: Path) -> None:
-    """The shipped angry-customer script without end conditions, so a session can run to any length."""
+async def publish_endless_script(root: Path | None, storage: Any = None) -> None:
+    """The shipped angry-customer script without end conditions, so a session can run to any length.
+
+    Published in the file storage at ``root``, or in ``storage`` (open) when given.
+    """
     import importlib.resources
 
     starter = importlib.resources.files("roleplay_chat") / "packs" / "starter"
@@ -73,6 +77,9 @@ async def publish_endless_script(root: Path) -> None:
     data["translation_group"] = None
     endless = script_from_dict(data)
     endless = attrs.evolve(endless, scripted=attrs.evolve(endless.scripted, end_conditions=()))
+    if storage is not None:
+        await ScriptCatalog(storage).publish(endless, "1")
+        return
     storage = FileStorage(root=root)
     await storage.open()
     await ScriptCatalog(storage).publish(endless, "1")

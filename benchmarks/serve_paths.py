@@ -8,6 +8,8 @@ Two servers on 127.0.0.1 (free ports), each one uvicorn process with one worker:
             points), file storage in a fresh temporary folder (fsync on, the default), the scripted
             chat engine; ``server.log_level = "warning"`` (so no access-log lines, like bare).
   roleplay+metrics (``--metrics``) the same with ``metrics.enabled = true``: what metrics cost.
+  roleplay+s3 (``--s3``) the same on the S3 backend, against moto's S3 server on loopback (run in
+            this script's process, one request at a time, as the tests run it): what the S3 path costs.
 
 Paths, each loaded with wrk (``--connections``, 32 by default) for ``--duration`` seconds after a
 warm-up, the servers alternated path by path and round by round so drift on a shared machine hits
@@ -141,6 +143,7 @@ class Server:
 
 
 VARIANT_ENV: dict[str, str] = {}  # --variant KEY=VALUE: a third server, roleplay with these settings
+S3_ENV: dict[str, str] = {}  # --s3: a server on the S3 backend (moto on loopback, set up in main)
 
 
 def roleplay_env(root: Path, metrics: bool, variant: bool = False) -> dict[str, str]:
@@ -162,10 +165,44 @@ def roleplay_env(root: Path, metrics: bool, variant: bool = False) -> dict[str, 
     return env
 
 
+def start_moto_bucket() -> tuple[dict[str, str], object]:
+    """moto's S3 server in this process (one request at a time, as the tests run it) and a new bucket.
+
+    Returns the ``ROLEPLAY_STORAGE__*`` variables of a server on it, and the moto server to shut down.
+    """
+    import uuid
+
+    import boto3
+    from chat_s3_requests import start_moto
+
+    endpoint, moto, _ = start_moto()
+    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket=bucket)
+    env = {"ROLEPLAY_STORAGE__BACKEND": "s3", "ROLEPLAY_STORAGE__S3__BUCKET": bucket,
+           "ROLEPLAY_STORAGE__S3__ENDPOINT_URL": endpoint, "ROLEPLAY_STORAGE__S3__REGION": "us-east-1",
+           "ROLEPLAY_STORAGE__S3__ACCESS_KEY_ID": "testing", "ROLEPLAY_STORAGE__S3__SECRET_ACCESS_KEY": "testing"}
+    return env, moto
+
+
+async def publish_on_s3() -> None:
+    from roleplay_core import Kernel
+
+    overrides = {k.removeprefix("ROLEPLAY_").lower().replace("__", "."): v for k, v in S3_ENV.items()}
+    kernel = Kernel.create(env="development", settings_files=[], overrides=overrides)
+    await kernel.open()
+    try:
+        await publish_endless_script(None, kernel.storage)
+    finally:
+        await kernel.stop()
+
+
 def start_roleplay(name: str, root: Path, cpu: str | None, log_dir: Path, metrics: bool = False) -> Server:
     roleplay = Path(sys.executable).with_name("roleplay")
     port = free_port()
     env = roleplay_env(root, metrics, variant=name == "roleplay+variant")
+    if name == "roleplay+s3":
+        env.update(S3_ENV)
     return Server(name, [str(roleplay), "serve", "--host", HOST, "--port", str(port)], env, port, cpu, log_dir)
 
 
@@ -290,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", action="store_true", help="also run roleplay with metrics.enabled = true")
     parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE",
                         help="also run roleplay with this setting (dotted key), e.g. storage.file.inline_read_bytes=0")
+    parser.add_argument("--s3", action="store_true",
+                        help="also run roleplay on the S3 backend, against moto's server on loopback in this process")
     parser.add_argument("--pin", choices=("auto", "on", "off"), default="auto",
                         help="server and wrk on different cores with taskset (auto: if 2+ cores)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -304,7 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         VARIANT_ENV["ROLEPLAY_" + key.upper().replace(".", "__")] = value
     names = ["bare", "roleplay"] + (["roleplay+metrics"] if args.metrics else []) \
-        + (["roleplay+variant"] if VARIANT_ENV else [])
+        + (["roleplay+variant"] if VARIANT_ENV else []) + (["roleplay+s3"] if args.s3 else [])
+    moto = None
+    if args.s3:
+        env, moto = start_moto_bucket()
+        S3_ENV.update(env)
+        asyncio.run(publish_on_s3())
     figures = Figures()
     cold: list[float] = []
     print(f"load: wrk, {args.connections} connections, {args.duration:g} s after {args.warmup:g} s warm-up, "
@@ -317,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             roots = {name: work / f"data-{i}" for i, name in enumerate(names)}
             for name in names[1:]:
-                asyncio.run(publish_endless_script(roots[name]))
+                if name != "roleplay+s3":
+                    asyncio.run(publish_endless_script(roots[name]))
             servers["bare"] = start_bare(server_cpu, work)
             for name in names[1:]:
                 servers[name] = start_roleplay(name, roots[name], server_cpu, work, metrics=name.endswith("metrics"))
@@ -343,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for server in servers.values():
                 server.stop()
+            if moto is not None:
+                moto.shutdown()
         for _ in range(args.cold_starts):
             root = work / f"cold-{len(cold)}"
             server = start_roleplay("cold", root, server_cpu, work)
