@@ -41,6 +41,7 @@ from .schemas import (
     ScriptDetail,
     ScriptList,
     ScriptSaved,
+    Translations,
     Validation,
     VersionDetail,
     VersionList,
@@ -330,8 +331,10 @@ async def validate_scripts(request: Request) -> JSON:
             found = found + await _lint(request, script, members)
         rows = _findings([attrs.evolve(f, script_id=script.id if script else None) for f in found])
         every += rows
+        # The script as the server read it (null when it could not): a client editing YAML text
+        # follows it in a form without a YAML parser of its own.
         results.append({"index": index, "id": script.id if script else None, "valid": not lint.has_errors(found),
-                        "findings": rows})
+                        "findings": rows, "script": formats.script_data(script) if script else None})
     return _json({"valid": all(r["valid"] for r in results), "scripts": results, "findings": every})
 
 
@@ -422,6 +425,36 @@ async def diff_versions(request: Request) -> JSON:
                   "changes": [attrs.asdict(c) for c in diff.changes(old_data, new_data)], "unified": text})
 
 
+@operation("The other languages of a script's translation group, and what each lacks",
+           responses={200: Translations}, problems=(403,))
+@requires_role(ROLE)
+async def translations(request: Request) -> JSON:
+    """``GET /scripts/{id}/translations``: the other languages of a script's group, and what each lacks.
+
+    The lint's translation findings, per member: the console shows them side by side, so an author
+    sees that the Spanish script has no ``waiver`` beat without opening it.
+    """
+    script_id = _script_id(request)
+    head = await _head_or_404(request, script_id)
+    heads = {h.id: h for h in await _store(request).all()}
+    packs = _packs(request)
+    members = {**packs, **{sid: h.script for sid, h in heads.items()}}
+    script = head.script if head is not None else packs[script_id]
+    group = script.translation_group
+    in_group = [s for s in members.values() if group and s.translation_group == group] or [script]
+    required = [str(tag) for tag in (_setting(request, "translations.required_languages", []) or [])]
+    have = {s.language.lower() for s in in_group}
+    rows = []
+    for member in sorted(in_group, key=lambda s: (s.language.lower(), s.id)):
+        summary = views.head_summary(heads[member.id]) if member.id in heads else views.pack_summary(member)
+        found = [f for f in await _lint(request, member, members) if f.code in ("missing_translation",
+                                                                            "duplicate_translation")]
+        rows.append({"id": member.id, "language": member.language, "title": member.title,
+                     "status": summary["status"], "source": summary["source"], "findings": _findings(found)})
+    return _json({"id": script_id, "translation_group": group, "required_languages": required,
+                  "missing_languages": [tag for tag in required if tag.lower() not in have], "members": rows})
+
+
 # -- preview --------------------------------------------------------------------------------
 
 
@@ -439,6 +472,8 @@ async def preview_script(request: Request) -> JSON:
     body = structure(raw, preview.PreviewRequest)
     max_messages = int(_setting(request, "preview.max_messages", 50))
     max_chars = int(_setting(request, "preview.max_message_chars", 2000))
+    if body.engine not in preview.ENGINES:
+        raise validation_problem([FieldError("engine", f"must be one of {', '.join(preview.ENGINES)}")])
     if not body.messages:
         raise validation_problem([FieldError("messages", "send at least one learner message")])
     if len(body.messages) > max_messages:
@@ -615,6 +650,7 @@ def routes() -> list[Route]:
         Route("/scripts/{script_id}/versions/{number:int}", get_version, methods=["GET"]),
         Route("/scripts/{script_id}/diff", diff_versions, methods=["GET"]),
         Route("/scripts/{script_id}/preview", preview_script, methods=["POST"]),
+        Route("/scripts/{script_id}/translations", translations, methods=["GET"]),
         Route("/scripts/{script_id}/export", export_script, methods=["GET"]),
         Route("/scripts/{script_id}/characters", import_card, methods=["POST"]),
         Route("/scripts/{script_id}/characters/{character_id}/card", export_card, methods=["GET"]),

@@ -88,6 +88,8 @@ class ValidatedScript:
     id: str | None
     valid: bool
     findings: list[Finding]
+    #: The script as the server read it (null when it could not be read): a form can follow YAML text.
+    script: dict[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -160,3 +162,26 @@ class Imported:
 
     imported: int
     scripts: list[dict[str, Any]]
+
+
+@attrs.frozen(kw_only=True)
+class TranslationMember:
+    """One script of a translation group, with the lint's translation findings about it."""
+
+    id: str
+    language: str
+    title: str
+    status: str
+    source: str
+    findings: list[Finding]
+
+
+@attrs.frozen(kw_only=True)
+class Translations:
+    """A script's translation group: its members and the required languages none of them covers."""
+
+    id: str
+    translation_group: str | None
+    required_languages: list[str]
+    missing_languages: list[str]
+    members: list[TranslationMember]

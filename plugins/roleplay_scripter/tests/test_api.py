@@ -28,6 +28,7 @@ ROUTES = [
     ("GET", "/scripts/{id}/versions/1", None, 200),
     ("GET", "/scripts/{id}/diff?from=1&to=1", None, 200),
     ("POST", "/scripts/{id}/preview", "preview", 200),
+    ("GET", "/scripts/{id}/translations", None, 200),
     ("GET", "/scripts/{id}/export?format=json", None, 200),
     ("POST", "/scripts/{id}/characters", "card", 201),
     ("GET", "/scripts/{id}/characters/sam/card", None, 200),
