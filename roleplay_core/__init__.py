@@ -8,6 +8,7 @@ without notice (``tests/test_public_api.py`` keeps the shipped plugins to this r
 docs/plugins.md lists exactly these names).
 """
 
+from .apidocs import Channel, channel
 from .app import create_app
 from .catalog import PublishedScript, ScriptCatalog, language_matches
 from .errors import FieldError, Problem, validation_problem
@@ -40,6 +41,7 @@ from .models import (
     ReplyRequest,
     RuleFinding,
 )
+from .openapi import Content, Operation, Query, operation
 from .plugins import PluginError, PluginInfo
 from .principal import ANONYMOUS, ROLES, Anonymous, Principal
 from .prompting import character_instruction, history_text, is_own_line, scene_text, turn_text
@@ -91,8 +93,10 @@ __all__ = [
     "AuthProvider",
     "Beat",
     "CHARACTER",
+    "Channel",
     "Character",
     "Check",
+    "Content",
     "Criterion",
     "CriterionJudgement",
     "EndCondition",
@@ -121,6 +125,7 @@ __all__ = [
     "ModelProvider",
     "NotFound",
     "NotSupported",
+    "Operation",
     "PluginError",
     "PluginInfo",
     "PluginState",
@@ -129,6 +134,7 @@ __all__ = [
     "Problem",
     "ProviderError",
     "PublishedScript",
+    "Query",
     "ROLES",
     "Reply",
     "ReplyDelta",
@@ -163,6 +169,7 @@ __all__ = [
     "WS_UNAVAILABLE",
     "authenticate_websocket",
     "build_judge_prompt",
+    "channel",
     "character_instruction",
     "check_script_limits",
     "close_reason",
@@ -177,6 +184,7 @@ __all__ = [
     "language_matches",
     "loads_json",
     "maybe_await",
+    "operation",
     "parse_body",
     "query_int",
     "read_json",

@@ -3,14 +3,53 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import attrs
 from starlette.requests import Request
 from starlette.routing import Route
 
 from .hookspecs import hookimpl
+from .openapi import operation
 from .security import requires_role
 from .serialization import JSON
 from .storage import FileStorage, MemoryStorage, StorageError
+
+
+@attrs.frozen(kw_only=True)
+class Health:
+    """``ok`` while the process answers."""
+
+    status: str
+
+
+@attrs.frozen(kw_only=True)
+class Readiness:
+    """``ready`` or ``unavailable``; ``checks`` (storage, plugins) only for an admin."""
+
+    status: str
+    checks: dict[str, dict[str, Any]] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PluginEntry:
+    """One discovered plugin (``roleplay plugins --json`` prints the same)."""
+
+    name: str
+    enabled: bool
+    status: str
+    hooks: list[str]
+    routes: list[str]
+    distribution: str | None = None
+    version: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PluginList:
+    """Every discovered plugin."""
+
+    items: list[PluginEntry]
+    next_cursor: str | None = None
 
 
 @hookimpl
@@ -18,11 +57,13 @@ def register_storage_backends():
     return {"file": FileStorage, "memory": MemoryStorage}
 
 
+@operation("Liveness", public=True, responses={200: Health})
 async def healthz(request: Request) -> JSON:
     """Alive: the process answers. No dependencies are checked."""
     return JSON({"status": "ok"})
 
 
+@operation("Readiness", public=True, responses={200: Readiness, 503: Readiness})
 async def readyz(request: Request) -> JSON:
     """Ready: storage answers a write and a read, and plugins have started.
 
@@ -64,18 +105,22 @@ async def _storage_check(kernel) -> dict:
         return {"ok": False, "backend": kernel.storage.describe(), "error": f"{type(exc).__name__}: {exc}"}
 
 
+@operation("List the discovered plugins", responses={200: PluginList}, problems=(403,))
 @requires_role("admin")
 async def list_plugins(request: Request) -> JSON:
     """Every discovered plugin: name, distribution, version, enabled or why not, hooks, routes."""
-    return JSON({"plugins": [info.to_dict() for info in request.app.state.kernel.plugins]})
+    return JSON({"items": [info.to_dict() for info in request.app.state.kernel.plugins], "next_cursor": None})
 
 
 @hookimpl
 def register_routes(kernel):
+    from . import apidocs
+
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/plugins", list_plugins, methods=["GET"]),
+        *apidocs.routes(),
     ]
 
 

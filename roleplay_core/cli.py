@@ -1,4 +1,4 @@
-"""``roleplay``: serve, inspect plugins and settings, validate a layer, check storage.
+"""``roleplay``: serve, inspect plugins and settings, validate a layer, check storage, print the API documents.
 
 Plugins add subcommands through the ``register_commands`` hook.
 """
@@ -131,6 +131,10 @@ def add_kernel_commands(subparsers: Any) -> None:
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(handler=cmd_plugins, needs_storage=False)
 
+    openapi = subparsers.add_parser("openapi", help="print the OpenAPI 3.1 document of the HTTP API (JSON)")
+    openapi.add_argument("--asyncapi", action="store_true", help="print the AsyncAPI 3.0 document of the sockets instead")
+    openapi.set_defaults(handler=cmd_openapi, needs_storage=False)
+
     settings = subparsers.add_parser("settings", help="print the effective settings, secrets masked")
     settings.set_defaults(handler=cmd_settings, needs_storage=False)
 
@@ -262,6 +266,17 @@ def cmd_plugins(args: argparse.Namespace, kernel: Kernel) -> int:
             print(f"    hooks:  {', '.join(info['hooks'])}")
         if info["routes"]:
             print(f"    routes: {', '.join(info['routes'])}")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace, kernel: Kernel) -> int:
+    """What ``/openapi.json`` (or ``/asyncapi.json``) serves with these settings, whatever ``docs.enabled`` says."""
+    from .apidocs import asyncapi_document
+    from .openapi import openapi_document
+
+    kernel.collect_routes()
+    document = asyncapi_document(kernel) if args.asyncapi else openapi_document(kernel)
+    print(json.dumps(document, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -6,7 +6,8 @@ plugin installed that is about 60 regular expressions for a path registered last
 that router with an index in front: a request is tried only against the routes
 that *could* match it, still in registration order, so the answers (which route
 wins, 405 for a known path with another method, 404, the trailing-slash redirect)
-are Starlette's own. The candidates for a path are found with dictionary lookups:
+are Starlette's own, but for one: a 405's ``Allow`` names every method of the path,
+where Starlette names only the first matching route's. The candidates for a path are found with dictionary lookups:
 
 - a route with no parameters (``/auth/me``) by its exact path;
 - a route with parameters by its first segment, its number of segments and its last
@@ -30,6 +31,7 @@ from typing import Any
 
 from starlette._utils import get_route_path
 from starlette.datastructures import URL
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Match, Mount, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -119,6 +121,7 @@ class RouteTable(Router):
         assert kind in ("http", "websocket")
         route_path = get_route_path(scope)
         partial = partial_scope = None
+        allowed: set[str] = set()
         for route in self.candidates(route_path):
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
@@ -126,8 +129,15 @@ class RouteTable(Router):
                 scope.update(child_scope)
                 await route.handle(scope, receive, send)
                 return
-            if match is Match.PARTIAL and partial is None:
-                partial, partial_scope = route, child_scope
+            if match is Match.PARTIAL:
+                if partial is None:
+                    partial, partial_scope = route, child_scope
+                if getattr(route, "path", None) == partial.path:  # same template (not /x/{id} for /x/import)
+                    allowed.update(getattr(route, "methods", None) or ())
+        if partial is not None and kind == "http" and allowed:
+            # The path is known, the method is not: 405 listing every method of the path. Starlette
+            # would list only the first route's, and plugins register one route per method.
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
         if partial is not None:  # the path is known, the method is not: 405
             scope["route"] = partial
             scope.update(partial_scope)

@@ -92,7 +92,8 @@ def register_routes(kernel: Kernel) -> Sequence[BaseRoute] | None:
     ``kernel`` is the :class:`roleplay_core.Kernel` (settings, storage, tokens...);
     handlers reach it later through ``request.app.state.kernel``. The kernel
     prepends ``plugins.<name>.prefix`` when set, and refuses to start when two
-    plugins claim the same path.
+    plugins claim the same path. Declare each handler with ``@operation(...)`` (HTTP) or
+    ``@channel(...)`` (WebSocket): ``/openapi.json`` and ``/asyncapi.json`` are built from them.
     """
 
 

@@ -98,6 +98,8 @@ class Kernel:
         self.failed_plugins: dict[str, str] = {}
         self._states: dict[str, PluginState] = {}
         self._typed: dict[str, Any] = {}
+        #: ``(plugin name, route)`` for every route :meth:`collect_routes` returned (the API documents read it).
+        self.owned_routes: list[tuple[str, BaseRoute]] = []
 
     # -- construction -------------------------------------------------------
 
@@ -223,6 +225,7 @@ class Kernel:
         """Every plugin's routes, prefixed as configured; refuse two plugins on one path."""
         owners: dict[str, str] = {}
         routes: list[BaseRoute] = []
+        self.owned_routes = []
         for name, register in self.each_plugin("register_routes"):
             result = register()
             prefix = self.settings.plugin_prefix(name)
@@ -239,6 +242,7 @@ class Kernel:
                     raise PluginError(f"plugins {owner!r} and {name!r} both claim the path {path!r}")
                 owners[shape] = name
                 routes.append(route)
+                self.owned_routes.append((name, route))
                 if info is not None:
                     info.routes.append(path)
         return routes

@@ -237,28 +237,41 @@ async def parse_body(request: Request, cls: type[T]) -> T:
     return structure(data, cls)
 
 
+def _default(value: Any) -> Any:
+    """What the encoder calls for a value JSON has no form for: the shared converter's form, else ``str``.
+
+    Only attrs instances, datetimes and the like reach it: dicts, lists, strings and numbers,
+    which make up most of a response, are encoded without a Python call per value.
+    """
+    unstructured = converter.unstructure(value)
+    if isinstance(unstructured, (set, frozenset)):  # a JSON array, in a stable order
+        return sorted(unstructured, key=str)
+    if type(unstructured) is type(value):  # no hook changed it: its text form
+        return str(value)
+    return unstructured
+
+
 # One encoder for every response: json.dumps with these options would build a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
 
 
 def _c_dumps() -> Any:
     """``_ENCODER.encode`` without its Python-level calls and its per-call encoder, if this
     Python has the C encoder and it answers the same.
 
-    It keeps no circular-reference markers: what it encodes comes out of
-    ``converter.unstructure``, which copies every list and dict and so fails
-    (``RecursionError``) on a cycle before the encoder could meet one. Without
-    markers the one encoder holds no per-call state and is safe to share.
+    It keeps no circular-reference markers: a cycle ends in ``RecursionError`` instead of
+    ``ValueError`` (responses are built from records and never hold one). Without markers
+    the one encoder holds no per-call state and is safe to share.
     """
     try:
         from json.encoder import c_make_encoder, encode_basestring
 
-        encode = c_make_encoder(None, str, encode_basestring, None, ":", ",", False, False, True)
+        encode = c_make_encoder(None, _default, encode_basestring, None, ":", ",", False, False, True)
 
         def dumps(value: Any) -> str:
             return "".join(encode(value, 0))
 
-        sample = {"é": [1, 2.5, None, True, "\"\n"], "n": float("nan"), "d": dt.date(2026, 1, 1)}
+        sample = {"é": [1, 2.5, None, True, "\"\n", (3,)], "n": float("nan"), "d": dt.date(2026, 1, 1)}
         if dumps(sample) != _ENCODER.encode(sample):
             return None
         return dumps
@@ -273,4 +286,4 @@ class JSON(JSONResponse):
     """A JSON response that unstructures attrs instances with the shared converter."""
 
     def render(self, content: Any) -> bytes:
-        return _dumps(converter.unstructure(content)).encode("utf-8")
+        return _dumps(content).encode("utf-8")

@@ -58,13 +58,16 @@ KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
         # Prometheus metrics: off by default; port 0 = GET /metrics on the app for admins,
         # a port = a listener of its own on metrics.host without authentication.
         "metrics": {"enabled": False, "port": 0, "host": "127.0.0.1", "multiprocess_dir": ""},
+        # /openapi.json, /asyncapi.json and the /docs page: on, but off in production (see below).
+        "docs": {"enabled": True},
     },
     "development": {
         "security": {"jwt_secret": DEV_JWT_SECRET},
         "cors": {"allow_origins": ["http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173"]},
     },
     "beta": {},
-    "production": {"server": {"host": "0.0.0.0", "log_level": "warning"}},
+    # Production does not publish its API description unless asked to (docs.enabled = true).
+    "production": {"server": {"host": "0.0.0.0", "log_level": "warning"}, "docs": {"enabled": False}},
 }
 
 

@@ -27,7 +27,8 @@ def test_plugins_lists_core_and_installed_plugins(tmp_path):
     result = run("plugins", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
-    assert plugins["core"]["routes"] == ["/healthz", "/readyz", "/plugins"]
+    assert plugins["core"]["routes"] == ["/healthz", "/readyz", "/plugins", "/openapi.json", "/asyncapi.json", "/docs",
+                                         "/docs/{name}"]
     for info in plugins.values():
         assert {"name", "distribution", "version", "enabled", "status", "hooks", "routes"} <= info.keys()
 

@@ -16,6 +16,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 HOMES = {
+    "roleplay_core.openapi": "tests/test_openapi.py",
+    "roleplay_core.apidocs": "tests/test_openapi.py",
+    "roleplay_auth.schemas": "tests/test_openapi.py",
+    "roleplay_chat.schemas": "tests/test_openapi.py",
+    "roleplay_evaluator.schemas": "tests/test_openapi.py",
+    "roleplay_scripter.schemas": "tests/test_openapi.py",
     "roleplay_core.dispatch": "tests/test_dispatch.py",
     "roleplay_core.metrics": "tests/test_metrics.py",
     "roleplay_core.prompting": "plugins/roleplay_openai/tests/test_text.py",

@@ -100,7 +100,7 @@ def test_the_route_example_guards_its_routes():
         # the plugin's name is its `name` attribute; /plugins is admin-only
         assert client.get("/plugins", headers=user).status_code == 403
         listed = client.get("/plugins", headers=auth_headers(app, "a-1", ("admin",))).json()
-        names = [p["name"] for p in (listed["plugins"] if isinstance(listed, dict) else listed)]
+        names = [p["name"] for p in listed["items"]]
         assert "notes" in names
 
 
@@ -108,7 +108,7 @@ def test_the_password_provider_example_signs_people_in():
     pytest.importorskip("roleplay_auth", reason="a password provider needs roleplay-auth installed")
     guide = example("password provider")
     with TestClient(make_app(plugins=[guide])) as client:
-        providers = {p["name"]: p for p in client.get("/auth/providers").json()["providers"]}
+        providers = {p["name"]: p for p in client.get("/auth/providers").json()["items"]}
         assert providers["directory"]["kind"] == "password"
         login = {"email": " Kim@Corp.Example ", "password": "directory secret 1", "provider": "directory"}
         signed_in = client.post("/auth/login", json=login)

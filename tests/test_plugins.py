@@ -213,10 +213,11 @@ def test_plugins_endpoint_is_admin_only(greeter):
         assert client.get("/plugins").status_code == 401
         assert client.get("/plugins", headers=auth_headers(app, roles=("scripter",))).status_code == 403
         body = client.get("/plugins", headers=auth_headers(app, roles=("admin",))).json()
-    names = {p["name"]: p for p in body["plugins"]}
+    names = {p["name"]: p for p in body["items"]}
     assert names["greeter"]["routes"] == ["/greet/hello"]
     assert names["greeter"]["distribution"] == "rp_fake_greeter"
-    assert names["core"]["routes"] == ["/healthz", "/readyz", "/plugins"]
+    assert names["core"]["routes"] == ["/healthz", "/readyz", "/plugins", "/openapi.json", "/asyncapi.json", "/docs",
+                                       "/docs/{name}"]
 
 
 def test_async_startup_and_shutdown_are_awaited():

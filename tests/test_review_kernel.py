@@ -6,6 +6,9 @@ Test home of ``roleplay_core.serialization``.
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
+import json
 import logging
 import stat
 
@@ -127,3 +130,36 @@ def test_random_secrets_pass_the_strength_check():
 
     for secret in (secrets.token_hex(16), secrets.token_urlsafe(32)):
         make_kernel({"security.jwt_secret": secret, **STRICT}, env="production", load_entry_points=False)
+
+
+class Mood(enum.StrEnum):
+    CALM = "calm"
+
+
+@attrs.frozen
+class Turn:
+    at: dt.datetime
+    mood: Mood
+    tags: frozenset[str] = frozenset()
+
+
+class Unknowable:
+    def __str__(self) -> str:
+        return "unknowable"
+
+
+def test_json_responses_give_attrs_values_and_datetimes_their_converter_form_anywhere_in_the_body():
+    """The encoder calls the converter only for values JSON has no form for, wherever they sit."""
+    from roleplay_core.serialization import JSON, converter
+
+    at = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    body = {"turn": Turn(at, Mood.CALM, frozenset({"x"})), "turns": [Turn(at, Mood.CALM)], "at": at,
+            "n": 1.5, "flag": True, "none": None, "tuple": (1, "é"), "other": Unknowable()}
+    rendered = json.loads(JSON(body).body)
+    expected = converter.unstructure(Turn(at, Mood.CALM, frozenset({"x"})))
+    assert rendered["turn"] == {**json.loads(json.dumps(expected, default=str)), "tags": ["x"]}
+    assert rendered["turns"][0]["at"] == rendered["at"] == converter.unstructure(at)
+    assert rendered["turn"]["mood"] == "calm", "a str enum is its value"
+    assert json.loads(JSON({"s": {"b", "a", "c"}}).body) == {"s": ["a", "b", "c"]}, "a set is an array, sorted"
+    assert rendered["tuple"] == [1, "é"] and rendered["none"] is None and rendered["n"] == 1.5
+    assert rendered["other"] == "unknowable", "a type nobody knows is written as its text"

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roleplay_core import JSON, ROLES, FieldError, Problem, read_json, structure, validation_problem
+from roleplay_core import JSON, ROLES, FieldError, Problem, operation, read_json, structure, validation_problem
 
 from .auth_routes import auth_of
 from .bodies import checked_name, reject_unknown
+from .schemas import NewServiceAccount, ServiceAccountList, ServiceAccountView
 from .users_routes import stored_admin
 
 MAX_DAYS = 3650
@@ -26,6 +27,9 @@ class CreateServiceAccount:
     expires_in_days: int | None = None
 
 
+@operation("Create a service account and its API key (admins; the key is shown once)",
+           body=CreateServiceAccount, responses={201: NewServiceAccount}, problems=(403,),
+           links={"revoke": ("DELETE /auth/service-accounts/{account_id}", {"account_id": "$response.body#/id"})})
 async def create(request: Request) -> Response:
     admin = await stored_admin(request)
     raw = await read_json(request)
@@ -49,12 +53,14 @@ async def create(request: Request) -> Response:
                 headers={"Location": f"{request.url.path.rstrip('/')}/{account.id}", "Cache-Control": "no-store"})
 
 
+@operation("List the service accounts (admins)", responses={200: ServiceAccountList}, problems=(403,))
 async def list_accounts(request: Request) -> Response:
     await stored_admin(request)
     accounts = await auth_of(request).api_keys.list()
-    return JSON({"items": [a.public() for a in accounts]})
+    return JSON({"items": [a.public() for a in accounts], "next_cursor": None})
 
 
+@operation("Revoke a service account's key (admins)", responses={200: ServiceAccountView}, problems=(403,))
 async def revoke(request: Request) -> Response:
     admin = await stored_admin(request)
     auth = auth_of(request)

@@ -9,11 +9,22 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from roleplay_core import JSON, FieldError, Problem, current_principal, maybe_await, parse_body, validation_problem
+from roleplay_core import (
+    JSON,
+    FieldError,
+    Problem,
+    Query,
+    current_principal,
+    maybe_await,
+    operation,
+    parse_body,
+    validation_problem,
+)
 
 from .bodies import Login, RefreshBody, Register, checked_email, checked_language, checked_name
 from .emails import normalise
 from .refresh import RefreshError, RefreshReused
+from .schemas import ProviderList, Registered, SignedIn, TokenPair, UserDetail
 from .service import AuthService, service
 from .throttle import too_many
 from .users import EmailTaken, User
@@ -48,6 +59,9 @@ def device_of(request: Request) -> str | None:
     return value if value and len(value) <= 64 else None
 
 
+@operation("Create an account with a password", public=True, body=Register, responses={201: Registered},
+           problems=(403, 409, 429),
+           links={"read": ("GET /users/{user_id}", {"user_id": "$response.body#/user/id"})})
 async def register(request: Request) -> Response:
     auth = auth_of(request)
     if not auth.registration_enabled:
@@ -75,6 +89,8 @@ async def register(request: Request) -> Response:
                 headers={"Location": f"{auth.prefix}/users/{user.id}"})
 
 
+@operation("Sign in with an email and a password", public=True, body=Login, responses={200: TokenPair},
+           problems=(401, 429))
 async def login(request: Request) -> Response:
     auth = auth_of(request)
     body = await parse_body(request, Login)
@@ -114,6 +130,8 @@ async def login(request: Request) -> Response:
     return response
 
 
+@operation("Trade a refresh token for a new token pair", public=True, body=RefreshBody,
+           responses={200: TokenPair}, problems=(401, 403))
 async def refresh(request: Request) -> Response:
     auth = auth_of(request)
     body = await parse_body(request, RefreshBody)
@@ -136,6 +154,7 @@ async def refresh(request: Request) -> Response:
     return JSON(auth.pair(user, await auth.refresh.rotate(grant, user.session_epoch), grant.auth_time))
 
 
+@operation("End the sign-in a refresh token belongs to", public=True, body=RefreshBody, responses={204: None})
 async def logout(request: Request) -> Response:
     auth = auth_of(request)
     body = await parse_body(request, RefreshBody)
@@ -143,6 +162,7 @@ async def logout(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation("List the sign-in methods", public=True, responses={200: ProviderList})
 async def providers(request: Request) -> Response:
     auth = auth_of(request)
     kernel = request.app.state.kernel
@@ -152,7 +172,7 @@ async def providers(request: Request) -> Response:
         if provider.kind == "redirect":
             entry["login_url"] = f"{auth.prefix}/auth/oauth/{name}/login"
         listed.append(entry)
-    return JSON({"providers": listed, "registration_enabled": auth.registration_enabled})
+    return JSON({"items": listed, "next_cursor": None, "registration_enabled": auth.registration_enabled})
 
 
 def _redirect_provider(request: Request):
@@ -182,6 +202,7 @@ async def _oauth_limit(auth: AuthService, request: Request) -> None:
         raise too_many("Too many sign-in attempts from this address; try again later.", wait)
 
 
+@operation("Start a redirect (OAuth/OIDC) sign-in", public=True, responses={302: None}, problems=(429, 502))
 async def oauth_login(request: Request) -> Response:
     auth = auth_of(request)
     provider = _redirect_provider(request)
@@ -206,6 +227,11 @@ def _check_flow_cookie(request: Request) -> None:
                       extra={"code": "oauth_browser_mismatch"})
 
 
+@operation("Finish a redirect sign-in (the provider sends the browser here)", public=True,
+           query=(Query("state", str, "The state the sign-in started with"),
+                  Query("code", str, "The provider's authorization code"),
+                  Query("error", str, "The provider's error, when the person refused")),
+           responses={200: SignedIn, 302: None}, problems=(400, 403, 429, 502))
 async def oauth_callback(request: Request) -> Response:
     auth = auth_of(request)
     provider = _redirect_provider(request)
@@ -236,6 +262,7 @@ async def oauth_callback(request: Request) -> Response:
     return response
 
 
+@operation("The signed-in user", responses={200: UserDetail}, problems=(403,))
 async def me(request: Request) -> Response:
     user = await stored_user(request)
     return JSON({**user.public(), "auth_methods": user.auth_methods()})

@@ -126,8 +126,15 @@ class UserStore:
     #: Keys fetched per storage listing call when searching.
     list_page = 200
 
+    #: How many parsed users a process keeps (see :meth:`get`).
+    PARSED_USERS = 4096
+
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        # user id -> (record version, User): the record is still read on every request, and only
+        # its parsing is skipped while the version is unchanged, so a change made by any process
+        # is seen at once. User is frozen, so handing out the same instance is safe.
+        self._parsed: dict[str, tuple[str, User]] = {}
 
     # -- keys ---------------------------------------------------------------
 
@@ -153,8 +160,16 @@ class UserStore:
         try:
             record = await self.storage.get(self.user_key(user_id))
         except NotFound:
+            self._parsed.pop(user_id, None)
             return None
-        return _records.structure(json.loads(record.data), User), record.version
+        parsed = self._parsed.get(user_id)
+        if parsed is not None and parsed[0] == record.version:
+            return parsed[1], record.version
+        user = _records.structure(json.loads(record.data), User)
+        if len(self._parsed) >= self.PARSED_USERS:
+            del self._parsed[next(iter(self._parsed))]  # the oldest entry
+        self._parsed[user_id] = (record.version, user)
+        return user, record.version
 
     async def get_user(self, user_id: str) -> User | None:
         found = await self.get(user_id)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import re
 
 import attrs
 from starlette.requests import Request
@@ -15,6 +17,8 @@ from roleplay_core import (
     ROLES,
     FieldError,
     Problem,
+    Query,
+    operation,
     parse_body,
     query_int,
     read_json,
@@ -25,6 +29,7 @@ from roleplay_core import (
 from . import reauth
 from .auth_routes import auth_of, client_address, stored_user
 from .bodies import AdminUpdate, ChangePassword, UpdateMe, checked_language, checked_name, reject_unknown
+from .schemas import AuditPage, AuthMethodList, TokenPair, UserDetail, UserList
 from .users import LastAdmin, User, now_iso
 
 MAX_PAGE = 200
@@ -33,11 +38,13 @@ MAX_PAGE = 200
 # -- the signed-in user -------------------------------------------------------
 
 
+@operation("The signed-in user, with their sign-in methods", responses={200: UserDetail}, problems=(403,))
 async def get_me(request: Request) -> Response:
     user = await stored_user(request)
     return JSON({**user.public(), "auth_methods": user.auth_methods()})
 
 
+@operation("Change my display name or language", body=UpdateMe, responses={200: UserDetail}, problems=(403,))
 async def patch_me(request: Request) -> Response:
     user = await stored_user(request)
     raw = await read_json(request)
@@ -56,6 +63,8 @@ async def patch_me(request: Request) -> Response:
     return JSON({**after.public(), "auth_methods": after.auth_methods()})
 
 
+@operation("Delete my account and everything kept for me", body=reauth.Reauth, body_required=False,
+           responses={204: None}, problems=(403, 409, 429))
 async def delete_me(request: Request) -> Response:
     user = await stored_user(request)
     auth = auth_of(request)
@@ -69,6 +78,8 @@ async def delete_me(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation("Change (or set a first) password; other sessions end", body=ChangePassword,
+           responses={200: TokenPair}, problems=(403, 409, 429))
 async def change_password(request: Request) -> Response:
     user = await stored_user(request)
     auth = auth_of(request)
@@ -100,11 +111,14 @@ async def change_password(request: Request) -> Response:
     return JSON(await auth.sign_in(after))
 
 
+@operation("List my sign-in methods", responses={200: AuthMethodList}, problems=(403,))
 async def auth_methods(request: Request) -> Response:
     user = await stored_user(request)
-    return JSON({"auth_methods": user.auth_methods()})
+    return JSON({"items": user.auth_methods(), "next_cursor": None})
 
 
+@operation("Remove one of my sign-in methods", body=reauth.Reauth, body_required=False,
+           responses={204: None}, problems=(403, 409, 429))
 async def delete_auth_method(request: Request) -> Response:
     user = await stored_user(request)
     auth = auth_of(request)
@@ -143,6 +157,11 @@ async def stored_admin(request: Request) -> User:
     return user
 
 
+@operation("List or search users (admins)", query=(
+    Query("q", str, "Text in the email or display name (at most 200 characters)"),
+    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)", minimum=1, maximum=MAX_PAGE),
+    Query("cursor", str, "The next_cursor of the previous page")),
+    responses={200: UserList}, problems=(403,))
 async def list_users(request: Request) -> Response:
     await stored_admin(request)
     limit = query_int(request, "limit", 50, minimum=1, maximum=MAX_PAGE)
@@ -154,7 +173,7 @@ async def list_users(request: Request) -> Response:
         users, next_cursor = await auth_of(request).users.search(query, limit=limit, cursor=cursor)
     except ValueError:  # a storage backend refusing the page cursor inside
         raise validation_problem([FieldError("cursor", "is not a cursor this endpoint returned")]) from None
-    return JSON({"users": [u.public() for u in users], "next_cursor": encode_cursor(next_cursor)})
+    return JSON({"items": [u.public() for u in users], "next_cursor": encode_cursor(next_cursor)})
 
 
 def encode_cursor(cursor: tuple | None) -> str | None:
@@ -180,14 +199,88 @@ def decode_cursor(raw: str | None) -> tuple[str | None, str | None] | None:
     return page, after
 
 
+#: How many audit events one filtered request reads at most: a filter that matches little cannot
+#: make one request read the whole log. A page cut short by it ends with ``next_after`` at the last
+#: event read, so the caller pages on (a page may then hold fewer than ``limit`` events, even none).
+AUDIT_SCAN = 2000
+#: An event type (``user.roles_changed``) or a family of them (``user.``, ``login.``).
+AUDIT_TYPE = re.compile(r"^[a-z][a-z_]*(?:\.[a-z_]*)*$")
+
+
+def _query_time(request: Request, name: str) -> dt.datetime | None:
+    """An ISO 8601 date or date-time query parameter (UTC when it names no zone); 422 naming it."""
+    raw = request.query_params.get(name) or None
+    if raw is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw) if len(raw) <= 64 else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise validation_problem([FieldError(name, "expected an ISO 8601 date-time, such as 2026-11-30T10:00:00Z")])
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _audit_filter(request: Request):
+    """The ``user``, ``type``, ``since`` and ``until`` filters of ``GET /users/audit`` as one test."""
+    query = request.query_params
+    user = query.get("user") or None
+    kind = query.get("type") or None
+    if user is not None and len(user) > 200:
+        raise validation_problem([FieldError("user", "must have at most 200 characters")])
+    if kind is not None and (len(kind) > 64 or not AUDIT_TYPE.match(kind)):
+        raise validation_problem([FieldError("type", "expected an event type such as user.roles_changed, or a "
+                                                     "family such as user.")])
+    since, until = _query_time(request, "since"), _query_time(request, "until")
+    if since and until and since > until:
+        raise validation_problem([FieldError("since", "must not be after until")])
+
+    def matches(event) -> bool:
+        # "About or by": a role change names the admin who made it under `by`.
+        if user is not None and user not in (event.data.get("user_id"), event.data.get("by")):
+            return False
+        if kind is not None and not (event.type == kind or (kind.endswith(".") and event.type.startswith(kind))):
+            return False
+        return since is None or event.created_at >= since
+
+    return matches, until, (user, kind, since, until) != (None, None, None, None)
+
+
+@operation("Read the audit log (admins)", query=(
+    Query("cursor", str, "The next_cursor of the previous page (absent: from the start)"),
+    Query("limit", int, f"Page size, 1 to {MAX_PAGE} (50)", minimum=1, maximum=MAX_PAGE),
+    Query("user", str, "Only events about or by this user id"),
+    Query("type", str, "Only this event type (user.roles_changed) or family (user.)"),
+    Query("since", str, "Only events at or after this ISO 8601 date-time (UTC when it names no zone)"),
+    Query("until", str, "Only events at or before this ISO 8601 date-time")),
+    responses={200: AuditPage}, problems=(403,))
 async def audit(request: Request) -> Response:
     await stored_admin(request)
-    after = query_int(request, "after", 0, minimum=0, maximum=10**12)
+    # The cursor is the seq of the last event seen (what next_cursor says), as a decimal string.
+    after = query_int(request, "cursor", 0, minimum=0, maximum=10**12)
     limit = query_int(request, "limit", 50, minimum=1, maximum=MAX_PAGE)
-    events = await auth_of(request).audit.read(after=after, limit=limit)
+    matches, until, filtered = _audit_filter(request)
+    log = auth_of(request).audit
+    if not filtered:
+        events = await log.read(after=after, limit=limit)
+        next_after = events[-1].seq if len(events) == limit else None
+    else:
+        events, next_after, scanned = [], None, 0
+        async for event in log.iter(after):
+            if until is not None and event.created_at > until:
+                break  # the log is in time order: nothing later can match
+            scanned += 1
+            if matches(event):
+                events.append(event)
+                if len(events) == limit:
+                    next_after = event.seq
+                    break
+            if scanned >= AUDIT_SCAN:
+                next_after = event.seq
+                break
     items = [{"seq": e.seq, "type": e.type, "data": dict(e.data), "created_at": e.created_at.isoformat()}
              for e in events]
-    return JSON({"events": items, "next_after": items[-1]["seq"] if len(items) == limit else None})
+    return JSON({"items": items, "next_cursor": None if next_after is None else str(next_after)})
 
 
 async def _target(request: Request) -> User:
@@ -197,12 +290,15 @@ async def _target(request: Request) -> User:
     return user
 
 
+@operation("One user (admins)", responses={200: UserDetail}, problems=(403,))
 async def get_user(request: Request) -> Response:
     await stored_admin(request)
     user = await _target(request)
     return JSON({**user.public(), "auth_methods": user.auth_methods()})
 
 
+@operation("Change a user's roles, disabled flag, name or language (admins)", body=AdminUpdate,
+           responses={200: UserDetail}, problems=(403, 409))
 async def patch_user(request: Request) -> Response:
     admin = await stored_admin(request)
     auth = auth_of(request)
@@ -244,6 +340,7 @@ async def patch_user(request: Request) -> Response:
     return JSON({**after.public(), "auth_methods": after.auth_methods()})
 
 
+@operation("Delete a user and everything kept for them (admins)", responses={204: None}, problems=(403, 409))
 async def delete_user(request: Request) -> Response:
     admin = await stored_admin(request)
     auth = auth_of(request)

@@ -129,13 +129,13 @@ def test_refresh_token_is_stored_hashed():
 
 def test_providers_lists_local_only_by_default_and_google_once_configured():
     with TestClient(make_app()) as client:
-        listed = client.get("/auth/providers").json()["providers"]
+        listed = client.get("/auth/providers").json()["items"]
         assert [p["name"] for p in listed] == ["local"]
     app = make_app({"auth.oidc.google.client_id": "123.apps.googleusercontent.com"})
     assert app.state.kernel.settings.get("auth.oidc.google.discovery_url") == \
         "https://accounts.google.com/.well-known/openid-configuration"
     with TestClient(app) as client:
-        listed = {p["name"]: p for p in client.get("/auth/providers").json()["providers"]}
+        listed = {p["name"]: p for p in client.get("/auth/providers").json()["items"]}
         assert listed["google"] == {"name": "google", "display_name": "Google", "kind": "redirect",
                                     "login_url": "/auth/oauth/google/login"}
 

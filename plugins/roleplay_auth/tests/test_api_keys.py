@@ -90,7 +90,7 @@ def test_revoked_and_expired_keys_stop_working_and_the_audit_log_says_so(monkeyp
         assert client.get("/plugins", headers={"X-API-Key": later["api_key"]}).status_code == 401
         monkeypatch.undo()
 
-        events = client.get("/users/audit?limit=200", headers=bearer(admin)).json()["events"]
+        events = client.get("/users/audit?limit=200", headers=bearer(admin)).json()["items"]
         kinds = [(e["type"], e["data"]["account_id"]) for e in events if e["type"].startswith("service_account.")]
         assert kinds == [("service_account.created", made["id"]), ("service_account.revoked", made["id"]),
                          ("service_account.created", later["id"])]

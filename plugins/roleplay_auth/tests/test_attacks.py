@@ -102,7 +102,7 @@ def test_refresh_token_reuse_revokes_the_whole_family():
         # another sign-in (another family) is untouched
         assert client.post("/auth/refresh", json={"refresh_token": other_session["refresh_token"]}).status_code == 200
         admin = login(client, "root@example.com")
-        events = client.get("/users/audit?limit=200", headers=bearer(admin)).json()["events"]
+        events = client.get("/users/audit?limit=200", headers=bearer(admin)).json()["items"]
         reuse = [e for e in events if e["type"] == "refresh.reused"]
         assert len(reuse) == 1 and reuse[0]["data"]["user_id"] == first["user"]["id"]
 

@@ -71,7 +71,7 @@ def test_create_admin_from_stdin_then_set_roles(tmp_path, monkeypatch, capsys):
         assert client.get("/users/me", headers=bearer(boss)).json()["roles"] == ["admin"]
         worker = login(client, "worker@example.com")
         assert client.get("/users/me", headers=bearer(worker)).json()["roles"] == ["scripter"]
-        events = client.get("/users/audit", headers=bearer(boss)).json()["events"]
+        events = client.get("/users/audit", headers=bearer(boss)).json()["items"]
         assert any(e["type"] == "user.roles_changed" and e["data"]["by"] == "cli" for e in events)
 
 

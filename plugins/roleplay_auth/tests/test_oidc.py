@@ -26,7 +26,7 @@ def query(url: str) -> dict[str, str]:
 def test_sign_in_creates_then_finds_the_account(provider):
     provider.user = dict(ALICE)
     with TestClient(make_app(oidc_settings("acme", provider))) as client:
-        listed = {p["name"]: p for p in client.get("/auth/providers").json()["providers"]}
+        listed = {p["name"]: p for p in client.get("/auth/providers").json()["items"]}
         assert listed["acme"] == {"name": "acme", "display_name": "Acme", "kind": "redirect",
                                   "login_url": "/auth/oauth/acme/login"}
         response, _ = browser_sign_in(client, "acme", provider)
@@ -156,14 +156,14 @@ def test_unverified_email_is_not_linked_to_an_existing_account(provider):
         provider.user = {**ALICE, "email_verified": False}
         response, _ = browser_sign_in(client, "acme", provider)
         assert response.status_code == 409, response.text
-        methods = client.get("/users/me/auth-methods", headers=bearer(local)).json()["auth_methods"]
+        methods = client.get("/users/me/auth-methods", headers=bearer(local)).json()["items"]
         assert [m["id"] for m in methods] == ["password"]
         # once the provider vouches for the email, the sign-in links to the same account
         provider.user = dict(ALICE)
         linked, _ = browser_sign_in(client, "acme", provider)
         assert linked.status_code == 200 and linked.json()["account"] == "linked"
         assert linked.json()["user"]["id"] == local["user"]["id"]
-        methods = client.get("/users/me/auth-methods", headers=bearer(local)).json()["auth_methods"]
+        methods = client.get("/users/me/auth-methods", headers=bearer(local)).json()["items"]
         assert [m["provider"] for m in methods] == ["local", "acme"]
         # remove the password; the external method is then the last one and stays
         assert client.delete("/users/me/auth-methods/password", headers=bearer(local)).status_code == 204
@@ -187,13 +187,13 @@ def test_two_providers_at_once_link_to_one_account():
         acme.user = dict(ALICE)
         globex.user = {"sub": "g-99", "email": "alice@example.com", "email_verified": True, "name": "A. L."}
         with TestClient(make_app(settings)) as client:
-            names = [p["name"] for p in client.get("/auth/providers").json()["providers"]]
+            names = [p["name"] for p in client.get("/auth/providers").json()["items"]]
             assert names == ["acme", "globex", "local"]
             first, _ = browser_sign_in(client, "acme", acme)
             second, _ = browser_sign_in(client, "globex", globex)
             assert first.json()["account"] == "created" and second.json()["account"] == "linked"
             assert first.json()["user"]["id"] == second.json()["user"]["id"]
-            methods = client.get("/users/me/auth-methods", headers=bearer(second.json())).json()["auth_methods"]
+            methods = client.get("/users/me/auth-methods", headers=bearer(second.json())).json()["items"]
             assert sorted(m["provider"] for m in methods) == ["acme", "globex"]
             # a state from one provider cannot finish at the other
             start = client.get("/auth/oauth/acme/login", follow_redirects=False)
@@ -245,7 +245,7 @@ def test_external_only_account_can_add_a_password_without_a_current_one(provider
         assert weak.status_code == 422 and weak.json()["errors"][0]["field"] == "new_password"
         added = client.post("/users/me/password", json={"new_password": PASSWORD}, headers=bearer(pair))
         assert added.status_code == 200, added.text
-        methods = client.get("/users/me/auth-methods", headers=bearer(added.json())).json()["auth_methods"]
+        methods = client.get("/users/me/auth-methods", headers=bearer(added.json())).json()["items"]
         assert [m["provider"] for m in methods] == ["local", "acme"]
         assert client.post("/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
                            ).status_code == 200

@@ -38,7 +38,7 @@ class DirectoryPlugin:
 
 def test_a_plugin_password_provider_signs_in_creates_and_links_accounts():
     with TestClient(make_app(plugins=[DirectoryPlugin()])) as client:
-        listed = {p["name"]: p for p in client.get("/auth/providers").json()["providers"]}
+        listed = {p["name"]: p for p in client.get("/auth/providers").json()["items"]}
         assert listed["directory"]["kind"] == "password"
 
         first = client.post("/auth/login", json={"email": "kim@corp.example", "password": "directory secret 1",

@@ -44,7 +44,7 @@ def test_stolen_token_cannot_remove_the_password_set_a_new_one_or_delete_the_acc
         refused_for_reauth(client.delete("/users/me", headers=thief))
         # nothing changed: the owner still signs in with the password and the account is there
         assert login(client, "alice@example.com")["access_token"]
-        methods = client.get("/users/me/auth-methods", headers=thief).json()["auth_methods"]
+        methods = client.get("/users/me/auth-methods", headers=thief).json()["items"]
         assert [m["id"] for m in methods][0] == "password"
 
         # the owner proves it with the current password in the body

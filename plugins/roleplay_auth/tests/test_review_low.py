@@ -22,7 +22,7 @@ def test_a_failed_login_keeps_at_most_254_characters_of_the_email_in_the_audit_l
         huge = "a" * 900_000 + "@example.com"
         assert client.post("/auth/login", json={"email": huge, "password": "whatever 12"}).status_code == 401
         root = login(client, "root@example.com")
-        events = client.get("/users/audit", headers=bearer(root)).json()["events"]
+        events = client.get("/users/audit", headers=bearer(root)).json()["items"]
         failed = [e for e in events if e["type"] == "login.failed"]
         assert len(failed) == 1 and len(failed[0]["data"]["email"]) <= 255
         assert failed[0]["data"]["email"].startswith("aaaa")

@@ -79,7 +79,7 @@ def test_bootstrap_admin_in_development_is_created_once(tmp_path):
     with TestClient(make_app(settings)) as client:  # a restart does not duplicate or reset it
         again = login(client, "root@example.com")
         assert client.get("/users/me", headers=bearer(again)).json()["id"] == me["id"]
-        assert len(client.get("/users", headers=bearer(again)).json()["users"]) == 1
+        assert len(client.get("/users", headers=bearer(again)).json()["items"]) == 1
 
 
 def test_no_default_admin_without_settings():

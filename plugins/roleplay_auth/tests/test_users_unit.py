@@ -26,3 +26,24 @@ async def test_search_pages_cover_every_match_once(list_page, limit):
             break
     assert sorted(seen) == [f"u{n}@example.com" for n in range(7)]
     assert len(seen) == 7
+
+
+@pytest.mark.anyio
+async def test_a_parsed_user_is_reused_only_while_its_record_is_unchanged():
+    """Two processes on one storage: a change made by either is seen by the other at once."""
+    import attrs
+
+    storage = MemoryStorage()
+    here, there = UserStore(storage), UserStore(storage)
+    user = await here.create(User(id=new_user_id(), email="a@example.com", display_name="A"))
+    first = await here.get_user(user.id)
+    assert (await here.get_user(user.id)) is first, "unchanged record: the parsed user is reused"
+    await there.update(user.id, lambda u: attrs.evolve(u, disabled=True))
+    assert (await here.get_user(user.id)).disabled, "changed elsewhere: parsed again"
+    await there.delete(user.id)
+    assert await here.get_user(user.id) is None
+    here.PARSED_USERS = 2
+    for n in range(5):
+        await here.get_user((await here.create(User(id=new_user_id(), email=f"b{n}@example.com",
+                                                     display_name="B"))).id)
+    assert len(here._parsed) == 2, "the cache is bounded"

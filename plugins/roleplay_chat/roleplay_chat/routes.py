@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from starlette.requests import Request
@@ -14,11 +14,14 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from roleplay_core import (
     JSON,
+    Content,
     FieldError,
     Problem,
     PublishedScript,
+    Query,
     current_principal,
     language_matches,
+    operation,
     parse_body,
     query_int,
     requires_user,
@@ -26,6 +29,7 @@ from roleplay_core import (
 )
 
 from . import errors, export, limits, sessions, turns, ws
+from .schemas import ScenarioDetail, ScenarioList, Session, SessionDetail, SessionList, Turn
 
 # -- scenarios ---------------------------------------------------------------------
 
@@ -62,14 +66,19 @@ def scenario_detail(published: PublishedScript) -> dict[str, Any]:
     }
 
 
+@operation("List the published scenarios", query=(
+    Query("language", str, "A BCP 47 tag or its prefix (es matches es-MX)"),
+    Query("tag", str, "Only scenarios with this tag")),
+    responses={200: ScenarioList})
 @requires_user
 async def list_scenarios(request: Request) -> JSON:
     catalog = request.app.state.kernel.catalog
     items = await catalog.list(language=request.query_params.get("language") or None,
                                tag=request.query_params.get("tag") or None)
-    return JSON({"items": [scenario_summary(p) for p in items]})
+    return JSON({"items": [scenario_summary(p) for p in items], "next_cursor": None})
 
 
+@operation("One scenario, as a learner sees it before starting", responses={200: ScenarioDetail})
 @requires_user
 async def get_scenario(request: Request) -> JSON:
     published = await _published(request, request.path_params["scenario_id"])
@@ -106,6 +115,12 @@ def session_body(record: sessions.SessionRecord, messages: list[Any] | None = No
     return body
 
 
+@operation("Start a practice session", body=NewSession, responses={201: SessionDetail},
+           problems=(429,), links={
+               name: (target, {"session_id": "$response.body#/id"}) for name, target in (
+                   ("read", "GET /chat/sessions/{session_id}"), ("say", "POST /chat/sessions/{session_id}/messages"),
+                   ("end", "POST /chat/sessions/{session_id}/end"), ("export", "GET /chat/sessions/{session_id}/export"),
+                   ("delete", "DELETE /chat/sessions/{session_id}"))})
 @requires_user
 async def create_session(request: Request) -> JSON:
     kernel = request.app.state.kernel
@@ -141,6 +156,13 @@ async def _translation(kernel: Any, published: PublishedScript, language: str) -
                                                      f"available: {', '.join(available)}")])
 
 
+@operation("List my sessions (admins: anyone's with user_id)", query=(
+    Query("status", Literal["active", "ended"], "Only sessions in this state"),
+    Query("scenario_id", str, "Only sessions of this scenario"),
+    Query("limit", int, "Page size (chat.page_size; at most chat.max_page_size, 100)", minimum=1, maximum=100),
+    Query("cursor", str, "The next_cursor of the previous page"),
+    Query("user_id", str, "Another user's sessions (admins)")),
+    responses={200: SessionList}, problems=(403,))
 @requires_user
 async def list_sessions(request: Request) -> JSON:
     kernel = request.app.state.kernel
@@ -171,6 +193,8 @@ async def list_sessions(request: Request) -> JSON:
     return JSON({"items": [r.summary() for r in page], "next_cursor": next_cursor})
 
 
+@operation("One session with its messages", query=(
+    Query("after_seq", int, "Only messages after this seq (0: all)"),), responses={200: SessionDetail})
 @requires_user
 async def get_session(request: Request) -> JSON:
     kernel = request.app.state.kernel
@@ -181,6 +205,7 @@ async def get_session(request: Request) -> JSON:
     return JSON(session_body(record, messages))
 
 
+@operation("Delete a session, its messages and audio", responses={204: None})
 @requires_user
 async def delete_session(request: Request) -> Response:
     kernel = request.app.state.kernel
@@ -193,6 +218,7 @@ async def delete_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation("End a session (the learner's own)", responses={200: Session}, problems=(403, 409))
 @requires_user
 async def end_session(request: Request) -> JSON:
     kernel = request.app.state.kernel
@@ -207,6 +233,9 @@ async def end_session(request: Request) -> JSON:
     return JSON(record.summary())
 
 
+@operation("Download a session's transcript", query=(
+    Query("format", Literal["text", "markdown", "jsonl"], "The file's format (text)"),),
+    responses={200: Content({"text/plain": str, "text/markdown": str, "application/x-ndjson": str})})
 @requires_user
 async def export_session(request: Request) -> Response:
     kernel = request.app.state.kernel
@@ -229,6 +258,9 @@ def wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "").lower()
 
 
+@operation("Say something; the character answers (Accept: text/event-stream streams it)", body=NewMessage,
+           responses={201: Content({"application/json": Turn, "text/event-stream": str})},
+           problems=(403, 409, 429, 502, 504))
 @requires_user
 async def post_message(request: Request) -> Response:
     kernel = request.app.state.kernel
@@ -245,6 +277,9 @@ async def post_message(request: Request) -> Response:
     return await _respond(request, prepared)
 
 
+@operation("Produce the reply a failed turn is missing",
+           responses={201: Content({"application/json": Turn, "text/event-stream": str})},
+           problems=(403, 409, 429, 502, 504))
 @requires_user
 async def retry(request: Request) -> Response:
     kernel = request.app.state.kernel

@@ -43,10 +43,11 @@ from roleplay_core import (
     SocketAuth,
     SocketClosed,
     authenticate_websocket,
+    channel,
     metrics,
 )
 
-from . import audio, errors, sessions, turns
+from . import audio, errors, schemas, sessions, turns
 from .config import VOICE_DEFAULTS
 from .errors import BadFrame
 from .frames import close, json_frame, parse_start, refuse
@@ -80,6 +81,8 @@ def live_provider(kernel: Any) -> Any:
     return provider
 
 
+@channel("The voice socket: a spoken call with the character (docs/voice.md)",
+         receives=schemas.VOICE_RECEIVES, sends=schemas.VOICE_SENDS)
 async def voice_socket(websocket: WebSocket) -> None:
     principal = await authenticate_websocket(websocket)
     if principal is None:

@@ -36,11 +36,12 @@ from roleplay_core import (
     SocketAuth,
     SocketClosed,
     authenticate_websocket,
+    channel,
     close_reason,
     reconnect_frame,
 )
 
-from . import errors, sessions, text, turns
+from . import errors, schemas, sessions, text, turns
 from .errors import BadFrame, ChatError
 
 
@@ -59,6 +60,8 @@ async def _receive(guard: SocketAuth) -> dict[str, Any]:
     return frame
 
 
+@channel("The chat socket: text turns, streamed replies, resume after a reconnect",
+         receives=schemas.CHAT_RECEIVES, sends=schemas.CHAT_SENDS)
 async def session_socket(websocket: WebSocket) -> None:
     principal = await authenticate_websocket(websocket)
     if principal is None:

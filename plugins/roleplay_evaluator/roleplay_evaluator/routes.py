@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from starlette.requests import Request
@@ -13,10 +13,13 @@ from starlette.routing import Route
 from roleplay_core import (
     JSON,
     LEARNER,
+    Content,
     FieldError,
     Principal,
     Problem,
+    Query,
     current_principal,
+    operation,
     parse_body,
     query_int,
     validation_problem,
@@ -26,6 +29,7 @@ from . import export
 from .progress import progress
 from .report import DONE, FAILED, PENDING, Evaluation, Report
 from .runner import fetch_transcript, now, runner_of
+from .schemas import EvaluationList, EvaluationView, Progress
 from .store import EvaluationStore, new_id
 
 MAX_ID = 200
@@ -131,6 +135,12 @@ async def _reuse_or_claim(request: Request, store: EvaluationStore, principal: P
     return existing
 
 
+@operation("Evaluate a practice session", body=EvaluationRequest, headers=(
+    Query("Idempotency-Key", str, "The same key (for the same user) always means the same evaluation; "
+          "or request_id in the body"),),
+           responses={200: EvaluationView, 201: EvaluationView, 202: EvaluationView}, problems=(404, 409, 429),
+           links={name: (target, {"evaluation_id": "$response.body#/id"}) for name, target in (
+               ("read", "GET /evaluations/{evaluation_id}"), ("export", "GET /evaluations/{evaluation_id}/export"))})
 async def create_evaluation(request: Request) -> Response:
     """POST /evaluations {session_id, request_id?}: 201 with the report when quick, else 202 and the id."""
     principal = current_principal(request)
@@ -198,6 +208,7 @@ async def create_evaluation(request: Request) -> Response:
     return await _answer(request, evaluation_id, replayed=replayed)
 
 
+@operation("One evaluation, with its report once done", responses={200: EvaluationView})
 async def get_evaluation(request: Request) -> Response:
     evaluation, _ = await _visible(request, request.path_params["evaluation_id"])
     report = await _store(request).report(evaluation.id) if evaluation.status == DONE else None
@@ -221,6 +232,14 @@ async def _evaluations_of(store: EvaluationStore, user_id: str) -> list[Evaluati
     return [e for e in found if e is not None]
 
 
+@operation("List my evaluations (admins: anyone's with user_id)", query=(
+    Query("session_id", str, "Only evaluations of this session"),
+    Query("scenario_id", str, "Only evaluations of this scenario"),
+    Query("status", Literal["pending", "done", "failed"], "Only evaluations in this state"),
+    Query("user_id", str, "Another user's evaluations (admins)"),
+    Query("limit", int, "Page size, 1 to 200 (evaluator.list_limit)", minimum=1, maximum=200),
+    Query("cursor", str, "The next_cursor of the previous page")),
+    responses={200: EvaluationList}, problems=(403,))
 async def list_evaluations(request: Request) -> Response:
     """GET /evaluations?session_id=&scenario_id=&status=&user_id=(admins)&limit=&cursor=, newest first."""
     principal = current_principal(request)
@@ -244,6 +263,10 @@ async def list_evaluations(request: Request) -> Response:
     return JSON({"items": [present(e, with_report=False) for e in page], "next_cursor": next_cursor})
 
 
+@operation("My scores over time, per scenario and criterion", query=(
+    Query("scenario_id", str, "Only this scenario"),
+    Query("user_id", str, "Another user's progress (admins)")),
+    responses={200: Progress}, problems=(403,))
 async def get_progress(request: Request) -> Response:
     """GET /evaluations/progress?scenario_id=&user_id=(admins): scores over time per scenario and criterion."""
     principal = current_principal(request)
@@ -255,6 +278,9 @@ async def get_progress(request: Request) -> Response:
     return JSON({"user_id": user_id, "scenarios": progress(items)})
 
 
+@operation("Download a finished report", query=(
+    Query("format", Literal["json", "markdown"], "The file's format (json)"),),
+    responses={200: Content({"application/json": EvaluationView, "text/markdown": str})}, problems=(409,))
 async def export_evaluation(request: Request) -> Response:
     """GET /evaluations/{id}/export?format=json|markdown: a download of a finished report."""
     evaluation, _ = await _visible(request, request.path_params["evaluation_id"])

@@ -28,6 +28,8 @@ from roleplay_core import (
 )
 
 PROVIDER = "scripted"
+#: What ``engine`` may name: the offline engine, or the model chat plays characters with.
+ENGINES = ("scripted", "configured")
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +41,9 @@ class PreviewRequest:
     version: int | None = None
     character_id: str | None = None
     seed: int = 0
+    #: ``scripted`` (the offline engine, the default) or ``configured``: the provider ``chat.model``
+    #: names, the one learners' sessions use (``scripted`` when it is unset).
+    engine: str = "scripted"
 
 
 @attrs.frozen(kw_only=True)
@@ -67,6 +72,8 @@ class Preview:
     end_reason: str | None
     #: Learner messages not played because the scene ended first.
     unplayed: int = 0
+    #: The model provider that played it.
+    engine: str = PROVIDER
 
 
 def _message(seq: int, role: str, text: str, character_id: str | None = None) -> TranscriptMessage:
@@ -81,15 +88,26 @@ def pick_character(script: Script, character_id: str | None) -> Character:
         raise validation_problem([FieldError("character_id", f"the script has no character {character_id!r}")]) from None
 
 
+def engine_name(kernel: Any, engine: str) -> str:
+    """The model provider an ``engine`` choice names: ``chat.model`` for ``configured`` (the rule chat
+    plays sessions by), else the offline engine."""
+    if engine == "configured":
+        return str(kernel.settings.get("chat.model") or PROVIDER)
+    return PROVIDER
+
+
 async def run_preview(kernel: Any, script: Script, request: PreviewRequest, *, version: int | None) -> Preview:
-    """Play ``request.messages`` against ``script``; 503 when no ``scripted`` provider is installed."""
+    """Play ``request.messages`` against ``script``; 503 when the engine is not installed."""
+    name = engine_name(kernel, request.engine)
     try:
-        provider = kernel.model(PROVIDER)
+        provider = kernel.model(name)
     except LookupError:
+        if name != PROVIDER:
+            raise Problem(503, f"chat.model names {name!r}, and no model provider has that name here.") from None
         raise Problem(503, "Preview needs the built-in character engine (the 'scripted' model provider, shipped "
                            "by roleplay-chat), and it is not installed.") from None
     if "reply" not in provider.capabilities:
-        raise Problem(503, f"The '{PROVIDER}' model provider installed here cannot play characters.")
+        raise Problem(503, f"The '{name}' model provider installed here cannot play characters.")
     character = pick_character(script, request.character_id)
     history: list[TranscriptMessage] = []
     opening = character.opening_line if character.speaks_first and character.opening_line.strip() else None
@@ -117,7 +135,7 @@ async def run_preview(kernel: Any, script: Script, request: PreviewRequest, *, v
         history.append(_message(len(history) + 1, "character", final.text, info.get("character_id") or character.id))
     return Preview(script_id=script.id, version=version, character_id=character.id, opening_line=opening,
                    turns=tuple(turns), beats_fired=tuple(fired), ended=ended, end_reason=end_reason,
-                   unplayed=len(request.messages) - len(turns))
+                   unplayed=len(request.messages) - len(turns), engine=name)
 
 
 async def _collect(provider: Any, request: ReplyRequest) -> Reply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import attrs
@@ -15,13 +15,16 @@ from starlette.routing import Route
 from roleplay_core import (
     JSON,
     SLUG,
+    Content,
     FieldError,
     Kernel,
     Problem,
+    Query,
     Script,
     check_script_limits,
     converter,
     current_principal,
+    operation,
     query_int,
     read_json,
     requires_role,
@@ -31,9 +34,23 @@ from roleplay_core import (
 
 from . import cards, diff, formats, importing, lint, preview, views
 from .records import STATUSES, ScriptHead, version_etag
+from .schemas import (
+    CharacterImported,
+    Diff,
+    Imported,
+    ScriptDetail,
+    ScriptList,
+    ScriptSaved,
+    Translations,
+    Validation,
+    VersionDetail,
+    VersionList,
+)
 from .store import Exists, Missing, ScriptStore, Stale
 
 ROLE = "scripter"
+IF_MATCH = Query("If-Match", str, "The ETag you last read: 412 when the script changed since (* for any)")
+IF_MATCH_REQUIRED = attrs.evolve(IF_MATCH, required=True)
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -165,6 +182,15 @@ def _format(request: Request) -> str:
 # -- list, read, create, update, archive ---------------------------------------------
 
 
+@operation("List authored and shipped scripts", query=(
+    Query("status", str, "Only scripts in this state (draft, published, archived)"),
+    Query("source", Literal["authored", "pack"], "Only authored or only shipped scripts"),
+    Query("language", str, "A language tag or its prefix"),
+    Query("tag", str, "Only scripts with this tag"),
+    Query("text", str, "Text in the title, summary or id"),
+    Query("limit", int, "Page size (100; at most scripter.list.max_limit)", minimum=1),
+    Query("cursor", str, "The next_cursor of the previous page")),
+    responses={200: ScriptList}, problems=(403,))
 @requires_role(ROLE)
 async def list_scripts(request: Request) -> JSON:
     """``GET /scripts``: authored and shipped scripts, filtered by status, language, tag, text, source."""
@@ -177,7 +203,8 @@ async def list_scripts(request: Request) -> JSON:
         raise validation_problem([FieldError("source", "must be authored or pack")])
     max_limit = _settings(request).list.max_limit
     limit = min(query_int(request, "limit", 100, minimum=1), max_limit)
-    offset = query_int(request, "offset", 0, minimum=0)
+    # The cursor is where the next page starts, counted in the sorted list (what next_cursor says).
+    offset = query_int(request, "cursor", 0, minimum=0, maximum=10**9)
     heads = await _store(request).all()
     authored = {h.id for h in heads}
     rows = [(views.head_summary(h), h.script) for h in heads]
@@ -186,10 +213,13 @@ async def list_scripts(request: Request) -> JSON:
             if views.matches(summary, script, status=status, language=query.get("language"), tag=query.get("tag"),
                              text=query.get("text"), source=source)]
     rows.sort(key=lambda row: (row[1].title.lower(), row[1].id))
-    return _json({"scripts": [summary for summary, _ in rows[offset:offset + limit]], "total": len(rows),
-                  "limit": limit, "offset": offset})
+    more = offset + limit < len(rows)
+    return _json({"items": [summary for summary, _ in rows[offset:offset + limit]],
+                  "next_cursor": str(offset + limit) if more else None, "total": len(rows)})
 
 
+@operation("One script: the draft or shipped content, with an ETag", responses={200: ScriptDetail},
+           problems=(403,))
 @requires_role(ROLE)
 async def get_script(request: Request) -> JSON:
     """``GET /scripts/{id}``: the draft (or shipped content) with status, versions and an ETag."""
@@ -203,6 +233,11 @@ async def get_script(request: Request) -> JSON:
     raise _not_found(script_id)
 
 
+@operation("Create a draft (JSON or YAML)", body=Script, responses={201: ScriptSaved}, problems=(403, 409), links={
+    name: (target, {"script_id": "$response.body#/id"}) for name, target in (
+        ("read", "GET /scripts/{script_id}"), ("versions", "GET /scripts/{script_id}/versions"),
+        ("publish", "POST /scripts/{script_id}/publish"), ("export", "GET /scripts/{script_id}/export"),
+        ("diff", "GET /scripts/{script_id}/diff"), ("archive", "DELETE /scripts/{script_id}"))})
 @requires_role(ROLE)
 async def create_script(request: Request) -> JSON:
     """``POST /scripts``: a new draft, version 1. Lint findings come back but do not block saving."""
@@ -219,6 +254,8 @@ async def create_script(request: Request) -> JSON:
     return _json(body, 201, etag=head.etag, headers={"Location": f"{request.url.path.rstrip('/')}/{script.id}"})
 
 
+@operation("Save the next version (If-Match: the ETag you read)", body=Script, headers=(IF_MATCH_REQUIRED,),
+           responses={200: ScriptSaved}, problems=(403, 409, 412, 428))
 @requires_role(ROLE)
 async def update_script(request: Request) -> JSON:
     """``PUT /scripts/{id}`` with ``If-Match``: save the next version (412 stale, 428 without If-Match)."""
@@ -253,6 +290,8 @@ async def update_script(request: Request) -> JSON:
     return _json(body, etag=head.etag)
 
 
+@operation("Archive a script; learners stop seeing it", headers=(IF_MATCH,), responses={200: ScriptDetail},
+           problems=(403, 409, 412))
 @requires_role(ROLE)
 async def archive_script(request: Request) -> JSON:
     """``DELETE /scripts/{id}``: archive; learners stop seeing it. Versions stay readable."""
@@ -276,6 +315,8 @@ async def archive_script(request: Request) -> JSON:
 # -- validation, publishing, versions, diff -------------------------------------------------
 
 
+@operation("Lint a script or a bundle without saving", body=Any, responses={200: Validation},
+           problems=(403,))
 @requires_role(ROLE)
 async def validate_scripts(request: Request) -> JSON:
     """``POST /scripts/validate``: lint a script or a bundle without saving anything."""
@@ -291,11 +332,15 @@ async def validate_scripts(request: Request) -> JSON:
             found = found + await _lint(request, script, members)
         rows = _findings([attrs.evolve(f, script_id=script.id if script else None) for f in found])
         every += rows
+        # The script as the server read it (null when it could not): a client editing YAML text
+        # follows it in a form without a YAML parser of its own.
         results.append({"index": index, "id": script.id if script else None, "valid": not lint.has_errors(found),
-                        "findings": rows})
+                        "findings": rows, "script": formats.script_data(script) if script else None})
     return _json({"valid": all(r["valid"] for r in results), "scripts": results, "findings": every})
 
 
+@operation("Publish the latest draft to learners", headers=(IF_MATCH,), responses={200: ScriptSaved},
+           problems=(403, 409, 412))
 @requires_role(ROLE)
 async def publish_script(request: Request) -> JSON:
     """``POST /scripts/{id}/publish``: the latest draft becomes what learners see (lint errors refuse)."""
@@ -329,18 +374,20 @@ async def _head_or_404(request: Request, script_id: str) -> ScriptHead | None:
     return head
 
 
+@operation("List a script's saved versions", responses={200: VersionList}, problems=(403,))
 @requires_role(ROLE)
 async def list_versions(request: Request) -> JSON:
     """``GET /scripts/{id}/versions``: every saved version, newest last. Shipped scripts have none."""
     script_id = _script_id(request)
     head = await _head_or_404(request, script_id)
     if head is None:
-        return _json({"id": script_id, "source": "pack", "versions": []})
+        return _json({"id": script_id, "source": "pack", "items": [], "next_cursor": None})
     versions = await _store(request).versions(script_id)
     return _json({"id": script_id, "source": "authored", "latest": head.latest, "published_version": head.published,
-                  "versions": [views.version_summary(v, head) for v in versions]})
+                  "items": [views.version_summary(v, head) for v in versions], "next_cursor": None})
 
 
+@operation("One saved version", responses={200: VersionDetail}, problems=(403,))
 @requires_role(ROLE)
 async def get_version(request: Request) -> JSON:
     """``GET /scripts/{id}/versions/{n}``: one version, published or not, archived or not."""
@@ -353,6 +400,10 @@ async def get_version(request: Request) -> JSON:
     return _json(views.version_detail(version, head), etag=version_etag(number))
 
 
+@operation("What changed between two versions", query=(
+    Query("from", int, "The older version (the published one, or the previous)", minimum=1),
+    Query("to", int, "The newer version (the latest)", minimum=1)),
+    responses={200: Diff}, problems=(403,))
 @requires_role(ROLE)
 async def diff_versions(request: Request) -> JSON:
     """``GET /scripts/{id}/diff?from=a&to=b``: what changed (defaults: published or previous -> latest)."""
@@ -375,9 +426,41 @@ async def diff_versions(request: Request) -> JSON:
                   "changes": [attrs.asdict(c) for c in diff.changes(old_data, new_data)], "unified": text})
 
 
+@operation("The other languages of a script's translation group, and what each lacks",
+           responses={200: Translations}, problems=(403,))
+@requires_role(ROLE)
+async def translations(request: Request) -> JSON:
+    """``GET /scripts/{id}/translations``: the other languages of a script's group, and what each lacks.
+
+    The lint's translation findings, per member: the console shows them side by side, so an author
+    sees that the Spanish script has no ``waiver`` beat without opening it.
+    """
+    script_id = _script_id(request)
+    head = await _head_or_404(request, script_id)
+    heads = {h.id: h for h in await _store(request).all()}
+    packs = _packs(request)
+    members = {**packs, **{sid: h.script for sid, h in heads.items()}}
+    script = head.script if head is not None else packs[script_id]
+    group = script.translation_group
+    in_group = [s for s in members.values() if group and s.translation_group == group] or [script]
+    required = [str(tag) for tag in _settings(request).translations.required_languages]
+    have = {s.language.lower() for s in in_group}
+    rows = []
+    for member in sorted(in_group, key=lambda s: (s.language.lower(), s.id)):
+        summary = views.head_summary(heads[member.id]) if member.id in heads else views.pack_summary(member)
+        found = [f for f in await _lint(request, member, members) if f.code in ("missing_translation",
+                                                                            "duplicate_translation")]
+        rows.append({"id": member.id, "language": member.language, "title": member.title,
+                     "status": summary["status"], "source": summary["source"], "findings": _findings(found)})
+    return _json({"id": script_id, "translation_group": group, "required_languages": required,
+                  "missing_languages": [tag for tag in required if tag.lower() not in have], "members": rows})
+
+
 # -- preview --------------------------------------------------------------------------------
 
 
+@operation("Play learner messages against a draft with the offline engine",
+           body=preview.PreviewRequest, responses={200: preview.Preview}, problems=(403, 502))
 @requires_role(ROLE)
 async def preview_script(request: Request) -> JSON:
     """``POST /scripts/{id}/preview``: play messages against the draft with the offline engine."""
@@ -390,6 +473,8 @@ async def preview_script(request: Request) -> JSON:
     body = structure(raw, preview.PreviewRequest)
     max_messages = _settings(request).preview.max_messages
     max_chars = _settings(request).preview.max_message_chars
+    if body.engine not in preview.ENGINES:
+        raise validation_problem([FieldError("engine", f"must be one of {', '.join(preview.ENGINES)}")])
     if not body.messages:
         raise validation_problem([FieldError("messages", "send at least one learner message")])
     if len(body.messages) > max_messages:
@@ -418,6 +503,10 @@ async def preview_script(request: Request) -> JSON:
 # -- import and export --------------------------------------------------------------------
 
 
+@operation("Import a bundle (JSON or YAML), all or nothing", body=Any, query=(
+    Query("on_conflict", Literal["new_version", "fail"], "What an existing id does (new_version)"),
+    Query("publish", bool, "Publish what was imported")),
+    responses={200: Imported}, problems=(403, 409))
 @requires_role(ROLE)
 async def import_scripts(request: Request) -> JSON:
     """``POST /scripts/import``: a YAML or JSON bundle, all or nothing, with per-item errors."""
@@ -434,6 +523,10 @@ async def import_scripts(request: Request) -> JSON:
     return _json({"imported": len(results), "scripts": results})
 
 
+@operation("Download one script as a file", query=(
+    Query("format", Literal["yaml", "json"], "The file's format (yaml)"),
+    Query("version", int, "A saved version (the latest draft)", minimum=1)),
+    responses={200: Content({"application/yaml": dict[str, Any], "application/json": dict[str, Any]})}, problems=(403,))
 @requires_role(ROLE)
 async def export_script(request: Request) -> Response:
     """``GET /scripts/{id}/export?format=yaml|json[&version=n]``: one script as a file."""
@@ -459,6 +552,11 @@ async def export_script(request: Request) -> Response:
     return _download(text, formats.YAML_MEDIA_TYPE, f"{script_id}.yaml")
 
 
+@operation("Download every authored script as one bundle", query=(
+    Query("format", Literal["yaml", "json"], "The file's format (yaml)"),
+    Query("packs", bool, "Include shipped scripts"),
+    Query("history", bool, "Include every saved version")),
+    responses={200: Content({"application/yaml": dict[str, Any], "application/json": dict[str, Any]})}, problems=(403,))
 @requires_role(ROLE)
 async def export_all(request: Request) -> Response:
     """``GET /scripts/export``: every authored script (latest draft, any status) as one bundle, for backup."""
@@ -487,6 +585,7 @@ async def export_all(request: Request) -> Response:
 # -- characters as Character Card V2 -------------------------------------------------------
 
 
+@operation("A character as a Character Card V2", responses={200: dict[str, Any]}, problems=(403,))
 @requires_role(ROLE)
 async def export_card(request: Request) -> JSON:
     """``GET /scripts/{id}/characters/{character_id}/card``: a Character Card V2."""
@@ -502,6 +601,9 @@ async def export_card(request: Request) -> JSON:
     return JSON(card, headers={"Content-Disposition": f'attachment; filename="{character.id}.card.json"'})
 
 
+@operation("Add (or replace) a character from a Character Card V2 (If-Match)", body=dict[str, Any],
+           query=(Query("replace", bool, "Replace a character with the same id"),), headers=(IF_MATCH_REQUIRED,),
+           responses={200: CharacterImported, 201: CharacterImported}, problems=(403, 409, 412, 428))
 @requires_role(ROLE)
 async def import_card(request: Request) -> JSON:
     """``POST /scripts/{id}/characters`` with ``If-Match``: add (or with ``?replace=true`` replace) a character."""
@@ -549,6 +651,7 @@ def routes() -> list[Route]:
         Route("/scripts/{script_id}/versions/{number:int}", get_version, methods=["GET"]),
         Route("/scripts/{script_id}/diff", diff_versions, methods=["GET"]),
         Route("/scripts/{script_id}/preview", preview_script, methods=["POST"]),
+        Route("/scripts/{script_id}/translations", translations, methods=["GET"]),
         Route("/scripts/{script_id}/export", export_script, methods=["GET"]),
         Route("/scripts/{script_id}/characters", import_card, methods=["POST"]),
         Route("/scripts/{script_id}/characters/{character_id}/card", export_card, methods=["GET"]),

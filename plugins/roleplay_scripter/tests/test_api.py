@@ -28,6 +28,7 @@ ROUTES = [
     ("GET", "/scripts/{id}/versions/1", None, 200),
     ("GET", "/scripts/{id}/diff?from=1&to=1", None, 200),
     ("POST", "/scripts/{id}/preview", "preview", 200),
+    ("GET", "/scripts/{id}/translations", None, 200),
     ("GET", "/scripts/{id}/export?format=json", None, 200),
     ("POST", "/scripts/{id}/characters", "card", 201),
     ("GET", "/scripts/{id}/characters/sam/card", None, 200),
@@ -97,14 +98,14 @@ def test_create_read_list_and_filters(client, scripter):
     _create(client, scripter, id="biblioteca-multa", language="es", title="Multa de la biblioteca",
             tags=["biblioteca"])
     everything = client.get("/scripts", headers=scripter).json()
-    ids = {s["id"] for s in everything["scripts"]}
+    ids = {s["id"] for s in everything["items"]}
     assert {"library-late-fee", "biblioteca-multa", "refund-angry-customer"} <= ids
-    assert everything["total"] == len(everything["scripts"])
+    assert everything["total"] == len(everything["items"]) and everything["next_cursor"] is None
 
     def ids_for(query: str) -> set[str]:
         response = client.get(f"/scripts?{query}", headers=scripter)
         assert response.status_code == 200, response.text
-        return {s["id"] for s in response.json()["scripts"]}
+        return {s["id"] for s in response.json()["items"]}
 
     assert ids_for("status=draft") == {"library-late-fee", "biblioteca-multa"}
     assert "refund-angry-customer" in ids_for("status=published")
@@ -119,8 +120,16 @@ def test_create_read_list_and_filters(client, scripter):
     assert ids_for("source=pack") == {"refund-angry-customer", "refund-angry-customer-es",
                                       "refund-angry-customer-zh-hant", "patient-history-chest-pain",
                                       "behavioural-job-interview", "difficult-feedback-employee"}
-    page = client.get("/scripts?limit=2&offset=1", headers=scripter).json()
-    assert len(page["scripts"]) == 2 and page["offset"] == 1
+    # One list shape (docs/decisions.md): pages follow next_cursor until it is null, each item once.
+    first = client.get("/scripts?limit=2", headers=scripter).json()
+    walked, cursor = [s["id"] for s in first["items"]], first["next_cursor"]
+    assert len(walked) == 2 and cursor
+    while cursor:
+        page = client.get(f"/scripts?limit=2&cursor={cursor}", headers=scripter).json()
+        assert len(page["items"]) <= 2 and page["total"] == first["total"]
+        walked += [s["id"] for s in page["items"]]
+        cursor = page["next_cursor"]
+    assert walked == [s["id"] for s in everything["items"]]
 
     bad = client.get("/scripts?status=deleted", headers=scripter)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
@@ -193,7 +202,7 @@ def test_concurrent_edits_one_wins_the_rest_get_412(backend, tmp_path):
                 current = (await http.get("/scripts/library-late-fee", headers=headers)).json()
                 assert current["version"] == 2
                 versions = (await http.get("/scripts/library-late-fee/versions", headers=headers)).json()
-                assert [v["version"] for v in versions["versions"]] == [1, 2]
+                assert [v["version"] for v in versions["items"]] == [1, 2]
                 return codes
         finally:
             await kernel.stop()
@@ -225,7 +234,7 @@ def test_publish_keeps_old_versions_readable_and_learners_see_the_published_one(
     assert seen["version"] == "2" and seen["title"] == "Library late fee, revised"
 
     versions = client.get("/scripts/library-late-fee/versions", headers=scripter).json()
-    assert [(v["version"], v["published"], len(v["published_at"])) for v in versions["versions"]] == [(1, False, 1), (2, True, 1)]
+    assert [(v["version"], v["published"], len(v["published_at"])) for v in versions["items"]] == [(1, False, 1), (2, True, 1)]
     old = client.get("/scripts/library-late-fee/versions/1", headers=scripter)
     assert old.status_code == 200 and old.json()["script"]["title"] == "Library late fee"
     assert old.headers["etag"] == '"v1"'
@@ -253,7 +262,7 @@ def test_archive_withdraws_from_learners_but_keeps_versions(client, scripter, le
     assert archived.status_code == 200 and archived.json()["status"] == "archived"
     assert archived.json()["archived_at"]
     assert client.get("/chat/scenarios/library-late-fee", headers=learner).status_code == 404
-    assert client.get("/scripts?status=archived", headers=scripter).json()["scripts"][0]["id"] == "library-late-fee"
+    assert client.get("/scripts?status=archived", headers=scripter).json()["items"][0]["id"] == "library-late-fee"
     assert client.get("/scripts/library-late-fee/versions/1", headers=scripter).status_code == 200
     # Publishing again restores it.
     assert client.post("/scripts/library-late-fee/publish", headers=scripter).json()["status"] == "published"
@@ -298,7 +307,7 @@ def test_pack_scripts_are_read_only_but_can_be_copied(client, scripter):
     assert client.post("/scripts", json=pack.json()["script"], headers=scripter).status_code == 409
     assert client.delete("/scripts/refund-angry-customer", headers=scripter).status_code == 409
     assert client.post("/scripts/refund-angry-customer/publish", headers=scripter).status_code == 409
-    assert client.get("/scripts/refund-angry-customer/versions", headers=scripter).json()["versions"] == []
+    assert client.get("/scripts/refund-angry-customer/versions", headers=scripter).json()["items"] == []
 
     edited = pack.json()["script"]
     edited["title"] = "Angry customer (our store's version)"
@@ -308,7 +317,7 @@ def test_pack_scripts_are_read_only_but_can_be_copied(client, scripter):
     assert copy.status_code == 200, copy.text
     body = copy.json()
     assert (body["source"], body["from_pack"], body["version"], body["status"]) == ("authored", True, 2, "draft")
-    versions = client.get("/scripts/refund-angry-customer/versions", headers=scripter).json()["versions"]
+    versions = client.get("/scripts/refund-angry-customer/versions", headers=scripter).json()["items"]
     assert [v["note"] for v in versions] == ["copied from pack", "updated"]
 
 
@@ -354,7 +363,7 @@ def test_bad_input_is_a_4xx_problem_never_a_500(client, scripter):
             assert response.status_code < 500, (method, url, body, response.text)
             if response.status_code >= 400:
                 assert response.headers["content-type"].startswith("application/problem+json")
-    for url in ["/scripts?limit=-1", "/scripts?offset=x", "/scripts/library-late-fee/diff?from=0",
+    for url in ["/scripts?limit=-1", "/scripts?cursor=x", "/scripts/library-late-fee/diff?from=0",
                 "/scripts/library-late-fee/export?format=json&version=0", "/scripts/export?packs=maybe"]:
         response = client.get(url, headers=scripter)
         assert response.status_code == 422, url

@@ -123,7 +123,7 @@ def test_import_conflicts_and_publishing(client, scripter, learner):
     updated = client.post("/scripts/import", json=[sample(title="Imported title")], headers=scripter)
     assert updated.status_code == 200
     assert updated.json()["scripts"][0]["created"] is False and updated.json()["scripts"][0]["version"] == 2
-    versions = client.get("/scripts/library-late-fee/versions", headers=scripter).json()["versions"]
+    versions = client.get("/scripts/library-late-fee/versions", headers=scripter).json()["items"]
     assert [v["note"] for v in versions] == ["created", "imported"]
 
     lint_error = sample(id="cannot-publish", translation_group=None)
@@ -199,7 +199,7 @@ def test_a_backup_with_history_restores_every_version_and_the_published_one(clie
     backup = client.get("/scripts/export?format=yaml&history=true", headers=scripter)
     data = yaml.safe_load(backup.text)
     assert [v["number"] for v in data["history"]["library-late-fee"]] == [1, 2, 3]
-    before = client.get("/scripts/library-late-fee/versions", headers=scripter).json()["versions"]
+    before = client.get("/scripts/library-late-fee/versions", headers=scripter).json()["items"]
 
     fresh = make_app()
     with TestClient(fresh) as other:
@@ -212,7 +212,7 @@ def test_a_backup_with_history_restores_every_version_and_the_published_one(clie
         head = other.get("/scripts/library-late-fee", headers=headers).json()
         assert (head["version"], head["published_version"], head["unpublished_changes"]) == (3, 2, True)
         assert head["created_by"] == "author-1" and head["script"]["title"] == "Third, unpublished"
-        assert other.get("/scripts/library-late-fee/versions", headers=headers).json()["versions"] == before
+        assert other.get("/scripts/library-late-fee/versions", headers=headers).json()["items"] == before
         learner = auth_headers(fresh, "learner", ("user",))
         seen = other.get("/chat/scenarios/library-late-fee", headers=learner).json()
         assert (seen["version"], seen["title"]) == ("2", "Second")

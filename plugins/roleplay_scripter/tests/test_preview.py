@@ -264,3 +264,41 @@ def test_a_rude_learner_makes_the_customer_walk_out_in_chinese(client, scripter)
     assert body["beats_fired"] == ["calm_down", "blamed"]
     assert (body["ended"], body["end_reason"], body["unplayed"]) == (True, "林小姐氣得走掉了。", 2)
     assert "爭議帳款" in body["turns"][-1]["reply"]
+
+
+class HouseModel(FakeEngine):
+    """A model provider other than the offline engine, as `chat.model` may name one."""
+
+    name = "house-model"
+
+
+class HousePlugin:
+    @hookimpl
+    def register_model_providers(self):
+        return {"scripted": FakeEngine, "house-model": HouseModel}
+
+
+def test_preview_with_the_configured_model():
+    """``engine: configured`` plays the provider chat.model names (the one learners' sessions use)."""
+    app = make_app({**NO_CHAT, "chat.model": "house-model"}, plugins=[HousePlugin()])
+    with TestClient(app) as client:
+        headers = auth_headers(app, "a", ("scripter",))
+        client.post("/scripts", json=sample(), headers=headers)
+        configured = client.post("/scripts/library-late-fee/preview", headers=headers,
+                                 json={"messages": ["hi"], "engine": "configured"})
+        assert configured.status_code == 200, configured.text
+        assert configured.json()["engine"] == "house-model"
+        assert len(app.state.kernel.model("house-model").requests) == 1
+        assert app.state.kernel.model("scripted").requests == []
+        offline = client.post("/scripts/library-late-fee/preview", headers=headers, json={"messages": ["hi"]})
+        assert offline.json()["engine"] == "scripted" and len(app.state.kernel.model("scripted").requests) == 1
+        bad = client.post("/scripts/library-late-fee/preview", headers=headers,
+                          json={"messages": ["hi"], "engine": "gpt"})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "engine"
+    missing = make_app({**NO_CHAT, "chat.model": "nowhere"}, plugins=[FakePlugin()])
+    with TestClient(missing) as client:
+        headers = auth_headers(missing, "a", ("scripter",))
+        client.post("/scripts", json=sample(), headers=headers)
+        refused = client.post("/scripts/library-late-fee/preview", headers=headers,
+                              json={"messages": ["hi"], "engine": "configured"})
+        assert refused.status_code == 503 and "nowhere" in refused.json()["detail"]

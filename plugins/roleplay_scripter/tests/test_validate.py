@@ -166,7 +166,7 @@ def test_shipped_pack_passes_validation_without_findings(script_id):
 
 
 def test_shipped_pack_passes_validation_over_http(client, scripter):
-    listed = client.get("/scripts?source=pack", headers=scripter).json()["scripts"]
+    listed = client.get("/scripts?source=pack", headers=scripter).json()["items"]
     bodies = [client.get(f"/scripts/{s['id']}", headers=scripter).json()["script"] for s in listed]
     assert len(bodies) >= 5
     result = _validate(client, scripter, {"scripts": bodies})
@@ -250,3 +250,44 @@ def test_an_offline_check_stands_in_for_a_model_check_and_must_be_a_rule(client,
     script["rubric"]["criteria"][2]["offline_check"] = {"kind": "model"}
     codes = _codes(_validate(client, scripter, script))
     assert ("invalid_offline_check", "rubric.criteria[2].offline_check.kind", "error") in codes
+
+
+def test_validate_answers_the_script_as_read_so_a_form_can_follow_yaml(client, scripter):
+    """The web console edits YAML text and shows the same script in a form: the server reads the YAML."""
+    text = "id: yaml-form\ntitle: From YAML\ncharacters:\n  - {id: kim, name: Kim}\n"
+    response = client.post("/scripts/validate", content=text, headers={**scripter, "Content-Type": "application/yaml"})
+    assert response.status_code == 200, response.text
+    read = response.json()["scripts"][0]["script"]
+    assert read["title"] == "From YAML" and read["characters"][0]["name"] == "Kim"
+    assert read["difficulty"] == "intermediate"  # defaults filled in, as a save would store it
+    broken = _validate(client, scripter, {"id": "broken", "title": ""})
+    assert broken["scripts"][0]["script"] is None and broken["valid"] is False
+
+
+def test_translations_of_a_script_and_what_each_lacks():
+    app = scripter_app({"scripter.translations.required_languages": ["en", "es", "ja"]})
+    with TestClient(app) as client:
+        headers = auth_headers(app, "a", ("scripter",))
+        assert client.post("/scripts", json=sample(), headers=headers).status_code == 201
+        spanish = sample(id="library-late-fee-es", language="es", title="Multa de la biblioteca")
+        spanish["scripted"]["beats"] = [b for b in spanish["scripted"]["beats"] if b["id"] != "greet"]
+        assert client.post("/scripts", json=spanish, headers=headers).status_code == 201
+        response = client.get("/scripts/library-late-fee/translations", headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["translation_group"] == "library-late-fee" and body["missing_languages"] == ["ja"]
+        members = {m["id"]: m for m in body["members"]}
+        assert [m["language"] for m in body["members"]] == ["en", "es"]
+        assert members["library-late-fee-es"]["status"] == "draft"
+        es_lacks = {(f["path"], f["message"]) for f in members["library-late-fee-es"]["findings"]}
+        assert ("scripted.beats", "'greet' is in the 'en' translation (library-late-fee) but missing here") in es_lacks
+        assert not [f for f in members["library-late-fee"]["findings"] if f["path"] == "scripted.beats"]
+        # A shipped group: three languages, each with everything.
+        pack = client.get("/scripts/refund-angry-customer-es/translations", headers=headers).json()
+        assert {m["language"] for m in pack["members"]} == {"en", "es", "zh-Hant"}
+        assert {m["source"] for m in pack["members"]} == {"pack"} and pack["missing_languages"] == ["ja"]
+        alone = client.get("/scripts/patient-history-chest-pain/translations", headers=headers).json()
+        assert [m["id"] for m in alone["members"]] == ["patient-history-chest-pain"]
+        assert client.get("/scripts/nope/translations", headers=headers).status_code == 404
+        learner = auth_headers(app, "l", ("user",))
+        assert client.get("/scripts/library-late-fee/translations", headers=learner).status_code == 403

@@ -11,10 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .headers import SECURITY_HEADERS
+
+
+@attrs.frozen(kw_only=True)
+class VoiceCapability:
+    """Whether voice practice works here: the provider voice calls would use, the setting naming it, why not."""
+
+    available: bool
+    provider: str
+    setting: str
+    reason: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Capabilities:
+    """What the page must know before offering a feature (``GET /capabilities``)."""
+
+    voice: VoiceCapability
 
 
 def voice(kernel: Any) -> dict[str, Any]:

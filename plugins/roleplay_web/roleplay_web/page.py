@@ -15,7 +15,7 @@ from .headers import SECURITY_HEADERS
 TEMPLATE = Path(__file__).parent / "templates" / "index.html"
 
 #: The plugins whose routes the client calls; each may be mounted under ``plugins.<name>.prefix``.
-API_PLUGINS = ("auth", "chat", "evaluator")
+API_PLUGINS = ("auth", "chat", "evaluator", "scripter")
 
 
 def render(kernel: Any) -> str:

@@ -11,6 +11,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from roleplay_core import Content, operation
+
 from . import capabilities, page
 from .headers import SecurityHeaders
 
@@ -46,7 +48,10 @@ class StaticAssets(StaticFiles):
 
 def routes(kernel: Any) -> list[BaseRoute]:
     return [
-        Route("/", page.endpoint(kernel), methods=["GET"], name="web_page"),
-        Route("/capabilities", capabilities.endpoint(kernel), methods=["GET"], name="web_capabilities"),
+        Route("/", operation("The web client's page", public=True, responses={200: Content({"text/html": str})})(
+            page.endpoint(kernel)), methods=["GET"], name="web_page"),
+        Route("/capabilities", operation("What the server can do that the page must know", public=True,
+                                         responses={200: capabilities.Capabilities})(
+            capabilities.endpoint(kernel)), methods=["GET"], name="web_capabilities"),
         Mount("/app", app=SecurityHeaders(StaticAssets(directory=STATIC)), name="web_static"),
     ]

@@ -15,10 +15,10 @@ from roleplay_core.testing import make_app
 pytestmark = requires_api
 
 #: `call("POST", `${base.chat}/chat/sessions`, ...)` and `send(...)`: the method and the URL template.
-CALL = re.compile(r'\b(?:call|send)\(\s*"(GET|POST|PUT|PATCH|DELETE)"\s*,\s*`([^`]*)`')
+CALL = re.compile(r'\b(?:call|send|scriptText)\(\s*"(GET|POST|PUT|PATCH|DELETE)"\s*,\s*`([^`]*)`')
 #: Any string or template literal that names an API path, wherever it is.
 LITERAL = re.compile(r'`([^`]*)`|"([^"\n]*)"|\'([^\'\n]*)\'')
-API_PATH = re.compile(r"/(auth|chat|evaluations)\b")
+API_PATH = re.compile(r"/(auth|chat|evaluations|scripts|users)\b")
 BASE = re.compile(r"\$\{base\.(\w+)\}")
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 
@@ -43,7 +43,7 @@ def page_bases(client: TestClient, web_prefix: str = "") -> dict[str, str]:
 
     Body().feed(client.get(web_prefix + "/").text)
     # base.web is the page's own prefix (data-base): GET /capabilities belongs to this plugin.
-    return {**{name: Body.attrs[f"data-api-{name}"] for name in ("auth", "chat", "evaluator")},
+    return {**{name: Body.attrs[f"data-api-{name}"] for name in ("auth", "chat", "evaluator", "scripter")},
             "web": Body.attrs["data-base"]}
 
 
@@ -72,14 +72,21 @@ def test_the_parser_finds_the_client_calls():
                      ("POST", "/chat/sessions/{}/retry"), ("POST", "/chat/sessions/{}/end"),
                      ("POST", "/evaluations"), ("GET", "/evaluations"), ("GET", "/evaluations/{}"),
                      ("GET", "/evaluations/progress"), ("GET", "/evaluations/{}/export"), ("PATCH", "/users/me"),
-                     ("GET", "/capabilities")]:
+                     ("GET", "/capabilities"),
+                     # the console (scripter and admin)
+                     ("GET", "/scripts"), ("POST", "/scripts"), ("PUT", "/scripts/{}"), ("DELETE", "/scripts/{}"),
+                     ("POST", "/scripts/validate"), ("POST", "/scripts/{}/publish"), ("GET", "/scripts/{}/versions"),
+                     ("GET", "/scripts/{}/diff"), ("POST", "/scripts/{}/preview"), ("GET", "/scripts/{}/translations"),
+                     ("POST", "/scripts/import"), ("POST", "/scripts/{}/characters"), ("GET", "/scripts/export"),
+                     ("GET", "/users"), ("GET", "/users/{}"), ("PATCH", "/users/{}"), ("DELETE", "/users/{}"),
+                     ("GET", "/users/audit")]:
         assert expected in found, expected
 
 
 @pytest.mark.parametrize("overrides", [
     {},
     {"plugins.auth.prefix": "/id", "plugins.chat.prefix": "/api/v1", "plugins.evaluator.prefix": "/api/v1",
-     "plugins.web.prefix": "/ui"},
+     "plugins.scripter.prefix": "/authoring", "plugins.web.prefix": "/ui"},
 ], ids=["no-prefix", "prefixed"])
 def test_every_http_call_matches_a_route_and_method(overrides):
     with TestClient(make_app(overrides)) as client:
@@ -105,7 +112,8 @@ def test_every_other_api_literal_is_a_route_too():
         for source, text in sources().items():
             for groups in LITERAL.findall(text):
                 literal = next(g for g in groups if g is not None and g != "") if any(groups) else ""
-                if not API_PATH.search(literal) or literal in in_calls:
+                # "#/console/scripts" is the page's own address (a hash route), not an API path.
+                if not API_PATH.search(literal) or literal in in_calls or literal.startswith("#"):
                     continue
                 others.append((source, literal))
         assert others, "the WebSocket path is built outside call(); the scan should see it"

@@ -378,8 +378,10 @@ async def languages(binary: str, url: str) -> None:
             await page.wait_for("document.querySelector('main h1')?.textContent === '選擇一個情境' && "
                                 "document.querySelectorAll('#scenario-list li.scenario').length > 0", what="Chinese scenario list")
             assert await page.eval("document.documentElement.lang") == "zh-Hant"
-            assert await page.eval("[...document.querySelectorAll('[data-nav]')].map(a => a.textContent)") == \
-                ["情境", "我的練習", "進度"]
+            # The console's link is hidden from a learner (its text is translated all the same).
+            assert await page.eval("[...document.querySelectorAll('[data-nav]')].filter(a => !a.closest('[hidden]'))"
+                                   ".map(a => a.textContent)") == ["情境", "我的練習", "進度"]
+            assert await page.eval("document.querySelector('[data-nav=console]').textContent") == "主控台"
             # The list defaults to the learner's language.
             assert await page.eval("document.querySelector('#language-filter').value") == "zh-Hant"
             ids = await page.eval("[...document.querySelectorAll('#scenario-list li.scenario')].map(li => li.dataset.scenarioId)")

@@ -90,3 +90,45 @@ def test_template_has_no_inline_script_style_or_handlers():
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     assert "<style" not in html and " style=" not in html
     assert not re.search(r"\son[a-z]+=", html)
+
+
+CONSOLE = sorted([STATIC / "js" / "console.js", STATIC / "js" / "scripttext.js", *(STATIC / "js" / "views").glob("console_*.js")])
+
+
+def test_the_console_files_are_the_ones_checked():
+    """The console's modules are among SOURCES (every rule above runs on them) and this list is whole."""
+    assert {p.name for p in CONSOLE} == {"console.js", "scripttext.js", "console_scripts.js", "console_editor.js",
+                                         "console_versions.js", "console_users.js"}
+    assert set(CONSOLE) <= set(SOURCES)
+
+
+@pytest.mark.parametrize("path", CONSOLE, ids=lambda p: p.name)
+def test_the_console_reads_lists_through_list_of_and_calls_only_api_js(path):
+    """Every list answers ``{items, next_cursor}``: api.js's ``listOf`` is the one place that reads
+    the rows. Requests go through api.js (bearer token,
+    refresh, problem+json), never a ``fetch`` of the console's own."""
+    text = code(path)
+    # A property read: not a call (`admin.users(...)`), not the end of a catalogue key (`t("console.versions")`).
+    read = re.search(r"\.(?:scripts|users|events|items|versions)\b(?!\s*\(|\")", text)
+    assert not read, f"{path.name} reads a list by its key: {text[read.start() - 40:read.end()]!r}"
+    assert "fetch(" not in text and "XMLHttpRequest" not in text, f"{path.name} calls the server itself"
+
+
+def test_list_of_reads_items_unless_told_another_key():
+    api = code(STATIC / "js" / "api.js")
+    body = api[api.index("export function listOf"):]
+    body = body[:body.index("\n}\n")]
+    assert 'key = "items"' in body and "body?.[key]" in body
+
+
+def test_every_console_route_needs_a_role():
+    """The router shows "Page not found" for a console view the user's roles do not allow."""
+    main = code(STATIC / "js" / "main.js")
+    routes = re.findall(r'^\s*\[/\^#\\/([^,]*)/, (\w+), "(\w*)"(?:, "(\w+)")?\],$', main, flags=re.MULTILINE)
+    console = [(pattern, view, role) for pattern, view, _, role in routes if pattern.startswith("console")]
+    assert len(console) == 10, routes
+    for pattern, view, role in console:
+        wanted = "admin" if re.search(r"users|audit|sessions", pattern) else "scripter"
+        assert role == wanted, (pattern, view, role)
+    assert all(not role for pattern, _, _, role in routes if not pattern.startswith("console"))
+    assert "pattern.test(hash) && (!role || hasRole(app.user, role))" in main

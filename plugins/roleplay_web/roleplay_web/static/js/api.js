@@ -12,6 +12,7 @@ export const base = {
   auth: data.apiAuth || "",
   chat: data.apiChat || "",
   evaluator: data.apiEvaluator || "",
+  scripter: data.apiScripter || "",
 };
 
 /** The enabled plugins, as the server reported them when rendering the page. */
@@ -54,13 +55,14 @@ function withQuery(url, query) {
 async function send(method, url, body = null, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };
   if (body !== null) headers["Content-Type"] = "application/json";
+  const payload = options.text !== undefined ? options.text : body === null ? undefined : JSON.stringify(body);
   const token = accessToken();
   if (token && !options.anonymous) headers.Authorization = `Bearer ${token}`;
   try {
     return await fetch(withQuery(url, options.query), {
       method,
       headers,
-      body: body === null ? undefined : JSON.stringify(body),
+      body: payload,
       credentials: "omit", // no cookies: the bearer token is the only credential
       cache: "no-store",
     });
@@ -142,6 +144,14 @@ export async function call(method, url, body = null, options = {}) {
 
 const enc = encodeURIComponent;
 
+/**
+ * The rows of a list response: every list answers {items, next_cursor} (docs/api.md). `key` names
+ * the array of the few results that are not lists of resources (an import's or a validation's `scripts`).
+ */
+export function listOf(body, key = "items") {
+  return Array.isArray(body?.[key]) ? body[key] : [];
+}
+
 /** ws:// or wss:// for a path on this origin (the token goes in the first frame, not here). */
 function socketUrl(path) {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -186,4 +196,43 @@ export const evaluations = {
   progress: () => call("GET", `${base.evaluator}/evaluations/progress`),
   markdown: (id) => call("GET", `${base.evaluator}/evaluations/${enc(id)}/export`, null,
     { query: { format: "markdown" }, raw: true }),
+};
+
+/** A script body as typed: YAML or JSON text, sent with its media type (the server reads both). */
+function scriptText(method, url, text, format, options = {}) {
+  const type = format === "json" ? "application/json" : "application/yaml";
+  return call(method, url, null, { ...options, text, headers: { ...(options.headers || {}), "Content-Type": type } });
+}
+
+/** The scripter's API (docs/api/scripter.md); every route needs the scripter role (admins have it). */
+export const scripts = {
+  list: (query) => call("GET", `${base.scripter}/scripts`, null, { query }),
+  get: (id) => call("GET", `${base.scripter}/scripts/${enc(id)}`),
+  create: (text, format) => scriptText("POST", `${base.scripter}/scripts`, text, format),
+  save: (id, text, format, etag) => scriptText("PUT", `${base.scripter}/scripts/${enc(id)}`, text, format,
+    { headers: { "If-Match": etag } }),
+  validate: (text, format) => scriptText("POST", `${base.scripter}/scripts/validate`, text, format),
+  publish: (id, etag) => call("POST", `${base.scripter}/scripts/${enc(id)}/publish`, null, { headers: { "If-Match": etag } }),
+  archive: (id, etag) => call("DELETE", `${base.scripter}/scripts/${enc(id)}`, null, { headers: { "If-Match": etag } }),
+  versions: (id) => call("GET", `${base.scripter}/scripts/${enc(id)}/versions`),
+  diff: (id, from, to) => call("GET", `${base.scripter}/scripts/${enc(id)}/diff`, null, { query: { from, to } }),
+  preview: (id, messages, engine) => call("POST", `${base.scripter}/scripts/${enc(id)}/preview`, { messages, engine }),
+  translations: (id) => call("GET", `${base.scripter}/scripts/${enc(id)}/translations`),
+  importBundle: (text, format, query) => scriptText("POST", `${base.scripter}/scripts/import`, text, format, { query }),
+  importCard: (id, card, etag) => call("POST", `${base.scripter}/scripts/${enc(id)}/characters`, card,
+    { headers: { "If-Match": etag } }),
+  exportOne: (id, format) => call("GET", `${base.scripter}/scripts/${enc(id)}/export`, null, { query: { format }, raw: true }),
+  backup: (format) => call("GET", `${base.scripter}/scripts/export`, null, { query: { format, history: "true" }, raw: true }),
+};
+
+/** Admin user management and the audit log (docs/api/auth.md, "Admin"); the server checks the role. */
+export const admin = {
+  users: (query) => call("GET", `${base.auth}/users`, null, { query }),
+  user: (id) => call("GET", `${base.auth}/users/${enc(id)}`),
+  update: (id, body) => call("PATCH", `${base.auth}/users/${enc(id)}`, body),
+  remove: (id) => call("DELETE", `${base.auth}/users/${enc(id)}`),
+  audit: (query) => call("GET", `${base.auth}/users/audit`, null, { query }),
+  sessions: (userId) => call("GET", `${base.chat}/chat/sessions`, null, { query: { user_id: userId, limit: 100 } }),
+  session: (id) => call("GET", `${base.chat}/chat/sessions/${enc(id)}`),
+  evaluations: (userId) => call("GET", `${base.evaluator}/evaluations`, null, { query: { user_id: userId, limit: 100 } }),
 };

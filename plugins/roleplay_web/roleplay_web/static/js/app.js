@@ -1,6 +1,7 @@
 // Shared app state: the signed-in user and page-wide helpers (no imports of views here).
 
 import { auth, users } from "./api.js";
+import { canScript } from "./console.js";
 import { pick, use } from "./i18n.js";
 
 const notice = document.getElementById("notice");
@@ -54,6 +55,8 @@ export const app = {
   showAccount() {
     const signedIn = Boolean(app.user);
     document.getElementById("nav").hidden = !signedIn;
+    // The console's link, for scripters and admins only (the server refuses everyone else's calls).
+    document.getElementById("nav-console").hidden = !canScript(app.user);
     document.getElementById("account").hidden = !signedIn;
     document.getElementById("who").textContent = signedIn ? app.user.display_name || app.user.email || "" : "";
   },

@@ -111,7 +111,10 @@ export class ChatSocket {
     const delay = Math.max(1000, expiresAt * 1000 - Date.now() - 60_000);
     this.renewTimer = setTimeout(async () => {
       if (this.ws.readyState !== WebSocket.OPEN) return;
-      if (await refresh()) this.ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }));
+      // The socket may have closed while the refresh was under way (signed out, page left).
+      if ((await refresh()) && this.ws?.readyState === WebSocket.OPEN) {
+        this.ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }));
+      }
     }, delay);
   }
 
@@ -125,6 +128,7 @@ export class ChatSocket {
   close() {
     this.closedByUs = true;
     this.open = false;
+    clearTimeout(this.renewTimer);
     try {
       this.ws.close(1000, "done");
     } catch {

@@ -11,12 +11,19 @@ import { renderPractice } from "./views/practice.js";
 import { renderReport } from "./views/report.js";
 import { renderSessions } from "./views/sessions.js";
 import { renderProgress } from "./views/progress.js";
+import { renderConsoleImport, renderConsoleScripts } from "./views/console_scripts.js";
+import { renderScriptEditor } from "./views/console_editor.js";
+import { renderScriptVersions } from "./views/console_versions.js";
+import { renderAudit, renderSessionTranscript, renderUser, renderUsers } from "./views/console_users.js";
+import { hasRole } from "./console.js";
 
 const main = document.getElementById("main");
 
 // The third column names the nav link that is this very page (aria-current="page"). A view
 // reached from more than one place (a session, a report, a scenario's brief) marks none:
-// highlighting "My sessions" there pointed at a page the learner was not on.
+// highlighting "My sessions" there pointed at a page the learner was not on. The fourth column is
+// the role a view needs: without it the page says "Page not found", exactly as for an address that
+// does not exist, and calls nothing (the server would refuse the calls anyway).
 const ROUTES = [
   [/^#\/scenarios\/?$/, renderScenarios, "scenarios"],
   [/^#\/scenarios\/([^/]+)$/, renderScenario, ""],
@@ -24,6 +31,16 @@ const ROUTES = [
   [/^#\/report\/([^/]+)$/, renderReport, ""],
   [/^#\/sessions\/?$/, renderSessions, "sessions"],
   [/^#\/progress\/?$/, renderProgress, "progress"],
+  [/^#\/console\/?$/, renderConsoleScripts, "console", "scripter"],
+  [/^#\/console\/scripts\/?$/, renderConsoleScripts, "console", "scripter"],
+  [/^#\/console\/new-script$/, renderScriptEditor, "console", "scripter"],
+  [/^#\/console\/scripts\/([^/?]+)$/, renderScriptEditor, "console", "scripter"],
+  [/^#\/console\/scripts\/([^/?]+)\/versions$/, renderScriptVersions, "console", "scripter"],
+  [/^#\/console\/import$/, renderConsoleImport, "console", "scripter"],
+  [/^#\/console\/users\/?$/, renderUsers, "console", "admin"],
+  [/^#\/console\/users\/([^/?]+)$/, renderUser, "console", "admin"],
+  [/^#\/console\/sessions\/([^/?]+)$/, renderSessionTranscript, "console", "admin"],
+  [/^#\/console\/audit(?:\?(.*))?$/, renderAudit, "console", "admin"],
 ];
 
 /** The route for a hash: no hash, "#" and "#/" are the home page (the scenario list). */
@@ -63,7 +80,7 @@ async function render() {
       context.setTitle(t("signin.title"));
       await renderSignIn(main, context, hash === "#/signin" ? "#/scenarios" : hash);
     } else {
-      const found = ROUTES.find(([pattern]) => pattern.test(hash));
+      const found = ROUTES.find(([pattern, , , role]) => pattern.test(hash) && (!role || hasRole(app.user, role)));
       if (!found) {
         markNav("");
         context.setTitle(t("app.not_found_title"));
@@ -71,7 +88,7 @@ async function render() {
           h("p", {}, h("a", { href: "#/scenarios", text: t("app.choose_scenario") })));
       } else {
         const [pattern, view, section] = found;
-        context.params = pattern.exec(hash).slice(1).map(decodeURIComponent);
+        context.params = pattern.exec(hash).slice(1).map((p) => (p === undefined ? undefined : decodeURIComponent(p)));
         markNav(section);
         await view(main, context);
       }
@@ -83,7 +100,12 @@ async function render() {
       h("p", {}, h("a", { href: "#/scenarios", text: t("app.back_to_scenarios") })));
   }
   if (!controller.signal.aborted) {
-    main.querySelector("h1")?.focus();
+    // The heading, unless someone already moved on inside the new view while it loaded (a field
+    // they are typing in, a confirmation that took the focus): that focus is theirs to keep.
+    const focused = document.activeElement;
+    if (!focused || focused === document.body || focused === main || !main.contains(focused)) {
+      main.querySelector("h1")?.focus();
+    }
   }
 }
 

@@ -205,7 +205,10 @@ export class VoiceCall {
     const delay = Math.max(1000, expiresAt * 1000 - Date.now() - 60_000);
     this.renewTimer = setTimeout(async () => {
       if (this.ws?.readyState !== WebSocket.OPEN) return;
-      if (await refresh()) this.ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }));
+      // The socket may have closed while the refresh was under way (signed out, page left).
+      if ((await refresh()) && this.ws?.readyState === WebSocket.OPEN) {
+        this.ws.send(JSON.stringify({ type: "auth", token: accessToken() || "" }));
+      }
     }, delay);
   }
 

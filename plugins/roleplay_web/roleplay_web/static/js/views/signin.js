@@ -28,7 +28,7 @@ function check(fields, rules) {
 const required = (key) => (value) => (value.trim() ? "" : t(key));
 const email = (value) => (!value.trim() ? t("signin.need_email") : EMAIL.test(value.trim()) ? "" : t("signin.bad_email"));
 
-const FALLBACK = { providers: [{ name: "local", kind: "password", display_name: "" }], registration_enabled: true };
+const FALLBACK = { items: [{ name: "local", kind: "password", display_name: "" }], registration_enabled: true };
 
 export async function renderSignIn(main, ctx, returnTo) {
   let listed = FALLBACK;
@@ -38,8 +38,8 @@ export async function renderSignIn(main, ctx, returnTo) {
     // keep the password form: the server will say what is wrong when it is used
   }
   if (ctx.signal.aborted) return;
-  const password = listed.providers.some((p) => p.name === "local" && p.kind === "password");
-  const redirects = listed.providers.filter((p) => p.kind === "redirect" && safeHref(p.login_url));
+  const password = listed.items.some((p) => p.name === "local" && p.kind === "password");
+  const redirects = listed.items.filter((p) => p.kind === "redirect" && safeHref(p.login_url));
   const canRegister = password && listed.registration_enabled !== false;
 
   const heading = h("h1", { tabindex: "-1", text: t("signin.title") });
