@@ -137,6 +137,8 @@ class RouteTable(Router):
         if partial is not None and kind == "http" and allowed:
             # The path is known, the method is not: 405 listing every method of the path. Starlette
             # would list only the first route's, and plugins register one route per method.
+            scope["route"] = partial  # the template the request was for (metrics, logs)
+            scope.update(partial_scope)
             raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
         if partial is not None:  # the path is known, the method is not: 405
             scope["route"] = partial

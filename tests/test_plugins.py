@@ -557,3 +557,17 @@ def test_two_apps_in_one_process_keep_their_plugins_apart():
         assert one.post("/auth/register", json=body).status_code == 201
         assert two.post("/auth/login", json={"email": "kim@example.com", "password": password}).status_code == 401
         assert one.app.state.kernel.state("auth").service is not two.app.state.kernel.state("auth").service
+
+
+def test_an_app_that_calls_no_model_imports_no_model_sdk(tmp_path):
+    """Model SDKs are imported when a provider is first used: `roleplay serve` on the scripted
+    engine starts without loading openai or google-genai (a measured part of its cold start)."""
+    import subprocess
+
+    code = ("import sys\n"
+            "from roleplay_core import Kernel, create_app\n"
+            "create_app(Kernel.create(env='development', settings_files=[], overrides={'storage.backend': 'memory'}))\n"
+            "print(sorted(m for m in ('openai', 'google.genai') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

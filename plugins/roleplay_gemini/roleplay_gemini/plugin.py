@@ -9,8 +9,6 @@ import attrs
 
 from roleplay_core import hookimpl
 
-from .provider import GeminiProvider
-
 DEFAULTS: dict[str, Any] = {
     # API key for the Gemini Developer API. Set it through ROLEPLAY_GEMINI__API_KEY or
     # .secrets.toml; when empty the SDK's own GEMINI_API_KEY / GOOGLE_API_KEY env vars apply.
@@ -139,4 +137,12 @@ def validate_settings(settings):
 
 @hookimpl
 def register_model_providers():
-    return {"gemini": GeminiProvider}
+    return {"gemini": _provider}
+
+
+def _provider(kernel: Any) -> Any:
+    # google-genai (and its HTTP clients) load on first use, not at every start: a server or CLI
+    # command that never calls Gemini does not pay for importing them.
+    from .provider import GeminiProvider
+
+    return GeminiProvider(kernel)

@@ -9,7 +9,8 @@ from typing import Any
 import certifi
 import openai
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
+from .plugin import OPENAI_BASE_URL
+
 #: Sent as the API key when none is configured: local servers (Ollama, llama.cpp, vLLM, LM Studio)
 #: ignore it, and the SDK refuses to build a client without one.
 NO_KEY = "no-key"

@@ -11,8 +11,10 @@ import attrs
 
 from roleplay_core import hookimpl
 
-from .client import OPENAI_BASE_URL
-from .provider import JUDGE_FORMATS, OpenAIProvider
+#: OpenAI's own endpoint: ``openai.base_url`` unless set.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+#: The ways the judge asks for JSON, most structured first (``openai.judge_format``).
+JUDGE_FORMATS = ("json_schema", "json_object", "text")
 
 logger = logging.getLogger("roleplay.openai")
 
@@ -222,4 +224,12 @@ async def startup(kernel):
 
 @hookimpl
 def register_model_providers():
-    return {"openai": OpenAIProvider}
+    return {"openai": _provider}
+
+
+def _provider(kernel: Any) -> Any:
+    # The openai SDK (and httpx) load on first use, not at every start: a server or CLI command
+    # that never calls an OpenAI-compatible model does not pay for importing them.
+    from .provider import OpenAIProvider
+
+    return OpenAIProvider(kernel)

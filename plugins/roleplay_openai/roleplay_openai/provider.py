@@ -31,12 +31,11 @@ from roleplay_core import (
 )
 
 from . import prompts
-from .client import OPENAI_BASE_URL, make_client, ssl_context
+from .client import make_client, ssl_context
+from .plugin import JUDGE_FORMATS, OPENAI_BASE_URL
 
 logger = logging.getLogger("roleplay.openai")
 
-#: How the judge asks for JSON, most reliable first; "auto" walks down this list as far as the server refuses.
-JUDGE_FORMATS = ("json_schema", "json_object", "text")
 #: The name OpenAI shows for the schema (letters, digits, _ and - only).
 SCHEMA_NAME = "roleplay_judgement"
 
