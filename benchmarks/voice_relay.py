@@ -20,7 +20,9 @@ Figures:
   with the app warm and no call, divided by N (and tracemalloc's Python-heap view with
   ``--tracemalloc``, which slows everything down).
 
-Run: ``/tmp/venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12 [--provider openai]``
+Run: ``.venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12 [--provider openai] [--loop asyncio]``
+(the relay runs on the event loop and WebSocket implementation ``roleplay serve`` gets: uvloop when
+installed, uvicorn's ``ws="auto"``; ``--loop``/``--ws`` pick others to compare.)
 (``--provider openai``: the local OpenAI Realtime server, ``roleplay_openai.testserver``, and
 ``chat.model = chat.voice.model = "openai"``; upstream then resamples 48 -> 24 kHz.)
 """
@@ -175,7 +177,7 @@ async def relay_main(args: argparse.Namespace) -> None:
                     "chat.voice.max_minutes_per_day": 0, "chat.voice.max_minutes_per_session": 0}
         app = make_app(settings)
         kernel = app.state.kernel
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio",
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws=args.ws,
                                 ws_max_size=1 << 20, lifespan="on")
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve())
@@ -218,11 +220,24 @@ async def relay_main(args: argparse.Namespace) -> None:
 
             sampling = asyncio.create_task(sampler()) if sample else None
             lagging = asyncio.create_task(lag())
+            pauses: list[float] = []  # the cyclic garbage collector's pauses while the calls run
+            began = [0.0]
+
+            def gc_timer(phase: str, info: dict) -> None:
+                if phase == "start":
+                    began[0] = time.perf_counter()
+                else:
+                    pauses.append((time.perf_counter() - began[0]) * 1000)
+
+            import gc
+
+            gc.callbacks.append(gc_timer)
             cpu, fake_cpu, busy = time.process_time(), process_cpu_s(fake.pid), machine_busy()
             out, _ = await child.communicate(plan.encode())
             cpu, fake_cpu = time.process_time() - cpu, process_cpu_s(fake.pid) - fake_cpu
             busy = machine_busy(busy)
             lagging.cancel()
+            gc.callbacks.remove(gc_timer)
             if sampling:
                 sampling.cancel()
             result = json.loads(out)
@@ -230,6 +245,7 @@ async def relay_main(args: argparse.Namespace) -> None:
             result["fake_cpu_s"] = fake_cpu
             result["machine_busy"] = busy
             result["loop_lag_ms"] = (percentile(lags, 50), percentile(lags, 99), max(lags, default=0))
+            result["gc_pauses_ms"] = (len(pauses), sum(pauses), max(pauses, default=0))
             return result, peak
 
         # Warm up: one call loads every module and fills every cache before the baseline.
@@ -271,7 +287,7 @@ async def relay_main(args: argparse.Namespace) -> None:
     up = [v * 1000 for v in latency.get("in", [])]
     down = [v * 1000 for v in latency.get("out", [])]
     print(f"voice relay ({args.provider}): {args.sessions} concurrent calls, {args.seconds:g} s of 48 kHz speech each, "
-          f"20 ms client frames, {os.cpu_count()} CPU(s), wall {wall:.1f} s, "
+          f"20 ms client frames, {os.cpu_count()} CPU(s), relay on {args.loop} (ws {args.ws}), wall {wall:.1f} s, "
           f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"  calls started: {stats['started']}/{args.sessions}; frames sent {stats['frames_sent']}; "
           f"final transcripts {stats['finals']}; audio back {stats['audio_bytes'] / 1e6:.1f} MB; "
@@ -289,6 +305,8 @@ async def relay_main(args: argparse.Namespace) -> None:
           f"{1000 / per_call_second:.0f} calls (load-independent; the latencies above include waiting for a CPU)")
     print(f"  relay event-loop lag p50/p99/max "
           f"{stats['loop_lag_ms'][0]:.1f}/{stats['loop_lag_ms'][1]:.1f}/{stats['loop_lag_ms'][2]:.1f} ms")
+    count, total, longest = stats["gc_pauses_ms"]
+    print(f"  relay garbage-collector pauses: {count}, {total:.0f} ms in all, longest {longest:.1f} ms")
     print(f"  relay RSS: baseline {baseline:.1f} MB, peak {peak:.1f} MB -> {(peak - baseline) / args.sessions * 1024:.0f} KB per call")
     if traced is not None:
         print(f"  tracemalloc peak Python heap growth: {traced * 1024 / args.sessions:.0f} KB per call; "
@@ -304,10 +322,25 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--provider", choices=("gemini", "openai"), default="gemini",
                         help="the live provider and its local server: gemini (Live, TLS) or openai (Realtime)")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                        help="the relay's event loop; auto: uvloop when installed, as `roleplay serve` (uvicorn) picks")
+    parser.add_argument("--ws", default="auto",
+                        help="uvicorn's WebSocket implementation; auto, as `roleplay serve` runs (websockets-sansio, ...)")
     parser.add_argument("--clients", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.clients:
         client_main()
+        return
+    loop = args.loop
+    if loop == "auto":
+        import importlib.util
+
+        loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    args.loop = loop
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(relay_main(args))
     else:
         asyncio.run(relay_main(args))
 

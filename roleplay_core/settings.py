@@ -30,6 +30,8 @@ KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "default": {
         "server": {"host": "127.0.0.1", "port": 8000, "max_body_bytes": 1_048_576, "log_level": "info",
                    "log_format": "text",
+                   # Move what start-up loaded out of the garbage collector's full passes (see app.py).
+                   "gc_freeze": True,
                    # SIGTERM: how long sockets get to say goodbye, then requests in flight to finish.
                    "drain_seconds": 35.0},
         "storage": {"backend": "file", "file": {"root": "var/data", "fsync": True, "allow_in_production": False}},
@@ -299,6 +301,8 @@ def kernel_problems(settings: Settings) -> list[str]:
         enabled = table.get("enabled", True) if isinstance(table, Mapping) else True
         if not isinstance(enabled, bool):
             problems.append(f"plugins.{name}.enabled: expected true or false")
+    if not isinstance(settings.get("server.gc_freeze", True), bool):
+        problems.append("server.gc_freeze: expected true or false")
     if settings.get("server.log_format", "text") not in ("text", "json"):
         problems.append(f"server.log_format must be 'text' or 'json', not {settings.get('server.log_format')!r}")
     if settings.is_production:

@@ -571,3 +571,30 @@ def test_an_app_that_calls_no_model_imports_no_model_sdk(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_start_up_moves_what_it_loaded_out_of_the_collectors_full_passes_once(tmp_path):
+    """``server.gc_freeze``: after the first app starts, start-up's objects are frozen (gc.freeze);
+    off, nothing is; a second app in the same process freezes nothing more."""
+    import subprocess
+
+    code = ("import gc\n"
+            "from starlette.testclient import TestClient\n"
+            "from roleplay_core.testing import make_app\n"
+            "counts = []\n"
+            "for freeze in (False, True, True):\n"
+            "    with TestClient(make_app({'server.gc_freeze': freeze})):\n"
+            "        counts.append(gc.get_freeze_count())\n"
+            "print(counts)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**__import__("os").environ, "ROLEPLAY_ENV": "development"})
+    assert done.returncode == 0, done.stderr
+    off, first, second = eval(done.stdout.strip())  # noqa: S307 - a list of three ints printed above
+    assert off == 0 and first > 10_000
+    assert second <= first, "a second app freezes nothing more (frozen objects may still be freed)"
+
+
+def test_gc_freeze_must_be_a_boolean():
+    with pytest.raises(Exception, match="server.gc_freeze: expected true or false"):
+        make_kernel({"server.gc_freeze": "yes"}, env="production",
+                    plugins=[], load_entry_points=False)
