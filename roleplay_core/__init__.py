@@ -81,7 +81,7 @@ from .security import (
     requires_user,
 )
 from .serialization import JSON, converter, loads_json, parse_body, query_int, read_json, structure, unstructure
-from .settings import Settings
+from .settings import Settings, existing_file, http_url
 from .storage import Event, EventLog, NotFound, PreconditionFailed, Storage, StorageError
 from .tokens import InvalidToken, TokenService
 from .transcript import CHARACTER, LEARNER, Transcript, TranscriptMessage
@@ -177,9 +177,11 @@ __all__ = [
     "create_app",
     "current_principal",
     "estimate_tokens",
+    "existing_file",
     "history_text",
     "hookimpl",
     "hookspec",
+    "http_url",
     "is_own_line",
     "language_matches",
     "loads_json",

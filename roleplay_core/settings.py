@@ -73,6 +73,18 @@ KERNEL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def existing_file(instance: Any, attribute: Any, value: str) -> None:
+    """An attrs validator for a settings path: empty (unset), or a file that exists (a CA bundle, a key file)."""
+    if value and not os.path.isfile(value):
+        raise ValueError(f"'{attribute.name}' names {value!r}, which is not a file")
+
+
+def http_url(instance: Any, attribute: Any, value: str) -> None:
+    """An attrs validator for a settings URL: empty (unset), or one starting with https:// or http://."""
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError(f"'{attribute.name}' must start with https:// or http://")
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Merge ``override`` into a copy of ``base``; nested mappings merge, the rest replaces."""
     merged = copy.deepcopy(dict(base))

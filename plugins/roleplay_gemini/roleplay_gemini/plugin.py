@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from roleplay_core import hookimpl
+from roleplay_core import existing_file, hookimpl, http_url
 
 DEFAULTS: dict[str, Any] = {
     # API key for the Gemini Developer API. Set it through ROLEPLAY_GEMINI__API_KEY or
@@ -56,16 +56,6 @@ _ONE_OR_MORE = attrs.validators.ge(1)
 _ZERO_OR_MORE = attrs.validators.ge(0)
 
 
-def _file(instance: Any, attribute: Any, value: str) -> None:
-    if value and not os.path.isfile(value):
-        raise ValueError(f"'{attribute.name}' names {value!r}, which is not a file")
-
-
-def _http_url(instance: Any, attribute: Any, value: str) -> None:
-    if value and not value.startswith(("https://", "http://")):
-        raise ValueError(f"'{attribute.name}' must start with https:// or http://")
-
-
 @attrs.frozen(kw_only=True)
 class Live:
     """``gemini.live``: the Live API (voice)."""
@@ -89,9 +79,9 @@ class GeminiSettings:
     vertexai: bool
     project: str
     location: str
-    base_url: str = attrs.field(validator=_http_url)
+    base_url: str = attrs.field(validator=http_url)
     api_version: str
-    ca_file: str = attrs.field(validator=_file)
+    ca_file: str = attrs.field(validator=existing_file)
     text_model: str
     judge_model: str
     live_model: str

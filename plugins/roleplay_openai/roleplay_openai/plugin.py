@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from roleplay_core import hookimpl
+from roleplay_core import existing_file, hookimpl, http_url
 
 #: OpenAI's own endpoint: ``openai.base_url`` unless set.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -71,16 +71,6 @@ _ONE_OR_MORE = attrs.validators.ge(1)
 _ZERO_OR_MORE = attrs.validators.ge(0)
 
 
-def _file(instance: Any, attribute: Any, value: str) -> None:
-    if value and not os.path.isfile(value):
-        raise ValueError(f"'{attribute.name}' names {value!r}, which is not a file")
-
-
-def _http_url(instance: Any, attribute: Any, value: str) -> None:
-    if value and not value.startswith(("https://", "http://")):
-        raise ValueError(f"'{attribute.name}' must start with https:// or http://")
-
-
 def _header_values(instance: Any, attribute: Any, value: dict[str, Any]) -> None:
     if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value.values()):
         raise ValueError(f"'{attribute.name}' must be a table of header names to text values")
@@ -93,7 +83,7 @@ def _judge_format(instance: Any, attribute: Any, value: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class Azure:
-    endpoint: str = attrs.field(validator=_http_url)
+    endpoint: str = attrs.field(validator=http_url)
     deployment: str
     api_version: str
 
@@ -113,7 +103,7 @@ class Realtime:
 class OpenAISettings:
     """The ``openai`` table, structured by the kernel's strict converter (``settings_schema``)."""
 
-    base_url: str = attrs.field(validator=_http_url)
+    base_url: str = attrs.field(validator=http_url)
     api_key: str = attrs.field(repr=False)
     model: str
     judge_model: str
@@ -125,7 +115,7 @@ class OpenAISettings:
     timeout: float = attrs.field(validator=_POSITIVE)
     max_retries: int = attrs.field(validator=_ZERO_OR_MORE)
     extra_headers: dict[str, Any] = attrs.field(validator=_header_values)
-    ca_file: str = attrs.field(validator=_file)
+    ca_file: str = attrs.field(validator=existing_file)
     temperature: float = attrs.field(validator=_ZERO_OR_MORE)
     judge_temperature: float = attrs.field(validator=_ZERO_OR_MORE)
     #: Tokens; 0: the server's own limit.
