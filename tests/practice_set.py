@@ -13,7 +13,6 @@ would), ends the session, and evaluates it over HTTP with no language model.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,45 +58,57 @@ def practices() -> list[Practice]:
     return found
 
 
-def play(client: Any, headers: dict[str, str], practice: Practice) -> tuple[str, int]:
+async def play(client: Any, headers: dict[str, str], practice: Practice) -> tuple[str, int]:
     """Practise over chat's HTTP API until the turns run out or the scene ends: (session id, turns said)."""
-    response = client.post("/chat/sessions", json={"scenario_id": practice.script_id}, headers=headers)
+    response = await client.post("/chat/sessions", json={"scenario_id": practice.script_id}, headers=headers)
     assert response.status_code == 201, response.text
     session_id = response.json()["id"]
     said = 0
     for text in practice.turns:
-        sent = client.post(f"/chat/sessions/{session_id}/messages", json={"text": text}, headers=headers)
+        sent = await client.post(f"/chat/sessions/{session_id}/messages", json={"text": text}, headers=headers)
         if sent.status_code == 409 and sent.json().get("code") == "session_ended":
             break
         assert sent.status_code == 201, sent.text
         said += 1
         if sent.json()["session"]["status"] == "ended":
             break
-    ended = client.post(f"/chat/sessions/{session_id}/end", headers=headers)
+    ended = await client.post(f"/chat/sessions/{session_id}/end", headers=headers)
     # Ending is idempotent: a session the character already ended answers 200 with its summary too.
     assert ended.status_code == 200 and ended.json()["status"] == "ended", ended.text
     return session_id, said
 
 
-def score_all() -> Iterator[Scored]:
-    from starlette.testclient import TestClient
+def score_all() -> list[Scored]:
+    """Every practice played and evaluated over HTTP, in order."""
+    import asyncio
+
+    return asyncio.run(_score_all())
+
+
+async def _score_all() -> list[Scored]:
+    import httpx
 
     from roleplay_core.testing import auth_headers, make_app
 
     # Every installed plugin, no fakes; no model configured, so the rules score everything offline.
     app = make_app({"chat.limits.messages_per_minute": 0, "chat.limits.sessions_per_day": 0,
                     "evaluator.inline_wait": 10})
-    with TestClient(app) as client:
+    scored = []
+    # In-process HTTP on one event loop (the app's own lifespan runs around it): the same requests
+    # as a TestClient's, without a thread hop per request.
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://practice.test") as client:
         for n, practice in enumerate(practices()):
             headers = auth_headers(app, f"learner-{n}")
-            session_id, said = play(client, headers, practice)
-            response = client.post("/evaluations", json={"session_id": session_id}, headers=headers)
+            session_id, said = await play(client, headers, practice)
+            response = await client.post("/evaluations", json={"session_id": session_id}, headers=headers)
             assert response.status_code == 201, response.text
             report = response.json()["report"]
-            session = client.get(f"/chat/sessions/{session_id}", headers=headers).json()
-            yield Scored(practice, report["overall_score"], report["passed"], report["passing_score"],
-                         {c["criterion_id"]: c["score"] for c in report["criteria"]}, said,
-                         session.get("end_reason"))
+            session = (await client.get(f"/chat/sessions/{session_id}", headers=headers)).json()
+            scored.append(Scored(practice, report["overall_score"], report["passed"], report["passing_score"],
+                                 {c["criterion_id"]: c["score"] for c in report["criteria"]}, said,
+                                 session.get("end_reason")))
+    return scored
 
 
 def table(results: list[Scored]) -> str:
@@ -113,4 +124,4 @@ if __name__ == "__main__":
     import os
 
     os.environ.setdefault("ROLEPLAY_ENV", "development")
-    print(table(list(score_all())))
+    print(table(score_all()))
