@@ -183,6 +183,16 @@ class S3Storage(Storage):
             return
         if not self.bucket:
             raise StorageUnavailable("storage.s3.bucket is not set (ROLEPLAY_STORAGE__S3__BUCKET)")
+        stack = contextlib.AsyncExitStack()
+        try:
+            self._client = await stack.enter_async_context(self._new_client(self.options.max_attempts))
+        except Exception as exc:
+            await stack.aclose()
+            raise StorageUnavailable(f"cannot set up the S3 client for {self.options.where}: {_reason(exc)}") from exc
+        self._stack = stack
+
+    def _new_client(self, max_attempts: int) -> Any:
+        """An aiobotocore S3 client (an async context manager) on these settings, with ``max_attempts``."""
         from aiobotocore.config import AioConfig
         from aiobotocore.session import AioSession
 
@@ -193,29 +203,21 @@ class S3Storage(Storage):
             max_pool_connections=opts.max_pool_connections,
             # "standard" and "adaptive" back off exponentially with jitter on throttling
             # (SlowDown, 503) and on 5xx and connection errors; adaptive also rate-limits the client.
-            retries={"mode": opts.retry_mode, "total_max_attempts": opts.max_attempts},
+            retries={"mode": opts.retry_mode, "total_max_attempts": max_attempts},
             s3={"addressing_style": "path" if opts.path_style else "auto"},
             request_checksum_calculation=opts.checksums,
             response_checksum_validation=opts.checksums,
         )
         session = AioSession(profile=opts.profile) if opts.profile else AioSession()
-        stack = contextlib.AsyncExitStack()
-        try:
-            self._client = await stack.enter_async_context(
-                session.create_client(
-                    "s3",
-                    region_name=opts.region,
-                    endpoint_url=opts.endpoint_url,
-                    aws_access_key_id=opts.access_key_id,
-                    aws_secret_access_key=opts.secret_access_key,
-                    aws_session_token=opts.session_token,
-                    config=config,
-                )
-            )
-        except Exception as exc:
-            await stack.aclose()
-            raise StorageUnavailable(f"cannot set up the S3 client for {opts.where}: {_reason(exc)}") from exc
-        self._stack = stack
+        return session.create_client(
+            "s3",
+            region_name=opts.region,
+            endpoint_url=opts.endpoint_url,
+            aws_access_key_id=opts.access_key_id,
+            aws_secret_access_key=opts.secret_access_key,
+            aws_session_token=opts.session_token,
+            config=config,
+        )
 
     async def close(self) -> None:
         stack, self._stack, self._client = self._stack, None, None
@@ -489,7 +491,10 @@ class S3Storage(Storage):
         await self._raw_put(base, b"")
         try:
             try:
-                await self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}{base}/child", Body=b"")
+                # One attempt: a refusal is the answer, and small servers refuse by dropping the
+                # connection, which the retrying client would try again for seconds.
+                async with self._new_client(1) as once:
+                    await once.put_object(Bucket=self.bucket, Key=f"{self.prefix}{base}/child", Body=b"")
             except (ClientError, BotoCoreError) as exc:
                 # MinIO answers 400 XMinioParentIsObject, others 409 or 500, small servers drop the
                 # connection. The parent was just written, so any refusal of the child is the folder rule.
