@@ -145,6 +145,7 @@ def unwrap(body: bytes, key: str) -> bytes:
 #: The botocore session shared by clients that use static keys (see ``S3Storage._new_client``).
 _STATIC_SESSION: Any = None
 
+
 class S3Storage(Storage):
     """Records in an S3 bucket. Build it with the kernel settings; see :mod:`roleplay_s3.storage`."""
 
