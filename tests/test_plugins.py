@@ -560,14 +560,16 @@ def test_two_apps_in_one_process_keep_their_plugins_apart():
 
 
 def test_an_app_that_calls_no_model_imports_no_model_sdk(tmp_path):
-    """Model SDKs are imported when a provider is first used: `roleplay serve` on the scripted
-    engine starts without loading openai or google-genai (a measured part of its cold start)."""
+    """Model SDKs are imported when a provider is first used, audio libraries when a voice call starts,
+    the OAuth client at the first sign-in: `roleplay serve` on the scripted engine starts without
+    loading openai, google-genai, numpy (its compiled core) or authlib's HTTP client (cold start)."""
     import subprocess
 
+    heavy = ("openai", "google.genai", "numpy._core", "numpy.core", "authlib.integrations.httpx_client")
     code = ("import sys\n"
             "from roleplay_core import Kernel, create_app\n"
             "create_app(Kernel.create(env='development', settings_files=[], overrides={'storage.backend': 'memory'}))\n"
-            "print(sorted(m for m in ('openai', 'google.genai') if m in sys.modules))\n")
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

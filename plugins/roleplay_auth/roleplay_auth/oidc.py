@@ -19,9 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -78,7 +76,10 @@ class OIDCProvider(AuthProvider):
 
     # -- provider documents ---------------------------------------------------
 
-    def _client(self, **kwargs: Any) -> AsyncOAuth2Client:
+    def _client(self, **kwargs: Any) -> Any:
+        # authlib's httpx client (and httpx) load at the first sign-in, not at every start.
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
         return AsyncOAuth2Client(client_id=self.client_id, client_secret=self.client_secret or None,
                                  code_challenge_method="S256", timeout=HTTP_TIMEOUT,
                                  token_endpoint_auth_method=self._auth_method(), **kwargs)
@@ -92,6 +93,8 @@ class OIDCProvider(AuthProvider):
         return "client_secret_basic"
 
     async def _get_json(self, url: str) -> dict[str, Any]:
+        import httpx
+
         try:
             async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
                 response = await client.get(url)
