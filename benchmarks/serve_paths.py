@@ -30,6 +30,7 @@ Run from the repository root, with the development venv (wrk from ``apt-get inst
 
     .venv/bin/python benchmarks/serve_paths.py                    # 5 s per path and server, 2 rounds
     .venv/bin/python benchmarks/serve_paths.py --duration 10 --rounds 3 --metrics
+    .venv/bin/python benchmarks/serve_paths.py --paths message --rates 50,100,200   # + open-loop latency
 """
 
 from __future__ import annotations
@@ -309,6 +310,35 @@ def run_wrk(server: Server, script: Path, path: str, seconds: float, connections
                   errors, cpu_used / max(1, total) * 1e6, detail)
 
 
+def run_open_loop(server: Server, fixtures: dict[str, object], rate: float, seconds: float,
+                  cpu: str | None) -> dict[str, object]:
+    """``open_loop.py`` on the load core: messages due at ``rate`` per second over the fixture sessions."""
+    command = [sys.executable, str(HERE / "open_loop.py"), "--port", str(server.port), "--token",
+               str(fixtures["token"]), "--sessions", ",".join(fixtures["post"]), "--rate", str(rate),
+               "--seconds", str(seconds)]
+    if cpu is not None:
+        command = ["taskset", "-c", cpu, *command]
+    before = server.cpu_seconds()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"open_loop.py failed ({done.returncode}): {done.stderr}")
+    row = json.loads(done.stdout)
+    row["cpu_us"] = round((server.cpu_seconds() - before) / max(1, int(row["sent"])) * 1e6, 1)
+    time.sleep(0.5)
+    return row
+
+
+def report_open_loop(rows: list[tuple[str, dict[str, object]]], connections: int) -> None:
+    print()
+    print(f"POST /chat/sessions/{{id}}/messages open-loop on {connections} connections (latency from when each "
+          "message was due):")
+    print("| server | offered msg/s | achieved msg/s | p50 ms | p90 ms | p99 ms | max ms | server CPU us/msg | not 201 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, row in rows:
+        print(f"| {name} | {row['rate']:g} | {row['achieved']} | {row['p50_ms']} | {row['p90_ms']} | {row['p99_ms']} | "
+              f"{row['max_ms']} | {row['cpu_us']} | {row['other_statuses'] or 0} |")
+
+
 def choose_cpus(pin: str) -> tuple[str | None, str | None]:
     cpus = sorted(os.sched_getaffinity(0))
     if pin == "off" or (pin == "auto" and (len(cpus) < 2 or not shutil.which("taskset"))):
@@ -329,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run roleplay with this setting (dotted key), e.g. storage.file.inline_read_bytes=0")
     parser.add_argument("--s3", action="store_true",
                         help="also run roleplay on the S3 backend, against moto's server on loopback in this process")
+    parser.add_argument("--rates", default="",
+                        help="also send chat messages open-loop at these messages/s (comma-separated, e.g. 50,100,200) "
+                             "on --connections sessions of each roleplay server: latency at a given traffic, "
+                             "not saturated (benchmarks/open_loop.py)")
     parser.add_argument("--pin", choices=("auto", "on", "off"), default="auto",
                         help="server and wrk on different cores with taskset (auto: if 2+ cores)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -350,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         S3_ENV.update(env)
         asyncio.run(publish_on_s3())
     figures = Figures()
+    rates = [float(r) for r in args.rates.split(",") if r]
+    open_loop: list[tuple[str, dict[str, object]]] = []
     cold: list[float] = []
     print(f"load: wrk, {args.connections} connections, {args.duration:g} s after {args.warmup:g} s warm-up, "
           f"{args.rounds} round(s); pinning: "
@@ -385,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
                             run_wrk(servers[name], script, path, args.warmup, args.connections, load_cpu)
                         figures.add(name, path, run_wrk(servers[name], script, path, args.duration,
                                                         args.connections, load_cpu))
+            for rate in rates:
+                for name in names[1:]:
+                    open_loop.append((name, run_open_loop(servers[name], fixtures[name], rate, args.duration,
+                                                          load_cpu)))
         finally:
             for server in servers.values():
                 server.stop()
@@ -398,9 +438,12 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.stop()
     report(figures, names, paths, cold)
+    if open_loop:
+        report_open_loop(open_loop, args.connections)
     if args.json:
         args.json.write_text(json.dumps({
             "runs": {f"{s} {p}": [r.__dict__ for r in rs] for (s, p), rs in figures.runs.items()},
+            "open_loop": [{"server": name, **row} for name, row in open_loop],
             "cold_start_s": cold}, indent=2))
     return 0
 

@@ -8,7 +8,11 @@ tries ``seq`` after seeing ``seq - 1`` exist, so the log never has gaps.
 ``{prefix}/head`` is a hint of the last sequence number, written after each
 append. It may lag (a slow writer can overwrite a newer hint with an older one);
 appenders gallop forward from it, so a stale hint costs a few reads, never
-correctness.
+correctness. An owner that keeps the last sequence number in a record of its own
+(chat's session record does) opens the log with ``head_hint=False`` and passes that
+number to :meth:`EventLog.read` as ``known_last``: no hint is written, one write per
+append fewer, and a read asks for the events it knows of plus one past the end.
+A missing hint is never an error: appends and reads gallop from 0.
 """
 
 from __future__ import annotations
@@ -49,9 +53,11 @@ class Event:
 class EventLog:
     """The events under one prefix, for example ``chat/sessions/<id>/log``."""
 
-    def __init__(self, storage: Storage, prefix: str) -> None:
+    def __init__(self, storage: Storage, prefix: str, *, head_hint: bool = True) -> None:
         self.storage = storage
         self.prefix = prefix.rstrip("/")
+        #: Whether :meth:`append` writes the ``head`` hint (a second write per event).
+        self.head_hint = head_hint
 
     def _key(self, seq: int) -> str:
         return f"{self.prefix}/e/{seq:012d}"
@@ -108,23 +114,31 @@ class EventLog:
                     raise
                 target += 1
                 continue
-            await self.storage.put(f"{self.prefix}/head", json.dumps({"seq": target}).encode())
+            if self.head_hint:
+                await self.storage.put(f"{self.prefix}/head", json.dumps({"seq": target}).encode())
             return event
 
     async def get(self, seq: int) -> Event:
         return Event.from_json((await self.storage.get(self._key(seq))).data)
 
-    async def read(self, after: int = 0, limit: int | None = None) -> list[Event]:
-        """Events with ``seq > after`` in order, at most ``limit``."""
-        return [event async for event in self.iter(after, limit)]
+    async def read(self, after: int = 0, limit: int | None = None, *, known_last: int | None = None) -> list[Event]:
+        """Events with ``seq > after`` in order, at most ``limit``.
 
-    async def iter(self, after: int = 0, limit: int | None = None) -> AsyncIterator[Event]:
-        # The head hint says how many events to ask for at once: a log of 7 events costs 1 + 8 reads
-        # (the hint, the events and one past the end), not a batch of BATCH mostly missing records.
-        # The hint may lag, so reading goes on in growing batches until an event is missing.
+        ``known_last``: the last sequence number as the caller's own record has it, read instead
+        of the head hint. It may lag too (events past it are still read), never lead.
+        """
+        return [event async for event in self.iter(after, limit, known_last=known_last)]
+
+    async def iter(self, after: int = 0, limit: int | None = None, *,
+                   known_last: int | None = None) -> AsyncIterator[Event]:
+        # The last number (the caller's, else the head hint) says how many events to ask for at
+        # once: a log of 7 events costs 1 + 8 reads (the hint, the events and one past the end),
+        # not a batch of BATCH mostly missing records. It may lag, so reading goes on in growing
+        # batches until an event is missing.
         seq = after + 1
         remaining = limit
-        size = min(BATCH, max(1, await self._hint() - after + 1))
+        last = known_last if known_last is not None else await self._hint()
+        size = min(BATCH, max(1, last - after + 1))
         while remaining is None or remaining > 0:
             if remaining is not None:
                 size = min(size, remaining)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -120,23 +121,26 @@ class FileStorage(Storage):
         return Record(raw[HEADER:], raw[len(MAGIC) : HEADER - 1].decode("ascii"))
 
     def _write(self, path: Path, data: bytes) -> str:
-        version = uuid.uuid4().hex
-        make_private_dirs(path.parent)
-        tmp = self._tmp / f"{version}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        version = os.urandom(16).hex()
+        tmp = f"{self._tmp}/{version}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            with os.fdopen(fd, "wb", closefd=False) as handle:
-                handle.write(MAGIC + version.encode("ascii") + b"\n")
-                handle.write(data)
-                handle.flush()
-                if self.fsync:
-                    os.fsync(fd)
+            view = memoryview(MAGIC + version.encode("ascii") + b"\n" + data)
+            while view:  # one write for a small record; a short write only on a full disk or a signal
+                view = view[os.write(fd, view):]
+            if self.fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         try:
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except FileNotFoundError:  # the key's folder does not exist yet (made here, not before every write)
+                make_private_dirs(path.parent)
+                os.replace(tmp, path)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
         if self.fsync:
             _fsync_dir(path.parent)

@@ -3,7 +3,7 @@
 The kernel checks what it owns: every record is readable (objects that are not
 Roleplay records are *foreign*: reported, never touched) and every event log
 (``<prefix>/e/<seq>``, see :mod:`.eventlog`) runs 1..N without gaps, with its
-``head`` hint not behind. Plugins check their own layouts through the
+``head`` hint, where it has one, not behind (logs whose owner keeps the count write none). Plugins check their own layouts through the
 ``check_storage(kernel, fsck)`` hook (chat: session snapshots against their logs,
 owners' indexes against sessions). Each finding says what it is and whether it was
 repaired; ``--repair`` fixes only what is derived from other data (hints, snapshots,
@@ -121,7 +121,7 @@ async def _walk(fsck: Fsck) -> None:
 
 
 async def _event_logs(fsck: Fsck) -> None:
-    """Every log is 1..N with no gap, each event names its own number, the head hint is not behind."""
+    """Every log is 1..N with no gap, each event names its own number, a head hint is not behind."""
     seqs: dict[str, list[int]] = {}
     for key in fsck.keys:
         match = _EVENT.match(key)
@@ -158,12 +158,12 @@ async def _head_hint(fsck: Fsck, log: str, last: int) -> None:
     try:
         hint = int(json.loads((await fsck.storage.get(f"{log}/head")).data)["seq"])
     except NotFound:
-        hint = None
+        return  # no hint is fine: readers gallop from 0, and some owners keep the count themselves
     except (ValueError, KeyError, TypeError, StorageError):
         hint = -1
-    if hint is not None and hint >= 0 and hint >= last:
+    if hint >= last:
         return
-    detail = "has no head hint" if hint is None else f"head hint {hint} is behind the last event {last}"
+    detail = "has an unreadable head hint" if hint < 0 else f"head hint {hint} is behind the last event {last}"
     if fsck.repair:
         await fsck.storage.put(f"{log}/head", json.dumps({"seq": last}).encode())
     fsck.problem(f"{log}/head", f"event log {log} {detail}", repaired=fsck.repair)

@@ -201,7 +201,7 @@ async def get_session(request: Request) -> JSON:
     session_id = request.path_params["session_id"]
     record = await turns.owned(kernel, current_principal(request), session_id)
     after = query_int(request, "after_seq", 0)
-    messages = await sessions.read_messages(kernel, session_id, after)
+    messages = await sessions.read_messages(kernel, session_id, after, last_seq=record.last_seq)
     return JSON(session_body(record, messages))
 
 
@@ -245,7 +245,7 @@ async def export_session(request: Request) -> Response:
         raise validation_problem([FieldError("format", f"must be one of {', '.join(export.FORMATS)}")])
     record = await turns.owned(kernel, current_principal(request), session_id)
     script = await sessions.load_script(kernel, session_id)
-    messages = await sessions.read_messages(kernel, session_id)
+    messages = await sessions.read_messages(kernel, session_id, last_seq=record.last_seq)
     media_type, extension = export.FORMATS[fmt]
     return Response(export.render(fmt, record, script, messages), media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="session-{session_id}.{extension}"'})

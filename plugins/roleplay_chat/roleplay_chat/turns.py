@@ -93,8 +93,14 @@ def not_found(session_id: str) -> errors.SessionMissing:
 
 async def owned(kernel: Any, principal: Principal, session_id: str, *, write: bool = False) -> SessionRecord:
     """The session if ``principal`` owns it (admins may read anyone's); 404 otherwise."""
+    return (await owned_record(kernel, principal, session_id, write=write))[0]
+
+
+async def owned_record(kernel: Any, principal: Principal, session_id: str, *,
+                       write: bool = False) -> tuple[SessionRecord, str]:
+    """:func:`owned` with the record's storage version (to take the lease on without reading it again)."""
     try:
-        record = await sessions.load_session(kernel, session_id)
+        record, version = await sessions.load_record(kernel, session_id)
     except sessions.SessionNotFound:
         raise not_found(session_id) from None
     if record.user_id != principal.id:
@@ -102,7 +108,7 @@ async def owned(kernel: Any, principal: Principal, session_id: str, *, write: bo
             raise not_found(session_id)  # never confirm that somebody else's session exists
         if write:
             raise errors.NotOwner("Admins can read other people's sessions, not speak in them.")
-    return record
+    return record, version
 
 
 def ended(record: SessionRecord) -> errors.SessionEnded:
@@ -125,10 +131,11 @@ def pending(record: SessionRecord) -> errors.ReplyPending:
                                session_id=record.id, pending_seq=record.pending_seq)
 
 
-async def _lease(kernel: Any, session_id: str) -> tuple[SessionRecord, sessions.Heartbeat]:
+async def _lease(kernel: Any, session_id: str,
+                 loaded: tuple[SessionRecord, str] | None = None) -> tuple[SessionRecord, sessions.Heartbeat]:
     """Take the turn lease and start renewing it (for at most the whole turn's time)."""
     try:
-        record, version, _ = await sessions.take_lease(kernel, session_id)
+        record, version, _ = await sessions.take_lease(kernel, session_id, loaded=loaded)
     except sessions.SessionNotFound:
         raise not_found(session_id) from None
     except sessions.SessionEnded:
@@ -170,12 +177,13 @@ def check_text(said: str) -> None:
 async def begin_message(kernel: Any, principal: Principal, session_id: str, text: str) -> Prepared:
     """Check, take the lease, store the learner's ``text``. Raises a :class:`~errors.ChatError`."""
     check_text(text)
-    record = await owned(kernel, principal, session_id, write=True)
+    loaded = await owned_record(kernel, principal, session_id, write=True)
+    record = loaded[0]
     if record.status != ACTIVE:
         raise ended(record)
     if record.pending_seq is not None:
         raise pending(record)
-    record, heartbeat = await _lease(kernel, session_id)
+    record, heartbeat = await _lease(kernel, session_id, loaded)
     try:
         # Checked again under the lease: the record may have changed since the first look.
         if record.pending_seq is not None:
@@ -195,17 +203,19 @@ async def begin_message(kernel: Any, principal: Principal, session_id: str, text
 
 async def begin_retry(kernel: Any, principal: Principal, session_id: str) -> Prepared:
     """Take the lease for the learner message still waiting for its reply. Raises a :class:`~errors.ChatError`."""
-    record = await owned(kernel, principal, session_id, write=True)
+    loaded = await owned_record(kernel, principal, session_id, write=True)
+    record = loaded[0]
     if record.status != ACTIVE:
         raise ended(record)
-    record, heartbeat = await _lease(kernel, session_id)
+    record, heartbeat = await _lease(kernel, session_id, loaded)
     try:
         if record.pending_seq is None:
             raise errors.NothingToRetry("Every message of this session has its reply; there is nothing to retry.")
         script = await sessions.load_script(kernel, session_id)
         learner = next((m for m in record.recent if m.seq == record.pending_seq), None)
         if learner is None:
-            learner = (await sessions.read_messages(kernel, session_id, record.pending_seq - 1))[0]
+            learner = (await sessions.read_messages(kernel, session_id, record.pending_seq - 1,
+                                                    last_seq=record.last_seq))[0]
     except BaseException:
         await _release_quietly(kernel, record, heartbeat)
         raise

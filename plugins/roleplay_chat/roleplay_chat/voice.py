@@ -109,7 +109,7 @@ async def voice_socket(websocket: WebSocket) -> None:
         await usage.acquire()
         script = await sessions.load_script(kernel, session_id)
         character = script.character(record.character_id)
-        messages = await sessions.read_messages(kernel, session_id)
+        messages = await sessions.read_messages(kernel, session_id, last_seq=record.last_seq)
         history = tuple(messages)[-sessions.history_window(kernel):]
         request = LiveRequest(script=script, character=character, voice=character.voice,
                               input_sample_rate=rates[0], output_sample_rate=rates[1], language=record.language,

@@ -140,10 +140,12 @@ async def _resume(websocket: WebSocket, kernel: Any, session_id: str, frame: dic
     after = frame.get("after_seq", 0)
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise BadFrame('"after_seq" must be an integer, 0 or more')
-    messages = await sessions.read_messages(kernel, session_id, after)
+    record = await sessions.load_session(kernel, session_id)
+    messages = await sessions.read_messages(kernel, session_id, after, last_seq=record.last_seq)
     for message in messages:
         await websocket.send_json({"type": "message", "message": sessions.message_to_dict(message)})
-    record = await sessions.load_session(kernel, session_id)
+    if messages and messages[-1].seq > record.last_seq:  # a turn was stored meanwhile: say where it ends
+        record = await sessions.load_session(kernel, session_id)
     await websocket.send_json({"type": "resumed", "last_seq": record.last_seq, "session": record.summary()})
 
 

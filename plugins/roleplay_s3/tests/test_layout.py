@@ -139,7 +139,7 @@ def test_fsck_on_s3_reports_gaps_and_foreign_objects_and_repairs_hints(moto_s3, 
         log = EventLog(storage, "probe/log")
         for n in range(3):
             await log.append("note", {"n": n})
-        await storage.delete("probe/log/head")
+        await storage.put("probe/log/head", json.dumps({"seq": 1}).encode())  # a slow writer's old hint
         await storage.put("probe/gappy/e/000000000002", json.dumps(
             {"seq": 2, "type": "note", "data": {}, "created_at": "2026-01-01T00:00:00+00:00"}).encode())
         await storage.close()
@@ -148,7 +148,7 @@ def test_fsck_on_s3_reports_gaps_and_foreign_objects_and_repairs_hints(moto_s3, 
     asyncio.run(_raw(moto_s3, bucket, {"probe/uploaded!": b"by hand"}))
     assert main([*args(moto_s3, bucket), "storage", "fsck", "--repair"]) == 1
     captured = capsys.readouterr()
-    assert "event log probe/log has no head hint" in captured.err
+    assert "event log probe/log head hint 1 is behind the last event 3" in captured.err
     assert "event log probe/gappy has a gap: events 1..1 are missing" in captured.err
     assert "foreign (left alone): probe/uploaded" in captured.err
     assert "1 repaired, 1 left; 1 foreign object(s)" in captured.out
