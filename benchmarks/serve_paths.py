@@ -144,6 +144,7 @@ class Server:
 
 
 VARIANT_ENV: dict[str, str] = {}  # --variant KEY=VALUE: a third server, roleplay with these settings
+BASELINE_ENV: dict[str, str] = {}  # --baseline REV: roleplay running that revision's code
 S3_ENV: dict[str, str] = {}  # --s3: a server on the S3 backend (moto on loopback, set up in main)
 
 
@@ -204,6 +205,8 @@ def start_roleplay(name: str, root: Path, cpu: str | None, log_dir: Path, metric
     env = roleplay_env(root, metrics, variant=name == "roleplay+variant")
     if name == "roleplay+s3":
         env.update(S3_ENV)
+    if name == "roleplay@baseline":
+        env.update(BASELINE_ENV)
     return Server(name, [str(roleplay), "serve", "--host", HOST, "--port", str(port)], env, port, cpu, log_dir)
 
 
@@ -310,6 +313,18 @@ def run_wrk(server: Server, script: Path, path: str, seconds: float, connections
                   errors, cpu_used / max(1, total) * 1e6, detail)
 
 
+def checkout(revision: str, folder: Path) -> str:
+    """The kernel and every plugin of ``revision`` in ``folder``; returns the PYTHONPATH that runs them.
+
+    The editable installs are path entries from .pth files, which come after PYTHONPATH, so this
+    code is imported instead of the working tree's; entry points (plugin names) are the installed ones.
+    """
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return os.pathsep.join([str(folder), *(str(p) for p in sorted((folder / "plugins").iterdir()) if p.is_dir())])
+
+
 def run_open_loop(server: Server, fixtures: dict[str, object], rate: float, seconds: float,
                   cpu: str | None) -> dict[str, object]:
     """``open_loop.py`` on the load core: messages due at ``rate`` per second over the fixture sessions."""
@@ -363,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also send chat messages open-loop at these messages/s (comma-separated, e.g. 50,100,200) "
                              "on --connections sessions of each roleplay server: latency at a given traffic, "
                              "not saturated (benchmarks/open_loop.py)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run roleplay on this git revision's code (git archive into a temporary folder, "
+                             "put first on PYTHONPATH), alternated with the others: before and after in one run")
     parser.add_argument("--pin", choices=("auto", "on", "off"), default="auto",
                         help="server and wrk on different cores with taskset (auto: if 2+ cores)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -377,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         VARIANT_ENV["ROLEPLAY_" + key.upper().replace(".", "__")] = value
     names = ["bare", "roleplay"] + (["roleplay+metrics"] if args.metrics else []) \
-        + (["roleplay+variant"] if VARIANT_ENV else []) + (["roleplay+s3"] if args.s3 else [])
+        + (["roleplay+variant"] if VARIANT_ENV else []) + (["roleplay+s3"] if args.s3 else []) \
+        + (["roleplay@baseline"] if args.baseline else [])
     moto = None
     if args.s3:
         env, moto = start_moto_bucket()
@@ -393,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
           + f"; load average {os.getloadavg()[0]:.2f} before")
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
+        if args.baseline:
+            BASELINE_ENV["PYTHONPATH"] = checkout(args.baseline, work / "baseline")
+            print(f"roleplay@baseline: the code of {args.baseline} (same installed dependencies)")
         servers: dict[str, Server] = {}
         try:
             roots = {name: work / f"data-{i}" for i, name in enumerate(names)}
