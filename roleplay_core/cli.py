@@ -222,6 +222,8 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     print(f"roleplay: environment {kernel.settings.env}"
           f"{'' if os.environ.get('ROLEPLAY_ENV') or args.env else ' (ROLEPLAY_ENV is not set)'}; "
           f"tokens signed with {secret_source(kernel.settings)}", file=sys.stderr)
+    level = str(kernel.settings.get("server.log_level", "info")).lower()
+    log_format = kernel.settings.get("server.log_format", "text")
     uvicorn.run(
         "roleplay_core.app:create_app",
         factory=True,
@@ -229,9 +231,12 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         port=port,
         reload=args.reload,
         workers=None if args.reload else args.workers,
-        log_level=kernel.settings.get("server.log_level", "info"),
-        log_config=log_config(kernel.settings.get("server.log_level", "info"),
-                              kernel.settings.get("server.log_format", "text")),
+        log_level=level,
+        log_config=log_config(level, log_format),
+        # uvicorn builds its access line's fields on every request, even when the level drops it:
+        # ask for the line only where it is written (text format, info or more verbose; in json
+        # the kernel writes its own access line).
+        access_log=access_lines(level, log_format),
         proxy_headers=True,
         # uvicorn buffers a whole frame before the app sees it: never more than the app accepts.
         ws_max_size=int(kernel.settings.get("security.websocket_max_frame_bytes", 1_048_576)),
@@ -239,6 +244,11 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         timeout_graceful_shutdown=int(float(kernel.settings.get("server.drain_seconds", 35.0))),
     )
     return 0
+
+
+def access_lines(level: str, log_format: str) -> bool:
+    """Whether uvicorn's access lines are written at ``server.log_level`` in ``server.log_format``."""
+    return log_format == "text" and level in ("trace", "debug", "info")
 
 
 def is_loopback(host: str) -> bool:

@@ -80,6 +80,11 @@ _on = False
 FLUSH_SECONDS = 1.0
 _counts: dict[tuple[str, tuple[str, ...]], float] = {}
 _observed: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # [sum, count per bucket...]
+# A counter and a histogram recorded together (a request, a storage operation) share one entry:
+# one dictionary lookup per event, split into the two families at the flush. Keyed by the
+# counter's labels; the histogram's are the first ``_PAIRS[name][2]`` of them.
+_timed: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # [count, sum, count per bucket...]
+_PAIRS = {"requests": ("requests", "request_seconds", 2), "storage": ("storage", "storage_seconds", 2)}
 _BOUNDS: dict[str, tuple[float, ...]] = {}
 
 
@@ -118,13 +123,32 @@ def _observe(family: str, labels: tuple[str, ...], seconds: float) -> None:
     slots[1 + bisect.bisect_left(_BOUNDS[family], seconds)] += 1  # a bucket holds values <= its bound
 
 
+def _count_and_observe(pair: str, labels: tuple[str, ...], seconds: float) -> None:
+    key = (pair, labels)
+    slots = _timed.get(key)
+    if slots is None:
+        slots = _timed[key] = [0.0] * (len(_BOUNDS[_PAIRS[pair][1]]) + 2)
+    slots[0] += 1
+    slots[1] += seconds
+    slots[2 + bisect.bisect_left(_BOUNDS[_PAIRS[pair][1]], seconds)] += 1
+
+
 def flush() -> None:
     """Hand what this process recorded since the last flush to prometheus-client."""
-    global _counts, _observed
-    if _families is None or not (_counts or _observed):
+    global _counts, _observed, _timed
+    if _families is None or not (_counts or _observed or _timed):
         return
-    counts, observed = _counts, _observed
-    _counts, _observed = {}, {}
+    counts, observed, timed = _counts, _observed, _timed
+    _counts, _observed, _timed = {}, {}, {}
+    for (pair, labels), slots in timed.items():
+        counter, histogram, kept = _PAIRS[pair]
+        counts[(counter, labels)] = counts.get((counter, labels), 0.0) + slots[0]
+        merged = observed.get((histogram, labels[:kept]))
+        if merged is None:
+            observed[(histogram, labels[:kept])] = slots[1:]
+        else:
+            for index, value in enumerate(slots[1:]):
+                merged[index] += value
     for (family, labels), amount in counts.items():
         getattr(_families, family).labels(*labels).inc(amount)
     for (family, labels), slots in observed.items():
@@ -144,14 +168,12 @@ async def flush_every(seconds: float = FLUSH_SECONDS) -> None:
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     if _on:
-        _count("requests", (route, method, str(status)))
-        _observe("request_seconds", (route, method), seconds)
+        _count_and_observe("requests", (route, method, str(status)), seconds)
 
 
 def storage_operation(backend: str, kind: str, outcome: str, seconds: float) -> None:
     if _on:
-        _count("storage", (backend, kind, outcome))
-        _observe("storage_seconds", (backend, kind), seconds)
+        _count_and_observe("storage", (backend, kind, outcome), seconds)
 
 
 def chat_turn(provider: str, outcome: str, seconds: float) -> None:

@@ -113,6 +113,15 @@ def test_serve_runs_uvicorn_on_the_app_factory(tmp_path):
     assert f"[{request_id}]" in output and "/healthz" in output  # request ids in the access log
 
 
+def test_uvicorn_builds_access_lines_only_where_they_are_written():
+    from roleplay_core.cli import access_lines
+
+    assert access_lines("info", "text") and access_lines("debug", "text") and access_lines("trace", "text")
+    # Dropped by the level, or replaced by the kernel's own line in json: uvicorn is told not to build them.
+    assert not access_lines("warning", "text") and not access_lines("error", "text")
+    assert not access_lines("info", "json")
+
+
 def test_set_disables_a_plugin_and_its_commands(tmp_path):
     listed = run("plugins", "--json", cwd=tmp_path)
     if "auth" not in {p["name"] for p in json.loads(listed.stdout)}:

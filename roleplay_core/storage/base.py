@@ -8,6 +8,7 @@ optimistic concurrency across processes and hosts.
 from __future__ import annotations
 
 import abc
+import re
 import secrets
 import time
 import urllib.parse
@@ -20,6 +21,10 @@ from .. import metrics
 from ..text import control_character
 
 MAX_SEGMENT_BYTES = 240
+# Keys every plugin writes (ASCII segments, none starting with "."), accepted by one regular
+# expression before the rule-by-rule check: a chat message reads about ten keys, and the full
+# check was 8 us of each read. Anything it does not match gets the full check (and its message).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_~%@+=,:-][A-Za-z0-9._~%@+=,:-]{0,239}(?:/[A-Za-z0-9_~%@+=,:-][A-Za-z0-9._~%@+=,:-]{0,239})*")
 
 
 
@@ -69,6 +74,8 @@ def validate_key(key: str, *, prefix: bool = False) -> str:
     backslashes, at most 1024 characters, each segment at most 240 bytes of UTF-8
     (a file name, with the file backend's suffix, must fit in 255).
     """
+    if type(key) is str and len(key) <= 1024 and _PLAIN_KEY.fullmatch(key):
+        return key
     if not isinstance(key, str):
         raise InvalidKey(f"storage key must be a string, not {type(key).__name__}")
     if prefix and key == "":
@@ -152,8 +159,18 @@ class Storage(abc.ABC):
         """Return the record at ``key``; raise :class:`NotFound`."""
         if not metrics.enabled():
             return await self._get(validate_key(key))
-        with _metered(self.name, "get"):
-            return await self._get(validate_key(key))
+        # The hot operation (several per request), timed inline rather than by _metered.
+        started = time.perf_counter()
+        try:
+            record = await self._get(validate_key(key))
+        except NotFound:
+            metrics.storage_operation(self.name, "get", "missing", time.perf_counter() - started)
+            raise
+        except BaseException:
+            metrics.storage_operation(self.name, "get", "error", time.perf_counter() - started)
+            raise
+        metrics.storage_operation(self.name, "get", "ok", time.perf_counter() - started)
+        return record
 
     async def put(
         self, key: str, data: bytes, *, if_version: str | None = None, if_absent: bool = False

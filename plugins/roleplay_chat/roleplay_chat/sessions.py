@@ -254,10 +254,37 @@ async def load_record(kernel: Any, session_id: str) -> tuple[SessionRecord, str]
     if not valid_session_id(session_id):
         raise SessionNotFound(session_id)
     try:
-        record = await kernel.storage.get(session_key(session_id))
+        stored = await kernel.storage.get(session_key(session_id))
     except NotFound:
         raise SessionNotFound(session_id) from None
-    return decode(record.data), record.version
+    # Decoding the record (its recent messages with their dates) was a third of a session read.
+    # A record is immutable and every write gives it a new version, so the one decoded for the
+    # version just read is the record, whichever process wrote it.
+    parsed = _parsed(kernel)
+    hit = parsed.get(session_id)
+    if hit is not None and hit[0] == stored.version:
+        parsed.move_to_end(session_id)
+        return hit[1], stored.version
+    record = decode(stored.data)
+    _remember(kernel, record, stored.version)
+    return record, stored.version
+
+
+def _remember(kernel: Any, record: SessionRecord, version: str) -> None:
+    """Keep ``record`` as the decoded form of ``version`` (after reading it, or writing it)."""
+    parsed = _parsed(kernel)
+    parsed[record.id] = (version, record)
+    parsed.move_to_end(record.id)
+    while len(parsed) > _PARSED_SIZE:
+        parsed.popitem(last=False)
+
+
+_PARSED_SIZE = 1024
+
+
+def _parsed(kernel: Any) -> OrderedDict[str, tuple[str, SessionRecord]]:
+    """Session records as last decoded, by session id, with the version they were decoded from."""
+    return kernel.state("chat").setdefault("records", OrderedDict)
 
 
 async def load_session(kernel: Any, session_id: str) -> SessionRecord:
@@ -315,8 +342,65 @@ async def read_messages(kernel: Any, session_id: str, after_seq: int = 0, *,
     ``last_seq``: the record's ``last_seq`` when the caller has the record (the reads then go out in
     one batch); events past it, left by a writer that died before updating the record, are read too.
     """
-    events = await event_log(kernel, session_id).read(after=max(0, after_seq), known_last=last_seq)
-    return [_message_from_event(e) for e in events if e.type == "message"]
+    after = max(0, after_seq)
+    log = event_log(kernel, session_id)
+    if last_seq is None:
+        return [_message_from_event(e) for e in await log.read(after=after) if e.type == "message"]
+    cache = _message_cache(kernel)
+    covered, cached = cache.get(session_id)
+    if covered == 0 and after > 0:  # only the tail of a session not read here before: read just that
+        return [_message_from_event(e) for e in await log.read(after=after, known_last=last_seq)
+                if e.type == "message"]
+    # Events never change once written (create-only), so what this process read before is read
+    # again from memory; storage is asked only for what came after it, plus one past the end.
+    events = await log.read(after=covered, known_last=max(last_seq, covered))
+    if events:
+        covered, cached = cache.extend(session_id, covered, cached, events)
+    return [m for m in cached if m.seq > after]
+
+
+class MessageCache:
+    """Messages already read, per session: seq 1..``covered`` (events are never rewritten).
+
+    Least recently read sessions go first once more than ``budget`` messages are held. Only
+    readers that hold the session record use it (the record proves the session still exists:
+    a deleted session's messages are never served from here).
+    """
+
+    def __init__(self, budget: int = 20_000) -> None:
+        self.budget = budget
+        self.held = 0
+        self._sessions: OrderedDict[str, tuple[int, list[TranscriptMessage]]] = OrderedDict()
+
+    def get(self, session_id: str) -> tuple[int, list[TranscriptMessage]]:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            return 0, []
+        self._sessions.move_to_end(session_id)
+        return entry
+
+    def extend(self, session_id: str, covered: int, cached: list[TranscriptMessage],
+               events: list[Any]) -> tuple[int, list[TranscriptMessage]]:
+        """Add ``events`` (read in order after ``covered``); returns the session's new entry."""
+        messages = [*cached, *(_message_from_event(e) for e in events if e.type == "message")]
+        entry = (events[-1].seq, messages)
+        self.forget(session_id)
+        if len(messages) <= self.budget // 4:  # one very long session does not push out every other
+            self._sessions[session_id] = entry
+            self.held += len(messages)
+            while self.held > self.budget:
+                _, (_, dropped) = self._sessions.popitem(last=False)
+                self.held -= len(dropped)
+        return entry
+
+    def forget(self, session_id: str) -> None:
+        entry = self._sessions.pop(session_id, None)
+        if entry is not None:
+            self.held -= len(entry[1])
+
+
+def _message_cache(kernel: Any) -> MessageCache:
+    return kernel.state("chat").setdefault("messages", MessageCache)
 
 
 async def read_transcript(kernel: Any, session_id: str) -> Transcript | None:
@@ -432,6 +516,7 @@ async def take_lease(kernel: Any, session_id: str, *, wait: float = 0.0,
                 new_version = await kernel.storage.put(session_key(session_id), encode(held), if_version=version)
             except PreconditionFailed:
                 continue  # somebody changed the record: look again
+            _remember(kernel, held, new_version)
             if held.status != ACTIVE:  # the dead writer had ended the scene
                 raise SessionEnded(session_id)
             return held, new_version, lease
@@ -448,6 +533,7 @@ async def release_lease(kernel: Any, record: SessionRecord, version: str) -> tup
     except PreconditionFailed:
         # Only after our lease expired and another writer took over (or the session was deleted).
         raise SessionBusy(record.id) from None
+    _remember(kernel, released, new_version)
     return released, new_version
 
 
@@ -670,6 +756,8 @@ async def delete_session(kernel: Any, session_id: str) -> None:
     except NotFound:
         pass
     _script_cache(kernel).pop(session_id, None)
+    _message_cache(kernel).forget(session_id)
+    _parsed(kernel).pop(session_id, None)
 
 
 async def delete_user_data(kernel: Any, user_id: str) -> int:
