@@ -7,6 +7,7 @@ Two servers on 127.0.0.1 (free ports), each one uvicorn process with one worker:
   roleplay  the ``roleplay serve`` command: development layer, every installed plugin (entry
             points), file storage in a fresh temporary folder (fsync on, the default), the scripted
             chat engine; ``server.log_level = "warning"`` (so no access-log lines, like bare).
+  bare+headers (``--bare-headers``) bare, adding the three headers roleplay sends on every answer.
   roleplay+metrics (``--metrics``) the same with ``metrics.enabled = true``: what metrics cost.
   roleplay+s3 (``--s3``) the same on the S3 backend, against moto's S3 server on loopback (run in
             this script's process, one request at a time, as the tests run it): what the S3 path costs.
@@ -210,10 +211,12 @@ def start_roleplay(name: str, root: Path, cpu: str | None, log_dir: Path, metric
     return Server(name, [str(roleplay), "serve", "--host", HOST, "--port", str(port)], env, port, cpu, log_dir)
 
 
-def start_bare(cpu: str | None, log_dir: Path) -> Server:
+def start_bare(cpu: str | None, log_dir: Path, headers: bool = False) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "bare:app", "--app-dir", str(HERE / "serve"), "--host", HOST,
                "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
+    if headers:
+        return Server("bare+headers", command, {**os.environ, "BARE_HEADERS": "1"}, port, cpu, log_dir)
     return Server("bare", command, {**os.environ}, port, cpu, log_dir)
 
 
@@ -378,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also send chat messages open-loop at these messages/s (comma-separated, e.g. 50,100,200) "
                              "on --connections sessions of each roleplay server: latency at a given traffic, "
                              "not saturated (benchmarks/open_loop.py)")
+    parser.add_argument("--bare-headers", action="store_true",
+                        help="also run bare Starlette adding the three headers roleplay sends on every answer "
+                             "(Vary: Origin, X-Content-Type-Options, X-Request-ID): their share of the gap")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run roleplay on this git revision's code (git archive into a temporary folder, "
                              "put first on PYTHONPATH), alternated with the others: before and after in one run")
@@ -394,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.variant:
         key, _, value = item.partition("=")
         VARIANT_ENV["ROLEPLAY_" + key.upper().replace(".", "__")] = value
-    names = ["bare", "roleplay"] + (["roleplay+metrics"] if args.metrics else []) \
+    names = ["bare", "roleplay"] + (["bare+headers"] if args.bare_headers else []) \
+        + (["roleplay+metrics"] if args.metrics else []) \
         + (["roleplay+variant"] if VARIANT_ENV else []) + (["roleplay+s3"] if args.s3 else []) \
         + (["roleplay@baseline"] if args.baseline else [])
     moto = None
@@ -418,18 +425,22 @@ def main(argv: list[str] | None = None) -> int:
         servers: dict[str, Server] = {}
         try:
             roots = {name: work / f"data-{i}" for i, name in enumerate(names)}
-            for name in names[1:]:
+            roleplays = [name for name in names if name.startswith("roleplay")]
+            for name in roleplays:
                 if name != "roleplay+s3":
                     asyncio.run(publish_endless_script(roots[name]))
             servers["bare"] = start_bare(server_cpu, work)
-            for name in names[1:]:
+            if args.bare_headers:
+                servers["bare+headers"] = start_bare(server_cpu, work, headers=True)
+            for name in roleplays:
                 servers[name] = start_roleplay(name, roots[name], server_cpu, work, metrics=name.endswith("metrics"))
             if VARIANT_ENV:
                 print(f"roleplay+variant: {' '.join(f'{k}={v}' for k, v in VARIANT_ENV.items())}")
             for server in servers.values():
                 server.wait_healthy()
-            fixtures = {name: prepare(servers[name].port, args.connections) for name in names[1:]}
-            fixtures["bare"] = {"token": "x", "read": "s1", "post": [f"s{i}" for i in range(args.connections)]}
+            fixtures = {name: prepare(servers[name].port, args.connections) for name in roleplays}
+            fixtures["bare"] = fixtures["bare+headers"] = {
+                "token": "x", "read": "s1", "post": [f"s{i}" for i in range(args.connections)]}
             import importlib.metadata
 
             installed = sorted(e.name for e in importlib.metadata.entry_points(group="roleplay"))
@@ -444,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                         figures.add(name, path, run_wrk(servers[name], script, path, args.duration,
                                                         args.connections, load_cpu))
             for rate in rates:
-                for name in names[1:]:
+                for name in roleplays:
                     open_loop.append((name, run_open_loop(servers[name], fixtures[name], rate, args.duration,
                                                           load_cpu)))
         finally:

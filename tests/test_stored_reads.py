@@ -97,3 +97,15 @@ async def test_file_reads_small_records_on_the_loop_and_big_ones_in_a_thread(tmp
     assert (await storage.get("small")).data == b"t" * 10 and (await storage.get("small")).version == version
     with pytest.raises(Exception, match="small-missing"):
         await storage.get("small-missing")
+    await storage.put("middling", b"m" * 2000)  # under the first read's 4 KiB, over this limit
+    hops.clear()
+    assert (await storage.get("middling")).data == b"m" * 2000 and hops == ["_read"]
+
+    default = FileStorage(root=tmp_path, fsync=False)  # 64 KiB: one read, or sized first beyond 4 KiB
+    hops.clear()
+    for size in (10, 4000, 4096, 4097, 20_000, 65_000):
+        await default.put(f"sized-{size}", bytes([size % 251]) * size)
+        assert (await default.get(f"sized-{size}")).data == bytes([size % 251]) * size
+    await default.put("huge", b"h" * 70_000)
+    assert (await default.get("huge")).data == b"h" * 70_000
+    assert [hop for hop in hops if hop == "_read"] == ["_read"]  # only the record over 64 KiB went to a thread

@@ -5,6 +5,8 @@ benchmarked paths answering small JSON bodies, nothing read or written. This is 
 ceiling (uvicorn, Starlette routing, a response), the "1.0x" of every ratio.
 """
 
+import os
+
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -26,6 +28,18 @@ async def message(request):
     body = await request.body()
     return JSONResponse({"seq": 1, "role": "assistant", "text": "ok", "received": len(body)}, status_code=201)
 
+
+if os.environ.get("BARE_HEADERS") == "1":
+    # "bare+headers": the response headers roleplay must send on every answer (CORS's Vary, nosniff
+    # and the request id), so a comparison can tell their cost from the rest of the gap.
+    _init_headers = JSONResponse.init_headers
+
+    def init_headers(self, headers=None):
+        _init_headers(self, headers)
+        self.raw_headers += [(b"vary", b"Origin"), (b"x-content-type-options", b"nosniff"),
+                             (b"x-request-id", os.urandom(16).hex().encode())]
+
+    JSONResponse.init_headers = init_headers
 
 app = Starlette(routes=[
     Route("/healthz", healthz, methods=["GET"]),

@@ -33,6 +33,7 @@ LOCK_STRIPES = 256
 # A read of a small record from the page cache takes a few microseconds; handing it to a worker
 # thread and back costs tens (benchmarks/stored_read.py). Bigger records (audio) still go to a thread.
 INLINE_READ_BYTES = 65_536
+FIRST_READ = 4096
 
 
 def make_private_dirs(folder: Path) -> None:
@@ -155,12 +156,17 @@ class FileStorage(Storage):
         except (FileNotFoundError, NotADirectoryError):
             return None
         try:
-            size = os.fstat(fd).st_size
-            if size > self.inline_read_bytes:
-                return False
-            raw = os.read(fd, size + 1)  # +1: a record that grew since fstat is read whole below
-            if len(raw) > size:
-                return False
+            # Most records are small: one read of up to FIRST_READ bytes, and a shorter answer is the
+            # whole file (no fstat). Longer ones are sized first, as before.
+            first = min(FIRST_READ, self.inline_read_bytes)
+            raw = os.read(fd, first + 1)
+            if len(raw) > first:
+                size = os.fstat(fd).st_size
+                if size > self.inline_read_bytes:
+                    return False
+                raw += os.read(fd, size + 1 - len(raw))  # +1: a record that grew since fstat is read whole below
+                if len(raw) > size:
+                    return False
         finally:
             os.close(fd)
         if raw[: len(MAGIC)] != MAGIC or raw[HEADER - 1 : HEADER] != b"\n":
