@@ -174,23 +174,19 @@ class KernelMiddleware:
         scope["request_id"] = request_id
         context = request_id_var.set(request_id)
         observe = self.observe
-        if observe is not None:  # off (None) unless JSON access lines or metrics are on: no cost then
-            started = time.perf_counter()
-            status = 500  # what the client gets when the app raises before answering
-            unobserved = send
-
-            async def send(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await unobserved(message)
+        # Off (None) unless JSON access lines or metrics are on: no cost then. The status is taken
+        # by the one send wrapper that adds headers, not by a second one; 500 is what the client
+        # gets when the app raises before answering.
+        status = [500] if observe is not None else None
+        started = time.perf_counter() if observe is not None else 0.0
         try:
             cors = self.cors
             if preflight and origin is not None and scope["method"] == "OPTIONS":
                 response = cors.preflight_response(request_headers=Headers(scope=scope))
-                await response(scope, receive, _with_headers(send, raw_id))
+                await response(scope, receive, _with_headers(send, raw_id, status=status))
                 return
-            send = _with_headers(send, raw_id, cors, origin, None if origin is None else cors.explicit_origin(origin))
+            send = _with_headers(send, raw_id, cors, origin, None if origin is None else cors.explicit_origin(origin),
+                                 status=status)
 
             if length is not None and length.isdigit() and int(length) > self.max_bytes:
                 await _send_problem(send, 413, f"The request body is over the limit of {self.max_bytes} bytes.")
@@ -223,7 +219,7 @@ class KernelMiddleware:
                 await self._counting(scope, receive, send)
         finally:
             if observe is not None:
-                observe(scope, status, time.perf_counter() - started)
+                observe(scope, status[0], time.perf_counter() - started)
             request_id_var.reset(context)
 
     async def _plugin_principal(self, token: str) -> Principal | None:
@@ -279,12 +275,15 @@ def _new_request_id() -> str:
 
 
 def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, origin: bytes | None = None,
-                  explicit: bytes | None = None) -> Send:
-    """``send`` that adds CORS headers (unless ``cors`` is None) and ``X-Request-ID`` to the response."""
+                  explicit: bytes | None = None, *, status: list[int] | None = None) -> Send:
+    """``send`` that adds CORS headers (unless ``cors`` is None) and ``X-Request-ID`` to the response,
+    and puts the response's status in ``status[0]`` when given."""
     request_id = (b"x-request-id", raw_id)
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
+            if status is not None:
+                status[0] = message["status"]
             # A new list: a response object may send its own header list again.
             headers = list(message.get("headers", ()))
             if cors is not None:
