@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import os
 import signal
@@ -86,9 +85,9 @@ def create_app(
                                                                     seconds))
     # One pure-ASGI layer for request ids, CORS, the body limit and authentication (see middleware.py).
     middleware = [
-        Middleware(DrainGate, kernel=kernel),
         Middleware(
             KernelMiddleware,
+            draining=lambda: kernel.draining,
             tokens=lambda: kernel.tokens,
             authenticate=kernel.authenticate,
             max_bytes=int(settings.get("server.max_body_bytes", 1_048_576)),
@@ -110,30 +109,6 @@ def create_app(
     app.state.kernel = kernel
     _install_log_filter()
     return app
-
-
-class DrainGate:
-    """While the server drains, new HTTP requests get 503 (``/healthz`` still answers).
-
-    A load balancer sees ``/readyz`` fail and sends the next request elsewhere; a client
-    that gets the 503 sends it again (``Retry-After: 1``), and another server takes it.
-    """
-
-    def __init__(self, app: Any, kernel: Kernel) -> None:
-        self.app = app
-        self.kernel = kernel
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.kernel.draining and scope.get("path") != "/healthz":
-            body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                               "code": "server_draining",
-                               "detail": "This server is shutting down; send the request again."}).encode()
-            await send({"type": "http.response.start", "status": 503, "headers": [
-                (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"), (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)
 
 
 def _drain_on_sigterm(kernel: Kernel) -> Callable[[], None]:

@@ -1,9 +1,9 @@
-"""The kernel's edge: request ids, CORS, body size limit and bearer-token authentication.
+"""The kernel's edge: the drain gate, request ids, CORS, body size limit and bearer-token authentication.
 
 One pure ASGI layer (no ``BaseHTTPMiddleware``, so streaming responses and
-WebSockets pass straight through) does the four jobs in the order four separate
-layers would: request id outermost, then CORS, then the body limit, then
-authentication. Every request pays for this layer, so it reads the raw header
+WebSockets pass straight through) does the five jobs in the order five separate
+layers would: the drain gate outermost, then the request id, then CORS, then the
+body limit, then authentication. Every request pays for this layer, so it reads the raw header
 list once, wraps ``send`` once (CORS headers and ``X-Request-ID``) and wraps
 ``receive`` only when HTTP framing does not already bound the body
 (``benchmarks/kernel_auth_route.py`` measures what that buys).
@@ -124,8 +124,11 @@ class KernelMiddleware:
 
     def __init__(self, app: ASGIApp, *, tokens: Callable[[], TokenService], max_bytes: int,
                  cors: Mapping[str, Any] | None = None, observe: Observer | None = None,
-                 authenticate: Callable[[str], Awaitable[Principal | None]] | None = None) -> None:
+                 authenticate: Callable[[str], Awaitable[Principal | None]] | None = None,
+                 draining: Callable[[], bool] | None = None) -> None:
         self.app = app
+        #: True while the server drains (SIGTERM): new HTTP requests get 503, ``/healthz`` still answers.
+        self.draining = draining
         self.tokens = tokens
         #: Plugins' ``authenticate_request`` hooks, asked only for credentials the JWT check refused.
         self.authenticate = authenticate
@@ -140,6 +143,11 @@ class KernelMiddleware:
                 await self._websocket(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
+            return
+        if self.draining is not None and self.draining() and scope.get("path") != "/healthz":
+            # A load balancer sees /readyz fail and sends the next request elsewhere; a client that
+            # gets this 503 sends it again (Retry-After: 1), and another server takes it.
+            await _send_draining(send)
             return
         raw_id = origin = length = authorization = api_key = None
         lengths = 0
@@ -266,6 +274,16 @@ class KernelMiddleware:
             await self.app(scope, receive, send)
         finally:
             request_id_var.reset(context)
+
+
+async def _send_draining(send: Send) -> None:
+    body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                       "code": "server_draining",
+                       "detail": "This server is shutting down; send the request again."}).encode()
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"1"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _new_request_id() -> str:
