@@ -77,6 +77,28 @@ def test_metrics_are_admin_only_and_count_requests_storage_and_chat_turns():
         assert f"# TYPE {family} " in after, family
 
 
+def test_a_request_recorded_once_feeds_its_counter_and_its_histogram():
+    import uuid
+
+    metrics.enable()
+    route = f"/merge-{uuid.uuid4().hex[:8]}"  # the families are per process: a route of this test's own
+    for status, seconds in ((200, 0.0004), (200, 0.02), (404, 3.0)):
+        metrics.observe_request(route, "GET", status, seconds)
+    metrics.flush()
+    metrics.observe_request(route, "GET", 200, 0.0004)  # a second flush adds to the first
+    metrics.flush()
+    body = metrics.exposition()[0].decode()
+    assert value(body, "roleplay_http_requests_total", route=route, method="GET", status="200") == 3
+    assert value(body, "roleplay_http_requests_total", route=route, method="GET", status="404") == 1
+    # The histogram has no status label: every status of the route and method adds to it.
+    assert value(body, "roleplay_http_request_duration_seconds_count", route=route, method="GET") == 4
+    assert value(body, "roleplay_http_request_duration_seconds_sum", route=route, method="GET") == pytest.approx(3.0208)
+    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="0.001") == 2
+    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="0.025") == 3
+    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="2.5") == 3
+    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="5.0") == 4
+
+
 def test_a_separate_port_means_no_route_on_the_app():
     app = create_app(make_kernel({"metrics.enabled": True, "metrics.port": 9999}, load_entry_points=False))
     with TestClient(app, raise_server_exceptions=False) as client:
