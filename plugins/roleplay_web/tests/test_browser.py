@@ -85,8 +85,12 @@ async def journey(binary: str, url: str) -> None:
         assert await page.eval("document.querySelector('#who b')") is None
 
         # -- "#/" is the home page; the nav marks only the page it links to ------------------------
+        # The list on screen is #/scenarios's: mark it, so the wait below sees #/'s own list, not the
+        # old one in the moment before the hash change clears the page.
+        await page.eval("document.querySelector('#scenario-list').dataset.before = 'yes'; true")
         await page.goto(url + "/#/")
-        await page.wait_for("document.querySelectorAll('#scenario-list li.scenario').length > 0", what="#/ as the scenario list")
+        await page.wait_for("document.querySelectorAll('#scenario-list:not([data-before]) li.scenario').length > 0",
+                            what="#/ as the scenario list")
         assert await page.eval("document.querySelector('main h1').textContent") == "Choose a scenario"
         assert await page.eval("[...document.querySelectorAll('[data-nav][aria-current=page]')].map(a => a.dataset.nav)") == ["scenarios"]
         await check_view(page, "scenarios", "document.querySelector('[data-nav=scenarios]').getAttribute('aria-current') === 'page'"
