@@ -515,6 +515,20 @@ def server_app():
     return make_app(overrides, plugins=plugins)
 
 
+def metric_sample(exposition: str, name: str, **labels: str) -> float:
+    """The sample ``name{labels}`` in a Prometheus text exposition (labels in any order, others
+    ignored), 0 when absent: what a metrics test compares before and after."""
+    import re
+
+    for line in exposition.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.rpartition("} ")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def free_port() -> int:
     import socket
 
@@ -696,7 +710,7 @@ def check_recovered(result: dict, lease: float) -> None:
 
 
 __all__ = ["ServerProcess", "SlowModel", "SlowModelPlugin", "StorageContract", "auth_headers", "check_recovered",
-           "crash_and_recover", "free_port",
+           "crash_and_recover", "free_port", "metric_sample",
            "make_app", "make_kernel", "send_until_accepted", "server_app"]
 
 if sys.platform == "win32":  # pragma: no cover - flock and SIGKILL are POSIX

@@ -1,7 +1,6 @@
 """Prometheus metrics: GET /metrics for admins, the families the issue lists, several processes."""
 
 import os
-import re
 import subprocess
 import sys
 
@@ -9,24 +8,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from roleplay_core import create_app, hookimpl, metrics
-from roleplay_core.testing import auth_headers, make_kernel
+from roleplay_core.testing import auth_headers, make_kernel, metric_sample
 
 
 @pytest.fixture(autouse=True)
 def metrics_off_after():
     yield
     metrics.disable()  # the families stay registered (one set per process); recording stops
-
-
-def value(body: str, name: str, **labels: str) -> float:
-    """The sample ``name{labels}`` in a text exposition (labels in any order), 0 when absent."""
-    for line in body.splitlines():
-        if not line.startswith(name + "{") and line.split(" ")[0] != name:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.rpartition("} ")[0]))
-        if all(found.get(k) == v for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def scrape(client, app) -> str:
@@ -57,7 +45,7 @@ def test_metrics_are_admin_only_and_count_requests_storage_and_chat_turns():
         after = scrape(client, app)
 
     def grew(name, **labels):
-        return value(after, name, **labels) - value(before, name, **labels)
+        return metric_sample(after, name, **labels) - metric_sample(before, name, **labels)
 
     assert grew("roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 3
     assert grew("roleplay_http_request_duration_seconds_count", route="/healthz", method="GET") == 3
@@ -88,15 +76,15 @@ def test_a_request_recorded_once_feeds_its_counter_and_its_histogram():
     metrics.observe_request(route, "GET", 200, 0.0004)  # a second flush adds to the first
     metrics.flush()
     body = metrics.exposition()[0].decode()
-    assert value(body, "roleplay_http_requests_total", route=route, method="GET", status="200") == 3
-    assert value(body, "roleplay_http_requests_total", route=route, method="GET", status="404") == 1
+    assert metric_sample(body, "roleplay_http_requests_total", route=route, method="GET", status="200") == 3
+    assert metric_sample(body, "roleplay_http_requests_total", route=route, method="GET", status="404") == 1
     # The histogram has no status label: every status of the route and method adds to it.
-    assert value(body, "roleplay_http_request_duration_seconds_count", route=route, method="GET") == 4
-    assert value(body, "roleplay_http_request_duration_seconds_sum", route=route, method="GET") == pytest.approx(3.0208)
-    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="0.001") == 2
-    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="0.025") == 3
-    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="2.5") == 3
-    assert value(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="5.0") == 4
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_count", route=route, method="GET") == 4
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_sum", route=route, method="GET") == pytest.approx(3.0208)
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="0.001") == 2
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="0.025") == 3
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="2.5") == 3
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="5.0") == 4
 
 
 def test_a_separate_port_means_no_route_on_the_app():
@@ -122,10 +110,10 @@ def test_a_plugin_that_fails_to_start_is_counted():
 
     app = create_app(make_kernel({"metrics.enabled": True}, plugins=[Broken()], load_entry_points=False))
     with TestClient(app, raise_server_exceptions=False) as client:
-        before = value(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken")
+        before = metric_sample(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken")
     app = create_app(make_kernel({"metrics.enabled": True}, plugins=[Broken()], load_entry_points=False))
     with TestClient(app, raise_server_exceptions=False) as client:
-        assert value(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken") == before + 1
+        assert metric_sample(scrape(client, app), "roleplay_plugin_start_failures_total", plugin="broken") == before + 1
 
 
 WORKER = """
@@ -150,11 +138,11 @@ def test_several_processes_add_up_in_one_scrape(tmp_path, monkeypatch):
     from prometheus_client import generate_latest
 
     body = generate_latest(metrics.registry()).decode()
-    assert value(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 7
-    assert value(body, "roleplay_http_request_duration_seconds_count", route="/healthz", method="GET") == 7
+    assert metric_sample(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200") == 7
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_count", route="/healthz", method="GET") == 7
     # A fresh run starts from nothing: the files of the last one are wiped.
     metrics.prepare_multiprocess(folder)
-    assert value(generate_latest(metrics.registry()).decode(), "roleplay_http_requests_total") == 0
+    assert metric_sample(generate_latest(metrics.registry()).decode(), "roleplay_http_requests_total") == 0
 
 
 def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_path):
@@ -193,7 +181,7 @@ def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_
         deadline = time.monotonic() + 15
         while True:  # each worker hands its figures over every second
             body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-            counted = value(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200")
+            counted = metric_sample(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200")
             if counted == 40 or time.monotonic() > deadline:
                 break
             time.sleep(0.25)
@@ -229,7 +217,7 @@ def test_an_evaluation_is_counted_by_outcome_with_its_duration():
             assert time.monotonic() < deadline
             time.sleep(0.05)
         after = scrape(client, app)
-    assert value(after, "roleplay_evaluations_total", outcome="done") == \
-        value(before, "roleplay_evaluations_total", outcome="done") + 1
-    assert value(after, "roleplay_evaluation_duration_seconds_count", outcome="done") == \
-        value(before, "roleplay_evaluation_duration_seconds_count", outcome="done") + 1
+    assert metric_sample(after, "roleplay_evaluations_total", outcome="done") == \
+        metric_sample(before, "roleplay_evaluations_total", outcome="done") + 1
+    assert metric_sample(after, "roleplay_evaluation_duration_seconds_count", outcome="done") == \
+        metric_sample(before, "roleplay_evaluation_duration_seconds_count", outcome="done") + 1

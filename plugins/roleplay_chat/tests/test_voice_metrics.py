@@ -5,30 +5,17 @@ Run over the real voice socket with the stand-in live provider of ``test_voice_e
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from test_voice_endpoint import app_client, auth_and_start, read_until, start_call
 
 from roleplay_core import metrics
-from roleplay_core.testing import auth_headers
+from roleplay_core.testing import auth_headers, metric_sample
 
 
 @pytest.fixture(autouse=True)
 def metrics_off_after():
     yield
     metrics.disable()  # the families stay registered (one set per process); recording stops
-
-
-def sample(body: str, name: str, **labels: str) -> float:
-    """The sample ``name{labels}`` in a text exposition (labels in any order), 0 when absent."""
-    for line in body.splitlines():
-        if not line.startswith(name + "{") and line.split(" ")[0] != name:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.rpartition("} ")[0]))
-        if all(found.get(k) == v for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def scrape(client) -> str:
@@ -52,7 +39,7 @@ def test_a_call_is_counted_while_it_lasts_and_its_relay_latency_is_recorded():
         after = scrape(client)
 
     def grew(body, name, **labels):
-        return sample(body, name, **labels) - sample(before, name, **labels)
+        return metric_sample(body, name, **labels) - metric_sample(before, name, **labels)
 
     assert grew(during, "roleplay_voice_calls_in_progress") == 1
     assert grew(after, "roleplay_voice_calls_in_progress") == 0, "the call ended: no longer in progress"
@@ -74,7 +61,7 @@ def test_a_provider_that_stops_taking_audio_is_counted_as_a_stall():
             assert read_until(ws, "error")[-1]["code"] == "stalled"
         after = scrape(client)
     def grew(name, **labels):
-        return sample(after, name, **labels) - sample(before, name, **labels)
+        return metric_sample(after, name, **labels) - metric_sample(before, name, **labels)
 
     # The learner's audio could not be handed up to the provider: an upstream stall, nothing else.
     assert grew("roleplay_voice_relay_stalls_total", direction="upstream") == 1
