@@ -313,6 +313,10 @@ def kernel_problems(settings: Settings) -> list[str]:
         enabled = table.get("enabled", True) if isinstance(table, Mapping) else True
         if not isinstance(enabled, bool):
             problems.append(f"plugins.{name}.enabled: expected true or false")
+    for name in ("inline_read_bytes", "read_cache_bytes"):
+        size = settings.get(f"storage.file.{name}", 0)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            problems.append(f"storage.file.{name}: expected a whole number of bytes, 0 or more, not {size!r}")
     if not isinstance(settings.get("server.gc_freeze", True), bool):
         problems.append("server.gc_freeze: expected true or false")
     if settings.get("server.log_format", "text") not in ("text", "json"):

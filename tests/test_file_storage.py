@@ -25,8 +25,16 @@ async def test_corrupt_file_is_reported_not_returned(tmp_path):
     await storage.open()
     await storage.put("a", b"x")
     (tmp_path / "a.rec").write_bytes(b"garbage")
+    # The writer keeps what it wrote (the change board saw no change); a process reading the file finds the damage.
+    assert (await storage.get("a")).data == b"x"
+    reader = FileStorage(root=tmp_path)
+    await reader.open()
     with pytest.raises(StorageUnavailable):
-        await storage.get("a")
+        await reader.get("a")
+    uncached = FileStorage(root=tmp_path, read_cache_bytes=0)
+    await uncached.open()
+    with pytest.raises(StorageUnavailable):
+        await uncached.get("a")
 
 
 async def test_check_fails_on_unwritable_root(tmp_path):

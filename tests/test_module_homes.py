@@ -54,6 +54,7 @@ HOMES = {
     "roleplay_core.serialization": "tests/test_review_kernel.py",
     "roleplay_core.settings": "tests/test_settings.py",
     "roleplay_core.storage.base": "tests/test_storage_contract.py",
+    "roleplay_core.storage.changes": "tests/test_file_changes.py",
     "roleplay_core.storage.copy": "tests/test_storage_copy.py",
     "roleplay_core.storage.eventlog": "tests/test_storage_contract.py",
     "roleplay_core.storage.file": "tests/test_file_storage.py",

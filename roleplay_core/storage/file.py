@@ -7,6 +7,10 @@ create-only and compare-and-swap safe across processes on one host. Blocking
 I/O runs in worker threads so the event loop never waits on the disk, except reads of records
 of at most ``storage.file.inline_read_bytes`` (64 KiB): from the page cache they take less
 time than the hop to a thread and back.
+
+Small records read or written are kept in memory (up to ``storage.file.read_cache_bytes``) and
+returned without touching the file while the root's change board (``changes.py``) says no
+process has changed them since.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
+from .changes import ChangeBoard, is_settled, slot_of
 
 SUFFIX = ".rec"
 MAGIC = b"RP1 "
@@ -34,6 +40,9 @@ LOCK_STRIPES = 256
 # thread and back costs tens (benchmarks/stored_read.py). Bigger records (audio) still go to a thread.
 INLINE_READ_BYTES = 65_536
 FIRST_READ = 4096
+# What one process keeps of records it read or wrote (their bytes plus about this much each).
+READ_CACHE_BYTES = 32 * 1024 * 1024
+KEPT_OVERHEAD = 200
 
 
 def make_private_dirs(folder: Path) -> None:
@@ -54,15 +63,24 @@ def make_private_dirs(folder: Path) -> None:
 class FileStorage(Storage):
     name = "file"
 
-    def __init__(self, settings: Any = None, *, root: str | os.PathLike | None = None, fsync: bool | None = None):
+    def __init__(self, settings: Any = None, *, root: str | os.PathLike | None = None, fsync: bool | None = None,
+                 read_cache_bytes: int | None = None):
         options = _section(settings, "storage.file")
         self.root = Path(root if root is not None else options.get("root", "var/data")).absolute()
         self.fsync = bool(options.get("fsync", True) if fsync is None else fsync)
         # Records up to this size are read on the event loop; 0 sends every read to a worker thread.
         self.inline_read_bytes = int(options.get("inline_read_bytes", INLINE_READ_BYTES))
+        # Records read or written are kept up to this many bytes in all; 0 keeps none (and maps no board).
+        self.read_cache_bytes = int(options.get("read_cache_bytes", READ_CACHE_BYTES)
+                                    if read_cache_bytes is None else read_cache_bytes)
         self._root_text = str(self.root)
         self._tmp = self.root / ".tmp"
         self._locks = self.root / ".locks"
+        self._board = ChangeBoard(self.root / ".changes")
+        #: key -> (slot, the slot's value before the record was read, the record or None for missing)
+        self._kept: dict[str, tuple[int, bytes, Record | None]] = {}
+        self._kept_bytes = 0
+        self._keeping = threading.Lock()  # _keep runs on the loop, but a test may share a storage across loops
 
     def describe(self) -> str:
         return f"file storage at {self.root}"
@@ -76,6 +94,14 @@ class FileStorage(Storage):
     def _open_sync(self) -> None:
         for folder in (self.root, self._tmp, self._locks):
             make_private_dirs(folder)
+        if self.read_cache_bytes > 0 and self.inline_read_bytes > 0 and not self._board.is_open:
+            self._board.open()
+
+    async def close(self) -> None:
+        with self._keeping:
+            self._kept.clear()
+            self._kept_bytes = 0
+        self._board.close()
 
     async def check(self) -> None:
         def probe() -> None:
@@ -101,14 +127,44 @@ class FileStorage(Storage):
         return self.root.joinpath(*key.split("/")[:-1], key.rsplit("/", 1)[-1] + SUFFIX)
 
     @contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
-        stripe = hashlib.blake2b(key.encode(), digest_size=2).digest()[0]
-        fd = os.open(self._locks / f"{stripe:02x}", os.O_RDWR | os.O_CREAT, 0o600)
+    def _locked(self, key: str) -> Iterator[int]:
+        """Hold the key's lock stripe; yields the key's change-board slot (the stripe is its first byte)."""
+        digest = hashlib.blake2b(key.encode(), digest_size=2).digest()
+        fd = os.open(self._locks / f"{digest[0]:02x}", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            yield slot_of(digest)
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+
+    @contextmanager
+    def _changing(self, slot: int, seen: list[bytes]) -> Iterator[None]:
+        """Around a change of a file (its stripe locked): the slot is open during it and has a new
+        value after it, in ``seen[0]``, even when the change failed half-way (that only costs reads)."""
+        if not self._board.is_open:
+            yield
+            return
+        self._board.begin(slot)
+        try:
+            yield
+        finally:
+            seen.append(self._board.end(slot))
+
+    def _keep(self, key: str, slot: int, seen: bytes, record: Record | None) -> None:
+        """Keep ``record`` (None: the key is missing) as read after the slot held ``seen``."""
+        cost = len(key) + KEPT_OVERHEAD + (len(record.data) if record is not None else 0)
+        with self._keeping:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._kept_bytes -= len(key) + KEPT_OVERHEAD + (len(old[2].data) if old[2] is not None else 0)
+            if cost > self.read_cache_bytes // 8:
+                return  # a record this size would push out many others
+            while self._kept and self._kept_bytes + cost > self.read_cache_bytes:
+                oldest = next(iter(self._kept))
+                dropped = self._kept.pop(oldest)[2]
+                self._kept_bytes -= len(oldest) + KEPT_OVERHEAD + (len(dropped.data) if dropped is not None else 0)
+            self._kept[key] = (slot, seen, record)
+            self._kept_bytes += cost
 
     def _read(self, path: Path) -> Record | None:
         try:
@@ -174,10 +230,26 @@ class FileStorage(Storage):
         return Record(raw[HEADER:], raw[len(MAGIC) : HEADER - 1].decode("ascii"))
 
     async def _get(self, key: str) -> Record:
+        kept = self._kept.get(key)
+        if kept is not None and self._board.value(kept[0]) == kept[1]:
+            # Nobody changed the key's slot since the kept read: no system call at all (changes.py).
+            if kept[2] is None:
+                raise NotFound(key)
+            return kept[2]
         # The same file as _path(key), built as a string: keys are validated ("/"-separated
         # segments, no "." or ".." segments), and pathlib's parsing was a tenth of a small read.
         path = f"{self._root_text}/{key}{SUFFIX}"
-        record = self._read_small(path) if self.inline_read_bytes > 0 else False
+        if self.inline_read_bytes > 0:
+            if self._board.is_open:
+                slot = slot_of(hashlib.blake2b(key.encode(), digest_size=2).digest())
+                seen = self._board.value(slot)  # before the file: see changes.py for why
+                record = self._read_small(path)
+                if record is not False and is_settled(seen):
+                    self._keep(key, slot, seen, record)
+            else:
+                record = self._read_small(path)
+        else:
+            record = False
         if record is False:
             record = await asyncio.to_thread(self._read, Path(path))
         if record is None:
@@ -185,31 +257,47 @@ class FileStorage(Storage):
         return record
 
     async def _put(self, key: str, data: bytes, *, if_version: str | None, if_absent: bool) -> str:
+        seen: list[bytes] = []
+        slots: list[int] = []
+
         def put() -> str:
             path = self._path(key)
-            with self._locked(key):
+            with self._locked(key) as slot:
                 if if_absent or if_version is not None:
                     current = self._read(path)
                     if if_absent and current is not None:
                         raise PreconditionFailed(f"{key} exists")
                     if if_version is not None and (current is None or current.version != if_version):
                         raise PreconditionFailed(f"{key} changed")
-                return self._write(path, data)
+                slots.append(slot)
+                with self._changing(slot, seen):
+                    return self._write(path, data)
 
-        return await asyncio.to_thread(_with_os_errors, put, self)
+        version = await asyncio.to_thread(_with_os_errors, put, self)
+        if seen and len(data) <= self.inline_read_bytes:
+            # What this process just wrote is what the next read would find, unless the slot moves on.
+            self._keep(key, slots[0], seen[0], Record(data, version))
+        return version
 
     async def _delete(self, key: str, *, if_version: str | None) -> None:
+        seen: list[bytes] = []
+        slots: list[int] = []
+
         def delete() -> None:
             path = self._path(key)
-            with self._locked(key):
+            with self._locked(key) as slot:
                 current = self._read(path)
                 if current is None:
                     raise NotFound(key)
                 if if_version is not None and current.version != if_version:
                     raise PreconditionFailed(f"{key} changed")
-                path.unlink()
+                slots.append(slot)
+                with self._changing(slot, seen):
+                    path.unlink()
 
         await asyncio.to_thread(_with_os_errors, delete, self)
+        if seen:
+            self._keep(key, slots[0], seen[0], None)
 
     async def _list(self, prefix: str, *, limit: int, cursor: str | None) -> Page:
         def scan() -> Page:
