@@ -234,7 +234,8 @@ class Kernel:
             info = self.plugin_info(name)
             for route in result or []:
                 route = _with_prefix(route, prefix)
-                route.app = self._unless_failed(name, route.app)
+                if name in self.failed_plugins:
+                    route.app = self._unavailable(name)
                 path = _route_path(route)
                 shape = re.sub(r"\{[^}]+\}", "{}", path)
                 owner = owners.get(shape)
@@ -247,14 +248,13 @@ class Kernel:
                     info.routes.append(path)
         return routes
 
-    def _unless_failed(self, plugin: str, app: Any) -> Any:
-        """Serve ``app`` unless ``plugin`` failed to start (development skips such plugins)."""
+    def _unavailable(self, plugin: str) -> Any:
+        """What a route of ``plugin`` serves once it failed to start (development skips such plugins):
+        503, or close 4503 on a WebSocket. Put in place by :meth:`start`, so a working route
+        carries no check per request."""
 
-        async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        async def unavailable(scope: Any, receive: Any, send: Any) -> None:
             cause = self.failed_plugins.get(plugin)
-            if cause is None:
-                await app(scope, receive, send)
-                return
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4503, "reason": f"plugin {plugin!r} is unavailable"})
                 return
@@ -264,7 +264,7 @@ class Kernel:
                                         scope.get("request_id"))
             await response(scope, receive, send)
 
-        return guarded
+        return unavailable
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -304,6 +304,9 @@ class Kernel:
                     raise PluginError(f"plugin {name!r} {cause}") from exc
                 logger.warning("plugin %r %s; skipping it (development)", name, cause, exc_info=exc)
                 self.failed_plugins[name] = cause
+                for owner, route in self.owned_routes:
+                    if owner == name:
+                        route.app = self._unavailable(name)
                 info = self.plugin_info(name)
                 if info is not None:
                     info.status = cause
