@@ -20,7 +20,8 @@ Figures:
   with the app warm and no call, divided by N (and tracemalloc's Python-heap view with
   ``--tracemalloc``, which slows everything down).
 
-Run: ``.venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12 [--provider openai] [--loop asyncio]``
+Run: ``.venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12 [--provider openai] [--loop asyncio]
+[--set gemini.live.direct_audio=false]``
 (the relay runs on the event loop and WebSocket implementation ``roleplay serve`` gets: uvloop when
 installed, uvicorn's ``ws="auto"``; ``--loop``/``--ws`` pick others to compare.)
 (``--provider openai``: the local OpenAI Realtime server, ``roleplay_openai.testserver``, and
@@ -175,6 +176,12 @@ async def relay_main(args: argparse.Namespace) -> None:
                     "chat.limits.sessions_per_day": 0,
                     "chat.limits.messages_per_minute": 0, "chat.voice.max_concurrent_per_user": 0,
                     "chat.voice.max_minutes_per_day": 0, "chat.voice.max_minutes_per_session": 0}
+        for item in args.set:  # --set gemini.live.direct_audio=false: compare a setting's two values
+            key, _, value = item.partition("=")
+            try:
+                settings[key] = json.loads(value)
+            except json.JSONDecodeError:
+                settings[key] = value
         app = make_app(settings)
         kernel = app.state.kernel
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws=args.ws,
@@ -320,6 +327,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the relay's app (dotted key; the value as JSON, else text)")
     parser.add_argument("--provider", choices=("gemini", "openai"), default="gemini",
                         help="the live provider and its local server: gemini (Live, TLS) or openai (Realtime)")
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",

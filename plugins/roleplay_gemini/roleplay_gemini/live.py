@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from google.genai import types
@@ -34,7 +36,7 @@ from roleplay_core import (
     TurnComplete,
 )
 
-from . import prompts
+from . import prompts, wire
 
 if TYPE_CHECKING:
     from .provider import GeminiProvider
@@ -81,6 +83,11 @@ class GeminiLiveSession(LiveSession):
         self.reconnects = 0
         self._learner: list[str] = []
         self._character: list[str] = []
+        #: Audio and server content as plain JSON (wire.py), not the SDK's models: on unless
+        #: gemini.live.direct_audio is false, Vertex AI is used, or this SDK lacks what it needs.
+        self.direct = provider.config.live.direct_audio and _sdk_parser() is not None \
+            and not getattr(getattr(provider.client, "_api_client", None), "vertexai", True)
+        self._input_mime = f"audio/pcm;rate={INPUT_RATE}"
 
     # -- connection -------------------------------------------------------------
 
@@ -150,11 +157,7 @@ class GeminiLiveSession(LiveSession):
             while not self._closed:
                 session = self._session
                 try:
-                    async for message in session.receive():
-                        going_away = await self._translate(message)
-                        if going_away is not None:
-                            break
-                    else:
+                    if not await self._read_connection(session):
                         continue  # one model turn ended; keep reading this connection
                 except Exception as exc:
                     if self._closed:
@@ -186,35 +189,84 @@ class GeminiLiveSession(LiveSession):
         # A full queue blocks the pump, which stops reading the socket: back-pressure to the service.
         await self._events.put(item)
 
+    async def _read_connection(self, session: Any) -> bool:
+        """Read ``session`` until goAway (True), or to the end of one model turn (False; SDK path only)."""
+        if not self.direct:
+            async for message in session.receive():
+                if await self._translate(message) is not None:
+                    return True
+            return False
+        parse = _sdk_parser()
+        while True:
+            # What AsyncSession._receive reads; a closed connection raises, as the SDK's does.
+            raw = await session._ws.recv(decode=False)
+            message = wire.read(raw)
+            going_away = await (self._translate_json(message) if message is not None
+                                else self._translate(parse(raw)))
+            if going_away is not None:
+                return True
+
     async def _translate(self, message: types.LiveServerMessage) -> GoAway | None:
-        if message.session_resumption_update is not None:
-            update = message.session_resumption_update
-            if update.resumable and update.new_handle:
-                self._handle = update.new_handle
+        """An SDK message, as :meth:`_apply` takes it."""
+        update = message.session_resumption_update
         content = message.server_content
+        audio: list[tuple[bytes, str]] = []
+        learner = character = None
         if content is not None:
-            if content.input_transcription is not None and content.input_transcription.text:
-                self._learner.append(content.input_transcription.text)
-                await self._put(TranscriptDelta("learner", content.input_transcription.text))
             if content.model_turn is not None:
                 for part in content.model_turn.parts or []:
                     blob = part.inline_data
                     if blob is not None and blob.data and (blob.mime_type or "").startswith("audio/"):
-                        rate = _RATE.search(blob.mime_type or "")
-                        await self._put(AudioChunk(blob.data, int(rate.group(1)) if rate else OUTPUT_RATE))
-            if content.output_transcription is not None and content.output_transcription.text:
-                self._character.append(content.output_transcription.text)
-                await self._put(TranscriptDelta("character", content.output_transcription.text))
-            if content.interrupted:
-                await self._finish_learner()
-                await self._finish_character(interrupted=True)
-                await self._put(Interrupted())
-            if content.turn_complete:
-                await self._finish_learner()
-                await self._finish_character(interrupted=False)
-                await self._put(TurnComplete())
-        if message.go_away is not None:
-            event = GoAway(time_left_ms=time_left_ms(message.go_away.time_left))
+                        audio.append((blob.data, blob.mime_type or ""))
+            learner = content.input_transcription.text if content.input_transcription is not None else None
+            character = content.output_transcription.text if content.output_transcription is not None else None
+        return await self._apply(
+            handle=update.new_handle if update is not None and update.resumable else None,
+            learner=learner, audio=audio, character=character,
+            interrupted=bool(content is not None and content.interrupted),
+            turn_complete=bool(content is not None and content.turn_complete),
+            go_away=message.go_away is not None,
+            time_left=message.go_away.time_left if message.go_away is not None else None)
+
+    async def _translate_json(self, message: dict[str, Any]) -> GoAway | None:
+        """A message as ``wire.read`` returned it (camelCase JSON), as :meth:`_apply` takes it."""
+        update = message.get("sessionResumptionUpdate") or {}
+        content = message.get("serverContent") or {}
+        go_away = message.get("goAway")
+        return await self._apply(
+            handle=update.get("newHandle") if update.get("resumable") else None,
+            learner=(content.get("inputTranscription") or {}).get("text"),
+            audio=wire.inline_audio(content),
+            character=(content.get("outputTranscription") or {}).get("text"),
+            interrupted=bool(content.get("interrupted")), turn_complete=bool(content.get("turnComplete")),
+            go_away=go_away is not None, time_left=(go_away or {}).get("timeLeft"))
+
+    async def _apply(self, *, handle: str | None, learner: str | None, audio: list[tuple[bytes, str]],
+                     character: str | None, interrupted: bool, turn_complete: bool, go_away: bool,
+                     time_left: Any) -> GoAway | None:
+        """One server message's events, in the order they happened: the learner's words, the
+        character's audio and words, an interruption, the end of the turn, goAway."""
+        if handle:
+            self._handle = handle
+        if learner:
+            self._learner.append(learner)
+            await self._put(TranscriptDelta("learner", learner))
+        for data, mime_type in audio:
+            rate = _RATE.search(mime_type)
+            await self._put(AudioChunk(data, int(rate.group(1)) if rate else OUTPUT_RATE))
+        if character:
+            self._character.append(character)
+            await self._put(TranscriptDelta("character", character))
+        if interrupted:
+            await self._finish_learner()
+            await self._finish_character(interrupted=True)
+            await self._put(Interrupted())
+        if turn_complete:
+            await self._finish_learner()
+            await self._finish_character(interrupted=False)
+            await self._put(TurnComplete())
+        if go_away:
+            event = GoAway(time_left_ms=time_left_ms(time_left))
             await self._put(event)
             return event
         return None
@@ -238,7 +290,10 @@ class GeminiLiveSession(LiveSession):
         async with self._swap:
             session = self._session
         try:
-            await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type=f"audio/pcm;rate={INPUT_RATE}"))
+            if self.direct:
+                await session._ws.send(wire.audio_frame(pcm, self._input_mime))  # what the SDK would send
+            else:
+                await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type=self._input_mime))
         except Exception as exc:
             if session is not self._session or self._pump_alive():
                 return  # the connection is being replaced; a few milliseconds of audio are lost, not the call
@@ -286,3 +341,26 @@ class GeminiLiveSession(LiveSession):
             logger.debug("gemini live closed in %.3fs", time.monotonic() - started)
         with contextlib.suppress(asyncio.QueueFull):
             self._events.put_nowait(_END)
+
+
+@functools.cache
+def _sdk_parser() -> Callable[[bytes | str], types.LiveServerMessage] | None:
+    """What ``AsyncSession._receive`` does with a frame (Developer API), for the messages
+    ``wire.read`` leaves to the SDK; None when this google-genai lacks the pieces."""
+    try:
+        from google.genai import live as sdk_live
+
+        convert = sdk_live.live_converters._LiveServerMessage_from_mldev
+        build = types.LiveServerMessage._from_response
+        empty = types.LiveServerMessage().model_dump()
+    except (ImportError, AttributeError):
+        return None
+
+    def parse(raw: bytes | str) -> types.LiveServerMessage:
+        response = json.loads(raw) if raw else {}
+        converted = convert(response)
+        if not converted and response:  # an error message: the SDK raises APIError here
+            raise ProviderError(f"Gemini Live sent an error: {json.dumps(response)}"[:300])
+        return build(response=converted, kwargs=empty)
+
+    return parse

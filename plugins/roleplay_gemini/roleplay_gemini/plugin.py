@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
         "frame_ms": 40,
         # permessage-deflate on the Live WebSocket: off, base64 PCM gains little for its CPU cost.
         "compression": False,
+        # Audio frames and server content as plain JSON, not through the SDK's models (a fifth of
+        # the CPU per frame); false: every message through google-genai. Vertex AI always uses the SDK.
+        "direct_audio": True,
     },
 }
 
@@ -69,6 +72,7 @@ class Live:
     event_buffer: int = attrs.field(validator=_ONE_OR_MORE)
     frame_ms: int = attrs.field(validator=_ONE_OR_MORE)
     compression: bool
+    direct_audio: bool
 
 
 @attrs.frozen(kw_only=True)

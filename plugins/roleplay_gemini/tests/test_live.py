@@ -9,6 +9,7 @@ import asyncio
 import re
 
 import pytest
+from roleplay_gemini import live as gemini_live
 from roleplay_gemini.testserver import dominant_hz, tone
 
 from roleplay_core import (
@@ -26,6 +27,15 @@ from roleplay_core import (
 from .conftest import SCRIPT, gemini_kernel, message
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True, params=["direct", "sdk"])
+def wire_path(request, monkeypatch) -> str:
+    """Every test here twice: audio and server content as plain JSON (the default, wire.py), and
+    every message through google-genai's models (Vertex AI, ``gemini.live.direct_audio = false``)."""
+    if request.param == "sdk":
+        monkeypatch.setattr(gemini_live, "_sdk_parser", lambda: None)
+    return request.param
 
 
 def speech(freq: float = 440.0, ms: int = 400, silence_ms: int = 400) -> bytes:
@@ -73,9 +83,10 @@ async def test_setup_asks_for_audio_voice_transcription_vad_compression_and_resu
     assert "You are Sam" in instruction and "learner: Hello, welcome to the returns desk." in instruction
 
 
-async def test_audio_in_audio_and_transcripts_out(gemini, fake):
+async def test_audio_in_audio_and_transcripts_out(gemini, fake, wire_path):
     provider = gemini_kernel(gemini).model("gemini")
     session = await provider.connect_live(LiveRequest(script=SCRIPT, character=SCRIPT.characters[0]))
+    assert session.direct is (wire_path == "direct")
     await send(session, speech(440))
     events = await until(session, TurnComplete)
     await session.close()
