@@ -238,6 +238,9 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         # the kernel writes its own access line).
         access_log=access_lines(level, log_format),
         proxy_headers=True,
+        # No "server: uvicorn" on every answer: it tells a scanner what runs here and nothing to a
+        # client, and each header costs uvicorn two regular-expression checks per response.
+        server_header=False,
         # uvicorn buffers a whole frame before the app sees it: never more than the app accepts.
         ws_max_size=int(kernel.settings.get("security.websocket_max_frame_bytes", 1_048_576)),
         # After the drain (see app._drain_on_sigterm): requests in flight get this long to finish.

@@ -304,21 +304,19 @@ def _with_headers(send: Send, raw_id: bytes, cors: CORSPolicy | None = None, ori
                 status[0] = message["status"]
             # A new list: a response object may send its own header list again.
             headers = list(message.get("headers", ()))
+            vary = nosniff = False
+            for key, _ in headers:  # one pass: what the response already says
+                if key == b"vary":
+                    vary = True
+                elif key == b"x-content-type-options":
+                    nosniff = True
             if cors is not None:
-                if origin is None:  # the common case, cut short: only Vary changes
-                    for key, _ in headers:
-                        if key == b"vary":
-                            cors.apply(headers, origin, explicit)
-                            break
-                    else:
-                        headers.append(_VARY_ORIGIN)
+                if origin is None and not vary:  # the common case, cut short: only Vary changes
+                    headers.append(_VARY_ORIGIN)
                 else:
                     cors.apply(headers, origin, explicit)
             # Every response says what it is: a browser must not sniff JSON (or a user's text) into HTML.
-            for key, _ in headers:
-                if key == b"x-content-type-options":
-                    break
-            else:
+            if not nosniff:
                 headers.append(_NOSNIFF)
             headers.append(request_id)
             message["headers"] = headers

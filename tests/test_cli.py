@@ -103,6 +103,8 @@ def test_serve_runs_uvicorn_on_the_app_factory(tmp_path):
                 time.sleep(0.2)
         assert response.status_code == 200 and response.json()["status"] == "ready"
         assert response.headers["x-request-id"]
+        assert "server" not in response.headers  # uvicorn's "server: uvicorn" is switched off
+        assert response.headers["date"]  # HTTP wants a Date from a server with a clock: kept
         assert (tmp_path / "data").is_dir()  # the embedded default: file storage under the data folder
         request_id = "trace-me-42"
         httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Request-ID": request_id}, timeout=5)
