@@ -129,7 +129,8 @@ async def test_a_writer_that_died_mid_change_leaves_its_slot_untrusted(tmp_path,
     board = ChangeBoard(tmp_path / ".changes")
     board.open()
     board.begin(slot_for("k"))
-    writer = await opened(tmp_path, read_cache_bytes=0)  # no board: only the file changes
+    writer = await opened(tmp_path)
+    writer._board.close()  # so that only the file changes, as the dead writer's rename did
     await writer.put("k", b"new")
 
     reads = []
@@ -176,12 +177,15 @@ async def test_kept_records_stay_within_read_cache_bytes(tmp_path):
     assert storage._kept_bytes <= 8192
 
 
-async def test_zero_read_cache_bytes_keeps_nothing_and_maps_no_board(tmp_path):
+async def test_zero_read_cache_bytes_keeps_nothing_but_still_tells_others(tmp_path):
+    keeper = await opened(tmp_path)
     storage = await opened(tmp_path, read_cache_bytes=0)
     await storage.put("a", b"1")
+    assert (await keeper.get("a")).data == b"1"  # kept by the process that keeps
     assert (await storage.get("a")).data == b"1"
     assert storage._kept == {}
-    assert not (tmp_path / ".changes").exists()
+    await storage.put("a", b"2")  # a process that keeps nothing still marks its writes
+    assert (await keeper.get("a")).data == b"2"
     assert (await storage.list("")).keys == ("a",)  # the board and other dot-files are not keys
 
 
@@ -193,3 +197,24 @@ def test_read_cache_bytes_is_validated():
         assert any("storage.file.read_cache_bytes" in problem for problem in kernel_problems(settings)), bad
     settings = build_settings("development", layers={}, overrides={"storage.file.read_cache_bytes": 0})
     assert not any("read_cache_bytes" in problem for problem in kernel_problems(settings))
+
+
+async def test_a_board_that_cannot_be_mapped_leaves_storage_working_without_it(tmp_path, caplog):
+    (tmp_path / ".changes").mkdir()  # not a file: the map fails as on a full disk
+    with caplog.at_level("WARNING", logger="roleplay.storage.file"):
+        storage = await opened(tmp_path)
+    assert "change board" in caplog.text
+    await storage.put("a", b"1")
+    assert (await storage.get("a")).data == b"1"
+    assert storage._kept == {}
+    other_process(tmp_path, 'await storage.put("a", b"2")')  # the other process has no board either
+    assert (await storage.get("a")).data == b"2"
+
+
+def test_the_board_is_allocated_not_a_hole(tmp_path):
+    board = ChangeBoard(tmp_path / ".changes")
+    board.open()
+    board.close()
+    status = (tmp_path / ".changes").stat()
+    assert status.st_size == 65_536 * 8
+    assert status.st_blocks * 512 >= status.st_size  # blocks on disk: no SIGBUS on a full disk later

@@ -18,8 +18,9 @@ slot still holds that value: no system call, no path lookup. Why that is never s
   caught half of a write (the halves disagree) counts as open.
 
 It holds on one host (one kernel, one page cache), which is what the file backend is for (its
-``flock``s need it too); ``storage.file.read_cache_bytes = 0`` turns it off, say for a folder
-shared over NFS. Files changed behind the storage's back (by hand) are not seen while their
+``flock``s need it too); ``storage.file.read_cache_bytes = 0`` makes a process keep nothing (its
+writes still mark the board), say for a folder shared over NFS. A board that cannot be mapped
+(a full disk when it is first made) leaves that process keeping nothing and marking nothing. Files changed behind the storage's back (by hand) are not seen while their
 record is kept: change records with ``roleplay storage`` commands or restart the servers.
 """
 
@@ -59,7 +60,12 @@ class ChangeBoard:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             if os.fstat(fd).st_size < SLOTS * SLOT_BYTES:
-                os.ftruncate(fd, SLOTS * SLOT_BYTES)  # a hole: no disk used until a slot is written
+                # Real blocks, not a hole: a write to a mapped hole on a full disk would be SIGBUS,
+                # where this fails now, with ENOSPC, and the storage runs without the board.
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(fd, 0, SLOTS * SLOT_BYTES)
+                else:  # macOS
+                    os.pwrite(fd, bytes(SLOTS * SLOT_BYTES), 0)
             self._map = mmap.mmap(fd, SLOTS * SLOT_BYTES, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
             os.close(fd)

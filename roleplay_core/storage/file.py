@@ -21,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import threading
 import uuid
@@ -31,6 +32,8 @@ from typing import Any
 
 from .base import NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
 from .changes import ChangeBoard, is_settled, slot_of
+
+logger = logging.getLogger("roleplay.storage.file")
 
 SUFFIX = ".rec"
 MAGIC = b"RP1 "
@@ -70,9 +73,10 @@ class FileStorage(Storage):
         self.fsync = bool(options.get("fsync", True) if fsync is None else fsync)
         # Records up to this size are read on the event loop; 0 sends every read to a worker thread.
         self.inline_read_bytes = int(options.get("inline_read_bytes", INLINE_READ_BYTES))
-        # Records read or written are kept up to this many bytes in all; 0 keeps none (and maps no board).
+        # Records read or written are kept up to this many bytes in all; 0 keeps none.
         self.read_cache_bytes = int(options.get("read_cache_bytes", READ_CACHE_BYTES)
                                     if read_cache_bytes is None else read_cache_bytes)
+        self._keeps = self.read_cache_bytes > 0 and self.inline_read_bytes > 0
         self._root_text = str(self.root)
         self._tmp = self.root / ".tmp"
         self._locks = self.root / ".locks"
@@ -94,8 +98,13 @@ class FileStorage(Storage):
     def _open_sync(self) -> None:
         for folder in (self.root, self._tmp, self._locks):
             make_private_dirs(folder)
-        if self.read_cache_bytes > 0 and self.inline_read_bytes > 0 and not self._board.is_open:
-            self._board.open()
+        # Mapped even when this process keeps nothing: its writes must still tell the processes that do.
+        if not self._board.is_open:
+            try:
+                self._board.open()
+            except OSError as exc:  # a full disk, a filesystem without mmap: slower, still right
+                logger.warning("file storage at %s keeps no records in memory: the change board %s "
+                               "cannot be mapped: %s", self.root, self._board.path, exc)
 
     async def close(self) -> None:
         with self._keeping:
@@ -240,7 +249,7 @@ class FileStorage(Storage):
         # segments, no "." or ".." segments), and pathlib's parsing was a tenth of a small read.
         path = f"{self._root_text}/{key}{SUFFIX}"
         if self.inline_read_bytes > 0:
-            if self._board.is_open:
+            if self._keeps and self._board.is_open:
                 slot = slot_of(hashlib.blake2b(key.encode(), digest_size=2).digest())
                 seen = self._board.value(slot)  # before the file: see changes.py for why
                 record = self._read_small(path)
@@ -274,7 +283,7 @@ class FileStorage(Storage):
                     return self._write(path, data)
 
         version = await asyncio.to_thread(_with_os_errors, put, self)
-        if seen and len(data) <= self.inline_read_bytes:
+        if seen and self._keeps and len(data) <= self.inline_read_bytes:
             # What this process just wrote is what the next read would find, unless the slot moves on.
             self._keep(key, slots[0], seen[0], Record(data, version))
         return version
@@ -296,7 +305,7 @@ class FileStorage(Storage):
                     path.unlink()
 
         await asyncio.to_thread(_with_os_errors, delete, self)
-        if seen:
+        if seen and self._keeps:
             self._keep(key, slots[0], seen[0], None)
 
     async def _list(self, prefix: str, *, limit: int, cursor: str | None) -> Page:
