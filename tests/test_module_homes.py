@@ -120,6 +120,7 @@ HOMES = {
     "roleplay_gemini.prompts": "plugins/roleplay_gemini/tests/test_judging.py",
     "roleplay_gemini.provider": "plugins/roleplay_gemini/tests/test_text.py",
     "roleplay_gemini.testserver": "plugins/roleplay_gemini/tests/test_voice.py",
+    "roleplay_gemini.wire": "plugins/roleplay_gemini/tests/test_wire.py",
     "roleplay_s3.options": "plugins/roleplay_s3/tests/test_behaviour.py",
     "roleplay_s3.plugin": "plugins/roleplay_s3/tests/test_cli.py",
     "roleplay_s3.storage": "plugins/roleplay_s3/tests/test_contract.py",
