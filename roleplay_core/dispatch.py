@@ -77,12 +77,17 @@ class RouteTable(Router):
             | set(self._prefixed)
         # Merged candidate lists by key; the keys come from the routes, never from requests, so this stays small.
         self._merged: dict[_Key, list[BaseRoute]] = {}
+        # The same by path, for paths some route has exactly (/healthz, /auth/me): one lookup, no parsing.
+        self._by_exact_path: dict[str, list[BaseRoute]] = {}
         self._indexed = len(self.routes)
 
     def candidates(self, path: str) -> list[BaseRoute]:
         """The routes that may match ``path``, in registration order (what :meth:`app` tries)."""
         if self._indexed != len(self.routes):
             self._index()
+        known = self._by_exact_path.get(path)
+        if known is not None:
+            return known
         parts = path.split("/", 2)
         first = parts[1] if len(parts) > 1 and parts[1] in self._firsts else None
         depth = last = None
@@ -107,6 +112,8 @@ class RouteTable(Router):
                     if last is not None:
                         positions += self._sized[(first, depth, last)]
             merged = self._merged[key] = [self.routes[i] for i in sorted(positions)]
+        if key[0] is not None:
+            self._by_exact_path[path] = merged
         return merged
 
     # -- dispatch (Starlette's Router.app over the candidates) ----------------------------
