@@ -218,3 +218,16 @@ def test_the_board_is_allocated_not_a_hole(tmp_path):
     status = (tmp_path / ".changes").stat()
     assert status.st_size == 65_536 * 8
     assert status.st_blocks * 512 >= status.st_size  # blocks on disk: no SIGBUS on a full disk later
+
+
+async def test_a_record_that_outgrew_inline_reads_is_no_longer_kept(tmp_path):
+    reader = await opened(tmp_path)
+    writer = await opened(tmp_path)
+    await writer.put("big", b"small")
+    assert (await reader.get("big")).data == b"small"
+    assert "big" in reader._kept
+    grown = b"x" * (reader.inline_read_bytes + 1)
+    await writer.put("big", grown)
+    assert (await reader.get("big")).data == grown  # read in a thread, not kept
+    assert "big" not in reader._kept and "big" not in writer._kept
+    assert reader._kept_bytes == sum(len(k) + 200 + (len(r.data) if r else 0) for k, (_, _, r) in reader._kept.items())

@@ -84,7 +84,7 @@ class FileStorage(Storage):
         #: key -> (slot, the slot's value before the record was read, the record or None for missing)
         self._kept: dict[str, tuple[int, bytes, Record | None]] = {}
         self._kept_bytes = 0
-        self._keeping = threading.Lock()  # _keep runs on the loop, but a test may share a storage across loops
+        self._keeping = threading.RLock()  # _keep runs on the loop, but a test may share a storage across loops
 
     def describe(self) -> str:
         return f"file storage at {self.root}"
@@ -161,19 +161,22 @@ class FileStorage(Storage):
 
     def _keep(self, key: str, slot: int, seen: bytes, record: Record | None) -> None:
         """Keep ``record`` (None: the key is missing) as read after the slot held ``seen``."""
-        cost = len(key) + KEPT_OVERHEAD + (len(record.data) if record is not None else 0)
+        cost = _kept_cost(key, record)
         with self._keeping:
-            old = self._kept.pop(key, None)
-            if old is not None:
-                self._kept_bytes -= len(key) + KEPT_OVERHEAD + (len(old[2].data) if old[2] is not None else 0)
+            self._forget(key)
             if cost > self.read_cache_bytes // 8:
                 return  # a record this size would push out many others
             while self._kept and self._kept_bytes + cost > self.read_cache_bytes:
-                oldest = next(iter(self._kept))
-                dropped = self._kept.pop(oldest)[2]
-                self._kept_bytes -= len(oldest) + KEPT_OVERHEAD + (len(dropped.data) if dropped is not None else 0)
+                self._forget(next(iter(self._kept)))  # the oldest
             self._kept[key] = (slot, seen, record)
             self._kept_bytes += cost
+
+    def _forget(self, key: str) -> None:
+        """Drop what is kept of ``key`` (a stale copy is never returned, but it takes memory)."""
+        with self._keeping:  # re-entrant: _keep holds it too
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._kept_bytes -= _kept_cost(key, old[2])
 
     def _read(self, path: Path) -> Record | None:
         try:
@@ -240,11 +243,13 @@ class FileStorage(Storage):
 
     async def _get(self, key: str) -> Record:
         kept = self._kept.get(key)
-        if kept is not None and self._board.value(kept[0]) == kept[1]:
-            # Nobody changed the key's slot since the kept read: no system call at all (changes.py).
-            if kept[2] is None:
-                raise NotFound(key)
-            return kept[2]
+        if kept is not None:
+            if self._board.value(kept[0]) == kept[1]:
+                # Nobody changed the key's slot since the kept read: no system call at all (changes.py).
+                if kept[2] is None:
+                    raise NotFound(key)
+                return kept[2]
+            self._forget(key)  # kept again below if the new read may be
         # The same file as _path(key), built as a string: keys are validated ("/"-separated
         # segments, no "." or ".." segments), and pathlib's parsing was a tenth of a small read.
         path = f"{self._root_text}/{key}{SUFFIX}"
@@ -283,9 +288,12 @@ class FileStorage(Storage):
                     return self._write(path, data)
 
         version = await asyncio.to_thread(_with_os_errors, put, self)
-        if seen and self._keeps and len(data) <= self.inline_read_bytes:
-            # What this process just wrote is what the next read would find, unless the slot moves on.
-            self._keep(key, slots[0], seen[0], Record(data, version))
+        if seen and self._keeps:
+            if len(data) <= self.inline_read_bytes:
+                # What this process just wrote is what the next read would find, unless the slot moves on.
+                self._keep(key, slots[0], seen[0], Record(data, version))
+            else:
+                self._forget(key)
         return version
 
     async def _delete(self, key: str, *, if_version: str | None) -> None:
@@ -321,6 +329,10 @@ class FileStorage(Storage):
             return Page(tuple(chunk), chunk[-1] if more and chunk else None)
 
         return await asyncio.to_thread(scan)
+
+
+def _kept_cost(key: str, record: Record | None) -> int:
+    return len(key) + KEPT_OVERHEAD + (len(record.data) if record is not None else 0)
 
 
 def _walk(folder: Path, key_prefix: str, stem: str, out: list[str]) -> None:
