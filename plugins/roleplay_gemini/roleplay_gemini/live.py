@@ -133,6 +133,8 @@ class GeminiLiveSession(LiveSession):
             from .provider import provider_error
 
             raise provider_error(exc) from exc
+        if self.direct and not has_socket(session):
+            self.direct = False  # an SDK whose session keeps its socket elsewhere: every message through it
         return connection, session
 
     async def start(self) -> None:
@@ -341,6 +343,12 @@ class GeminiLiveSession(LiveSession):
             logger.debug("gemini live closed in %.3fs", time.monotonic() - started)
         with contextlib.suppress(asyncio.QueueFull):
             self._events.put_nowait(_END)
+
+
+def has_socket(session: Any) -> bool:
+    """Whether an SDK ``AsyncSession`` has the socket the direct path writes to and reads from."""
+    socket = getattr(session, "_ws", None)
+    return callable(getattr(socket, "send", None)) and callable(getattr(socket, "recv", None))
 
 
 @functools.cache

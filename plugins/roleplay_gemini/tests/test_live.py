@@ -29,12 +29,15 @@ from .conftest import SCRIPT, gemini_kernel, message
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True, params=["direct", "sdk"])
+@pytest.fixture(autouse=True, params=["direct", "sdk", "sdk-without-socket"])
 def wire_path(request, monkeypatch) -> str:
-    """Every test here twice: audio and server content as plain JSON (the default, wire.py), and
-    every message through google-genai's models (Vertex AI, ``gemini.live.direct_audio = false``)."""
+    """Every test here three ways: audio and server content as plain JSON (the default, wire.py);
+    every message through google-genai's models (Vertex AI, ``gemini.live.direct_audio = false``);
+    and an SDK whose session has no socket where wire.py looks for it (found out after connecting)."""
     if request.param == "sdk":
         monkeypatch.setattr(gemini_live, "_sdk_parser", lambda: None)
+    if request.param == "sdk-without-socket":
+        monkeypatch.setattr(gemini_live, "has_socket", lambda session: False)
     return request.param
 
 

@@ -13,7 +13,7 @@ import pytest
 from google.genai import live as sdk_live
 from google.genai import types
 from roleplay_gemini import wire
-from roleplay_gemini.live import GeminiLiveSession, _sdk_parser
+from roleplay_gemini.live import GeminiLiveSession, _sdk_parser, has_socket
 
 pytestmark = pytest.mark.anyio
 
@@ -110,3 +110,12 @@ async def test_an_error_message_is_a_provider_error():
 
     with pytest.raises(ProviderError, match="RESOURCE_EXHAUSTED"):
         _sdk_parser()(b'{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}')
+
+
+async def test_a_session_without_the_sdks_socket_goes_through_the_sdk():
+    real = sdk_live.AsyncSession.__new__(sdk_live.AsyncSession)
+    real._ws = CapturingSocket()
+    assert not has_socket(real)  # CapturingSocket cannot recv
+    real._ws.recv = lambda: None
+    assert has_socket(real)
+    assert not has_socket(object())  # a future SDK that keeps its socket under another name
