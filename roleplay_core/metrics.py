@@ -46,6 +46,11 @@ class _Families:
     """The metric objects, created once per process (prometheus-client refuses a name twice)."""
 
     def __init__(self) -> None:
+        # prometheus-client takes a *set* variable, even an empty one, for multiprocess mode, and then
+        # writes its files into the working folder; for multiprocess_dir() empty means unset.
+        for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+            if os.environ.get(name, None) == "":
+                del os.environ[name]
         from prometheus_client import Counter, Gauge, Histogram
 
         self.requests = Counter("roleplay_http_requests_total", "HTTP requests by route template, method, status",

@@ -221,3 +221,27 @@ def test_an_evaluation_is_counted_by_outcome_with_its_duration():
         metric_sample(before, "roleplay_evaluations_total", outcome="done") + 1
     assert metric_sample(after, "roleplay_evaluation_duration_seconds_count", outcome="done") == \
         metric_sample(before, "roleplay_evaluation_duration_seconds_count", outcome="done") + 1
+
+
+def test_an_empty_multiprocess_variable_means_one_process_and_no_files_in_the_working_folder(tmp_path):
+    """prometheus-client takes a set-but-empty PROMETHEUS_MULTIPROC_DIR for multiprocess mode and
+    writes its files into the working folder; Roleplay reads empty as unset, so must it."""
+    program = (
+        "from starlette.testclient import TestClient\n"
+        "from roleplay_core import create_app, metrics\n"
+        "from roleplay_core.testing import auth_headers, make_kernel, metric_sample\n"
+        "app = create_app(make_kernel({'metrics.enabled': True}, load_entry_points=False))\n"
+        "with TestClient(app) as client:\n"
+        "    client.get('/healthz')\n"
+        "    metrics.flush()\n"
+        "    body = client.get('/metrics', headers=auth_headers(app, 'root', ('admin',))).text\n"
+        "print(metric_sample(body, 'roleplay_http_requests_total', route='/healthz', method='GET', status='200'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLEPLAY_")}
+    env.update({"PROMETHEUS_MULTIPROC_DIR": "", "ROLEPLAY_ENV": "development",
+                "ROLEPLAY_STORAGE__FILE__ROOT": str(tmp_path / "data")})
+    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) == 1.0
+    assert not list(tmp_path.glob("*.db")), "prometheus-client wrote multiprocess files into the working folder"
