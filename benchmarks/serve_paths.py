@@ -8,7 +8,8 @@ Two servers on 127.0.0.1 (free ports), each one uvicorn process with one worker:
             points), file storage in a fresh temporary folder (fsync on, the default), the scripted
             chat engine; ``server.log_level = "warning"`` (so no access-log lines, like bare).
   bare+headers (``--bare-headers``) bare, adding the three headers roleplay sends on every answer.
-  roleplay+metrics (``--metrics``) the same with ``metrics.enabled = true``: what metrics cost.
+  roleplay+metrics (``--metrics``) the same with ``metrics.enabled = true``: what metrics cost
+            (with ``--restart``: two processes of one server differ by 3-5% on this machine).
   roleplay+s3 (``--s3``) the same on the S3 backend, against moto's S3 server on loopback (run in
             this script's process, one request at a time, as the tests run it): what the S3 path costs.
 
@@ -387,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", metavar="REV",
                         help="also run roleplay on this git revision's code (git archive into a temporary folder, "
                              "put first on PYTHONPATH), alternated with the others: before and after in one run")
+    parser.add_argument("--restart", action="store_true",
+                        help="start every server afresh before each round after the first: two processes of "
+                             "the same server differ by a few per cent, and this averages that out")
     parser.add_argument("--pin", choices=("auto", "on", "off"), default="auto",
                         help="server and wrk on different cores with taskset (auto: if 2+ cores)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -429,11 +433,14 @@ def main(argv: list[str] | None = None) -> int:
             for name in roleplays:
                 if name != "roleplay+s3":
                     asyncio.run(publish_endless_script(roots[name]))
-            servers["bare"] = start_bare(server_cpu, work)
-            if args.bare_headers:
-                servers["bare+headers"] = start_bare(server_cpu, work, headers=True)
-            for name in roleplays:
-                servers[name] = start_roleplay(name, roots[name], server_cpu, work, metrics=name.endswith("metrics"))
+
+            def start(name: str) -> Server:
+                if name.startswith("bare"):
+                    return start_bare(server_cpu, work, headers=name == "bare+headers")
+                return start_roleplay(name, roots[name], server_cpu, work, metrics=name.endswith("metrics"))
+
+            for name in names:
+                servers[name] = start(name)
             if VARIANT_ENV:
                 print(f"roleplay+variant: {' '.join(f'{k}={v}' for k, v in VARIANT_ENV.items())}")
             for server in servers.values():
@@ -446,6 +453,14 @@ def main(argv: list[str] | None = None) -> int:
             installed = sorted(e.name for e in importlib.metadata.entry_points(group="roleplay"))
             print(f"plugins installed (roleplay serves every one): {', '.join(installed)}")
             for round_number in range(args.rounds):
+                if args.restart and round_number:
+                    # New processes on the same data (the fixtures stay good): each round is a new draw
+                    # of whatever makes one process of a server a few per cent faster than another.
+                    for name in names:
+                        servers[name].stop()
+                        servers[name] = start(name)
+                    for name in names:
+                        servers[name].wait_healthy()
                 for path in paths:
                     order = names if round_number % 2 == 0 else list(reversed(names))
                     for name in order:
