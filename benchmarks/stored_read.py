@@ -65,8 +65,8 @@ class CachedFileStorage(FileStorage):
 def rewrite_now(writer: FileStorage, key: str, value: bytes) -> None:
     """What another process's put does to the folder and the board, done here without yielding,
     so its CPU can be told apart from the reads'."""
-    with writer._locked(key) as slot, writer._changing(slot, []):
-        writer._write(writer._path(key), value)
+    with writer._locked(key) as slot:
+        writer._change(slot, lambda: writer._write(writer._path(key), value))
 
 
 async def measure(storage: FileStorage, key: str, reads: int, concurrency: int,

@@ -7,7 +7,6 @@ Test home of ``roleplay_core.storage.changes``. The other processes here are rea
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import subprocess
 import sys
 import textwrap
@@ -44,10 +43,6 @@ def other_process(root, code: str) -> str:
     done = subprocess.run([sys.executable, "-c", program, str(root)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def slot_for(key: str) -> int:
-    return slot_of(hashlib.blake2b(key.encode(), digest_size=2).digest())
 
 
 async def test_a_kept_record_is_read_without_touching_the_disk(tmp_path, monkeypatch):
@@ -128,7 +123,7 @@ async def test_a_writer_that_died_mid_change_leaves_its_slot_untrusted(tmp_path,
     # A writer marks the slot open, replaces the file, and dies before the slot's new value.
     board = ChangeBoard(tmp_path / ".changes")
     board.open()
-    board.begin(slot_for("k"))
+    board.begin(slot_of("k"))
     writer = await opened(tmp_path)
     writer._board.close()  # so that only the file changes, as the dead writer's rename did
     await writer.put("k", b"new")

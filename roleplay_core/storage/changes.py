@@ -26,6 +26,7 @@ record is kept: change records with ``roleplay storage`` commands or restart the
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 from pathlib import Path
@@ -37,9 +38,9 @@ _CHECK = 0x5A17C0DE
 OPEN = b"\xff" * SLOT_BYTES
 
 
-def slot_of(digest: bytes) -> int:
-    """The slot of a key from its BLAKE2b digest (at least two bytes); the first byte is its lock stripe."""
-    return digest[0] << 8 | digest[1]
+def slot_of(key: str) -> int:
+    """The slot of a key: the first two bytes of its BLAKE2b digest. ``slot >> 8`` is its lock stripe."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=2).digest(), "big")
 
 
 def is_settled(value: bytes) -> bool:

@@ -20,20 +20,20 @@ import bisect
 import contextlib
 import errno
 import fcntl
-import hashlib
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
 from .changes import ChangeBoard, is_settled, slot_of
 
 logger = logging.getLogger("roleplay.storage.file")
+T = TypeVar("T")
 
 SUFFIX = ".rec"
 MAGIC = b"RP1 "
@@ -138,26 +138,26 @@ class FileStorage(Storage):
     @contextmanager
     def _locked(self, key: str) -> Iterator[int]:
         """Hold the key's lock stripe; yields the key's change-board slot (the stripe is its first byte)."""
-        digest = hashlib.blake2b(key.encode(), digest_size=2).digest()
-        fd = os.open(self._locks / f"{digest[0]:02x}", os.O_RDWR | os.O_CREAT, 0o600)
+        slot = slot_of(key)
+        fd = os.open(self._locks / f"{slot >> 8:02x}", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield slot_of(digest)
+            yield slot
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
-    @contextmanager
-    def _changing(self, slot: int, seen: list[bytes]) -> Iterator[None]:
-        """Around a change of a file (its stripe locked): the slot is open during it and has a new
-        value after it, in ``seen[0]``, even when the change failed half-way (that only costs reads)."""
+    def _change(self, slot: int, change: Callable[[], T]) -> tuple[T, bytes | None]:
+        """Run ``change`` of a file (its stripe locked) with the slot open, then give the slot a new
+        value, even when the change failed half-way (that only costs reads). Returns the change's
+        result and the slot's new value (None without a board)."""
         if not self._board.is_open:
-            yield
-            return
+            return change(), None
         self._board.begin(slot)
         try:
-            yield
+            result = change()
         finally:
-            seen.append(self._board.end(slot))
+            seen = self._board.end(slot)
+        return result, seen
 
     def _keep(self, key: str, slot: int, seen: bytes, record: Record | None) -> None:
         """Keep ``record`` (None: the key is missing) as read after the slot held ``seen``."""
@@ -255,7 +255,7 @@ class FileStorage(Storage):
         path = f"{self._root_text}/{key}{SUFFIX}"
         if self.inline_read_bytes > 0:
             if self._keeps and self._board.is_open:
-                slot = slot_of(hashlib.blake2b(key.encode(), digest_size=2).digest())
+                slot = slot_of(key)
                 seen = self._board.value(slot)  # before the file: see changes.py for why
                 record = self._read_small(path)
                 if record is not False and is_settled(seen):
@@ -271,10 +271,7 @@ class FileStorage(Storage):
         return record
 
     async def _put(self, key: str, data: bytes, *, if_version: str | None, if_absent: bool) -> str:
-        seen: list[bytes] = []
-        slots: list[int] = []
-
-        def put() -> str:
+        def put() -> tuple[str, int, bytes | None]:
             path = self._path(key)
             with self._locked(key) as slot:
                 if if_absent or if_version is not None:
@@ -283,24 +280,20 @@ class FileStorage(Storage):
                         raise PreconditionFailed(f"{key} exists")
                     if if_version is not None and (current is None or current.version != if_version):
                         raise PreconditionFailed(f"{key} changed")
-                slots.append(slot)
-                with self._changing(slot, seen):
-                    return self._write(path, data)
+                version, seen = self._change(slot, lambda: self._write(path, data))
+                return version, slot, seen
 
-        version = await asyncio.to_thread(_with_os_errors, put, self)
-        if seen and self._keeps:
+        version, slot, seen = await asyncio.to_thread(_with_os_errors, put, self)
+        if seen is not None and self._keeps:
             if len(data) <= self.inline_read_bytes:
                 # What this process just wrote is what the next read would find, unless the slot moves on.
-                self._keep(key, slots[0], seen[0], Record(data, version))
+                self._keep(key, slot, seen, Record(data, version))
             else:
                 self._forget(key)
         return version
 
     async def _delete(self, key: str, *, if_version: str | None) -> None:
-        seen: list[bytes] = []
-        slots: list[int] = []
-
-        def delete() -> None:
+        def delete() -> tuple[int, bytes | None]:
             path = self._path(key)
             with self._locked(key) as slot:
                 current = self._read(path)
@@ -308,13 +301,12 @@ class FileStorage(Storage):
                     raise NotFound(key)
                 if if_version is not None and current.version != if_version:
                     raise PreconditionFailed(f"{key} changed")
-                slots.append(slot)
-                with self._changing(slot, seen):
-                    path.unlink()
+                _, seen = self._change(slot, path.unlink)
+                return slot, seen
 
-        await asyncio.to_thread(_with_os_errors, delete, self)
-        if seen and self._keeps:
-            self._keep(key, slots[0], seen[0], None)
+        slot, seen = await asyncio.to_thread(_with_os_errors, delete, self)
+        if seen is not None and self._keeps:
+            self._keep(key, slot, seen, None)
 
     async def _list(self, prefix: str, *, limit: int, cursor: str | None) -> Page:
         def scan() -> Page:

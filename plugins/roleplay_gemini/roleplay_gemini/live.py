@@ -46,6 +46,7 @@ logger = logging.getLogger("roleplay.gemini.live")
 #: Gemini Live takes 16 kHz PCM16 and gives 24 kHz PCM16.
 INPUT_RATE = 16_000
 OUTPUT_RATE = 24_000
+INPUT_MIME = f"audio/pcm;rate={INPUT_RATE}"
 _RATE = re.compile(r"rate=(\d+)")
 _END = object()
 
@@ -87,7 +88,6 @@ class GeminiLiveSession(LiveSession):
         #: gemini.live.direct_audio is false, Vertex AI is used, or this SDK lacks what it needs.
         self.direct = provider.config.live.direct_audio and _sdk_parser() is not None \
             and not getattr(getattr(provider.client, "_api_client", None), "vertexai", True)
-        self._input_mime = f"audio/pcm;rate={INPUT_RATE}"
 
     # -- connection -------------------------------------------------------------
 
@@ -293,9 +293,9 @@ class GeminiLiveSession(LiveSession):
             session = self._session
         try:
             if self.direct:
-                await session._ws.send(wire.audio_frame(pcm, self._input_mime))  # what the SDK would send
+                await session._ws.send(wire.audio_frame(pcm, INPUT_MIME))  # what the SDK would send
             else:
-                await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type=self._input_mime))
+                await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type=INPUT_MIME))
         except Exception as exc:
             if session is not self._session or self._pump_alive():
                 return  # the connection is being replaced; a few milliseconds of audio are lost, not the call
