@@ -21,7 +21,7 @@ from .dispatch import RouteTable
 from .errors import EXCEPTION_HANDLERS
 from .kernel import Kernel
 from .logs import access_line
-from .middleware import KernelMiddleware, Observer, RequestIdFilter, method_label, route_template
+from .middleware import KernelMiddleware, Observer, RequestIdFilter, route_template
 from .settings import secret_source, uses_development_secret
 
 logger = logging.getLogger("roleplay")
@@ -76,8 +76,7 @@ def create_app(
     observers = []
     if settings.get("metrics.enabled", False):
         metrics.enable()
-        observers.append(lambda scope, status, seconds: metrics.observe_request(
-            route_template(scope), method_label(scope["method"]), status, seconds))
+        observers.append(metrics.observe_http)
         if not int(settings.get("metrics.port", 0) or 0):
             routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     if settings.get("server.log_format", "text") == "json":

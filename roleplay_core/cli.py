@@ -214,8 +214,12 @@ def cmd_serve(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     if kernel.settings.get("metrics.enabled", False):
         from . import metrics
 
-        # Before any worker starts: every one writes its figures there and a scrape adds them up.
-        metrics.prepare_multiprocess(kernel.settings.get("metrics.multiprocess_dir") or None)
+        folder = kernel.settings.get("metrics.multiprocess_dir") or None
+        # Several processes record (workers, or --reload's child beside this one serving the metrics
+        # port): before any starts, point them all at one folder, and a scrape adds the files up. One
+        # process keeps the ordinary registry in memory, with no mmapped files to write.
+        if args.reload or args.workers > 1 or folder or metrics.multiprocess_dir():
+            metrics.prepare_multiprocess(folder)
         metrics_port = int(kernel.settings.get("metrics.port", 0) or 0)
         if metrics_port:
             metrics.serve_port(kernel.settings.get("metrics.host", "127.0.0.1"), metrics_port)

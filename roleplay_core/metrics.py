@@ -90,6 +90,15 @@ _observed: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # [sum, count pe
 # counter's labels; the histogram's are the first ``_PAIRS[name][2]`` of them.
 _timed: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # [count, sum, count per bucket...]
 _PAIRS = {"requests": ("requests", "request_seconds", 2), "storage": ("storage", "storage_seconds", 2)}
+# HTTP requests, the most frequent event, keyed by what the middleware has at hand: the route
+# object, the method and the status (int). The labels (template, method name, status text) are made
+# at the flush, once per key; making them per request cost more than the rest of the recording.
+# Routes compare by value and are unhashable: a key holds the route's id(), and _http_routes holds the
+# route itself until the flush, so no other object can take its id meanwhile.
+_http: dict[tuple[int, str, int], list[float]] = {}  # [count, sum, count per bucket...]
+_http_routes: dict[int, Any] = {}
+# Storage operations (several per request) by their labels (backend, kind, outcome), same slots.
+_storage: dict[tuple[str, str, str], list[float]] = {}
 _BOUNDS: dict[str, tuple[float, ...]] = {}
 
 
@@ -128,23 +137,46 @@ def _observe(family: str, labels: tuple[str, ...], seconds: float) -> None:
     slots[1 + bisect.bisect_left(_BOUNDS[family], seconds)] += 1  # a bucket holds values <= its bound
 
 
-def _count_and_observe(pair: str, labels: tuple[str, ...], seconds: float) -> None:
-    key = (pair, labels)
-    slots = _timed.get(key)
+def observe_http(scope: Any, status: int, seconds: float) -> None:
+    """One finished HTTP request (the app's observer for ``KernelMiddleware``): its scope's route
+    and method, its status and duration."""
+    if _on:
+        route = scope.get("route")
+        key = (id(route), scope["method"], status)
+        if key not in _http:
+            _http_routes[key[0]] = route
+        _tally(_http, key, seconds)
+
+
+def _tally(table: dict[Any, list[float]], key: Any, seconds: float) -> None:
+    """Count one event of ``key`` that took ``seconds``: ``[count, sum, count per bucket...]``."""
+    slots = table.get(key)
     if slots is None:
-        slots = _timed[key] = [0.0] * (len(_BOUNDS[_PAIRS[pair][1]]) + 2)
+        slots = table[key] = [0.0] * (len(BUCKETS) + 3)
     slots[0] += 1
     slots[1] += seconds
-    slots[2 + bisect.bisect_left(_BOUNDS[_PAIRS[pair][1]], seconds)] += 1
+    slots[2 + bisect.bisect_left(BUCKETS, seconds)] += 1  # a bucket holds values <= its bound
 
 
 def flush() -> None:
     """Hand what this process recorded since the last flush to prometheus-client."""
-    global _counts, _observed, _timed
-    if _families is None or not (_counts or _observed or _timed):
+    global _counts, _observed, _timed, _http, _http_routes, _storage
+    if _families is None or not (_counts or _observed or _timed or _http or _storage):
         return
-    counts, observed, timed = _counts, _observed, _timed
-    _counts, _observed, _timed = {}, {}, {}
+    counts, observed, timed, http, routes, storage = _counts, _observed, _timed, _http, _http_routes, _storage
+    _counts, _observed, _timed, _http, _http_routes, _storage = {}, {}, {}, {}, {}, {}
+    from .middleware import method_label, template_of
+
+    merging = [(("requests", (template_of(routes[route]), method_label(method), str(status))), slots)
+               for (route, method, status), slots in http.items()]
+    merging += [(("storage", labels), slots) for labels, slots in storage.items()]
+    for key, slots in merging:
+        merged = timed.get(key)
+        if merged is None:
+            timed[key] = slots
+        else:
+            for index, value in enumerate(slots):
+                merged[index] += value
     for (pair, labels), slots in timed.items():
         counter, histogram, kept = _PAIRS[pair]
         counts[(counter, labels)] = counts.get((counter, labels), 0.0) + slots[0]
@@ -173,12 +205,12 @@ async def flush_every(seconds: float = FLUSH_SECONDS) -> None:
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     if _on:
-        _count_and_observe("requests", (route, method, str(status)), seconds)
+        _tally(_timed, ("requests", (route, method, str(status))), seconds)
 
 
 def storage_operation(backend: str, kind: str, outcome: str, seconds: float) -> None:
     if _on:
-        _count_and_observe("storage", (backend, kind, outcome), seconds)
+        _tally(_storage, (backend, kind, outcome), seconds)
 
 
 def chat_turn(provider: str, outcome: str, seconds: float) -> None:

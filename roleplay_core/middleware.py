@@ -46,7 +46,11 @@ def route_template(scope: Scope) -> str:
 
     ``<unmatched>`` when no route did (a 404): raw paths would make one label per probe.
     """
-    route = scope.get("route")
+    return template_of(scope.get("route"))
+
+
+def template_of(route: Any) -> str:
+    """:func:`route_template` of the route object a request matched (``None`` for none)."""
     path = getattr(route, "path", None)
     if path is None:
         return "<unmatched>"

@@ -87,6 +87,34 @@ def test_a_request_recorded_once_feeds_its_counter_and_its_histogram():
     assert metric_sample(body, "roleplay_http_request_duration_seconds_bucket", route=route, method="GET", le="5.0") == 4
 
 
+def test_requests_recorded_by_route_object_get_their_labels_at_the_flush():
+    """The app's observer keys a request by its route object, method and status; the flush turns
+    those into the same labels (template, bounded method, status text) as observe_request."""
+    import uuid
+
+    from starlette.routing import Mount, Route
+
+    metrics.enable()
+    tag = uuid.uuid4().hex[:8]
+    route = Route(f"/object-{tag}/{{item_id}}", lambda request: None)
+    mount = Mount(f"/files-{tag}", routes=[])
+    metrics.observe_http({"route": route, "method": "GET"}, 200, 0.0004)
+    metrics.observe_http({"route": route, "method": "GET"}, 200, 0.02)
+    metrics.observe_request(f"/object-{tag}/{{item_id}}", "GET", 200, 3.0)  # the same series, by its labels
+    metrics.observe_http({"route": mount, "method": "BREW"}, 418, 0.001)
+    metrics.flush()
+    body = metrics.exposition()[0].decode()
+    template = f"/object-{tag}/{{item_id}}"
+    assert metric_sample(body, "roleplay_http_requests_total", route=template, method="GET", status="200") == 3
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_count", route=template, method="GET") == 3
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_bucket", route=template, method="GET",
+                         le="0.001") == 1
+    assert metric_sample(body, "roleplay_http_request_duration_seconds_bucket", route=template, method="GET",
+                         le="0.025") == 2
+    assert metric_sample(body, "roleplay_http_requests_total", route=f"/files-{tag}/{{path}}", method="OTHER",
+                         status="418") == 1
+
+
 def test_a_separate_port_means_no_route_on_the_app():
     app = create_app(make_kernel({"metrics.enabled": True, "metrics.port": 9999}, load_entry_points=False))
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -145,47 +173,69 @@ def test_several_processes_add_up_in_one_scrape(tmp_path, monkeypatch):
     assert metric_sample(generate_latest(metrics.registry()).decode(), "roleplay_http_requests_total") == 0
 
 
-def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_path):
-    """The real command: two worker processes, metrics on a port of their own, JSON log lines."""
-    import json
+def free_port() -> int:
     import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(tmp_path, workers: int, settings: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """``roleplay serve`` as operators run it, with these ``ROLEPLAY_*`` settings; waits until it answers."""
     import time
 
     import httpx
 
-    def free_port():
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-
-    port, metrics_port = free_port(), free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLEPLAY_", "PROMETHEUS_"))}
     env.update({"ROLEPLAY_ENV": "development", "ROLEPLAY_STORAGE__FILE__ROOT": str(tmp_path / "data"),
-                "ROLEPLAY_METRICS__ENABLED": "true", "ROLEPLAY_METRICS__PORT": str(metrics_port),
-                "ROLEPLAY_METRICS__MULTIPROCESS_DIR": str(tmp_path / "prom"), "ROLEPLAY_SERVER__LOG_FORMAT": "json"})
-    process = subprocess.Popen([sys.executable, "-m", "roleplay_core", "serve", "--port", str(port), "--workers", "2"],
+                "ROLEPLAY_METRICS__ENABLED": "true", **settings})
+    process = subprocess.Popen([sys.executable, "-m", "roleplay_core", "serve", "--port", str(port),
+                                "--workers", str(workers)],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+            return process, port
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError(f"server did not start:\n{process.stdout.read().decode()}") from None
+            time.sleep(0.2)
+
+
+def scraped_count(metrics_port: int, expected: float) -> float:
+    """The served /healthz count on the metrics port, once it reaches ``expected`` (or 15 s passed)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + 15
+    while True:  # each worker hands its figures over every second
+        body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        counted = metric_sample(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200")
+        if counted == expected or time.monotonic() > deadline:
+            return counted
+        time.sleep(0.25)
+
+
+def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_path):
+    """The real command: two worker processes, metrics on a port of their own, JSON log lines."""
+    import json
+
+    import httpx
+
+    metrics_port = free_port()
+    process, port = serve(tmp_path, 2, {"ROLEPLAY_METRICS__PORT": str(metrics_port),
+                                        "ROLEPLAY_METRICS__MULTIPROCESS_DIR": str(tmp_path / "prom"),
+                                        "ROLEPLAY_SERVER__LOG_FORMAT": "json"})
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError("server did not start") from None
-                time.sleep(0.2)
         for _ in range(40):  # new connections: the kernel spreads them over both workers
             assert httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"Connection": "close"}).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 404  # on its own port instead
-        deadline = time.monotonic() + 15
-        while True:  # each worker hands its figures over every second
-            body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-            counted = metric_sample(body, "roleplay_http_requests_total", route="/healthz", method="GET", status="200")
-            if counted == 40 or time.monotonic() > deadline:
-                break
-            time.sleep(0.25)
-        assert counted == 40
+        assert scraped_count(metrics_port, 40) == 40
         pids = {f.name for f in (tmp_path / "prom").iterdir()}
         assert len({name.rsplit("_", 1)[-1] for name in pids}) >= 2, pids  # files from two worker processes
     finally:
@@ -195,6 +245,25 @@ def test_roleplay_serve_with_two_workers_scrapes_every_worker_and_logs_json(tmp_
     access = [json.loads(line) for line in lines if '"roleplay.access"' in line]
     assert len(access) >= 40 and all(r["route"] == "/healthz" or r["status"] for r in access)
     assert {"request_id", "route", "status", "duration_ms"} <= set(access[0])
+
+
+def test_roleplay_serve_with_one_worker_keeps_its_figures_in_memory(tmp_path):
+    """One process needs no multiprocess files: no folder is made and none is written, and the
+    metrics port (a thread of the same process) still sees every request."""
+    import httpx
+
+    (tmp_path / "tmp").mkdir()
+    metrics_port = free_port()
+    process, port = serve(tmp_path, 1, {"ROLEPLAY_METRICS__PORT": str(metrics_port), "TMPDIR": str(tmp_path / "tmp")})
+    try:
+        for _ in range(25):
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert scraped_count(metrics_port, 25) == 25
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert not list((tmp_path / "tmp").iterdir()), "a multiprocess folder was made for one process"
+    assert not list(tmp_path.rglob("*.db")), "prometheus-client wrote multiprocess files"
 
 
 def test_an_evaluation_is_counted_by_outcome_with_its_duration():
