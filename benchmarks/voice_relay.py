@@ -26,6 +26,10 @@ Run: ``.venv/bin/python benchmarks/voice_relay.py --sessions 100 --seconds 12 [-
 installed, uvicorn's ``ws="auto"``; ``--loop``/``--ws`` pick others to compare.)
 (``--provider openai``: the local OpenAI Realtime server, ``roleplay_openai.testserver``, and
 ``chat.model = chat.voice.model = "openai"``; upstream then resamples 48 -> 24 kHz.)
+(``--phase``: callers start together, each at a random point of the speak-pause cycle by default;
+``aligned`` has every call end its turn in the same frame, the worst burst.)
+(``--pin``, on by default with 2+ CPUs: the relay on CPU 0 and the load generator and Live server on
+CPU 1, as a server has its own cores; ``--pin off`` lets the three share every CPU, as before.)
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +51,8 @@ from typing import Any
 import numpy as np
 
 RATE = 48_000
+#: The command prefix that puts the load generator and the Live server on their own CPU (--pin).
+LOAD_CPU: list[str] = []
 FRAME_MS = 20
 
 
@@ -74,10 +82,12 @@ def utterance() -> list[bytes]:
     return [pcm[i:i + step] for i in range(0, len(pcm), step)]
 
 
-async def one_call(url: str, session_id: str, token: str, seconds: float, stats: dict[str, Any]) -> None:
+async def one_call(url: str, session_id: str, token: str, seconds: float, stats: dict[str, Any],
+                   offset: int = 0) -> None:
     import websockets
 
     frames = utterance()
+    frames = frames[offset:] + frames[:offset]  # where in its speak-pause cycle this caller starts
     # No permessage-deflate: PCM barely compresses, and docs/voice.md advises serving voice without it.
     async with websockets.connect(f"{url}/chat/sessions/{session_id}/voice", max_size=None, compression=None) as ws:
         await ws.send(json.dumps({"type": "auth", "token": token}))
@@ -120,7 +130,9 @@ async def one_call(url: str, session_id: str, token: str, seconds: float, stats:
 
 async def clients(plan: dict[str, Any]) -> dict[str, Any]:
     stats: dict[str, Any] = {"started": 0, "frames_sent": 0, "audio_bytes": 0, "finals": 0, "errors": []}
-    calls = [one_call(plan["url"], s, t, plan["seconds"], stats) for s, t in plan["sessions"]]
+    offsets = plan.get("offsets") or [0] * len(plan["sessions"])
+    calls = [one_call(plan["url"], s, t, plan["seconds"], stats, offset)
+             for (s, t), offset in zip(plan["sessions"], offsets, strict=True)]
     results = await asyncio.gather(*calls, return_exceptions=True)
     stats["exceptions"] = [repr(r) for r in results if isinstance(r, BaseException)][:5]
     stats["errors"] = stats["errors"][:5]
@@ -156,7 +168,7 @@ def process_cpu_s(pid: int) -> float:
 
 def start_fake_gemini(pace: float, reply_ms: int, provider: str = "gemini") -> tuple[subprocess.Popen, dict[str, Any]]:
     """The provider's local server (``roleplay_gemini.testserver`` or ``roleplay_openai.testserver``)."""
-    process = subprocess.Popen([sys.executable, "-m", f"roleplay_{provider}.testserver", "--pace", str(pace),
+    process = subprocess.Popen([*LOAD_CPU, sys.executable, "-m", f"roleplay_{provider}.testserver", "--pace", str(pace),
                                 "--reply-ms", str(reply_ms)], stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     if not line:
@@ -206,8 +218,13 @@ async def relay_main(args: argparse.Namespace) -> None:
             return made
 
         async def run_clients(plan_sessions: list[tuple[str, str]], seconds: float, sample: bool) -> tuple[dict, float]:
-            plan = json.dumps({"url": url, "seconds": seconds, "sessions": plan_sessions})
-            child = await asyncio.create_subprocess_exec(sys.executable, __file__, "--clients",
+            cycle = len(utterance())
+            # Callers who start together but are each somewhere else in their speak-pause cycle, as
+            # people are; --phase aligned has all of them stop talking in the same 20 ms frame.
+            chance = random.Random(7)
+            offsets = [0 if args.phase == "aligned" else chance.randrange(cycle) for _ in plan_sessions]
+            plan = json.dumps({"url": url, "seconds": seconds, "sessions": plan_sessions, "offsets": offsets})
+            child = await asyncio.create_subprocess_exec(*LOAD_CPU, sys.executable, __file__, "--clients",
                                                          stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
             peak = 0.0
 
@@ -294,7 +311,9 @@ async def relay_main(args: argparse.Namespace) -> None:
     up = [v * 1000 for v in latency.get("in", [])]
     down = [v * 1000 for v in latency.get("out", [])]
     print(f"voice relay ({args.provider}): {args.sessions} concurrent calls, {args.seconds:g} s of 48 kHz speech each, "
-          f"20 ms client frames, {os.cpu_count()} CPU(s), relay on {args.loop} (ws {args.ws}), wall {wall:.1f} s, "
+          f"20 ms client frames, {os.cpu_count()} CPU(s), relay on {args.loop} (ws {args.ws}), "
+          f"{'relay on CPU 0, load generator and Live server on CPU 1' if LOAD_CPU else 'not pinned'}, "
+          f"phase {args.phase}, wall {wall:.1f} s, "
           f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
     print(f"  calls started: {stats['started']}/{args.sessions}; frames sent {stats['frames_sent']}; "
           f"final transcripts {stats['finals']}; audio back {stats['audio_bytes'] / 1e6:.1f} MB; "
@@ -335,11 +354,20 @@ def main() -> None:
                         help="the relay's event loop; auto: uvloop when installed, as `roleplay serve` (uvicorn) picks")
     parser.add_argument("--ws", default="auto",
                         help="uvicorn's WebSocket implementation; auto, as `roleplay serve` runs (websockets-sansio, ...)")
+    parser.add_argument("--pin", choices=("auto", "on", "off"), default="auto",
+                        help="the relay on CPU 0, the load generator and the Live server on CPU 1, as a server has "
+                             "its own cores (auto: with 2+ CPUs and taskset); off: all share every CPU")
+    parser.add_argument("--phase", choices=("random", "aligned"), default="random",
+                        help="random: each call starts at its own point of the 1.2 s speak-pause cycle; aligned: "
+                             "every call speaks and pauses in step (all turns end in the same frame)")
     parser.add_argument("--clients", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.clients:
         client_main()
         return
+    if args.pin == "on" or (args.pin == "auto" and (os.cpu_count() or 1) >= 2 and shutil.which("taskset")):
+        os.sched_setaffinity(0, {0})  # before any thread starts: they inherit it
+        LOAD_CPU[:] = ["taskset", "-c", "1"]
     loop = args.loop
     if loop == "auto":
         import importlib.util

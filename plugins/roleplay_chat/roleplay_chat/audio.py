@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import importlib.util
 import io
 import sys
@@ -185,6 +186,10 @@ class AudioBuffer:
     client) slows the writer down instead of growing memory; after ``timeout``
     seconds of waiting it raises :class:`asyncio.TimeoutError` so the caller can
     give up on a stuck peer. :meth:`clear` drops what is queued (barge-in).
+
+    A put with room and a get with a frame queued neither wait nor arm a timer: that is
+    every frame of a call that keeps up, 75 a second each way. Waiters are plain futures,
+    all woken on any change, each checking its own condition again.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -194,7 +199,7 @@ class AudioBuffer:
         self._frames: collections.deque[tuple[bytes, float]] = collections.deque()
         self._size = 0
         self._closed = False
-        self._changed = asyncio.Condition()
+        self._waiters: list[asyncio.Future[None]] = []
         self.high_water = 0
 
     @property
@@ -202,20 +207,42 @@ class AudioBuffer:
         """Bytes queued now."""
         return self._size
 
+    def _room_for(self, size: int) -> bool:
+        # A frame bigger than the whole buffer still goes in once the buffer is empty.
+        return self._size == 0 or self._size + size <= self.max_bytes
+
+    async def _changed(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():  # cancelled (a timeout): take it out, or the list keeps it until a change
+                waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+
+    def _wake(self) -> None:
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
     async def put(self, frame: bytes, timeout: float | None = None, stamp: float | None = None) -> None:  # noqa: ASYNC109 - a per-put stall limit, not a cancel scope
         """Queue ``frame``; ``stamp`` (``time.perf_counter()`` when it arrived) lets :meth:`get_stamped` measure delay."""
-        async with self._changed:
-            # A frame bigger than the whole buffer still goes in once the buffer is empty.
+        if not (self._closed or self._room_for(len(frame))):
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races it.
             async with asyncio.timeout(timeout):
-                await self._changed.wait_for(
-                    lambda: self._closed or self._size == 0 or self._size + len(frame) <= self.max_bytes)
-            if self._closed:
-                raise BufferClosed()
-            self._frames.append((frame, time.perf_counter() if stamp is None else stamp))
-            self._size += len(frame)
-            self.high_water = max(self.high_water, self._size)
-            self._changed.notify_all()
+                while not (self._closed or self._room_for(len(frame))):
+                    await self._changed()
+        if self._closed:
+            raise BufferClosed()
+        self._frames.append((frame, time.perf_counter() if stamp is None else stamp))
+        self._size += len(frame)
+        if self._size > self.high_water:
+            self.high_water = self._size
+        self._wake()
 
     async def get(self) -> bytes:
         """The oldest frame; waits for one; raises :class:`BufferClosed` once closed and empty."""
@@ -223,34 +250,32 @@ class AudioBuffer:
 
     async def get_stamped(self) -> tuple[bytes, float]:
         """The oldest frame and the stamp it was put with."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._frames or self._closed)
-            if not self._frames:
-                raise BufferClosed()
-            frame, stamp = self._frames.popleft()
-            self._size -= len(frame)
-            self._changed.notify_all()
-            return frame, stamp
+        while not (self._frames or self._closed):
+            await self._changed()
+        if not self._frames:
+            raise BufferClosed()
+        frame, stamp = self._frames.popleft()
+        self._size -= len(frame)
+        self._wake()
+        return frame, stamp
 
     async def wait_empty(self) -> None:
         """Wait until every queued frame has been taken (or the buffer is closed)."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._size == 0 or self._closed)
+        while not (self._size == 0 or self._closed):
+            await self._changed()
 
     async def clear(self) -> int:
         """Drop every queued frame; returns how many bytes were dropped."""
-        async with self._changed:
-            dropped = self._size
-            self._frames.clear()
-            self._size = 0
-            self._changed.notify_all()
-            return dropped
+        dropped = self._size
+        self._frames.clear()
+        self._size = 0
+        self._wake()
+        return dropped
 
     async def close(self) -> None:
         """No more puts; :meth:`get` drains what is left, then raises :class:`BufferClosed`."""
-        async with self._changed:
-            self._closed = True
-            self._changed.notify_all()
+        self._closed = True
+        self._wake()
 
 
 def wav_bytes(pcm: bytes, rate: int) -> bytes:

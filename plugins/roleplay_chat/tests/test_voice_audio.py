@@ -108,6 +108,39 @@ async def test_buffer_clear_and_close():
         await buffer.put(b"dd")
 
 
+async def test_buffer_keeps_order_and_survives_a_cancelled_waiter():
+    buffer = audio.AudioBuffer(max_bytes=4)
+    getter = asyncio.create_task(buffer.get())
+    await asyncio.sleep(0.01)
+    getter.cancel()  # a reader that gave up must not take a frame meant for the next one
+    with pytest.raises(asyncio.CancelledError):
+        await getter
+    await buffer.put(b"ab")
+    await buffer.put(b"cd")
+    later = [asyncio.create_task(buffer.put(frame)) for frame in (b"ef", b"gh", b"ij")]
+    await asyncio.sleep(0.01)
+    assert not any(task.done() for task in later)  # full: all three wait
+    taken = [await buffer.get() for _ in range(5)]
+    await asyncio.wait_for(asyncio.gather(*later), 1)
+    assert taken == [b"ab", b"cd", b"ef", b"gh", b"ij"]
+    assert buffer.size == 0
+
+
+async def test_closing_wakes_a_waiting_reader_and_writer():
+    empty, full = audio.AudioBuffer(max_bytes=4), audio.AudioBuffer(max_bytes=2)
+    await full.put(b"xy")
+    reader = asyncio.create_task(empty.get())
+    writer = asyncio.create_task(full.put(b"z", timeout=5))
+    await asyncio.sleep(0.01)
+    await empty.close()
+    await full.close()
+    with pytest.raises(audio.BufferClosed):
+        await asyncio.wait_for(reader, 1)
+    with pytest.raises(audio.BufferClosed):
+        await asyncio.wait_for(writer, 1)
+    assert await full.get() == b"xy"  # what was queued is still drained
+
+
 def test_wav_bytes_is_a_wav_file():
     wav = audio.wav_bytes(tone(440, 100, 16_000), 16_000)
     assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) == 44 + 3200
