@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from roleplay_core.storage import FileStorage, NotFound
+from roleplay_core.storage import FileStorage, NotFound, PreconditionFailed
 from roleplay_core.storage import file as file_module
 from roleplay_core.storage.changes import OPEN, ChangeBoard, is_settled, slot_of
 
@@ -139,6 +139,48 @@ async def test_a_writer_that_died_mid_change_leaves_its_slot_untrusted(tmp_path,
     reads.clear()
     assert (await storage.get("k")).data == b"newer"
     assert reads == []
+    board.close()
+
+
+async def test_a_compare_and_swap_on_a_kept_record_reads_no_file_until_another_process_writes(tmp_path, monkeypatch):
+    """A chat turn's lease and release are compare-and-swaps on the record this process just wrote:
+    the version to compare is the kept one while the slot has not moved, and the file otherwise."""
+    storage = await opened(tmp_path)
+    version = await storage.put("chat/s1", b"1")
+    reads = []
+    real = FileStorage._read
+    monkeypatch.setattr(FileStorage, "_read", lambda self, path: reads.append(path) or real(self, path))
+    version = await storage.put("chat/s1", b"2", if_version=version)
+    version = await storage.put("chat/s1", b"3", if_version=version)
+    with pytest.raises(PreconditionFailed):
+        await storage.put("chat/s1", b"stale", if_version="0" * 32)
+    with pytest.raises(PreconditionFailed):
+        await storage.put("chat/s1", b"again", if_absent=True)
+    await storage.delete("chat/s1", if_version=version)
+    assert reads == [], "a compare-and-swap on a record this process wrote read its file"
+
+    other_process(tmp_path, 'await storage.put("chat/s1", b"theirs", if_absent=True)')
+    with pytest.raises(PreconditionFailed):  # kept as missing, but the slot moved: the file says it exists
+        await storage.put("chat/s1", b"mine", if_absent=True)
+    assert len(reads) == 1
+    theirs = (await storage.get("chat/s1")).version
+    other_process(tmp_path, f'await storage.put("chat/s1", b"later", if_version="{theirs}")')
+    with pytest.raises(PreconditionFailed):
+        await storage.put("chat/s1", b"mine", if_version=theirs)
+    assert (await storage.get("chat/s1")).data == b"later"
+
+
+async def test_a_compare_and_swap_after_a_writer_died_mid_change_reads_the_file(tmp_path):
+    storage = await opened(tmp_path)
+    old = await storage.put("k", b"old")
+    board = ChangeBoard(tmp_path / ".changes")
+    board.open()
+    board.begin(slot_of("k"))  # the dead writer marked the slot open and replaced the file
+    writer = await opened(tmp_path)
+    writer._board.close()
+    await writer.put("k", b"new")
+    with pytest.raises(PreconditionFailed):
+        await storage.put("k", b"mine", if_version=old)
     board.close()
 
 

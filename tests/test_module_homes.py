@@ -60,6 +60,7 @@ HOMES = {
     "roleplay_core.storage.file": "tests/test_file_storage.py",
     "roleplay_core.storage.fsck": "plugins/roleplay_chat/tests/test_fsck.py",
     "roleplay_core.storage.memory": "tests/test_storage_contract.py",
+    "roleplay_core.storage.threads": "tests/test_storage_threads.py",
     "roleplay_core.testing": "tests/test_storage_contract.py",
     "roleplay_core.text": "tests/test_text.py",
     "roleplay_core.tokens": "tests/test_tokens.py",

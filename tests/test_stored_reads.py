@@ -1,11 +1,10 @@
 """The stored-read path: event logs ask for the events they have, small file records skip the thread hop."""
 
-import asyncio
 import json
 
 import pytest
 
-from roleplay_core.storage import FileStorage
+from roleplay_core.storage import FileStorage, threads
 from roleplay_core.storage.eventlog import BATCH, EventLog
 from roleplay_core.storage.memory import MemoryStorage
 
@@ -82,13 +81,13 @@ async def test_file_reads_small_records_on_the_loop_and_big_ones_in_a_thread(tmp
     await storage.put("small", b"s" * 100)
     await storage.put("big", b"b" * 5000)
     hops = []
-    real = asyncio.to_thread
+    real = threads.run
 
     async def counting(function, *args):
         hops.append(function.__name__)
         return await real(function, *args)
 
-    monkeypatch.setattr(asyncio, "to_thread", counting)
+    monkeypatch.setattr(threads, "run", counting)
     assert (await storage.get("small")).data == b"s" * 100
     assert hops == []
     assert (await storage.get("big")).data == b"b" * 5000

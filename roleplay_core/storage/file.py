@@ -15,7 +15,6 @@ process has changed them since.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import contextlib
 import errno
@@ -29,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import threads
 from .base import NotFound, Page, PreconditionFailed, Record, Storage, StorageUnavailable
 from .changes import ChangeBoard, is_settled, slot_of
 
@@ -91,7 +91,7 @@ class FileStorage(Storage):
 
     async def open(self) -> None:
         try:
-            await asyncio.to_thread(self._open_sync)
+            await threads.run(self._open_sync)
         except OSError as exc:
             raise StorageUnavailable(f"{self.describe()} cannot be created: {exc}") from exc
 
@@ -122,7 +122,7 @@ class FileStorage(Storage):
             path.unlink()
 
         try:
-            await asyncio.to_thread(probe)
+            await threads.run(probe)
         except OSError as exc:
             raise StorageUnavailable(f"{self.describe()} is not writable: {exc}") from exc
 
@@ -177,6 +177,20 @@ class FileStorage(Storage):
             old = self._kept.pop(key, None)
             if old is not None:
                 self._kept_bytes -= _kept_cost(key, old[2])
+
+    def _current(self, key: str, slot: int, path: Path) -> Record | None:
+        """The record at ``key`` as its writer sees it, with the key's stripe locked (a worker thread).
+
+        What this process keeps of the key, while the slot still holds the value it was kept at:
+        every writer of the slot holds this same lock, so nobody can be changing it now, and a
+        value that has not moved means nobody changed it since (a writer killed mid-change left
+        the slot open, which never equals a kept value). Otherwise the file. A compare-and-swap
+        on a record this process read or wrote (a chat turn's lease and release) reads no file.
+        """
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == slot and self._board.is_open and self._board.value(slot) == kept[1]:
+            return kept[2]
+        return self._read(path)
 
     def _read(self, path: Path) -> Record | None:
         try:
@@ -265,7 +279,7 @@ class FileStorage(Storage):
         else:
             record = False
         if record is False:
-            record = await asyncio.to_thread(self._read, Path(path))
+            record = await threads.run(self._read, Path(path))
         if record is None:
             raise NotFound(key)
         return record
@@ -275,7 +289,7 @@ class FileStorage(Storage):
             path = self._path(key)
             with self._locked(key) as slot:
                 if if_absent or if_version is not None:
-                    current = self._read(path)
+                    current = self._current(key, slot, path)
                     if if_absent and current is not None:
                         raise PreconditionFailed(f"{key} exists")
                     if if_version is not None and (current is None or current.version != if_version):
@@ -283,7 +297,7 @@ class FileStorage(Storage):
                 version, seen = self._change(slot, lambda: self._write(path, data))
                 return version, slot, seen
 
-        version, slot, seen = await asyncio.to_thread(_with_os_errors, put, self)
+        version, slot, seen = await threads.run(_with_os_errors, put, self)
         if seen is not None and self._keeps:
             if len(data) <= self.inline_read_bytes:
                 # What this process just wrote is what the next read would find, unless the slot moves on.
@@ -296,7 +310,7 @@ class FileStorage(Storage):
         def delete() -> tuple[int, bytes | None]:
             path = self._path(key)
             with self._locked(key) as slot:
-                current = self._read(path)
+                current = self._current(key, slot, path)
                 if current is None:
                     raise NotFound(key)
                 if if_version is not None and current.version != if_version:
@@ -304,7 +318,7 @@ class FileStorage(Storage):
                 _, seen = self._change(slot, path.unlink)
                 return slot, seen
 
-        slot, seen = await asyncio.to_thread(_with_os_errors, delete, self)
+        slot, seen = await threads.run(_with_os_errors, delete, self)
         if seen is not None and self._keeps:
             self._keep(key, slot, seen, None)
 
@@ -320,7 +334,7 @@ class FileStorage(Storage):
             more = start + limit < len(keys)
             return Page(tuple(chunk), chunk[-1] if more and chunk else None)
 
-        return await asyncio.to_thread(scan)
+        return await threads.run(scan)
 
 
 def _kept_cost(key: str, record: Record | None) -> int:
