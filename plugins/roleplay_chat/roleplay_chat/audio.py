@@ -216,11 +216,10 @@ class AudioBuffer:
         self._waiters.append(waiter)
         try:
             await waiter
-        finally:
-            if not waiter.done():  # cancelled (a timeout): take it out, or the list keeps it until a change
-                waiter.cancel()
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
+        except BaseException:  # cancelled (a stall timeout): not kept until the next change
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            raise
 
     def _wake(self) -> None:
         if self._waiters:
