@@ -142,10 +142,8 @@ def observe_http(scope: Any, status: int, seconds: float) -> None:
     and method, its status and duration."""
     if _on:
         route = scope.get("route")
-        key = (id(route), scope["method"], status)
-        if key not in _http:
-            _http_routes[key[0]] = route
-        _tally(_http, key, seconds)
+        _http_routes[id(route)] = route
+        _tally(_http, (id(route), scope["method"], status), seconds)
 
 
 def _tally(table: dict[Any, list[float]], key: Any, seconds: float) -> None:

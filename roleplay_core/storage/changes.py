@@ -20,8 +20,9 @@ slot still holds that value: no system call, no path lookup. Why that is never s
 It holds on one host (one kernel, one page cache), which is what the file backend is for (its
 ``flock``s need it too); ``storage.file.read_cache_bytes = 0`` makes a process keep nothing (its
 writes still mark the board), say for a folder shared over NFS. A board that cannot be mapped
-(a full disk when it is first made) leaves that process keeping nothing and marking nothing. Files changed behind the storage's back (by hand) are not seen while their
-record is kept: change records with ``roleplay storage`` commands or restart the servers.
+(a full disk when it is first made) leaves that process keeping nothing and marking nothing.
+Files changed behind the storage's back (by hand) are not seen while their record is kept:
+change records with ``roleplay storage`` commands or restart the servers.
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ class FileStorage(Storage):
         on a record this process read or wrote (a chat turn's lease and release) reads no file.
         """
         kept = self._kept.get(key)
-        if kept is not None and kept[0] == slot and self._board.is_open and self._board.value(slot) == kept[1]:
+        if kept is not None and self._board.is_open and self._board.value(slot) == kept[1]:
             return kept[2]
         return self._read(path)
 
