@@ -107,6 +107,16 @@ MAX_GAP = 4
 #: A concept said with a negation among this many words before it does not count
 #: ("I'm not able to give you your money back": six words from "not" to "money").
 NEGATION_WINDOW = 6
+#: "Or" and "nor" carry a negation on to the next thing named: "I'm not able to offer a refund or an
+#: exchange" offers neither. The window starts again at each one. ("And" does not: "I can't refund
+#: it and I'll give you a voucher" offers the voucher.)
+_COORDINATORS = frozenset({"or", "nor", "o", "u", "ni"})
+#: Words that only add emphasis: a phrasing matches with one of them between two of its words
+#: ("did you even read the manual" is "did you read the manual"; "lo siento de verdad mucho").
+FILLERS = frozenset(
+    """actually even really ever just honestly seriously truly totally definitely literally basically
+    realmente siquiera acaso simplemente""".split()
+)
 #: Negations that negate nothing that follows: "no problem, ...", "not a problem", "no worries".
 #: "Not just" and "not only" keep what follows ("you're not just using it wrong?").
 _IDIOMS = frozenset({"problem", "worry", "doubt", "just", "only"})
@@ -282,6 +292,9 @@ class Element:
         return norm == self.text
 
 
+_FILLER_NORMS = frozenset(norm for word in FILLERS for norm in norms(word))
+
+
 @attrs.frozen
 class Pattern:
     """A phrasing: ``put ... back on ... card``, ``reimburs*``, ``退...錢``.
@@ -330,7 +343,9 @@ class Pattern:
         if k == len(self.elements):
             return j
         element = self.elements[k]
-        for position in range(j, min(stop, j + element.gap + 1)):
+        # One word of emphasis may stand where the phrasing has none ("did you even read").
+        reach = element.gap + 1 if element.gap or j >= stop or toks[j].norm not in _FILLER_NORMS else 2
+        for position in range(j, min(stop, j + reach)):
             if element.accepts(toks[position].norm):
                 found = self._rest(toks, k + 1, position + 1, stop)
                 if found is not None:
@@ -578,15 +593,21 @@ def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, star
         # Six characters: enough to see a whole 要不要 (a question, not a negation) before the word.
         window = re.split(_CLAUSE, text[max(0, start - 6): start])[-1]
         return bool(_ZH_NEGATION.search(_ZH_NOT_NEGATION.sub("", window)[-4:]))
-    for k in range(i - 1, max(sentence_begin, i - NEGATION_WINDOW) - 1, -1):
+    low = max(sentence_begin, i - NEGATION_WINDOW)
+    k = i - 1
+    while k >= low:
         between = text[toks[k].end: toks[k + 1].start] if k + 1 <= i else ""
         if _CLAUSE.search(between):
             return False
+        if toks[k].norm in _COORDINATORS:
+            low = max(sentence_begin, k - NEGATION_WINDOW)  # "not ... a refund or an exchange"
         if toks[k].norm in NEGATIONS:
             if toks[k].norm == "no" and k > 0 and toks[k - 1].norm in ("oh", "uh", "ah", "aw"):
+                k -= 1
                 continue  # "oh no, I'm so sorry": dismay, not a negation
             following = [t.norm for t in toks[k + 1: min(i, k + 3)]]
             return not any(word in _IDIOMS for word in following)
+        k -= 1
     return False
 
 

@@ -62,14 +62,16 @@ def test_poor_practices_fail(scored):
 
 
 #: The held-out practices (``*.heldout.yaml``, ids ``h-...``) were written by a second group after
-#: the rules were tuned on the first set. They must pass and fail like the first set; their ordering
-#: and per-criterion labels are held to a rate (first contact: 90.0% of pairs, see docs/evaluation.md).
+#: the rules were tuned on the first set; the blind ones (``*.blind.yaml``, ids ``p3-...``) by a third
+#: writer who saw only the learner's view of each scenario (decision 56). They must pass and fail like
+#: the first set; their ordering and per-criterion labels are held to a rate (first contact: 90.0% of
+#: the held-out pairs, see docs/evaluation.md).
 HELD_OUT_PAIRS = 0.92
 AGREEMENT = {"first": 0.95, "held-out": 0.88}
 
 
 def held_out(result) -> bool:
-    return result.practice.id.startswith("h-")
+    return result.practice.id.startswith(("h-", "p3-"))
 
 
 def pairs(results):

@@ -92,6 +92,38 @@ def test_negation_does_not_cross_a_clause_or_an_idiom():
     assert said("Not a problem, I'll reimburse it") == ["refund"]
 
 
+#: The built-in English lexicon, as every English script gets it.
+ENGLISH = Lexicon({}, "en")
+
+
+def english(text: str) -> list[str]:
+    return ENGLISH.concepts_in(text)
+
+
+def test_or_and_nor_carry_a_negation_to_the_next_thing_named():
+    # Seven words from "not" to "exchange": past the window, but "or" starts it again.
+    assert english("I'm so sorry, but I'm not able to offer a refund or an exchange.") == ["apology"]
+    assert english("No refund or replacement, sorry.") == ["apology"]
+    assert {h.concept for h in ENGLISH.find("We can't repair it nor swap it for a new one.") if h.negated} \
+        >= {"repair", "replacement"}
+    # "And" starts a new offer: the voucher after it is not refused.
+    assert "replacement" in english("I can't refund it and I will give you a replacement instead.")
+
+
+@pytest.mark.parametrize("text", [
+    "Did you even read the manual?",
+    "Did you actually read the manual, or...?",
+    "what did you really do to it",
+])
+def test_one_word_of_emphasis_inside_a_phrasing_still_matches(text):
+    assert english(text) == ["blame"]
+
+
+def test_two_words_of_emphasis_or_other_words_do_not_stretch_a_phrasing():
+    assert "blame" not in english("Did you ever actually read the manual?")  # only one filler is skipped
+    assert "blame" not in english("Did you and your partner read the manual?")
+
+
 def test_a_phrasing_that_negates_itself_counts():
     assert said("It's not my problem, there's nothing I can do") == ["dismissive"]
     assert said("It's not your fault at all") == []  # "not" before "your fault": no blame

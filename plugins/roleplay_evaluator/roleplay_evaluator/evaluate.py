@@ -135,8 +135,18 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
         notes.append(say(language, "note.no_criteria"))
     score = overall(results)
     bar = script.rubric.passing_score
-    passed = bool(results) and score >= bar
+    # Conduct is checked by the rules in every rubric, with a model or without: mocking, belittling or
+    # threatening the other person fails the conversation, quoted, whatever the criteria scored.
+    contempt = await asyncio.to_thread(rules.contempt, script, messages)
+    if contempt:
+        said = quoted([q.quote for q in contempt], language)
+        cap = int(bar * rules.CONTEMPT_CAP)
+        score = min(score, cap)
+        notes.insert(0, say(language, "note.contempt", cap=cap, said=said))
+    passed = bool(results) and score >= bar and not contempt
     strengths, improvements, steps = feedback(results, stats, bar, passed, language)
+    if contempt:
+        steps = (say(language, "feedback.contempt", said=said), *steps[:2])
     sure = confidence(results, stats)
     return Report(
         session_id=transcript.session_id,

@@ -50,6 +50,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "note.no_model": "No language model was used: every criterion was checked by the built-in rules.",
         "note.not_scored": "Left out of the overall score because they need a language model: {titles}.",
         "note.short": "The conversation is short, so the scores say little yet.",
+        "note.contempt": "The score is capped at {cap}, below the pass mark: you mocked, belittled or threatened "
+                         "the other person ({said}). Whatever else went well, that fails the conversation.",
+        "feedback.contempt": "Stay respectful even when you disagree or are under pressure: leave out {said}.",
         "note.rough_questions": "Open and closed questions are only told apart roughly in \u2018{tag}\u2019.",
         "note.no_criteria": "The scenario's rubric has no criteria; there is nothing to score.",
         # Feedback.
@@ -131,6 +134,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                          "integradas.",
         "note.not_scored": "Quedan fuera de la puntuación global porque necesitan un modelo de lenguaje: {titles}.",
         "note.short": "La conversación es corta, así que las puntuaciones aún dicen poco.",
+        "note.contempt": "La puntuación se limita a {cap}, por debajo del aprobado: se burló de la otra persona, "
+                         "la menospreció o la amenazó ({said}). Aunque lo demás saliera bien, eso suspende la "
+                         "conversación.",
+        "feedback.contempt": "Mantenga el respeto aunque no esté de acuerdo o esté bajo presión: evite {said}.",
         "note.rough_questions": "En \u2018{tag}\u2019 las preguntas abiertas y cerradas solo se distinguen "
                                 "de forma aproximada.",
         "note.no_criteria": "La rúbrica del escenario no tiene criterios; no hay nada que puntuar.",
@@ -210,6 +217,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "note.no_model": "這次沒有使用語言模型：每一項都由內建規則檢查。",
         "note.not_scored": "以下項目需要語言模型，未計入總分：{titles}。",
         "note.short": "對話很短，分數目前參考價值有限。",
+        "note.contempt": "分數上限為 {cap}，低於及格分數：您嘲諷、貶低或威脅了對方（{said}）。"
+                         "不論其他部分表現多好，這樣的對話都不及格。",
+        "feedback.contempt": "即使意見不同或壓力很大，也要保持尊重：不要再說{said}。",
         "note.rough_questions": "在「{tag}」中，開放式與封閉式問題只能粗略區分。",
         "note.no_criteria": "這個情境的評分標準沒有項目，無法評分。",
         "feedback.strength": "{title}：{justification}",

@@ -20,6 +20,7 @@ analysis the character engine uses, sentence by sentence:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import attrs
@@ -46,6 +47,11 @@ from .report import NOT_SCORED, RULES, CriterionResult, Quote, Statistics
 MAX_EVIDENCE = 4
 #: A quote longer than this (a run-on speech transcript) is cut to the words that matched.
 QUOTE_LIMIT = 240
+#: The concept of mocking, belittling or threatening the other person (built into every lexicon).
+CONTEMPT = "contempt"
+#: A practice that shows contempt scores at most this share of its pass mark, whatever else went well:
+#: it fails, and it ranks below one that was merely incomplete (28 of a pass mark of 70).
+CONTEMPT_CAP = 0.4
 #: A beat credited from the learner's words, not reported by the engine, is a little less certain.
 WORDS_CONFIDENCE = 0.85
 
@@ -452,6 +458,27 @@ def score_all(script: Script, messages: Sequence[TranscriptMessage], language: s
     """Every criterion of the rubric, by the rules (``model`` checks are left unscored)."""
     tracker = Beats(script, messages)  # every beat_reached criterion shares one walk of the beats
     return [score_criterion(c, script, messages, language, tracker) for c in script.rubric.criteria]
+
+
+def contempt(script: Script, messages: Sequence[TranscriptMessage]) -> tuple[Quote, ...]:
+    """Where the learner mocked, belittled or threatened the other person: the ``contempt`` concept
+    of the script's language (and the script's own phrasings of it), not under a negation."""
+    lexicon = lexicon_for(script)
+    found = []
+    for message in learner_lines(messages):
+        # Words in quotation marks are someone else's ("one of your comments said 'stop wasting my
+        # time'"): quoting them to talk about them is not saying them.
+        others = [m.span() for m in _QUOTED.finditer(message.text)]
+        found.extend(quote_at(message, (hit.start, hit.end))
+                     for hit in lexicon.find(message.text, (CONTEMPT,))
+                     if not hit.negated and not any(a <= hit.start < b for a, b in others))
+    return _unique(found)
+
+
+#: Text in quotation marks: double, typographic, guillemets, corner brackets, and single quotes that
+#: open after a non-letter and close before one (an apostrophe inside, as in "don't", is kept).
+_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u00ab[^\u00bb]*\u00bb|\u300c[^\u300d]*\u300d|"
+                     r"(?<!\w)['\u2018](?:[^'\u2018\u2019]|['\u2019](?=\w))+?['\u2019](?!\w)")
 
 
 def statistics(messages: Sequence[TranscriptMessage], language: str, duration_seconds: float | None) -> Statistics:

@@ -207,6 +207,49 @@ def test_spanish_script_scores_in_spanish():
     assert_quotes_verbatim(report, t)
 
 
+def _with_contempt(line: str, at: int = 4):
+    turns = list(GOOD)
+    turns[at] = ("l", turns[at][1] + " " + line)
+    return turns
+
+
+@pytest.mark.parametrize("line", [
+    "Honestly, that sounds pretty minor.",
+    "If this goes on, I will call security.",
+    "Stop whining, it's not rocket science.",
+])
+def test_mocking_belittling_or_threatening_fails_whatever_else_went_well(line):
+    script = small_script()
+    clean, rude = run(transcript(script, GOOD)), run(transcript(script, _with_contempt(line)))
+    bar = script.rubric.passing_score
+    assert clean.passed and clean.overall_score >= bar
+    # Every criterion scores as before; the conduct rule caps the overall below the pass mark.
+    assert [c.score for c in rude.criteria] == [c.score for c in clean.criteria]
+    assert not rude.passed and rude.overall_score == int(bar * 0.4) < bar
+    note = rude.notes[0]
+    assert "capped at 28" in note and f"\u201c{line}\u201d" in note  # the learner's sentence, quoted
+    assert rude.next_steps[0].startswith("Stay respectful")
+
+
+def test_quoting_someone_else_or_refusing_contempt_is_not_contempt():
+    script = small_script()
+    for line in ("One of the replies you got said 'stop whining', and that should never have happened.",
+                 "There's no such thing as a stupid question.",
+                 "Your review said “don't waste my time”."):
+        report = run(transcript(script, _with_contempt(line)))
+        assert report.passed and not any("capped" in n for n in report.notes), line
+
+
+def test_contempt_is_read_in_the_scripts_language():
+    script = attrs.evolve(small_script("es"), rubric=attrs.evolve(small_script().rubric, criteria=(
+        small_script().rubric.criteria[2],)))
+    turns = [("l", "¿Qué pasó exactamente? ¿Cómo se siente ahora?"), ("c", "Mal."),
+             ("l", "Deje de quejarse, hasta un niño sabe usarla.")]
+    report = run(transcript(script, turns))
+    assert report.criteria[0].score == 100 and not report.passed
+    assert report.overall_score == 28 and "«Deje de quejarse" in report.notes[0]
+
+
 def test_unsupported_language_is_flagged():
     script = attrs.evolve(small_script(), language="ja")
     t = transcript(script, GOOD)
