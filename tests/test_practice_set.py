@@ -71,7 +71,7 @@ AGREEMENT = {"first": 0.95, "held-out": 0.88}
 
 
 def held_out(result) -> bool:
-    return result.practice.id.startswith(("h-", "p3-"))
+    return result.practice.id.startswith(("h-", "p3-", "p4-"))
 
 
 def pairs(results):
