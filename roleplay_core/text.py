@@ -293,6 +293,8 @@ class Element:
 
 
 _FILLER_NORMS = frozenset(norm for word in FILLERS for norm in norms(word))
+# Tokens are stemmed ("nothing" reads "noth", "unable" "unabl"): negations are compared the same way.
+_NEGATION_NORMS = NEGATIONS | frozenset(norm for word in NEGATIONS for norm in norms(word))
 
 
 @attrs.frozen
@@ -331,7 +333,7 @@ class Pattern:
     @property
     def negative(self) -> bool:
         """The phrasing itself negates ("not your fault", "nothing I can do"): no negation check."""
-        return any(e.text in NEGATIONS or _ZH_NEGATION.search(e.text) for e in self.elements)
+        return any(e.text in _NEGATION_NORMS or _ZH_NEGATION.search(e.text) for e in self.elements)
 
     def match_at(self, toks: Sequence[Token], i: int, stop: int) -> int | None:
         """The index after the last token matched when the pattern starts at token ``i``; else None."""
@@ -365,7 +367,8 @@ class Pattern:
                 if j is None:
                     continue
                 if affirmative and not self.negative and (
-                        _negated(text, toks, begin, i) or _reported(text, toks, begin, i, toks[end - 1].end + 2)):
+                        _negated(text, toks, begin, i) or _reported(text, toks, begin, i, toks[end - 1].end + 2)
+                        or _restricted(text, toks, j, toks[end - 1].end + 2)):
                     continue
                 return toks[i].start, toks[j - 1].end
         return None
@@ -540,7 +543,8 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
                 if len(first) == 1 and is_cjk(first) and toks[i].norm[0] != first:
                     start += 1  # one Han character matched as the second of a pair
                 negated = not pattern.negative and (_negated(text, toks, begin, i, start)
-                                                    or _reported(text, toks, begin, i, toks[end - 1].end + 2))
+                                                    or _reported(text, toks, begin, i, toks[end - 1].end + 2)
+                                                    or _restricted(text, toks, j, toks[end - 1].end + 2))
                 if earlier is None or not negated:
                     best[(concept, number)] = Hit(concept, pattern.source, start, toks[j - 1].end, number,
                                                   negated)
@@ -585,6 +589,28 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
     return False
 
 
+#: "Only" just after a concept makes it the subject of a restriction, not an offer: "refunds are
+#: only within 14 days", "el reembolso solo se realiza en 30 días", 退款只有七天 (folded stems).
+_RESTRICTIONS = frozenset({"only", "solo", "solament", "unicament"})
+# Han text is read in overlapping pairs, so the matched pair may end on the character after the
+# concept: look from its last character.
+_ZH_RESTRICTION = re.compile(r"^.?\s*(?:都|也)?(?:只|僅|仅)")
+
+
+def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> bool:
+    """Whether "only" follows the match that ended before token ``j``, within three words and one
+    clause: the sentence states a limit on the thing ("refunds only apply if..."), it does not offer it."""
+    if j > 0 and is_cjk(toks[j - 1].norm):
+        end = toks[j - 1].end
+        return bool(_ZH_RESTRICTION.match(re.split(_CLAUSE, text[end - 1: end + 3])[0]))
+    for k in range(j, min(len(toks), j + 3)):
+        if toks[k].start >= sentence_end or _CLAUSE.search(text[toks[k - 1].end: toks[k].start]):
+            return False
+        if toks[k].norm in _RESTRICTIONS:
+            return True
+    return False
+
+
 def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, start: int | None = None) -> bool:
     """Whether a negation stands among the few words before token ``i`` (or character ``start``,
     where a match begins inside a Han pair), in the same clause."""
@@ -601,7 +627,7 @@ def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, star
             return False
         if toks[k].norm in _COORDINATORS:
             low = max(sentence_begin, k - NEGATION_WINDOW)  # "not ... a refund or an exchange"
-        if toks[k].norm in NEGATIONS:
+        if toks[k].norm in _NEGATION_NORMS:
             if toks[k].norm == "no" and k > 0 and toks[k - 1].norm in ("oh", "uh", "ah", "aw"):
                 k -= 1
                 continue  # "oh no, I'm so sorry": dismay, not a negation

@@ -33,6 +33,9 @@ class Practice:
     persona: str
     turns: tuple[str, ...]
     expect: dict[str, str]
+    #: Why the rules still misjudge this practice's level, when they do (a known gap, kept visible:
+    #: tests/test_practice_set.py fails when it is fixed, so the label gets removed).
+    known_gap: str | None = None
 
 
 @attrs.frozen
@@ -54,7 +57,7 @@ def practices() -> list[Practice]:
         for item in data["practices"]:
             found.append(Practice(script_id=data["script"], id=item["id"], level=item["level"],
                                   persona=item.get("persona", ""), turns=tuple(item["turns"]),
-                                  expect=dict(item.get("expect") or {})))
+                                  expect=dict(item.get("expect") or {}), known_gap=item.get("known_gap")))
     return found
 
 

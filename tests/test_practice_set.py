@@ -51,14 +51,23 @@ def test_every_shipped_script_has_a_labelled_set():
 
 def test_strong_practices_pass(scored):
     failed = [(r.practice.script_id, r.practice.id, r.overall, r.scores) for r in scored
-              if r.practice.level == "strong" and not r.passed]
+              if r.practice.level == "strong" and not r.passed and not r.practice.known_gap]
     assert not failed
 
 
 def test_poor_practices_fail(scored):
     passed = [(r.practice.script_id, r.practice.id, r.overall, r.scores) for r in scored
-              if r.practice.level == "poor" and r.passed]
+              if r.practice.level == "poor" and r.passed and not r.practice.known_gap]
     assert not passed
+
+
+def test_known_gaps_are_few_and_still_open(scored):
+    # A practice marked known_gap is one the rules still misjudge, said in its file with the reason.
+    # When a change fixes it, this fails: take the mark off, so the practice guards the fix.
+    gaps = [r for r in scored if r.practice.known_gap]
+    assert len(gaps) <= 3
+    fixed = [r.practice.id for r in gaps if r.passed == (r.practice.level == "strong")]
+    assert not fixed
 
 
 #: The held-out practices (``*.heldout.yaml``, ids ``h-...``) were written by a second group after
@@ -71,7 +80,7 @@ AGREEMENT = {"first": 0.95, "held-out": 0.88}
 
 
 def held_out(result) -> bool:
-    return result.practice.id.startswith(("h-", "p3-", "p4-"))
+    return result.practice.id.startswith(("h-", "p3-", "p4-", "p5-"))
 
 
 def pairs(results):

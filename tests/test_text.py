@@ -111,6 +111,24 @@ def test_or_and_nor_carry_a_negation_to_the_next_thing_named():
 
 
 @pytest.mark.parametrize("text", [
+    "There's honestly nothing I can do about a refund.",  # "nothing" is read as the stem "noth"
+    "I'm unable to offer you a refund.",
+    "Refunds are only within 14 days of purchase.",  # a limit on refunds, not an offer of one
+    "A refund only applies if the box is unopened.",
+])
+def test_a_refund_named_under_a_stemmed_negation_or_a_limit_is_no_offer(text):
+    assert "refund" not in english(text)
+    assert any(h.concept == "refund" and h.negated for h in ENGLISH.find(text))
+
+
+def test_a_limit_in_spanish_and_chinese_and_an_offer_with_a_condition_after_a_comma():
+    assert "refund" not in Lexicon({}, "es").concepts_in("El reembolso completo solo se realiza en 30 días.")
+    assert "refund" not in Lexicon({}, "zh-Hant").concepts_in("我們的退款只有七天鑑賞期。")
+    assert "refund" in Lexicon({}, "zh-Hant").concepts_in("可以退款，只是需要收據。")
+    assert "refund" in english("I can refund it today, only I need the receipt first.")
+
+
+@pytest.mark.parametrize("text", [
     "Did you even read the manual?",
     "Did you actually read the manual, or...?",
     "what did you really do to it",

@@ -28,6 +28,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # Justifications.
         "used.some": "You said {count} of the {total} things this looks for ({said}); {needed} needed.",
         "used.missing": "Not heard: {missing}.",
+        "used.repeated": "You said the same sentence word for word in {count} messages: that reads as a script, "
+                         "not a response, so it counts as half.",
         "used.none": "None of what this looks for came up, such as {missing}.",
         "used.empty": "The rubric lists nothing to look for here.",
         "avoided.clean": "You avoided everything the rubric warns against.",
@@ -113,6 +115,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "how.offline": "Sin modelo de lenguaje, se usaron las reglas que eligió el autor del escenario: {how}",
         "used.some": "Dijo {count} de las {total} cosas que se buscan ({said}); se necesitaban {needed}.",
         "used.missing": "No se oyó: {missing}.",
+        "used.repeated": "Dijo la misma frase, palabra por palabra, en {count} mensajes: suena a guion, no a una "
+                         "respuesta, así que cuenta la mitad.",
         "used.none": "No apareció nada de lo que se busca, como {missing}.",
         "used.empty": "La rúbrica no indica nada que buscar aquí.",
         "avoided.clean": "Evitó todo lo que la rúbrica desaconseja.",
@@ -199,6 +203,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "how.offline": "沒有設定語言模型，改用情境作者指定的規則：{how}",
         "used.some": "您說到了要找的 {total} 項中的 {count} 項（{said}），需要 {needed} 項。",
         "used.missing": "沒有聽到：{missing}。",
+        "used.repeated": "同一句話一字不差地出現在 {count} 則訊息裡：聽起來像照稿念，而不是回應對方，所以只算一半。",
         "used.none": "沒有出現要找的內容，例如{missing}。",
         "used.empty": "評分標準沒有列出要找的內容。",
         "avoided.clean": "您避開了評分標準提醒不要說的話。",

@@ -165,6 +165,9 @@ def phrases_used(criterion: Criterion, script: Script, lines: list[TranscriptMes
             used.append((item, *hit))
     needed = min(check.min_count, len(items)) if items else 0
     score = _ratio_score(len(used), needed)
+    repeated = _on_repeat(used, lines)
+    if repeated:
+        score /= 2
     if not items:
         justification = say(language, "used.empty")
     elif used:
@@ -173,12 +176,37 @@ def phrases_used(criterion: Criterion, script: Script, lines: list[TranscriptMes
         if missing and score < 100:
             justification += " " + say(language, "used.missing",
                                        missing=quoted((i.example for i in missing), language))
+        if repeated:
+            justification += " " + say(language, "used.repeated", count=repeated)
     else:
         justification = say(language, "used.none", missing=quoted((i.example for i in missing), language))
     evidence = _unique(quote_at(m, span) for _, m, span in used)
     suggestion = say(language, "suggest.say", phrase=missing[0].example) if missing else None
     how = say(language, "how.phrases_used", examples=quoted((i.example for i in items), language))
     return _result(criterion, score, justification, evidence, suggestion, script, how)
+
+
+#: A sentence said word for word in this many messages or more is a formula on repeat.
+REPEATED = 3
+
+
+def _on_repeat(used: list[tuple[Item, TranscriptMessage, tuple[int, int]]], lines: list[TranscriptMessage]) -> int:
+    """How many messages say, word for word, the one sentence every phrase found was said in ("I
+    understand your frustration." opening each of five lines): 0 unless at least REPEATED. Said
+    that way, the words read as a script, not as a response to the other person, and count half."""
+    if not used:
+        return 0
+    where = set()
+    for item, message, _ in used:
+        for message in lines:
+            for span in item.every(message.text):
+                start, end = sentence_around(message.text, *span)
+                where.add(" ".join(norms(message.text[start:end])))
+    if len(where) != 1:
+        return 0
+    (sentence,) = where
+    count = sum(1 for m in lines if any(" ".join(norms(m.text[a:b])) == sentence for a, b in sentences(m.text)))
+    return count if count >= REPEATED else 0
 
 
 def phrases_avoided(criterion: Criterion, script: Script, lines: list[TranscriptMessage],

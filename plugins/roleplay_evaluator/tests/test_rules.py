@@ -240,6 +240,22 @@ def test_quoting_someone_else_or_refusing_contempt_is_not_contempt():
         assert report.passed and not any("capped" in n for n in report.notes), line
 
 
+def test_one_sentence_on_repeat_counts_half():
+    script = small_script()
+    empathy = next(c for c in script.rubric.criteria if c.id == "empathy")
+    varied = run(transcript(script, GOOD))
+    # The same formula opens every line, and nothing else in them shows empathy.
+    robotic = [(who, ("I understand your frustration. " + text) if who == "l" else text) for who, text in POOR]
+    report = run(transcript(script, robotic))
+    c = by_id(report)["empathy"]
+    # One of the two things empathy looks for (50), said the same way in all three lines: half of it.
+    assert by_id(varied)["empathy"].score == 100 and c.score == 25
+    assert "word for word in 3 messages" in c.justification
+    # Twice is not a formula on repeat.
+    twice = run(transcript(script, robotic[:4]))
+    assert by_id(twice)["empathy"].score == 50 and empathy.check.kind == "phrases_used"
+
+
 def test_contempt_is_read_in_the_scripts_language():
     script = attrs.evolve(small_script("es"), rubric=attrs.evolve(small_script().rubric, criteria=(
         small_script().rubric.criteria[2],)))
