@@ -112,7 +112,7 @@ NEGATION_WINDOW = 6
 #: it and I'll give you a voucher" offers the voucher.)
 _COORDINATORS = frozenset({"or", "nor", "o", "u", "ni"})
 #: Words that only add emphasis: a phrasing matches with one of them between two of its words
-#: ("did you even read the manual" is "did you read the manual"; "lo siento de verdad mucho").
+#: ("did you even read the manual" is "did you read the manual"; "¿ha leído siquiera el manual?").
 FILLERS = frozenset(
     """actually even really ever just honestly seriously truly totally definitely literally basically
     realmente siquiera acaso simplemente""".split()
@@ -658,6 +658,7 @@ __all__ = [
     "CJK",
     "CONTROL",
     "CONTROL_ONE_LINE",
+    "FILLERS",
     "FUNCTION_WORDS",
     "MAX_GAP",
     "NEGATIONS",

@@ -197,11 +197,11 @@ def _on_repeat(used: list[tuple[Item, TranscriptMessage, tuple[int, int]]], line
     if not used:
         return 0
     where = set()
-    for item, message, _ in used:
-        for message in lines:
-            for span in item.every(message.text):
-                start, end = sentence_around(message.text, *span)
-                where.add(" ".join(norms(message.text[start:end])))
+    for item, _, _ in used:
+        for line in lines:
+            for span in item.every(line.text):
+                start, end = sentence_around(line.text, *span)
+                where.add(" ".join(norms(line.text[start:end])))
     if len(where) != 1:
         return 0
     (sentence,) = where
