@@ -196,12 +196,14 @@ def _on_repeat(used: list[tuple[Item, TranscriptMessage, tuple[int, int]]], line
     that way, the words read as a script, not as a response to the other person, and count half."""
     if not used:
         return 0
-    where = set()
+    where: set[str] = set()
     for item, _, _ in used:
         for line in lines:
             for span in item.every(line.text):
                 start, end = sentence_around(line.text, *span)
                 where.add(" ".join(norms(line.text[start:end])))
+                if len(where) > 1:
+                    return 0  # said in two different sentences: not one formula
     if len(where) != 1:
         return 0
     (sentence,) = where
