@@ -133,6 +133,9 @@ class Beat:
     nudge: str = ""
     #: A greeting: it answers only the learner's first message, never later in the scene.
     greeting: bool = False
+    #: The learner must ask about something that happened: a trigger said in a hypothetical
+    #: ("What would you do if...?", "Imagine...") does not reach it (``roleplay_core.text.hypothetical``).
+    past: bool = False
 
 
 @attrs.frozen(kw_only=True)

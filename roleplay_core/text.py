@@ -611,6 +611,44 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
     return False
 
 
+#: Asking what someone would do, not what they did (English, Spanish, Chinese), on lower-case text.
+_HYPOTHETICAL = {
+    "en": re.compile(r"\b(?:imagine|suppos(?:e|ing)|hypothetical(?:ly)?|what if|let'?s say|let us say|say you|"
+                     r"if you were|would you|you'?d|you would|how would|what would|where would|who would)\b"),
+    "es": re.compile(r"\b(?:imagin[ae]|supong(?:a|amos)|hipot[eé]tic\w*|qu[eé] har[ií]as?|c[oó]mo har[ií]as?|"
+                     r"c[oó]mo (?:lo )?manejar[ií]as?|si (?:usted )?fuera|si fueras|qu[eé] pasar[ií]a si)\b"),
+    "zh": re.compile(r"假設|假如|如果你是|如果您是|你會怎麼|您會怎麼|會怎麼做|要是"),
+}
+#: ...unless the sentence asks about the past all the same ("Would you tell me about a time when...?").
+_PAST = {
+    "en": re.compile(r"\b(?:a time|did you|have you ever|has there been|was there|were there|an example of|"
+                     r"in the past|last time|your last|your previous)\b"),
+    "es": re.compile(r"\b(?:alguna vez|una vez|una ocasi[oó]n|qu[eé] hizo|qu[eé] hiciste|c[oó]mo lo hizo|"
+                     r"en el pasado|la [uú]ltima vez)\b"),
+    "zh": re.compile(r"曾經|有沒有.{0,6}過|那次|當時|以前|上一次"),
+}
+
+
+def hypothetical(text: str, at: int, language: str | None = None) -> bool:
+    """Whether the sentence holding character ``at`` asks what someone *would* do rather than what
+    they did: "What would you do if a colleague stopped pulling their weight?", "Imagine...",
+    "Suppose...". The sentence before it in the same message counts when it sets the scene
+    ("Imagine two colleagues disagree. How do you handle it?"). A sentence that asks about the past
+    all the same is not ("Would you tell me about a time when...?"). For beats marked ``past``."""
+    code = "zh" if (language or "").startswith("zh") else "es" if (language or "").startswith("es") else "en"
+    spans = sentences(text) or ((0, len(text)),)
+    index = next((n for n, (start, end) in enumerate(spans) if start <= at < end), len(spans) - 1)
+    here = text[spans[index][0]:spans[index][1]].lower().translate(_APOSTROPHES)
+    if _PAST[code].search(here):
+        return False
+    if _HYPOTHETICAL[code].search(here):
+        return True
+    if index:
+        before = text[spans[index - 1][0]:spans[index - 1][1]].lower().translate(_APOSTROPHES)
+        return bool(_HYPOTHETICAL[code].search(before)) and not _PAST[code].search(before)
+    return False
+
+
 def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, start: int | None = None) -> bool:
     """Whether a negation stands among the few words before token ``i`` (or character ``start``,
     where a match begins inside a Han pair), in the same clause."""
@@ -672,6 +710,7 @@ __all__ = [
     "content",
     "fold",
     "fold_han",
+    "hypothetical",
     "is_cjk",
     "lexicon_for",
     "norms",

@@ -8,6 +8,7 @@ from roleplay_core.text import (
     Lexicon,
     Pattern,
     builtin_lexicon,
+    hypothetical,
     norms,
     only_function_words,
     sentence_around,
@@ -203,3 +204,20 @@ def test_builtin_lexicons_resolve_language_tags():
     assert builtin_lexicon("zh-TW") == builtin_lexicon("zh-Hant") != {}
     assert builtin_lexicon("es-MX") == builtin_lexicon("es") != {}
     assert "apology" in builtin_lexicon("en")
+
+
+@pytest.mark.parametrize("text, language, expected", [
+    ("How would you handle it?", "en", True),
+    ("What would you do if a colleague stopped pulling their weight?", "en", True),
+    ("Suppose the venue cancels. How do you handle it?", "en", True),
+    ("So tell me how you'd approach that.", "en", True),
+    ("How did you handle it?", "en", False),
+    ("Would you tell me about a time you disagreed with someone?", "en", False),
+    ("Tell me about a time you worked in a team. How did it go?", "en", False),
+    ("¿Qué haría si un compañero no colabora?", "es", True),
+    ("¿Alguna vez tuvo un conflicto con un compañero?", "es", False),
+    ("假設同事不配合，你會怎麼做？", "zh-Hant", True),
+    ("你曾經跟同事有過衝突嗎？", "zh-Hant", False),
+])
+def test_hypothetical_tells_would_from_did(text, language, expected):
+    assert hypothetical(text, len(text) - 2, language) is expected

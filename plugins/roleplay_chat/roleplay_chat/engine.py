@@ -52,7 +52,7 @@ from roleplay_core import (
     ReplyRequest,
     Script,
 )
-from roleplay_core.text import CJK, lexicon_for
+from roleplay_core.text import CJK, hypothetical, lexicon_for
 
 from .matching import THRESHOLD, Match, TriggerIndex
 
@@ -266,6 +266,8 @@ def play_turn(
     # Rank every beat that could fire in this turn; eligibility is checked as beats fire.
     candidates = [beat.id for beat in play.beats if _open(beat, current)]
     matches = trigger_index(script).matches(text, candidates, threshold) if candidates else []
+    # A beat about the past ("Tell me about a time...") is not reached by a hypothetical question.
+    matches = [m for m in matches if not (beats[m.key].past and hypothetical(text, m.at[1], script.language))]
     chosen, pending = _choose(script, character, matches, current)
     info: dict[str, Any] = {"beats": [], "fallback": not chosen}
     if not chosen and current["pending"]:

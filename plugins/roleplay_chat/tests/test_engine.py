@@ -346,3 +346,30 @@ def test_same_seed_same_conversation_with_intents_nudges_and_fallbacks():
     first = [(t.text, t.character_id, t.info) for t in shop(lines, seed=4)]
     assert first == [(t.text, t.character_id, t.info) for t in shop(lines, seed=4)]
     assert len({tuple(t.text for t in shop(OFF * 2, seed=s)) for s in range(8)}) > 1
+
+
+INTERVIEW = script_from_dict({
+    "id": "interview-small", "language": "en", "title": "Interview (small)",
+    "characters": [{"id": "priya", "name": "Priya"}],
+    "scripted": {
+        "beats": [
+            {"id": "conflict", "triggers": ["disagreement with a colleague"], "replies": ["Yes, once."]},
+            {"id": "conflict_action", "past": True, "triggers": ["how did you handle it", "how handle it"],
+             "requires": ["conflict"], "replies": ["I set up a trial of both systems."]},
+        ],
+        "fallbacks": [{"replies": ["Sorry, could you say that another way?"]}],
+    },
+    "rubric": {"criteria": []},
+})
+
+
+@pytest.mark.parametrize("probe, reached", [
+    ("How did you handle it?", True),
+    ("How would you handle it?", False),
+    ("Imagine it happened again. How do you handle it?", False),  # the sentence before sets the scene
+    ("Would you tell me about a time you had to handle it yourself?", True),  # still about the past
+])
+def test_a_beat_about_the_past_is_not_reached_by_a_hypothetical(probe, reached):
+    turns = converse(["Tell me about a disagreement with a colleague.", probe], script=INTERVIEW)
+    assert turns[0].info["beats"] == ["conflict"]
+    assert (turns[1].info["beats"] == ["conflict_action"]) is reached, turns[1].info

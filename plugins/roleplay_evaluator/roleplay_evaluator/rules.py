@@ -30,6 +30,7 @@ from roleplay_core.text import (
     FUNCTION_WORDS,
     Lexicon,
     Pattern,
+    hypothetical,
     lexicon_for,
     norms,
     only_function_words,
@@ -346,7 +347,8 @@ class Beats:
         for message in self.lines:
             spans = sorted(span for item in items for span in item.every(message.text)
                            if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
-                           and not _bare(message.text, span))
+                           and not _bare(message.text, span)
+                           and not (beat.past and hypothetical(message.text, span[0], self.script.language)))
             if spans:
                 return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
         return None

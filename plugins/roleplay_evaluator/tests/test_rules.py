@@ -256,6 +256,31 @@ def test_one_sentence_on_repeat_counts_half():
     assert by_id(twice)["empathy"].score == 50 and empathy.check.kind == "phrases_used"
 
 
+def _probe_script():
+    return script_from_dict({
+        "id": "interview-small", "language": "en", "title": "Interview (small)",
+        "characters": [{"id": "priya", "name": "Priya"}],
+        "scripted": {"beats": [
+            {"id": "probe", "past": True, "triggers": ["handle it"],
+             "replies": ["I set up a trial."], "label": "asked how she handled it"},
+        ]},
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "probing", "title": "Probed", "check": {"kind": "beat_reached", "beats": ["probe"]}},
+        ]},
+    })
+
+
+@pytest.mark.parametrize("line, score", [
+    ("You mentioned a disagreement. How did you handle it?", 100),
+    ("You mentioned a disagreement. How would you handle it?", 0),
+    ("Imagine a colleague disagrees with you. How do you handle it?", 0),
+])
+def test_a_beat_about_the_past_is_not_earned_by_a_hypothetical(line, score):
+    # No engine beats recorded (a model played the character): the rules read the learner's words.
+    report = run(transcript(_probe_script(), [("l", line), ("c", "Well...")]))
+    assert report.criteria[0].score == score
+
+
 def test_contempt_is_read_in_the_scripts_language():
     script = attrs.evolve(small_script("es"), rubric=attrs.evolve(small_script().rubric, criteria=(
         small_script().rubric.criteria[2],)))
