@@ -117,9 +117,10 @@ FILLERS = frozenset(
     """actually even really ever just honestly seriously truly totally definitely literally basically
     realmente siquiera acaso simplemente""".split()
 )
-#: Negations that negate nothing that follows: "no problem, ...", "not a problem", "no worries".
-#: "Not just" and "not only" keep what follows ("you're not just using it wrong?").
-_IDIOMS = frozenset({"problem", "worry", "doubt", "just", "only"})
+#: Negations that negate nothing that follows: "no problem, ...", "not a problem", "no worries",
+#: "no matter what", "no later than Friday". "Not just" and "not only" keep what follows ("you're not
+#: just using it wrong?").
+_IDIOMS = frozenset({"problem", "worry", "doubt", "just", "only", "matter", "later"})
 
 
 #: Control characters: C0 except tab, newline and carriage return, DEL, and C1. Nothing a person
@@ -354,7 +355,7 @@ class Pattern:
                     return found
         return None
 
-    def search(self, text: str, *, affirmative: bool = False) -> tuple[int, int] | None:
+    def search(self, text: str, *, affirmative: bool = False, limits: bool = False) -> tuple[int, int] | None:
         """The character span of the first match in ``text``, within one sentence; else None.
 
         With ``affirmative``, a match said under a negation is passed over, as
@@ -368,7 +369,7 @@ class Pattern:
                     continue
                 if affirmative and not self.negative and (
                         _negated(text, toks, begin, i) or _reported(text, toks, begin, i, toks[end - 1].end + 2)
-                        or _restricted(text, toks, j, toks[end - 1].end + 2)):
+                        or (not limits and _restricted(text, toks, j, toks[end - 1].end + 2))):
                     continue
                 return toks[i].start, toks[j - 1].end
         return None
@@ -405,6 +406,9 @@ class Hit:
     #: Said under a negation ("I can't offer a refund"), as the other person's wish ("I know you
     #: want a refund") or hedged ("we'll see whether it's a refund"): it does not count as saying it.
     negated: bool = False
+    #: Said as the subject of a limit ("refunds are only within 14 days", "misuse isn't covered"):
+    #: ``negated`` too, for it offers nothing, but it was said, which a phrase to avoid counts.
+    limited: bool = False
 
 
 def _language_file(language: str) -> str | None:
@@ -509,9 +513,11 @@ class Lexicon:
         wanted = None if concepts is None else set(concepts)
         return [h for h in _find(self, text) if wanted is None or h.concept in wanted]
 
-    def said(self, text: str, concept: str) -> Hit | None:
-        """The first place ``concept`` is said, not negated, in ``text``; else None."""
-        return next((h for h in _find(self, text) if h.concept == concept and not h.negated), None)
+    def said(self, text: str, concept: str, *, limits: bool = False) -> Hit | None:
+        """The first place ``concept`` is said, not negated, in ``text``; else None. With ``limits``,
+        a place where it is the subject of a limit counts too (for a phrase to avoid)."""
+        return next((h for h in _find(self, text)
+                     if h.concept == concept and (not h.negated or (limits and h.limited))), None)
 
     def concepts_in(self, text: str) -> list[str]:
         """The concepts said (not negated) in ``text``, in the order first said."""
@@ -542,12 +548,13 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
                 first = pattern.elements[0].text
                 if len(first) == 1 and is_cjk(first) and toks[i].norm[0] != first:
                     start += 1  # one Han character matched as the second of a pair
-                negated = not pattern.negative and (_negated(text, toks, begin, i, start)
-                                                    or _reported(text, toks, begin, i, toks[end - 1].end + 2)
-                                                    or _restricted(text, toks, j, toks[end - 1].end + 2))
+                before = not pattern.negative and (_negated(text, toks, begin, i, start)
+                                                   or _reported(text, toks, begin, i, toks[end - 1].end + 2))
+                limited = not pattern.negative and not before and _restricted(text, toks, j, toks[end - 1].end + 2)
+                negated = before or limited
                 if earlier is None or not negated:
                     best[(concept, number)] = Hit(concept, pattern.source, start, toks[j - 1].end, number,
-                                                  negated)
+                                                  negated, limited)
     hits = list(best.values())
     hits.sort(key=lambda h: (h.start, h.concept))
     result = tuple(hits)
@@ -591,23 +598,31 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
 
 #: "Only" just after a concept makes it the subject of a restriction, not an offer: "refunds are
 #: only within 14 days", "el reembolso solo se realiza en 30 días", 退款只有七天 (folded stems).
+#: So does a negation: "a refund isn't something I can do", "el reembolso no es posible",
+#: 退款的部分不是我們可以處理的.
 _RESTRICTIONS = frozenset({"only", "solo", "solament", "unicament"})
 # Han text is read in overlapping pairs, so the matched pair may end on the character after the
 # concept: look from its last character.
 _ZH_RESTRICTION = re.compile(r"^.?\s*(?:都|也)?(?:只|僅|仅)")
+_ZH_AFTER_NEGATION = re.compile(r"^.?(?:的部分|這部分|的話|方面)?\s*(?:都|也|就|是|並|还|還)?(?:不是|不能|不行|不可以|"
+                                r"沒辦法|没办法|無法|无法|不會|不会)")
 
 
 def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> bool:
-    """Whether "only" follows the match that ended before token ``j``, within three words and one
-    clause: the sentence states a limit on the thing ("refunds only apply if..."), it does not offer it."""
+    """Whether "only", or a negation, follows the match that ended before token ``j``, within three
+    words and one clause: the sentence states a limit on the thing ("refunds only apply if...",
+    "a refund is not possible"), it does not offer it. "No problem" and the like negate nothing."""
     if j > 0 and is_cjk(toks[j - 1].norm):
         end = toks[j - 1].end
-        return bool(_ZH_RESTRICTION.match(re.split(_CLAUSE, text[end - 1: end + 3])[0]))
+        after = re.split(_CLAUSE, text[end - 1: end + 8])[0]
+        return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after)))
     for k in range(j, min(len(toks), j + 3)):
         if toks[k].start >= sentence_end or _CLAUSE.search(text[toks[k - 1].end: toks[k].start]):
             return False
         if toks[k].norm in _RESTRICTIONS:
             return True
+        if toks[k].norm in _NEGATION_NORMS:
+            return not any(t.norm in _IDIOMS for t in toks[k + 1: k + 3])
     return False
 
 

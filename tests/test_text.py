@@ -221,3 +221,29 @@ def test_builtin_lexicons_resolve_language_tags():
 ])
 def test_hypothetical_tells_would_from_did(text, language, expected):
     assert hypothetical(text, len(text) - 2, language) is expected
+
+
+@pytest.mark.parametrize("text, language", [
+    ("A refund is not something I can do at the desk.", "en"),
+    ("Refunds aren't possible on opened items.", "en"),
+    ("El reembolso no es posible en tienda.", "es"),
+    ("不過退款的部分不是我們櫃台可以處理的。", "zh-Hant"),
+])
+def test_a_negation_after_a_thing_states_a_limit_on_it(text, language):
+    lexicon = Lexicon({}, language)
+    assert "refund" not in lexicon.concepts_in(text)
+    hit = next(h for h in lexicon.find(text) if h.concept == "refund")
+    assert hit.negated and hit.limited  # not offered, but said: a phrase to avoid would count it
+    assert lexicon.said(text, "refund") is None and lexicon.said(text, "refund", limits=True) == hit
+
+
+@pytest.mark.parametrize("text, language", [
+    ("We will refund it no matter what.", "en"),
+    ("You'll have your money back no later than Friday.", "en"),
+    ("I can refund it today, no need to wait.", "en"),
+    ("A refund is no problem at all.", "en"),
+    ("Le hago el reembolso ahora mismo, no se preocupe.", "es"),
+    ("退款沒問題，我現在幫您辦。", "zh-Hant"),
+])
+def test_an_idiom_or_a_new_clause_after_a_thing_limits_nothing(text, language):
+    assert "refund" in Lexicon({}, language).concepts_in(text)

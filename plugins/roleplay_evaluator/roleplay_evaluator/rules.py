@@ -95,22 +95,23 @@ class Item:
         # is nothing but function words, which must be said whole.
         self.bag = frozenset(words) if len(words) >= 2 and not only_function_words(label) else None
 
-    def said(self, text: str) -> tuple[int, int] | None:
-        """The span where this is said (affirmatively) in ``text``; else None."""
+    def said(self, text: str, *, limits: bool = False) -> tuple[int, int] | None:
+        """The span where this is said (affirmatively) in ``text``; else None. With ``limits``, said
+        as the subject of a limit counts too: "misuse isn't covered" still says "misuse"."""
         if self.concept is not None:
-            hit = self.lexicon.said(text, self.concept)
+            hit = self.lexicon.said(text, self.concept, limits=limits)
             return None if hit is None else (hit.start, hit.end)
         assert self.pattern is not None
-        span = self.pattern.search(text, affirmative=True)
+        span = self.pattern.search(text, affirmative=True, limits=limits)
         if span is None and self.bag is not None:
             span = _bag(text, self.bag)
         return span
 
-    def every(self, text: str) -> list[tuple[int, int]]:
+    def every(self, text: str, *, limits: bool = False) -> list[tuple[int, int]]:
         """Each sentence of ``text`` that says this: one span per sentence."""
         spans = []
         for start, end in sentences(text):
-            span = self.said(text[start:end])
+            span = self.said(text[start:end], limits=limits)
             if span is not None:
                 spans.append((start + span[0], start + span[1]))
         return spans
@@ -218,7 +219,8 @@ def phrases_avoided(criterion: Criterion, script: Script, lines: list[Transcript
     slips: list[tuple[Item, TranscriptMessage, tuple[int, int]]] = []
     for message in lines:
         for item in items:
-            slips.extend((item, message, span) for span in item.every(message.text))
+            # "Si es mal uso, no entra en garantía" and "misuse isn't covered" still blame.
+            slips.extend((item, message, span) for span in item.every(message.text, limits=True))
     # Each slip costs half the marks: one is a lapse, two is a habit.
     score = max(0.0, 100.0 - 50.0 * len(slips))
     if not slips:

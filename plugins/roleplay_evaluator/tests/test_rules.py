@@ -281,6 +281,17 @@ def test_a_beat_about_the_past_is_not_earned_by_a_hypothetical(line, score):
     assert report.criteria[0].score == score
 
 
+def test_a_thing_to_avoid_said_as_the_subject_of_a_limit_is_still_a_slip():
+    script = small_script()
+    no_blame = next(c for c in script.rubric.criteria if c.id == "no-blame")
+    script = attrs.evolve(script, rubric=attrs.evolve(script.rubric, criteria=(attrs.evolve(
+        no_blame, check=attrs.evolve(no_blame.check, phrases=(), concepts=("blame",))),)))
+    report = run(transcript(script, [("l", "Misuse isn't covered by the warranty."), ("c", "Excuse me?")]))
+    assert report.criteria[0].score == 50  # "misuse isn't covered" still says misuse
+    clean = run(transcript(script, [("l", "It was not misuse, it's a fault."), ("c", "Right.")]))
+    assert clean.criteria[0].score == 100  # "not misuse" is no slip
+
+
 def test_contempt_is_read_in_the_scripts_language():
     script = attrs.evolve(small_script("es"), rubric=attrs.evolve(small_script().rubric, criteria=(
         small_script().rubric.criteria[2],)))
