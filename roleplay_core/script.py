@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from .script_limits import check_script_limits
 from .serialization import converter, structure
@@ -258,6 +259,13 @@ def script_from_dict(data: Mapping[str, Any]) -> Script:
     """Structure plain data into a :class:`Script`; a 422 ``Problem`` names each bad field."""
     check_script_limits(data)  # sizes first (roleplay_core/script_limits.py): 422 naming the field
     return structure(dict(data), Script)
+
+
+# A field added to a stored type is written only when it is not its default. Servers of the
+# previous version share the storage during a rolling upgrade and reject unknown fields: a script
+# that does not use ``past`` stays readable by them (docs/deployment.md).
+converter.register_unstructure_hook(
+    Beat, make_dict_unstructure_fn(Beat, converter, past=override(omit_if_default=True)))
 
 
 def script_to_dict(script: Script) -> dict[str, Any]:

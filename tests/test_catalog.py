@@ -34,6 +34,18 @@ def test_script_round_trips_through_plain_data():
     assert again == script
 
 
+def test_a_beat_writes_past_only_when_it_is_set():
+    # Servers of the previous version share the storage during a rolling upgrade and reject unknown
+    # fields: a script that does not use `past` must not carry it.
+    plain = script_to_dict(script_from_dict(SCRIPT))
+    assert "past" not in plain["scripted"]["beats"][0]
+    with_past = dict(SCRIPT, scripted=dict(SCRIPT["scripted"], beats=[dict(SCRIPT["scripted"]["beats"][0], past=True)]))
+    script = script_from_dict(with_past)
+    written = script_to_dict(script)
+    assert written["scripted"]["beats"][0]["past"] is True
+    assert script_from_dict(json.loads(json.dumps(written))) == script
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
