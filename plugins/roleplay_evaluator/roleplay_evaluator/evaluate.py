@@ -14,7 +14,7 @@ from roleplay_core import Script, Transcript, TranscriptMessage, unstructure
 from . import judge, rules
 from .messages import quoted, say
 from .questions import rules_for
-from .report import MODEL, CriterionResult, Report, Statistics
+from .report import MODEL, CriterionResult, Quote, Report, Statistics
 
 #: Fewer learner turns than this make any score shaky.
 FEW_TURNS = 3
@@ -104,9 +104,15 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
     messages = tuple(m for m in transcript.messages if upto_seq is None or m.seq <= upto_seq)
     script = transcript.script
     language = transcript.language or script.language
-    # The rules are pure CPU work: off the event loop so a long transcript does not stall other requests.
-    results = await asyncio.to_thread(rules.score_all, script, messages, language)
-    stats = await asyncio.to_thread(rules.statistics, messages, language, duration(transcript, messages))
+    seconds = duration(transcript, messages)
+
+    def run_rules() -> tuple[list[CriterionResult], Statistics, tuple[Quote, ...]]:
+        return (rules.score_all(script, messages, language), rules.statistics(messages, language, seconds),
+                rules.contempt(script, messages))
+
+    # The rules are pure CPU work: off the event loop (one hop for all three passes) so a long
+    # transcript does not stall other requests.
+    results, stats, contempt = await asyncio.to_thread(run_rules)
     notes: list[str] = []
     evaluator = "rules"
     # With a model, it judges every criterion in one call, except those the author keeps mechanical.
@@ -137,7 +143,6 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
     bar = script.rubric.passing_score
     # Conduct is checked by the rules in every rubric, with a model or without: mocking, belittling or
     # threatening the other person fails the conversation, quoted, whatever the criteria scored.
-    contempt = await asyncio.to_thread(rules.contempt, script, messages)
     if contempt:
         said = quoted([q.quote for q in contempt], language)
         cap = int(bar * rules.CONTEMPT_CAP)
