@@ -59,6 +59,7 @@ from .script import (
     Rubric,
     Script,
     ScriptedPlay,
+    Undo,
     script_from_dict,
     script_to_dict,
 )
@@ -159,6 +160,7 @@ __all__ = [
     "TranscriptFinal",
     "TranscriptMessage",
     "TurnComplete",
+    "Undo",
     "WS_BAD_FRAME",
     "WS_CONFLICT",
     "WS_FORBIDDEN",

@@ -25,6 +25,7 @@ import attrs
 
 from .models import JudgeRequest, RuleFinding
 from .script import Criterion, Script
+from .text import lexicon_for
 from .transcript import LEARNER, TranscriptMessage
 
 #: At most this many phrases (and synonyms per concept) of a check are spelt out in the prompt.
@@ -125,6 +126,12 @@ def _concept(concept: str, script: Script) -> str:
     return f'the idea "{name}"' + (f" (for example {_quoted(words)})" if words else "")
 
 
+def _items(labels: Sequence[str], script: Script) -> str:
+    """Concepts and phrases of a check, in plain words."""
+    lexicon = lexicon_for(script)
+    return "; ".join(_concept(label, script) if lexicon.concept_of(label) else f'"{label}"' for label in labels)
+
+
 def check_guidance(criterion: Criterion, script: Script) -> str:
     """How the rules check ``criterion``, in plain words: guidance for the judge, not a word list."""
     check = criterion.check
@@ -137,7 +144,13 @@ def check_guidance(criterion: Criterion, script: Script) -> str:
             said = f" (for example by saying {_quoted(beat.triggers[:2])})" if beat and beat.triggers else ""
             moments.append(what + said)
         needed = min(check.min_count, len(moments))
-        return f"The learner brings about {needed} of these moments of the scene: " + "; ".join(moments) + "."
+        text = f"The learner brings about {needed} of these moments of the scene: " + "; ".join(moments) + "."
+        for undo in check.undone_by:
+            text += f" A moment the learner takes back later no longer counts: by saying {_items(undo.says, script)}"
+            if undo.until:
+                text += f", unless they then say {_items(undo.until, script)}"
+            text += "."
+        return text
     if check.kind in ("phrases_used", "phrases_avoided"):
         items = [f'"{phrase}"' for phrase in check.phrases] + [_concept(c, script) for c in check.concepts]
         listed = "; ".join(items[:MAX_PHRASES]) + ("; ..." if len(items) > MAX_PHRASES else "")

@@ -181,10 +181,25 @@ class ScriptedPlay:
 
 
 @attrs.frozen(kw_only=True)
+class Undo:
+    """What takes a reached beat back, for a ``beat_reached`` check: an offer made to wait with no
+    date ("I can't give you a date for that"), or turned into something else ("the refund is a
+    store voucher"). Each of ``says`` and ``until`` is a concept or a phrase, as a trigger is."""
+
+    #: Said after the beat, not negated and not asked, it takes the beat back.
+    says: tuple[str, ...] = attrs.field(validator=_non_empty)
+    #: Said after that, not asked, it makes the beat count again ("...but it's usually three to
+    #: five working days"). Saying the beat's trigger again does not: "that's how we do refunds"
+    #: mentions a refund, it does not offer one.
+    until: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class Check:
     """How a criterion is checked.
 
-    - ``beat_reached``: any of ``beats`` fired (``min_count`` of them).
+    - ``beat_reached``: any of ``beats`` fired (``min_count`` of them); a beat the learner took
+      back later (``undone_by``) does not count.
     - ``phrases_used``: the learner said ``min_count`` of ``phrases`` or ``concepts``
       (keys of ``ScriptedPlay.synonyms``, matching any synonym).
     - ``phrases_avoided``: the learner said none of ``phrases`` / ``concepts``.
@@ -198,6 +213,8 @@ class Check:
     concepts: tuple[str, ...] = ()
     min_count: int = attrs.field(default=1, validator=attrs.validators.ge(0))
     good_looks_like: str = ""
+    #: For ``beat_reached``: what takes a reached beat back (:class:`Undo`).
+    undone_by: tuple[Undo, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -266,6 +283,10 @@ def script_from_dict(data: Mapping[str, Any]) -> Script:
 # that does not use ``past`` stays readable by them (docs/deployment.md).
 converter.register_unstructure_hook(
     Beat, make_dict_unstructure_fn(Beat, converter, past=override(omit_if_default=True)))
+converter.register_unstructure_hook(
+    Check, make_dict_unstructure_fn(Check, converter, undone_by=override(omit_if_default=True)))
+converter.register_unstructure_hook(
+    Undo, make_dict_unstructure_fn(Undo, converter, until=override(omit_if_default=True)))
 
 
 def script_to_dict(script: Script) -> dict[str, Any]:

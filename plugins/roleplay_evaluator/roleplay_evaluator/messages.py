@@ -40,6 +40,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "beats.missing": "Not yet: {missing}.",
         "beats.none": "This did not happen yet: {missing}.",
         "beats.empty": "The rubric names nothing to do for this criterion.",
+        "beats.taken_back": "You {done}, but later took it back: \u201c{quote}\u201d.",
         "beats.said_like": "said something like \u201c{phrase}\u201d",
         "not_scored": "Only a language model can judge this (set evaluator.model); it is left out of the "
                       "overall score.",
@@ -127,6 +128,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "beats.missing": "Falta: {missing}.",
         "beats.none": "Esto aún no ocurrió: {missing}.",
         "beats.empty": "La rúbrica no indica nada que hacer para este criterio.",
+        "beats.taken_back": "Usted: {done}; pero después lo retiró: \u00ab{quote}\u00bb.",
         "beats.said_like": "dijo algo como \u00ab{phrase}\u00bb",
         "not_scored": "Solo un modelo de lenguaje puede evaluar esto (configure evaluator.model); queda fuera de "
                       "la puntuación global.",
@@ -214,6 +216,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "beats.missing": "還沒做到：{missing}。",
         "beats.none": "還沒做到：{missing}。",
         "beats.empty": "評分標準沒有列出這項要做的事。",
+        "beats.taken_back": "您做到了：{done}，但之後又收回了：「{quote}」。",
         "beats.said_like": "說了類似「{phrase}」的話",
         "not_scored": "這一項只有語言模型能評分（請設定 evaluator.model），因此不計入總分。",
         "suggest.say": "可以試著說：「{phrase}」。",

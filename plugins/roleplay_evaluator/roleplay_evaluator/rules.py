@@ -25,12 +25,13 @@ from collections.abc import Sequence
 
 import attrs
 
-from roleplay_core import CHARACTER, LEARNER, Beat, Check, Criterion, Script, TranscriptMessage
+from roleplay_core import CHARACTER, LEARNER, Beat, Check, Criterion, Script, TranscriptMessage, Undo
 from roleplay_core.text import (
     FUNCTION_WORDS,
     Lexicon,
     Pattern,
     hypothetical,
+    is_cjk,
     lexicon_for,
     norms,
     only_function_words,
@@ -382,38 +383,106 @@ def _same_sentence(text: str, span: tuple[int, int], at: Position, seq: int) -> 
     return any(start <= at[1] < end and start <= span[0] < end for start, end in sentences(text))
 
 
+def _asked(text: str, span: tuple[int, int]) -> bool:
+    """Whether ``span`` stands in a question: "Card or store credit?" offers a choice, and "How
+    long?" names no time."""
+    for start, end in sentences(text):
+        if start <= span[0] < end:
+            sentence = text[start:end].strip()
+            return sentence.endswith(("?", "\uff1f")) or sentence.startswith("\u00bf")
+    return False
+
+
+def taken_back(at: Position, undone_by: Sequence[Undo], lines: Sequence[TranscriptMessage],
+               script: Script) -> Quote | None:
+    """The learner's words that took back a beat reached at ``at``, when nothing made it good after.
+
+    For each :class:`Undo`, the last thing it ``says`` after the beat counts unless one of its
+    ``until`` follows it. Both are read as a phrase to use is: negated or quoted words do not count
+    ("no inspection, no store credit"), and neither does a question nor a choice ("back on your
+    card, or as store credit if you prefer").
+    """
+    lexicon = lexicon_for(script)
+    for undo in undone_by:
+        says = [Item(label, lexicon) for label in undo.says if label.strip()]
+        until = [Item(label, lexicon) for label in undo.until if label.strip()]
+        last: tuple[Position, TranscriptMessage, tuple[int, int]] | None = None
+        for message in lines:
+            if message.seq < at[0]:
+                continue
+            for span in sorted(span for item in says for span in item.every(message.text)):
+                if (message.seq, span[0]) > at and not _asked(message.text, span) \
+                        and not _alternative(message.text, span):
+                    last = ((message.seq, span[1]), message, span)
+        if last is None:
+            continue
+        end = last[0]
+        made_good = any((message.seq, found[0]) >= end and not _asked(message.text, found)
+                        for message in lines if message.seq >= end[0]
+                        for item in until for found in item.every(message.text))
+        if not made_good:
+            return quote_at(last[1], last[2])
+    return None
+
+
+#: Words that offer what follows as one choice among others: "...or as store credit".
+_OR = frozenset({"or", "o", "u", "either", "或", "或是", "或者", "還是", "也可以"})
+
+
+def _alternative(text: str, span: tuple[int, int]) -> bool:
+    """Whether ``span`` is offered as a choice: "or" (o, 或, 還是) just before it."""
+    before = text[max(0, span[0] - 12):span[0]].rstrip(" ,\u3001\uff0c").lower()
+    return any(before.endswith(word) and (len(before) == len(word) or not before[-len(word) - 1].isalpha()
+                                           or is_cjk(word))
+               for word in _OR)
+
+
 def beat_reached(criterion: Criterion, script: Script, messages: Sequence[TranscriptMessage],
                  language: str, tracker: Beats | None = None) -> CriterionResult:
     check = criterion.check
     tracker = tracker or Beats(script, messages)
     beats = tracker.beats
     reached: list[tuple[str, Quote, bool]] = []
+    undone: list[tuple[str, Quote]] = []  # reached, then taken back
     for beat_id in check.beats:
         found = tracker.reached(beat_id)
         if found is not None:
-            reached.append((beat_id, found[1], found[2]))
+            back = taken_back(found[0], check.undone_by, tracker.lines, script) if check.undone_by else None
+            if back is None:
+                reached.append((beat_id, found[1], found[2]))
+            else:
+                undone.append((beat_id, back))
     needed = min(check.min_count, len(check.beats))
     score = _ratio_score(len(reached), needed)
     done = {b for b, _, _ in reached}
     missing = [b for b in check.beats if b not in done]
     label = {b: beat_label(beats.get(b), b, script, language) for b in check.beats}
+    taken = {b for b, _ in undone}
+    untouched = [b for b in missing if b not in taken]
     if not check.beats:
         justification = say(language, "beats.empty")
     elif reached:
         justification = say(language, "beats.done", done=joined([label[b] for b, _, _ in reached], language))
         if missing and score < 100:
             justification += " " + say(language, "beats.count", count=len(reached), needed=needed)
-            justification += " " + say(language, "beats.missing", missing=joined([label[b] for b in missing[:3]],
-                                                                                  language))
-    else:
+            if untouched:
+                justification += " " + say(language, "beats.missing",
+                                           missing=joined([label[b] for b in untouched[:3]], language))
+    elif untouched and not undone:
         justification = say(language, "beats.none", missing=joined([label[b] for b in missing[:3]], language))
+    else:
+        justification = ""
+    for beat_id, quote in undone[:1]:  # what the learner did and took back, in their words
+        justification += (" " if justification else "") + say(language, "beats.taken_back", done=label[beat_id],
+                                                               quote=quote.quote)
     suggestion = None
     if missing:
         beat = beats.get(missing[0])
         if beat is not None and beat.triggers:
             suggestion = say(language, "suggest.say", phrase=beat_items(beat, script)[0].example)
-    confidence = 1.0 if all(from_engine for _, _, from_engine in reached) else WORDS_CONFIDENCE
-    evidence = _unique(quote for _, quote, _ in reached)
+    # Words decided what was taken back: they are read, not reported by the engine.
+    confidence = 1.0 if all(from_engine for _, _, from_engine in reached) and not undone else WORDS_CONFIDENCE
+    evidence = _unique([*(quote for _, quote, _ in reached), *(quote for _, quote in undone)])
     how = say(language, "how.beat_reached", labels=joined([label[b] for b in check.beats[:4]], language))
     return _result(criterion, score, justification, evidence, suggestion, script, how, confidence=confidence)
 

@@ -378,3 +378,79 @@ def test_han_phrases_are_found_inside_unspaced_text():
     text = "我很抱歉，我們會全額退款。"
     span = Pattern.parse("全額退款").search(text)
     assert span is not None and text[slice(*span)] == "全額退款"
+
+
+def _undo_script(language: str = "en", credit: list[str] | None = None, card: list[str] | None = None):
+    return script_from_dict({
+        "id": "refund-undo", "language": language, "title": "Refund (undo)",
+        "characters": [{"id": "dana", "name": "Dana"}],
+        "scripted": {
+            "synonyms": {"refund": ["reembolso", "退款"], "as_credit": credit or ["as store credit"],
+                         "to_card": card or ["back on your card"]},
+            "beats": [{"id": "offer", "triggers": ["refund"], "replies": ["Good."], "label": "offered a refund"}],
+        },
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "resolution", "title": "Resolved", "check": {
+                "kind": "beat_reached", "beats": ["offer"],
+                "undone_by": [{"says": ["no_date"], "until": ["timeline"]},
+                              {"says": ["as_credit"], "until": ["to_card"]}]}},
+        ]},
+    })
+
+
+@pytest.mark.parametrize("lines, score", [
+    # An offer made to wait on nobody knows when, two lines later, is taken back...
+    (["Yes, you'll get your refund.", "It goes to the manufacturer first.", "I can't give you a date for that."], 0),
+    (["I'll refund you today.", "Honestly, it could take a while."], 0),
+    # ...until a time is given after it, in the same sentence or a later one.
+    (["I'll refund you today.", "I can't give you an exact date, but it's usually three to five working days."], 100),
+    (["I'll refund you today.", "I'm not sure when.", "Actually, it'll be on your card in three days."], 100),
+    # Saying the trigger again does not make it good: it mentions a refund, it gives no date.
+    (["I'll refund you.", "I can't say when. We'll process the refund once we hear back."], 0),
+    # A question gives no date and takes nothing back.
+    (["I'll refund you.", "How long? I can't say when."], 0),
+    (["I'll refund you.", "Would it help if I can't say when, or shall I check?"], 100),
+    # A limit said before the offer takes back nothing that came after it.
+    (["I can't say when the manager is free.", "So I'll refund you myself, today."], 100),
+    # Store credit: taken back, unless negated or the money goes back on her card after it.
+    (["I'll refund you now.", "The refund comes as store credit, valid three months."], 0),
+    (["I'll refund you now.", "Full refund, not as store credit."], 100),
+    (["I'll refund you now.", "The refund comes as store credit.", "Sorry, no: it goes back on your card."], 100),
+    (["Refund to your card, or as store credit?"], 100),
+    # Offered as a choice, it takes nothing back.
+    (["I'll refund you now.", "It's back on your card today, or as store credit if you prefer."], 100),
+])
+def test_an_offer_taken_back_later_does_not_count(lines, score):
+    turns = [t for line in lines for t in (("l", line), ("c", "Hm."))]
+    report = run(transcript(_undo_script(), turns))
+    assert report.criteria[0].score == score
+    if score == 0:  # the learner reads what took it back, in their own words
+        assert "took it back" in report.criteria[0].justification
+        assert any(q.seq > 1 for q in report.criteria[0].evidence)
+
+
+def test_an_offer_reported_by_the_engine_is_still_taken_back_by_words():
+    turns = [("l", "I'll refund you."), ("c", "Good."), ("l", "No idea how long it takes, though."), ("c", "What?")]
+    report = run(transcript(_undo_script(), turns, beats=[None, ["offer"], None, []]))
+    assert report.criteria[0].score == 0
+    assert report.criteria[0].confidence < 1  # words decided it, not the engine
+
+
+@pytest.mark.parametrize("language, lines, score", [
+    ("es", ["Le hago el reembolso ahora.", "No le puedo dar una fecha, depende de ellos."], 0),
+    ("es", ["Le hago el reembolso ahora.", "No sé cuánto tarda exactamente, pero suele ser en tres días hábiles."], 100),
+    ("zh-Hant", ["我們會幫您退款。", "確切多久我這邊真的不好說。"], 0),
+    ("zh-Hant", ["我們會幫您退款。", "大約三到五天會退到您的卡。"], 100),
+])
+def test_no_date_takes_an_offer_back_in_every_built_in_language(language, lines, score):
+    turns = [t for line in lines for t in (("l", line), ("c", "..."))]
+    report = run(transcript(_undo_script(language), turns))
+    assert report.criteria[0].score == score
+
+
+def test_undone_by_is_written_only_when_set():
+    plain = script_to_dict(small_script())
+    assert all("undone_by" not in c["check"] for c in plain["rubric"]["criteria"])
+    undo = script_to_dict(_undo_script())
+    assert undo["rubric"]["criteria"][0]["check"]["undone_by"][0] == {"says": ["no_date"], "until": ["timeline"]}
+    assert script_from_dict(undo) == _undo_script()

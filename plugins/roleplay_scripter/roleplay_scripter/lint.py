@@ -356,6 +356,9 @@ def _rubric(script: Script) -> list[Finding]:
         if check.kind != "beat_reached" and check.beats:
             found.append(Finding(path=f"{at}.beats", code="ignored_field", severity=WARNING,
                                  message=f"beats are ignored by a {check.kind} check"))
+        if check.kind != "beat_reached" and check.undone_by:
+            found.append(Finding(path=f"{at}.undone_by", code="ignored_field", severity=WARNING,
+                                 message=f"undone_by is only read by a beat_reached check, not a {check.kind} check"))
     return found
 
 
