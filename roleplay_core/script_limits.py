@@ -26,11 +26,13 @@ FIELD_CHARS: dict[str, int] = {
     "phrases": 500, "synonyms": 500, "reason": 1000, "replies": 4000, "nudge": 4000, "opening_line": 4000,
     "closing_line": 4000, "suggestion": 4000, "learner_role": 4000, "summary": 10_000, "setting": 20_000,
     "description": 20_000, "speaking_style": 10_000, "good_looks_like": 10_000, "persona": 50_000,
+    "says": 500, "until": 500,
 }
 DEFAULT_CHARS = 10_000
 #: Items allowed in a list (or keys in a mapping), by field name; any other gets DEFAULT_ITEMS.
 FIELD_ITEMS: dict[str, int] = {"characters": 20, "beats": 500, "criteria": 100, "fallbacks": 100,
-                               "end_conditions": 100, "synonyms": 500}
+                               "end_conditions": 100, "synonyms": 500,
+                               "undone_by": 20}
 DEFAULT_ITEMS = 200
 #: All the characters of all the strings (and keys) of one script together.
 MAX_SCRIPT_CHARS = 1_000_000

@@ -60,6 +60,15 @@ def test_a_beat_writes_past_only_when_it_is_set():
         ({"rubric": {"criteria": [{"id": "c", "title": "C", "check": {"kind": "vibes"}}]}},
          "rubric.criteria[0].check.kind"),
         ({"unknown": 1}, "$"),
+        ({"rubric": {"criteria": [{"id": "c", "title": "C", "check": {
+            "kind": "beat_reached", "beats": ["b"], "undone_by": [{"says": []}]}}]}},
+         "rubric.criteria[0].check.undone_by[0].says"),
+        ({"rubric": {"criteria": [{"id": "c", "title": "C", "check": {
+            "kind": "beat_reached", "beats": ["b"], "undone_by": [{"until": ["x"]}]}}]}},
+         "rubric.criteria[0].check.undone_by[0].says"),
+        ({"rubric": {"criteria": [{"id": "c", "title": "C", "check": {
+            "kind": "beat_reached", "beats": ["b"], "undone_by": [{"says": ["x"]}] * 21}}]}},
+         "rubric.criteria[0].check.undone_by"),
     ],
 )
 def test_invalid_scripts_name_the_field(change, field):

@@ -280,8 +280,31 @@ def _run_on(text: str, start: int, end: int, language: str) -> list[Question]:
     return found
 
 
+#: A question that ends in a tag asks the other person to agree with an answer already given:
+#: "You enjoy teamwork, right?", "...would that be fair?", "¿verdad?", "對吧？".
+_LEADING = {
+    "en": re.compile(r"(?:,|\s)\s*(?:right|yeah|yes|correct|isn't it|aren't you|don't you|didn't you|wasn't it|"
+                     r"weren't you|wouldn't you say|wouldn't you agree|would that be fair|i'm guessing|i guess|"
+                     r"i bet|i assume|i take it|surely)\s*\?\W*$", re.I),
+    # "¿verdad?" opens a sentence of its own after "Se apagó sola,".
+    "es": re.compile(r"(?:^|,|\s)\s*¿?\s*(?:verdad|cierto|a que sí|no es así|me equivoco)\s*\?\W*$", re.I),
+    "zh": re.compile(r"(?:對吧|對不對|是吧|沒錯吧|没错吧|对吧|对不对)\s*[？?]\W*$"),
+}
+
+
+def leading(sentence: str, language: str) -> bool:
+    """Whether ``sentence`` is a question ending in a tag that supplies its own answer."""
+    pattern = _LEADING.get(language.split("-")[0].lower())
+    return pattern is not None and pattern.search(sentence.strip().replace("\u2019", "'")) is not None
+
+
 def questions(text: str, language: str) -> list[Question]:
-    """The questions in one message, each with its span and kind."""
+    """The questions in one message, each with its span and kind.
+
+    An open question followed, in the same message, by a leading one ("Tell me about a time you
+    worked in a team. You enjoy teamwork, right?") counts as closed: the learner answered it for
+    the other person before they could.
+    """
     found = []
     marked = "?" in text or "\uff1f" in text
     for start, end in sentences(text):
@@ -290,4 +313,8 @@ def questions(text: str, language: str) -> list[Question]:
             found.append(Question(start, end, kind))
         elif not marked:
             found.extend(_run_on(text, start, end, language))
+    answered = [n for n, x in enumerate(found) if leading(text[x.start:x.end], language)]
+    if answered:
+        last = answered[-1]
+        found = [attrs.evolve(x, kind=CLOSED) if n < last and x.kind == OPEN else x for n, x in enumerate(found)]
     return found

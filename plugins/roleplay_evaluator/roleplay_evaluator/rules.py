@@ -332,11 +332,11 @@ class Beats:
             before = [m for m in self.lines if m.seq < reply.seq]
             for message in before[-1:] + before[:-1][::-1]:
                 spans = [span for item in items for span in item.every(message.text)]
-                if spans and all(_bare(message.text, span) for span in spans):
+                if spans and all(self._not_the_act(message.text, span) for span in spans):
                     if message is before[-1]:
                         return None
                     continue
-                spans = [span for span in spans if not _bare(message.text, span)]
+                spans = [span for span in spans if not self._not_the_act(message.text, span)]
                 if spans:
                     span = min(spans)
                     return (message.seq, span[0]), quote_at(message, span), True
@@ -347,14 +347,28 @@ class Beats:
             return None
         # Where the beats it requires were reached (a requirement never met blocks nothing).
         required = [found[0] for r in beat.requires if (found := self.reached(r, visiting)) is not None]
+        # ...but the learner's opening message does not earn a beat whose requirements never came:
+        # "I just want to check in" opens a meeting, it agrees no follow-up.
+        opening = self.lines[0].seq if beat.requires and not required and self.lines else None
         for message in self.lines:
+            if message.seq == opening:
+                continue
             spans = sorted(span for item in items for span in item.every(message.text)
                            if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
-                           and not _bare(message.text, span)
+                           and not self._not_the_act(message.text, span)
                            and not (beat.past and hypothetical(message.text, span[0], self.script.language)))
             if spans:
                 return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
         return None
+
+
+    def _not_the_act(self, text: str, span: tuple[int, int]) -> bool:
+        """A keyword read out bare, or said inside a leading question ("you'd agree the tone hasn't
+        been great, right?" agrees no plan): words that name the act without doing it."""
+        if _bare(text, span):
+            return True
+        return any(start <= span[0] < end and q.leading(text[start:end], self.script.language)
+                   for start, end in sentences(text))
 
 
 def _bare(text: str, span: tuple[int, int]) -> bool:

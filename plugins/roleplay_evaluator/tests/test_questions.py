@@ -52,3 +52,20 @@ def test_run_on_speech_without_question_marks():
     assert [q.kind for q in questions("bueno y cómo se sintió usted con eso", "es")] == [OPEN]
     # A statement that only contains a question word is no question.
     assert questions("I know how you feel and I will sort it out", "en") == []
+
+
+@pytest.mark.parametrize(("language", "text", "kinds"), [
+    # An open question answered for the other person in the same breath is not open...
+    ("en", "Tell me about a time you worked in a team. You enjoy teamwork, right?", [CLOSED, CLOSED]),
+    ("en", "How do you handle pressure? I'm guessing you thrive on it, would that be fair?", [CLOSED, CLOSED]),
+    ("en", "What happened with the machine? It just stopped, yeah?", [CLOSED, CLOSED]),
+    ("es", "¿Qué pasó con la cafetera? Se apagó sola, ¿verdad?", [CLOSED, CLOSED]),
+    ("zh-Hant", "發生了什麼事？是突然壞掉的對吧？", [CLOSED, CLOSED]),
+    # ...but a check first, then an open question, leaves the open question open,
+    ("en", "You drive buses, right? Tell me about a normal working day.", [CLOSED, OPEN]),
+    # and a closed question without a tag answers nothing for them.
+    ("en", "What happened with the machine? Did it stop suddenly?", [OPEN, CLOSED]),
+    ("en", "What would help? Is that fair?", [OPEN, CLOSED]),
+])
+def test_an_open_question_answered_for_them_is_closed(language, text, kinds):
+    assert [x.kind for x in questions(text, language)] == kinds

@@ -153,10 +153,11 @@ def test_a_follow_up_in_the_same_breath_is_no_follow_up():
     assert by_id(run(transcript(script, same_breath)))["probe"].score == 0
     later = [("l", "I will refund you."), ("c", "Good."), ("l", "How did you pay for it?"), ("c", "Card.")]
     assert by_id(run(transcript(script, later)))["probe"].score == 100
-    # Order across the conversation is not asked, nor a requirement that never came.
+    # Order across the conversation is not asked, nor a requirement that never came (after the
+    # opening message: test_the_opening_message_does_not_reach_a_beat_whose_requirements_never_came).
     other_order = [("l", "How did you pay for it?"), ("c", "Card."), ("l", "I will refund you."), ("c", "Good.")]
     assert by_id(run(transcript(script, other_order)))["probe"].score == 100
-    never = [("l", "How did you pay for it?"), ("c", "Card.")]
+    never = [("l", "Hello."), ("c", "Hi."), ("l", "How did you pay for it?"), ("c", "Card.")]
     assert by_id(run(transcript(script, never)))["probe"].score == 100
 
 
@@ -402,6 +403,7 @@ def _undo_script(language: str = "en", credit: list[str] | None = None, card: li
     # An offer made to wait on nobody knows when, two lines later, is taken back...
     (["Yes, you'll get your refund.", "It goes to the manufacturer first.", "I can't give you a date for that."], 0),
     (["I'll refund you today.", "Honestly, it could take a while."], 0),
+    (["I'll refund you today.", "I'm not able to give a timeframe on that, I'm afraid."], 0),
     # ...until a time is given after it, in the same sentence or a later one.
     (["I'll refund you today.", "I can't give you an exact date, but it's usually three to five working days."], 100),
     (["I'll refund you today.", "I'm not sure when.", "Actually, it'll be on your card in three days."], 100),
@@ -454,3 +456,43 @@ def test_undone_by_is_written_only_when_set():
     undo = script_to_dict(_undo_script())
     assert undo["rubric"]["criteria"][0]["check"]["undone_by"][0] == {"says": ["no_date"], "until": ["timeline"]}
     assert script_from_dict(undo) == _undo_script()
+
+
+def test_a_trigger_inside_a_leading_question_does_not_reach_the_beat():
+    # "you'd agree the tone hasn't been great, right?" asks him to concede; it agrees no plan.
+    script = script_from_dict({
+        "id": "feedback-small", "language": "en", "title": "Feedback (small)",
+        "characters": [{"id": "marcus", "name": "Marcus"}],
+        "scripted": {"beats": [{"id": "plan", "triggers": ["agree"], "replies": ["Deal."], "label": "agreed a plan"}]},
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "actions", "title": "Agreed actions", "check": {"kind": "beat_reached", "beats": ["plan"]}}]},
+    })
+    leading = [("l", "Walk me through your side. You'd agree the tone hasn't been great lately, right?"),
+               ("c", "I suppose.")]
+    assert run(transcript(script, leading)).criteria[0].score == 0
+    # The engine played along with it: still not the act.
+    assert run(transcript(script, leading, beats=[None, ["plan"]])).criteria[0].score == 0
+    agreed = [("l", "So we agree: you talk to Priya, and we check in on Friday. Is that fair?"), ("c", "Deal.")]
+    assert run(transcript(script, agreed)).criteria[0].score == 100
+
+
+def test_the_opening_message_does_not_reach_a_beat_whose_requirements_never_came():
+    script = script_from_dict({
+        "id": "feedback-small", "language": "en", "title": "Feedback (small)",
+        "characters": [{"id": "marcus", "name": "Marcus"}],
+        "scripted": {"beats": [
+            {"id": "ask_help", "triggers": ["what would help"], "replies": ["Less on-call."]},
+            {"id": "plan", "triggers": ["check in"], "requires": ["ask_help"], "replies": ["Deal."],
+             "label": "agreed a follow-up"}]},
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "actions", "title": "Agreed actions", "check": {"kind": "beat_reached", "beats": ["plan"]}}]},
+    })
+    opener = [("l", "Hi Marcus, I just wanted to check in about the reviews."), ("c", "Okay."),
+              ("l", "Anyway, that's all."), ("c", "Right.")]
+    assert run(transcript(script, opener)).criteria[0].score == 0
+    # Later in the conversation the same words count, as before, even without the requirement.
+    later = [("l", "Hi Marcus."), ("c", "Hi."), ("l", "Let's check in again next Friday."), ("c", "Fine.")]
+    assert run(transcript(script, later)).criteria[0].score == 100
+    # And in the opening message too, once what it requires was said before it.
+    both = [("l", "What would help? Let's check in again next Friday on it."), ("c", "Fine.")]
+    assert run(transcript(script, both)).criteria[0].score == 100
