@@ -292,10 +292,20 @@ _LEADING = {
 }
 
 
+#: ...or one that opens by presuming the answer: "And you'd say you handle pressure well?".
+_PRESUMING = {
+    "en": re.compile(r"^\W*(?:(?:and|so|now|okay|ok|right|great)\W+)*(?:you'd say|you would say|i take it|"
+                     r"i assume|i'm guessing|i guess|i bet|presumably|surely)\b.*\?\W*$", re.I),
+}
+
+
 def leading(sentence: str, language: str) -> bool:
-    """Whether ``sentence`` is a question ending in a tag that supplies its own answer."""
-    pattern = _LEADING.get(language.split("-")[0].lower())
-    return pattern is not None and pattern.search(sentence.strip().replace("\u2019", "'")) is not None
+    """Whether ``sentence`` is a question that supplies its own answer: it ends in a tag
+    ("..., right?") or opens by presuming the answer ("You'd say you handle pressure well?")."""
+    code = language.split("-")[0].lower()
+    plain = sentence.strip().replace("\u2019", "'")
+    return any(pattern.search(plain) is not None
+               for pattern in (_LEADING.get(code), _PRESUMING.get(code)) if pattern is not None)
 
 
 def questions(text: str, language: str) -> list[Question]:

@@ -66,6 +66,8 @@ def test_run_on_speech_without_question_marks():
     # and a closed question without a tag answers nothing for them.
     ("en", "What happened with the machine? Did it stop suddenly?", [OPEN, CLOSED]),
     ("en", "What would help? Is that fair?", [OPEN, CLOSED]),
+    # A question that opens by presuming its answer is leading too.
+    ("en", "Tell me about pressure. And you'd say you handle pressure well?", [CLOSED, CLOSED]),
 ])
 def test_an_open_question_answered_for_them_is_closed(language, text, kinds):
     assert [x.kind for x in questions(text, language)] == kinds
