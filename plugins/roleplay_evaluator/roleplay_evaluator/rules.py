@@ -361,7 +361,6 @@ class Beats:
                 return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
         return None
 
-
     def _not_the_act(self, text: str, span: tuple[int, int]) -> bool:
         """A keyword read out bare, or said inside a leading question ("you'd agree the tone hasn't
         been great, right?" agrees no plan): words that name the act without doing it."""
@@ -379,7 +378,7 @@ def _bare(text: str, span: tuple[int, int]) -> bool:
     for start, end in sentences(text):
         if start <= span[0] < end:
             sentence = text[start:end]
-            if sentence.rstrip().endswith(("?", "\uff1f")) or sentence.lstrip().startswith("\u00bf"):
+            if _is_question(sentence):
                 return False
             rest = text[start:span[0]] + text[span[1]:end]
             if not any(ch.isalnum() for ch in rest):
@@ -397,14 +396,14 @@ def _same_sentence(text: str, span: tuple[int, int], at: Position, seq: int) -> 
     return any(start <= at[1] < end and start <= span[0] < end for start, end in sentences(text))
 
 
+def _is_question(sentence: str) -> bool:
+    return sentence.rstrip().endswith(("?", "\uff1f")) or sentence.lstrip().startswith("\u00bf")
+
+
 def _asked(text: str, span: tuple[int, int]) -> bool:
     """Whether ``span`` stands in a question: "Card or store credit?" offers a choice, and "How
     long?" names no time."""
-    for start, end in sentences(text):
-        if start <= span[0] < end:
-            sentence = text[start:end].strip()
-            return sentence.endswith(("?", "\uff1f")) or sentence.startswith("\u00bf")
-    return False
+    return any(start <= span[0] < end and _is_question(text[start:end]) for start, end in sentences(text))
 
 
 def taken_back(at: Position, undone_by: Sequence[Undo], lines: Sequence[TranscriptMessage],
@@ -412,7 +411,7 @@ def taken_back(at: Position, undone_by: Sequence[Undo], lines: Sequence[Transcri
     """The learner's words that took back a beat reached at ``at``, when nothing made it good after.
 
     For each :class:`Undo`, the last thing it ``says`` after the beat counts unless one of its
-    ``until`` follows it. Both are read as a phrase to use is: negated or quoted words do not count
+    ``until`` follows it. Both are read as the phrases of a check are: negated or quoted words do not count
     ("no inspection, no store credit"), and neither does a question nor a choice ("back on your
     card, or as store credit if you prefer").
     """

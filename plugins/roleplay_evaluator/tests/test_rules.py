@@ -381,13 +381,13 @@ def test_han_phrases_are_found_inside_unspaced_text():
     assert span is not None and text[slice(*span)] == "全額退款"
 
 
-def _undo_script(language: str = "en", credit: list[str] | None = None, card: list[str] | None = None):
+def _undo_script(language: str = "en"):
     return script_from_dict({
         "id": "refund-undo", "language": language, "title": "Refund (undo)",
         "characters": [{"id": "dana", "name": "Dana"}],
         "scripted": {
-            "synonyms": {"refund": ["reembolso", "退款"], "as_credit": credit or ["as store credit"],
-                         "to_card": card or ["back on your card"]},
+            "synonyms": {"refund": ["reembolso", "退款"], "as_credit": ["as store credit"],
+                         "to_card": ["back on your card"]},
             "beats": [{"id": "offer", "triggers": ["refund"], "replies": ["Good."], "label": "offered a refund"}],
         },
         "rubric": {"passing_score": 70, "criteria": [
