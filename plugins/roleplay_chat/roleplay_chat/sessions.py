@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from roleplay_core import (
     CHARACTER,
@@ -211,7 +212,31 @@ def _now() -> dt.datetime:
 
 
 def encode(record: SessionRecord) -> bytes:
-    return json.dumps(converter.unstructure(record), ensure_ascii=False, separators=(",", ":")).encode()
+    """The session record as stored: JSON, its newest messages last.
+
+    A record is written twice a turn (the lease and its release) and carries up to
+    ``chat.history_window`` messages, which never change once written: each message's JSON is
+    made once per process and reused, and only the record's other fields are made each time.
+    """
+    head = json.dumps(_unstructure_head(record), ensure_ascii=False, separators=(",", ":"))
+    return f'{head[:-1]},"recent":[{",".join(map(_message_json, record.recent))}]}}'.encode()
+
+
+_unstructure_head = make_dict_unstructure_fn(SessionRecord, converter, recent=override(omit=True))
+# id(message) -> (message, its JSON). Holding the message keeps its id from being reused.
+_message_texts: dict[int, tuple[TranscriptMessage, str]] = {}
+_MESSAGE_TEXTS_KEPT = 4096
+
+
+def _message_json(message: TranscriptMessage) -> str:
+    kept = _message_texts.get(id(message))
+    if kept is not None and kept[0] is message:
+        return kept[1]
+    text = json.dumps(converter.unstructure(message), ensure_ascii=False, separators=(",", ":"))
+    if len(_message_texts) >= _MESSAGE_TEXTS_KEPT:
+        _message_texts.clear()  # rare, and the messages still in use are made again once
+    _message_texts[id(message)] = (message, text)
+    return text
 
 
 def decode(raw: bytes) -> SessionRecord:

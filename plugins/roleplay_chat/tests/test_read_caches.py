@@ -91,3 +91,29 @@ def test_the_record_kept_after_a_write_is_the_record_in_storage(tmp_path):
         stored = client.portal.call(kernel.storage.get, sessions.session_key(sid))
         assert stored.version == version
         assert sessions.decode(stored.data) == kept  # what the writer kept is what a reader decodes
+
+
+def test_a_stored_record_is_the_record_as_json_however_its_messages_were_kept(tmp_path, monkeypatch):
+    # Each message's JSON is made once per process and reused in every record that carries it.
+    import datetime as dt
+    import json
+
+    import attrs
+
+    from roleplay_core import TranscriptMessage, converter
+
+    at = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    said = TranscriptMessage(seq=1, role="learner", text='She said "no" — 不好說', created_at=at)
+    answered = TranscriptMessage(seq=2, role="character", text="Fine.", created_at=at, character_id="dana",
+                                 voice=True, duration_ms=1200, beats=("acknowledge",))
+    record = sessions.SessionRecord(id="s1", user_id="u1", scenario_id="refund", character_id="dana",
+                                    language="en", seed=7, created_at=at, last_seq=2, learner_turns=1,
+                                    character_turns=1, provider_state={"mood": -1, "fired": ["a"]},
+                                    recent=(said, answered), last_message_at=at)
+    monkeypatch.setattr(sessions, "_MESSAGE_TEXTS_KEPT", 3)  # forces the kept texts to be dropped below
+    for version in (attrs.evolve(record, recent=()), record,
+                    attrs.evolve(record, recent=(answered,), turn=sessions.Lease(id="h", until=5.0)),
+                    attrs.evolve(record, recent=(said, answered, attrs.evolve(said, seq=3, text="again")))):
+        stored = sessions.encode(version)
+        assert json.loads(stored) == json.loads(json.dumps(converter.unstructure(version)))
+        assert sessions.decode(stored) == version
