@@ -232,6 +232,10 @@ class Criterion:
     #: For a ``model`` check: how the rules score it when no language model is configured (any
     #: other check kind). Without it, a ``model`` check is left out of an offline score.
     offline_check: Check | None = None
+    #: The practice cannot pass without it (the scenario's core task, a critical item): scored
+    #: under ``REQUIRED_FLOOR``, the practice fails and its score stays below the pass mark,
+    #: whatever the other criteria scored.
+    required: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -287,6 +291,8 @@ converter.register_unstructure_hook(
     Check, make_dict_unstructure_fn(Check, converter, undone_by=override(omit_if_default=True)))
 converter.register_unstructure_hook(
     Undo, make_dict_unstructure_fn(Undo, converter, until=override(omit_if_default=True)))
+converter.register_unstructure_hook(  # after Check's: the criterion's function takes that hook
+    Criterion, make_dict_unstructure_fn(Criterion, converter, required=override(omit_if_default=True)))
 
 
 def script_to_dict(script: Script) -> dict[str, Any]:

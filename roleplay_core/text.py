@@ -605,7 +605,10 @@ _RESTRICTIONS = frozenset({"only", "solo", "solament", "unicament"})
 # concept: look from its last character.
 _ZH_RESTRICTION = re.compile(r"^.?\s*(?:都|也)?(?:只|僅|仅)")
 _ZH_AFTER_NEGATION = re.compile(r"^.?(?:的部分|這部分|的話|方面)?\s*(?:都|也|就|是|並|还|還)?(?:不是|不能|不行|不可以|"
-                                r"沒辦法|没办法|無法|无法|不會|不会)")
+                                r"沒辦法|没办法|無法|无法|不會|不会|"
+                                # Not needed, not to be shown: "發票不用看了" checks no receipt. "退款不用等"
+                                # (no wait for the refund) still offers it.
+                                r"(?:不用|不必|不需要|不需)(?:了|看|给|給|拿|出示|提供|檢查|检查|查|帶|带))")
 
 
 def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> bool:

@@ -69,6 +69,9 @@ def test_a_beat_writes_past_only_when_it_is_set():
         ({"rubric": {"criteria": [{"id": "c", "title": "C", "check": {
             "kind": "beat_reached", "beats": ["b"], "undone_by": [{"says": ["x"]}] * 21}}]}},
          "rubric.criteria[0].check.undone_by"),
+        ({"rubric": {"criteria": [{"id": "c", "title": "C", "required": "yes", "check": {
+            "kind": "beat_reached", "beats": ["b"]}}]}},
+         "rubric.criteria[0].required"),
     ],
 )
 def test_invalid_scripts_name_the_field(change, field):

@@ -244,6 +244,15 @@ def test_a_negation_after_a_thing_states_a_limit_on_it(text, language):
     ("A refund is no problem at all.", "en"),
     ("Le hago el reembolso ahora mismo, no se preocupe.", "es"),
     ("退款沒問題，我現在幫您辦。", "zh-Hant"),
+    ("退款不用等很久，我現在就幫您處理。", "zh-Hant"),
 ])
 def test_an_idiom_or_a_new_clause_after_a_thing_limits_nothing(text, language):
     assert "refund" in Lexicon({}, language).concepts_in(text)
+
+
+@pytest.mark.parametrize("text", ["發票不用看了啦，您是老客人我相信您。", "發票就不用了。", "收據不必給我看。"])
+def test_a_receipt_not_needed_is_no_receipt_asked_for(text):
+    lexicon = Lexicon({}, "zh-Hant")
+    assert "receipt" not in lexicon.concepts_in(text)
+    assert "receipt" in lexicon.concepts_in(text.replace("不用看了啦", "給我看一下").replace("就不用了", "帶了嗎")
+                                            .replace("不必給我看", "給我看一下"))

@@ -148,7 +148,21 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
         cap = int(bar * rules.CONTEMPT_CAP)
         score = min(score, cap)
         notes.insert(0, say(language, "note.contempt", cap=cap, said=said))
-    passed = bool(results) and score >= bar and not contempt
+    # A criterion the author marked required (the scenario's core task) that was hardly shown fails
+    # the conversation however the others averaged: warmth that never gets to the refund is no pass.
+    required = {c.id for c in script.rubric.criteria if c.required}
+    missing = [r for r in results if r.criterion_id in required and r.score is not None
+               and r.score < rules.REQUIRED_FLOOR]
+    if missing:
+        cap = max(bar - 1, 0)
+        if score > cap:
+            score = cap
+            notes.insert(0, say(language, "note.required", cap=cap,
+                                titles=quoted([r.title for r in missing], language, limit=len(missing))))
+        else:
+            notes.insert(0, say(language, "note.required_below",
+                                titles=quoted([r.title for r in missing], language, limit=len(missing))))
+    passed = bool(results) and score >= bar and not contempt and not missing
     strengths, improvements, steps = feedback(results, stats, bar, passed, language)
     if contempt:
         steps = (say(language, "feedback.contempt", said=said), *steps[:2])

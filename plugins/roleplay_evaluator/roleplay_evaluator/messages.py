@@ -56,6 +56,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "note.contempt": "The score is capped at {cap}, below the pass mark: you mocked, belittled or threatened "
                          "the other person ({said}). Whatever else went well, that fails the conversation.",
         "feedback.contempt": "Stay respectful even when you disagree or are under pressure: leave out {said}.",
+        "note.required": "The score is capped at {cap}, below the pass mark: this scenario cannot be passed without "
+                         "{titles}, and little or none of it was shown. However well the rest went, that comes first.",
+        "note.required_below": "This scenario cannot be passed without {titles}, and little or none of it was shown.",
         "note.rough_questions": "Open and closed questions are only told apart roughly in \u2018{tag}\u2019.",
         "note.no_criteria": "The scenario's rubric has no criteria; there is nothing to score.",
         # Feedback.
@@ -144,6 +147,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                          "la menospreció o la amenazó ({said}). Aunque lo demás saliera bien, eso suspende la "
                          "conversación.",
         "feedback.contempt": "Mantenga el respeto aunque no esté de acuerdo o esté bajo presión: evite {said}.",
+        "note.required": "La puntuación se limita a {cap}, por debajo del aprobado: este escenario no se aprueba sin "
+                         "cumplir {titles}, y apenas se cumplió o no se cumplió. Aunque lo demás saliera bien, eso "
+                         "va primero.",
+        "note.required_below": "Este escenario no se aprueba sin cumplir {titles}, y apenas se cumplió o no se cumplió.",
         "note.rough_questions": "En \u2018{tag}\u2019 las preguntas abiertas y cerradas solo se distinguen "
                                 "de forma aproximada.",
         "note.no_criteria": "La rúbrica del escenario no tiene criterios; no hay nada que puntuar.",
@@ -228,6 +235,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "note.contempt": "分數上限為 {cap}，低於及格分數：您嘲諷、貶低或威脅了對方（{said}）。"
                          "不論其他部分表現多好，這樣的對話都不及格。",
         "feedback.contempt": "即使意見不同或壓力很大，也要保持尊重：不要再說{said}。",
+        "note.required": "分數上限為 {cap}，低於及格分數：這個情境一定要做到{titles}，這次卻幾乎沒有做到。"
+                         "不論其他部分表現多好，都要先做到這一項。",
+        "note.required_below": "這個情境一定要做到{titles}，這次卻幾乎沒有做到。",
         "note.rough_questions": "在「{tag}」中，開放式與封閉式問題只能粗略區分。",
         "note.no_criteria": "這個情境的評分標準沒有項目，無法評分。",
         "feedback.strength": "{title}：{justification}",

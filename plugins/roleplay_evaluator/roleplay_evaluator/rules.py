@@ -54,6 +54,9 @@ CONTEMPT = "contempt"
 #: A practice that shows contempt scores at most this share of its pass mark, whatever else went well:
 #: it fails, and it ranks below one that was merely incomplete (28 of a pass mark of 70).
 CONTEMPT_CAP = 0.4
+#: A ``required`` criterion scored under this (out of 100) shows little or none of what it asks:
+#: the practice fails, and its score is held just under the pass mark.
+REQUIRED_FLOOR = 25.0
 #: A beat credited from the learner's words, not reported by the engine, is a little less certain.
 WORDS_CONFIDENCE = 0.85
 

@@ -232,6 +232,46 @@ def test_mocking_belittling_or_threatening_fails_whatever_else_went_well(line):
     assert rude.next_steps[0].startswith("Stay respectful")
 
 
+def _required(*ids: str, weight: float | None = None):
+    """The small script, rules only, with ``ids`` required (and resolution weighing ``weight``)."""
+    data = script_to_dict(small_script(with_model=False))
+    for criterion in data["rubric"]["criteria"]:
+        criterion["required"] = criterion["id"] in ids
+        if weight is not None and criterion["id"] == "resolution":
+            criterion["weight"] = weight
+    return script_from_dict(data)
+
+
+def test_a_required_criterion_hardly_shown_fails_the_practice_whatever_the_mean():
+    # Warm, curious, blameless, and no refund: the mean passes (80), the core task did not happen.
+    no_refund = [turn for turn in GOOD if "full refund" not in turn[1]]
+    plain = run(transcript(_required(weight=1.0), no_refund))
+    assert plain.passed and plain.overall_score == 80 and by_id(plain)["resolution"].score == 0
+    report = run(transcript(_required("resolution", weight=1.0), no_refund))
+    assert [c.score for c in report.criteria] == [c.score for c in plain.criteria]  # each criterion as before
+    assert not report.passed and report.overall_score == 69  # one under the pass mark of 70
+    assert report.notes[0].startswith("The score is capped at 69, below the pass mark") \
+        and "\u201cReaches a resolution\u201d" in report.notes[0]
+    # Shown, the requirement changes nothing.
+    done = run(transcript(_required("resolution", weight=1.0), GOOD))
+    assert done.passed and done.overall_score == run(transcript(_required(weight=1.0), GOOD)).overall_score == 100
+    assert not any("cannot be passed" in note for note in done.notes)
+    # Already under the pass mark, the score stays and the note says why it could not pass anyway.
+    under = run(transcript(_required("resolution"), no_refund))
+    assert not under.passed and under.overall_score == 67
+    assert under.notes[0] == "This scenario cannot be passed without \u201cReaches a resolution\u201d, and little " \
+                             "or none of it was shown."
+
+
+def test_required_is_written_only_when_set():
+    # Servers of the previous version reject unknown fields while they share storage in a rolling upgrade.
+    plain = script_to_dict(small_script(with_model=False))
+    assert all("required" not in c for c in plain["rubric"]["criteria"])
+    marked = script_to_dict(_required("resolution"))
+    assert [c.get("required") for c in marked["rubric"]["criteria"]] == [None, None, None, True]
+    assert script_from_dict(marked) == _required("resolution")
+
+
 def test_quoting_someone_else_or_refusing_contempt_is_not_contempt():
     script = small_script()
     for line in ("One of the replies you got said 'stop whining', and that should never have happened.",

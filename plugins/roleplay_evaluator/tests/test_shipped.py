@@ -176,3 +176,46 @@ def test_chat_sessions_of_each_shipped_script_end_to_end(chat_app, script):
     assert len(mine) == 2
     assert client.get(f"/evaluations/{mine[0]['id']}", headers=other).status_code == 404
     assert client.post("/evaluations", json={"session_id": mine[0]["session_id"]}, headers=other).status_code == 404
+
+
+# -- what the shipped scripts take back ------------------------------------------------
+
+
+@pytest.mark.parametrize("script_id, criterion, asked, waved_away", [
+    # Asking for his side and then brushing it off is not listening (decision 66).
+    ("difficult-feedback-employee", "listened", "Before we go on, how have things been for you lately?",
+     "Everyone's busy, Marcus. That's not an excuse for those comments."),
+    # Asking what worries him and then telling him it is nothing is not exploring it.
+    ("patient-history-chest-pain", "concerns", "Is there anything in particular you're worried it might be?",
+     "Honestly, I wouldn't worry. It's probably just indigestion."),
+])
+def test_a_shipped_script_takes_back_a_question_answered_by_a_brush_off(script_id, criterion, asked, waved_away):
+    from roleplay_evaluator.evaluate import evaluate
+
+    script = next(s for s in SCRIPTS if s.id == script_id)
+    opening = [("l", "Hello, thanks for coming in."), ("c", "Okay."), ("l", asked), ("c", "Well, it's been a lot.")]
+
+    def scored(lines):
+        report = asyncio.run(evaluate(None, transcript(script, lines)))
+        return next(c for c in report.criteria if c.criterion_id == criterion)
+
+    assert scored(opening).score == 100
+    # A kind reply afterwards changes nothing; waving it away takes it back, quoted.
+    assert scored([*opening, ("l", "Thank you for telling me that."), ("c", "Sure.")]).score == 100
+    taken = scored([*opening, ("l", waved_away), ("c", "Right.")])
+    assert taken.score == 0 and any(q.quote in waved_away for q in taken.evidence), taken
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=IDS)
+def test_a_shipped_suggestion_earns_what_it_suggests(script):
+    # The "say this instead" line a report gives for a beat criterion must itself be credited. (A model
+    # criterion's line speaks to the whole conversation; its offline stand-in checks only a part.)
+    from roleplay_evaluator.evaluate import evaluate
+
+    for criterion in script.rubric.criteria:
+        if criterion.check.kind != "beat_reached" or not criterion.suggestion:
+            continue
+        lines = [("l", "Hello."), ("c", "Hello."), ("l", criterion.suggestion), ("c", "Okay.")]
+        report = asyncio.run(evaluate(None, transcript(script, lines)))
+        result = next(c for c in report.criteria if c.criterion_id == criterion.id)
+        assert result.score and result.score > 0, (criterion.id, criterion.suggestion)

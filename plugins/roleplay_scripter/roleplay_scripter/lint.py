@@ -335,6 +335,11 @@ def _rubric(script: Script) -> list[Finding]:
                 if concept not in concepts:
                     found.append(Finding(path=f"rubric.criteria[{i}].offline_check.concepts[{j}]",
                                          code="unknown_concept", message=f"{concept!r} is not a known concept"))
+        if criterion.required and check.kind == "model" and offline is None:
+            found.append(Finding(path=f"rubric.criteria[{i}].required", code="required_unscored_offline",
+                                 severity=WARNING,
+                                 message="without a language model this criterion is not scored, so it cannot "
+                                         "hold a practice back: add an offline_check"))
         if criterion.mechanical and check.kind == "model":
             found.append(Finding(path=f"rubric.criteria[{i}].mechanical", code="mechanical_model_check",
                                  message="a model check cannot be mechanical: only a language model can judge it"))

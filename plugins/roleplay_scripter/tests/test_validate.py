@@ -222,6 +222,7 @@ def test_lint_for_a_fair_judge_and_a_listening_character(client, scripter):
     script["rubric"]["criteria"][0]["check"]["concepts"] = ["sorry", "apology"]  # a built-in concept is known
     script["rubric"]["criteria"][1]["offline_check"] = {"kind": "open_questions"}  # not a model check: ignored
     script["rubric"]["criteria"][2]["check"]["undone_by"] = [{"says": ["no_date"]}]  # only beat_reached reads it
+    script["rubric"]["criteria"][2]["required"] = True  # a model check with no offline stand-in gates nothing offline
     result = _validate(client, scripter, script)
     codes = _codes(result)
     assert {
@@ -232,6 +233,7 @@ def test_lint_for_a_fair_judge_and_a_listening_character(client, scripter):
         ("mechanical_model_check", "rubric.criteria[2].mechanical", "error"),
         ("ignored_field", "rubric.criteria[1].offline_check", "warning"),
         ("ignored_field", "rubric.criteria[2].check.undone_by", "warning"),
+        ("required_unscored_offline", "rubric.criteria[2].required", "warning"),
     } <= codes
     assert not any(code == "unknown_concept" for code, _, _ in codes)
     assert result["valid"] is False

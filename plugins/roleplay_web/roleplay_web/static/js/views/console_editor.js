@@ -300,6 +300,7 @@ export async function renderScriptEditor(main, ctx) {
       input(t("console.f_id"), ["rubric", "criteria", i, "id"]),
       input(t("console.f_title"), ["rubric", "criteria", i, "title"]),
       input(t("console.f_good_looks_like"), ["rubric", "criteria", i, "check", "good_looks_like"], { multiline: true }),
+      input(t("console.f_required"), ["rubric", "criteria", i, "required"], { type: "checkbox" }),
     ], (n) => ({ id: `criterion-${n + 1}`, title: t("console.new_criterion"), check: { kind: "model", good_looks_like: "" } }),
     t("console.add_criterion"));
     fill(formPane, h("p", { class: "hint", text: t("console.form_hint") }),
