@@ -329,6 +329,15 @@ def checkout(revision: str, folder: Path) -> str:
     return os.pathsep.join([str(folder), *(str(p) for p in sorted((folder / "plugins").iterdir()) if p.is_dir())])
 
 
+def publish_with_baseline(root: Path, folder: Path) -> None:
+    """The endless script as the baseline's code writes it: a script of this revision may carry a field
+    the older code rejects (a stored script is read strictly; docs/deployment.md, rolling upgrades)."""
+    code = ("import asyncio, sys; from pathlib import Path; import chat_messages; "
+            "asyncio.run(chat_messages.publish_endless_script(Path(sys.argv[1])))")
+    path = os.pathsep.join([BASELINE_ENV["PYTHONPATH"], str(folder / "benchmarks")])
+    subprocess.run([sys.executable, "-c", code, str(root)], env={**os.environ, "PYTHONPATH": path}, check=True)
+
+
 def run_open_loop(server: Server, fixtures: dict[str, object], rate: float, seconds: float,
                   cpu: str | None) -> dict[str, object]:
     """``open_loop.py`` on the load core: messages due at ``rate`` per second over the fixture sessions."""
@@ -431,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
             roots = {name: work / f"data-{i}" for i, name in enumerate(names)}
             roleplays = [name for name in names if name.startswith("roleplay")]
             for name in roleplays:
-                if name != "roleplay+s3":
+                if name == "roleplay@baseline":
+                    publish_with_baseline(roots[name], work / "baseline")
+                elif name != "roleplay+s3":
                     asyncio.run(publish_endless_script(roots[name]))
 
             def start(name: str) -> Server:

@@ -42,7 +42,8 @@ _HAN_VARIANTS = str.maketrans("妳臺裏爲着麽", "你台裡為著麼")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 # Sentences also end at the full-width marks of Chinese and Japanese (。！？) and at ⋯, the
 # ellipsis Taiwan writes; '¿' and '¡' open a Spanish one.
-_SENTENCE_END = re.compile(r"[.!?\u2026\u22ef\u3002\uff01\uff1f\uff61\n]+|[\u00bf\u00a1]")
+# A full stop before a digit is inside a number ("$349.99", "6.500 pesos"), not the end of a sentence.
+_SENTENCE_END = re.compile(r"(?:[!?\u2026\u22ef\u3002\uff01\uff1f\uff61\n]|\.(?!\d))+|[\u00bf\u00a1]")
 #: Clause marks: a negation does not reach across them ("No, I can refund it" offers a refund).
 _CLAUSE = re.compile(r"[,;:\u2014\u2013\uff0c\u3001\uff1b\uff1a]|\bbut\b|\bpero\b")
 
@@ -208,9 +209,19 @@ def tokens(text: str) -> tuple[Token, ...]:
             else:
                 found.extend(Token(word[i: i + 2], start + i, start + i + 2) for i in range(len(word) - 1))
             continue
-        for part in _expand(fold(word)):
+        folded = fold(word)
+        if text[end:end + 1] in ("'", "\u2019") and _DROPPED_G.search(folded):
+            folded += "g"  # "comin'" is "coming", "gettin'" "getting": the apostrophe stands for the g
+        for part in _expand(folded):
             found.append(Token(stem(part), start, end))
     return tuple(found)
+
+
+#: A word written with its final g dropped, before the apostrophe that marks it ("comin'", "doin'",
+#: "nothin'"); not a word that ends in -in anyway, closing a quote ("the 'pain'", "'again'").
+_DROPPED_G = re.compile(r"^(?!.*(?:ain|ein|within|begin|cabin|margin|origin|cousin|robin|basin|raisin|toxin|"
+                        r"vitamin|violin|penguin|napkin|muffin|coffin|pumpkin|cumin|insulin|aspirin|heparin|"
+                        r"warfarin|statin|skin|thin|twin|spin|grin|chin|akin|shin)$)[a-z]{2,}in$")
 
 
 def norms(text: str) -> list[str]:
@@ -576,6 +587,17 @@ _HEDGES = frozenset(stem(w) for w in ("whether", "maybe", "perhaps", "possibly",
                                        "talvez", "depende", "posiblemente"))
 
 
+#: Spanish said of nobody, in the conditional: "se podría pedir el reembolso" (one could ask for it).
+_ES_IMPERSONAL = frozenset({"podria", "deberia", "tendria"})
+#: After a hedge, the speaker and a modal: a proposal ("perhaps we could", "quizás podamos").
+_PROPOSAL = re.compile(r"^(?:(?:you and )?(?:we|i)|(?:tu y )?yo|podamo|podriamo|pod[ae]mo)\b(?: (?:could|can|will|should|"
+                       r"might))?")
+#: The hedges that soften a proposal ("perhaps we could"); "whether we can" still only wonders.
+_SOFTENERS = frozenset(stem(w) for w in ("maybe", "perhaps", "possibly", "quizas", "quiza", "talvez"))
+#: Asking someone to tell, gently: "whether you might tell me", "perhaps you could describe".
+_REQUEST = re.compile(r"\byou (?:might|could|would|can) (?:tell|describ|share|walk|talk|giv|say|explain)")
+
+
 def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sentence_end: int) -> bool:
     """Whether the words before token ``i`` report the other person's wish, or hedge, rather than offer."""
     close = text[toks[i].end: sentence_end].rstrip()
@@ -589,7 +611,13 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
             return False
         norm = toks[k].norm
         if norm in _HEDGES:
-            return True
+            # "Perhaps we could agree...", "maybe you and I can...": a proposal put gently; "I wonder
+            # whether you might tell me of an error": a request put gently. Neither is a hedge.
+            after = " ".join(t.norm for t in toks[k + 1: i])
+            around = " ".join(t.norm for t in toks[max(sentence_begin, k - 2): i])
+            return not ((norm in _SOFTENERS and _PROPOSAL.match(after)) or _REQUEST.search(around))
+        if norm in _ES_IMPERSONAL and k > 0 and toks[k - 1].norm == "se":
+            return True  # "se podría pedir el reembolso": nobody does it
         if norm in _DESIRE_ES or (norm in _DESIRE_EN and any(
                 t.norm in ("you", "your", "she", "he", "they") for t in toks[max(sentence_begin, k - 2): k])):
             return True
@@ -611,14 +639,23 @@ _ZH_AFTER_NEGATION = re.compile(r"^.?(?:的部分|這部分|的話|方面)?\s*(?
                                 r"(?:不用|不必|不需要|不需)(?:了|看|给|給|拿|出示|提供|檢查|检查|查|帶|带))")
 
 
+#: The rest of a list after its first item: "、換貨、維修" (kept: the item's last character before it).
+_ZH_LIST_REST = re.compile(r"(?<=^.)(?:[、和或跟][\u4e00-\u9fff]{1,4})+(?=[都也])")
+#: "...都有可能", "...不一定": said to be possible, or not certain, the thing is not offered.
+_ZH_AFTER_HEDGE = re.compile(r"^.?\s*(?:都|也)?(?:有可能|不一定|說不定|说不定)")
+
+
 def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> bool:
     """Whether "only", or a negation, follows the match that ended before token ``j``, within three
     words and one clause: the sentence states a limit on the thing ("refunds only apply if...",
     "a refund is not possible"), it does not offer it. "No problem" and the like negate nothing."""
     if j > 0 and is_cjk(toks[j - 1].norm):
         end = toks[j - 1].end
-        after = re.split(_CLAUSE, text[end - 1: end + 8])[0]
-        return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after)))
+        # A list of things shares what follows it: "退款、換貨、維修都有可能" hedges all three.
+        after = _ZH_LIST_REST.sub("", text[end - 1: end + 24], count=1)
+        after = re.split(_CLAUSE, after[:9])[0]
+        return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after))
+                    or _ZH_AFTER_HEDGE.match(after))
     for k in range(j, min(len(toks), j + 3)):
         if toks[k].start >= sentence_end or _CLAUSE.search(text[toks[k - 1].end: toks[k].start]):
             return False

@@ -53,6 +53,13 @@ def test_tokens_keep_spans_and_expand_contractions():
     assert text[toks[3].start:toks[3].end] == "Señora"
 
 
+def test_a_dropped_g_is_read_as_the_word_but_a_quoted_word_stays_itself():
+    text = "Your money's comin' back, I'm doin' it now. The word 'pain', said 'again'."
+    assert norms(text) == norms("Your money's coming back, I'm doing it now. The word 'pain', said 'again'.")
+    assert "pain" in norms(text) and "again" in norms(text)
+    assert text[tokens(text)[2].start:tokens(text)[2].end] == "comin"  # the span is what was typed
+
+
 def test_han_runs_become_pairs_with_spans():
     text = "我想退款。"
     assert [t.norm for t in tokens(text)] == ["我想", "想退", "退款"]
@@ -66,6 +73,18 @@ def test_han_runs_become_pairs_with_spans():
 ])
 def test_paraphrases_of_a_refund_match(text):
     assert said(text) == ["refund"]
+
+
+@pytest.mark.parametrize("text", ["Te devuelvo la plata completa, no hay vuelta que darle.",
+                                  "Le devolvemos los 6.500 pesos a la tarjeta.", "Va directo a tu tarjeta."])
+def test_spanish_of_the_americas_offers_a_refund_too(text):
+    assert "refund" in Lexicon({}, "es").concepts_in(text)
+
+
+def test_a_southern_drawl_offers_a_refund_and_a_price_is_one_sentence():
+    english = Lexicon({}, "en")
+    assert "refund" in english.concepts_in("No question about it: your money's comin' back to you, every bit of it.")
+    assert sentences("I'll put the $349.99 back on your card. Done.") == ((0, 39), (40, 45))
 
 
 @pytest.mark.parametrize("text", [
@@ -256,3 +275,35 @@ def test_a_receipt_not_needed_is_no_receipt_asked_for(text):
     assert "receipt" not in lexicon.concepts_in(text)
     assert "receipt" in lexicon.concepts_in(text.replace("不用看了啦", "給我看一下").replace("就不用了", "帶了嗎")
                                             .replace("不必給我看", "給我看一下"))
+
+
+@pytest.mark.parametrize("text, language, offered", [
+    ("Maybe a refund, we'll see what the manager says.", "en", False),
+    ("They'll let you know whether it's a refund.", "en", False),
+    ("Perhaps we could sort out a refund for you today.", "en", True),  # a proposal put gently
+    ("Maybe you and I can get the refund done now.", "en", True),
+    ("Quizás un reembolso, depende del técnico.", "es", False),
+    ("Quizás podamos hacer el reembolso ahora mismo.", "es", True),
+    ("Si tuviera menos de 30 días, se podría pedir el reembolso.", "es", False),  # said of nobody
+    ("Le podría hacer el reembolso ahora mismo.", "es", True),
+])
+def test_a_hedge_is_no_offer_but_a_gentle_proposal_is(text, language, offered):
+    assert ("refund" in Lexicon({}, language).concepts_in(text)) is offered
+
+
+@pytest.mark.parametrize("text, offered", [
+    ("所以其實有好幾種方式啦，退款、換貨、維修都有可能。", False),  # a list said to be possible offers none of it
+    ("退款不一定可以。", False),
+    ("退款和換貨都可以，您選哪個？", True),
+    ("我現在就幫您退款，三到五天會回到卡上。", True),
+])
+def test_chinese_things_said_to_be_possible_are_not_offered(text, offered):
+    assert ("refund" in Lexicon({}, "zh-Hant").concepts_in(text)) is offered
+
+
+def test_a_request_put_gently_still_asks():
+    lexicon = Lexicon({"mistake": ["error*", "mistake*"]}, "en")
+    assert lexicon.concepts_in("I wonder whether you might tell me of an error of your own making.") == ["mistake"]
+    assert lexicon.concepts_in("Perhaps you could describe a mistake you learned from.") == ["mistake"]
+    assert lexicon.concepts_in("We'll see whether it was a mistake.") == []  # still only wondering
+    assert Lexicon({}, "en").concepts_in("I'll check whether we can refund it.") == []
