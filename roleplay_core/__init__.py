@@ -62,6 +62,7 @@ from .script import (
     Undo,
     script_from_dict,
     script_to_dict,
+    stored_script_from_dict,
 )
 from .script_limits import FIELD_CHARS, check_script_limits, script_limit_errors
 from .security import (
@@ -200,6 +201,7 @@ __all__ = [
     "script_limit_errors",
     "script_to_dict",
     "speaker",
+    "stored_script_from_dict",
     "structure",
     "turn_text",
     "unstructure",

@@ -18,7 +18,7 @@ import attrs
 import yaml
 
 from .errors import Problem
-from .script import Script, script_from_dict, script_to_dict
+from .script import Script, script_from_dict, script_to_dict, stored_script_from_dict
 from .serialization import converter
 from .storage import NotFound, PreconditionFailed, Storage
 
@@ -149,7 +149,7 @@ class ScriptCatalog:
 def _decode(raw: bytes) -> PublishedScript:
     body = json.loads(raw)
     return PublishedScript(
-        script=script_from_dict(body["script"]),
+        script=stored_script_from_dict(body["script"]),
         version=str(body["version"]),
         source="storage",
         published_at=converter.structure(body.get("published_at"), dt.datetime) if body.get("published_at") else None,

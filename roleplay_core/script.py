@@ -13,7 +13,11 @@ that does not exist...) are linted by the scripter.
 
 from __future__ import annotations
 
+import functools
+import keyword
+import logging
 import re
+import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -280,6 +284,62 @@ def script_from_dict(data: Mapping[str, Any]) -> Script:
     """Structure plain data into a :class:`Script`; a 422 ``Problem`` names each bad field."""
     check_script_limits(data)  # sizes first (roleplay_core/script_limits.py): 422 naming the field
     return structure(dict(data), Script)
+
+
+def stored_script_from_dict(data: Mapping[str, Any]) -> Script:
+    """A script read back from storage (a published version, a session's snapshot).
+
+    As :func:`script_from_dict`, except that a field this version does not know is left out, and
+    logged once, instead of refused: during a rolling upgrade a newer server on the same storage
+    writes fields an older one has never heard of (``required``, ``undone_by``...), and the older
+    one plays the script without them rather than failing every session that uses it. What an
+    author sends is still checked strictly.
+    """
+    unknown: list[str] = []
+    known = _known_fields(data, Script, "", unknown)
+    if unknown:
+        fields = tuple(sorted(set(unknown)))
+        if fields not in _UNKNOWN_LOGGED:
+            _UNKNOWN_LOGGED.add(fields)
+            logger.warning("a stored script has fields this version does not know, left out: %s "
+                           "(a newer server wrote it; upgrade this one)", ", ".join(fields))
+    return script_from_dict(known)
+
+
+logger = logging.getLogger("roleplay.script")
+_UNKNOWN_LOGGED: set[tuple[str, ...]] = set()
+
+
+def _known_fields(data: Any, cls: type, path: str, unknown: list[str]) -> Any:
+    """``data`` (the plain form of an attrs ``cls``) without the keys ``cls`` has no field for."""
+    if not isinstance(data, Mapping):
+        return data  # the strict reading names what is wrong with it
+    hints = _hints(cls)
+    known: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{key}_" if keyword.iskeyword(str(key)) else key
+        if name not in hints:
+            unknown.append(f"{path}{key}")
+            continue
+        known[key] = _known_value(value, hints[name], f"{path}{key}.", unknown)
+    return known
+
+
+def _known_value(value: Any, kind: Any, path: str, unknown: list[str]) -> Any:
+    if attrs.has(kind):
+        return _known_fields(value, kind, path, unknown)
+    args = [arg for arg in typing.get_args(kind) if arg is not Ellipsis and arg is not type(None)]
+    inner = next((arg for arg in args if attrs.has(arg)), None)
+    if inner is None:
+        return value
+    if isinstance(value, list):
+        return [_known_fields(item, inner, path, unknown) for item in value]
+    return _known_fields(value, inner, path, unknown)  # X | None
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 # A field added to a stored type is written only when it is not its default. Servers of the

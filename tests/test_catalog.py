@@ -144,3 +144,37 @@ def test_language_matching(have, want, expected):
     from roleplay_core.catalog import language_matches
 
     assert language_matches(have, want) is expected
+
+
+def test_a_stored_script_with_fields_from_a_newer_version_is_read_without_them(caplog):
+    # A newer server on the same storage (a rolling upgrade) may write fields this one does not know:
+    # read back from storage they are left out and logged once; sent by an author they are refused.
+    from roleplay_core import stored_script_from_dict
+    from roleplay_core.catalog import PREFIX
+
+    newer = json.loads(json.dumps(SCRIPT))
+    newer["rubric"]["criteria"][0]["weighs_double"] = True
+    newer["rubric"]["criteria"][0]["check"]["undone_by"] = [{"says": ["x"], "unless_asked": True}]
+    newer["scripted"]["beats"][0]["voice_style"] = "warm"
+    newer["future_section"] = {"a": 1}
+    with pytest.raises(Problem) as refused:
+        script_from_dict(newer)
+    assert refused.value.status == 422
+    expected = json.loads(json.dumps(SCRIPT))
+    expected["rubric"]["criteria"][0]["check"]["undone_by"] = [{"says": ["x"]}]
+    assert stored_script_from_dict(newer) == script_from_dict(expected)
+    assert stored_script_from_dict(SCRIPT) == script_from_dict(SCRIPT)
+    with pytest.raises(Problem):  # a known field with a bad value is still an error
+        stored_script_from_dict({**SCRIPT, "language": 7})
+
+    app = create_app(make_kernel(load_entry_points=False))
+    with TestClient(app) as client, caplog.at_level("WARNING", logger="roleplay.script"):
+        storage = app.state.kernel.storage
+        body = json.dumps({"script": {**newer, "id": "tiny-next"}, "version": "9"}).encode()
+        client.portal.call(storage.put, PREFIX + "tiny-next", body)
+        published = client.portal.call(app.state.kernel.catalog.get, "tiny-next")
+        assert published.version == "9" and published.script.title == "A tiny scene"
+        assert "weighs_double" not in json.dumps(script_to_dict(published.script))
+        client.portal.call(app.state.kernel.catalog.get, "tiny-next")
+    logged = [r.getMessage() for r in caplog.records if "does not know" in r.getMessage()]
+    assert len(logged) == 1 and "rubric.criteria.weighs_double" in logged[0] and "future_section" in logged[0]

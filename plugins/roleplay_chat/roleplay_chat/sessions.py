@@ -63,8 +63,8 @@ from roleplay_core import (
     Transcript,
     TranscriptMessage,
     converter,
-    script_from_dict,
     script_to_dict,
+    stored_script_from_dict,
 )
 from roleplay_core.storage import key_segment, time_ordered_id
 
@@ -348,7 +348,7 @@ async def load_script_version(kernel: Any, session_id: str) -> tuple[Script, str
     value = same.get(digest)
     if value is None:
         body = json.loads(raw)
-        value = (script_from_dict(body["script"]), body.get("version"))
+        value = (stored_script_from_dict(body["script"]), body.get("version"))
         same[digest] = value
         while len(same) > _SCRIPT_CACHE_SIZE // 4:
             same.popitem(last=False)
