@@ -606,6 +606,8 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
     if is_cjk(toks[i].norm):
         window = re.split(_CLAUSE, text[max(0, toks[i].start - 4): toks[i].start])[-1]
         return bool(_ZH_DESIRE.search(window))
+    if i >= sentence_begin + 2 and toks[i - 1].norm in _POLICY_LINKS and toks[i - 2].norm in _POLICY:
+        return True  # "la política de reembolso", "our policy on refunds": a rule named
     for k in range(i - 1, max(sentence_begin, i - NEGATION_WINDOW) - 1, -1):
         if _CLAUSE.search(text[toks[k].end: toks[k + 1].start]):
             return False
@@ -629,6 +631,11 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
 #: So does a negation: "a refund isn't something I can do", "el reembolso no es posible",
 #: 退款的部分不是我們可以處理的.
 _RESTRICTIONS = frozenset({"only", "solo", "solament", "unicament"})
+#: A thing named as a kind of rule ("refund policy", "la política de reembolsos", 退款規定) is the
+#: rule's subject: stating the rule offers nothing.
+_POLICY = frozenset(stem(w) for w in ("policy", "policies", "rules", "rule", "terms", "politica", "politicas",
+                                       "norma", "normas", "normativa", "condiciones"))
+_POLICY_LINKS = frozenset({"on", "for", "of", "de", "sobre", "para"})
 # Han text is read in overlapping pairs, so the matched pair may end on the character after the
 # concept: look from its last character.
 _ZH_RESTRICTION = re.compile(r"^.?\s*(?:都|也)?(?:只|僅|仅)")
@@ -641,6 +648,8 @@ _ZH_AFTER_NEGATION = re.compile(r"^.?(?:的部分|這部分|的話|方面)?\s*(?
 
 #: The rest of a list after its first item: "、換貨、維修" (kept: the item's last character before it).
 _ZH_LIST_REST = re.compile(r"(?<=^.)(?:[、和或跟][\u4e00-\u9fff]{1,4})+(?=[都也])")
+#: "退款規定", "退貨的政策": the thing names a rule.
+_ZH_POLICY = re.compile(r"^.?(?:的)?(?:政策|規定|规定|規則|规则|辦法|办法)")
 #: "...都有可能", "...不一定": said to be possible, or not certain, the thing is not offered.
 _ZH_AFTER_HEDGE = re.compile(r"^.?\s*(?:都|也)?(?:有可能|不一定|說不定|说不定)")
 
@@ -655,7 +664,9 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
         after = _ZH_LIST_REST.sub("", text[end - 1: end + 24], count=1)
         after = re.split(_CLAUSE, after[:9])[0]
         return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after))
-                    or _ZH_AFTER_HEDGE.match(after))
+                    or _ZH_AFTER_HEDGE.match(after) or _ZH_POLICY.match(after))
+    if j < len(toks) and toks[j].start < sentence_end and toks[j].norm in _POLICY:
+        return True  # "our refund policy is 15 days": the policy is named, nothing is offered
     for k in range(j, min(len(toks), j + 3)):
         if toks[k].start >= sentence_end or _CLAUSE.search(text[toks[k - 1].end: toks[k].start]):
             return False

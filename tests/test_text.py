@@ -307,3 +307,21 @@ def test_a_request_put_gently_still_asks():
     assert lexicon.concepts_in("Perhaps you could describe a mistake you learned from.") == ["mistake"]
     assert lexicon.concepts_in("We'll see whether it was a mistake.") == []  # still only wondering
     assert Lexicon({}, "en").concepts_in("I'll check whether we can refund it.") == []
+
+
+@pytest.mark.parametrize("text, language, offered", [
+    ("Our refund policy is 15 days, so you're outside it.", "en", False),  # the rule is named, not applied
+    ("Lamentablemente nuestra política de reembolso es de 15 días.", "es", False),
+    ("我們的退款規定是七天。", "zh-Hant", False),
+    ("Per our policy on refunds you're covered: I'll refund you now.", "en", True),
+    ("Le hago el reembolso ahora, según la política de la tienda.", "es", True),
+])
+def test_a_thing_named_as_a_rule_is_not_offered(text, language, offered):
+    assert ("refund" in Lexicon({}, language).concepts_in(text)) is offered
+
+
+def test_belittling_an_answer_is_contempt():
+    english = Lexicon({}, "en")
+    assert "contempt" in english.concepts_in("Hmm, honestly that doesn't sound like a real conflict to me.")
+    assert "contempt" in english.concepts_in("I'm not sure you've got what it takes for this role.")
+    assert "contempt" not in english.concepts_in("That sounds like a real conflict. What did you do?")
