@@ -27,6 +27,8 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from .script_limits import check_script_limits
 from .serialization import converter, structure
 
+logger = logging.getLogger("roleplay.script")
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: A BCP 47 language tag in its common shapes (``en``, ``zh-Hant``, ``es-419``, ``en-US-x-twain``):
 #: subtags of 1 to 8 letters or digits, so extension and private-use singletons pass. The one pattern
@@ -306,7 +308,6 @@ def stored_script_from_dict(data: Mapping[str, Any]) -> Script:
     return script_from_dict(known)
 
 
-logger = logging.getLogger("roleplay.script")
 _UNKNOWN_LOGGED: set[tuple[str, ...]] = set()
 
 

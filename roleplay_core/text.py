@@ -590,8 +590,8 @@ _HEDGES = frozenset(stem(w) for w in ("whether", "maybe", "perhaps", "possibly",
 #: Spanish said of nobody, in the conditional: "se podría pedir el reembolso" (one could ask for it).
 _ES_IMPERSONAL = frozenset({"podria", "deberia", "tendria"})
 #: After a hedge, the speaker and a modal: a proposal ("perhaps we could", "quizás podamos").
-_PROPOSAL = re.compile(r"^(?:(?:you and )?(?:we|i)|(?:tu y )?yo|podamo|podriamo|pod[ae]mo)\b(?: (?:could|can|will|should|"
-                       r"might))?")
+_PROPOSAL = re.compile(r"^(?:(?:you and )?(?:we|i) (?:could|can|should|might)|(?:tu y )?yo pued|podamo|podriamo|"
+                       r"pod[ae]mo)\b")
 #: The hedges that soften a proposal ("perhaps we could"); "whether we can" still only wonders.
 _SOFTENERS = frozenset(stem(w) for w in ("maybe", "perhaps", "possibly", "quizas", "quiza", "talvez"))
 #: Asking someone to tell, gently: "whether you might tell me", "perhaps you could describe".
@@ -665,7 +665,8 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
         after = re.split(_CLAUSE, after[:9])[0]
         return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after))
                     or _ZH_AFTER_HEDGE.match(after) or _ZH_POLICY.match(after))
-    if j < len(toks) and toks[j].start < sentence_end and toks[j].norm in _POLICY:
+    if j < len(toks) and toks[j].start < sentence_end and toks[j].norm in _POLICY \
+            and not _CLAUSE.search(text[toks[j - 1].end: toks[j].start]):
         return True  # "our refund policy is 15 days": the policy is named, nothing is offered
     for k in range(j, min(len(toks), j + 3)):
         if toks[k].start >= sentence_end or _CLAUSE.search(text[toks[k - 1].end: toks[k].start]):

@@ -282,6 +282,7 @@ def test_a_receipt_not_needed_is_no_receipt_asked_for(text):
     ("They'll let you know whether it's a refund.", "en", False),
     ("Perhaps we could sort out a refund for you today.", "en", True),  # a proposal put gently
     ("Maybe you and I can get the refund done now.", "en", True),
+    ("Maybe we'll see about a refund next week.", "en", False),  # still a maybe
     ("Quizás un reembolso, depende del técnico.", "es", False),
     ("Quizás podamos hacer el reembolso ahora mismo.", "es", True),
     ("Si tuviera menos de 30 días, se podría pedir el reembolso.", "es", False),  # said of nobody
@@ -314,6 +315,7 @@ def test_a_request_put_gently_still_asks():
     ("Lamentablemente nuestra política de reembolso es de 15 días.", "es", False),
     ("我們的退款規定是七天。", "zh-Hant", False),
     ("Per our policy on refunds you're covered: I'll refund you now.", "en", True),
+    ("I'll put the refund through now, terms are on the receipt.", "en", True),
     ("Le hago el reembolso ahora, según la política de la tienda.", "es", True),
 ])
 def test_a_thing_named_as_a_rule_is_not_offered(text, language, offered):
