@@ -62,7 +62,8 @@ def scenario_detail(published: PublishedScript) -> dict[str, Any]:
              "speaks_first": c.speaks_first}
             for c in script.characters
         ],
-        "criteria": [{"id": c.id, "title": c.title, "description": c.description} for c in script.rubric.criteria],
+        "criteria": [{"id": c.id, "title": c.title, "description": c.description, "required": c.required}
+                     for c in script.rubric.criteria],
     }
 
 

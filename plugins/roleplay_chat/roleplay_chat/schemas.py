@@ -47,6 +47,8 @@ class ScenarioCriterion:
     id: str
     title: str
     description: str
+    #: The practice cannot pass without it (the rubric's ``required``): learners see it before they start.
+    required: bool
 
 
 @attrs.frozen(kw_only=True)

@@ -21,6 +21,9 @@ def test_scenarios_list_filters_and_hide_internals(alice):
     assert detail["setting"] == "A small bakery at closing time." and detail["learner_role"] == "Customer"
     assert detail["objectives"] == ["Greet the baker", "Ask for bread", "Pay"]
     assert [c["id"] for c in detail["characters"]] == ["bruno", "lia"]
+    # What the practice cannot pass without is shown before it starts.
+    assert [(c["id"], c["required"]) for c in detail["criteria"]][:1] == [("greeted", True)]
+    assert all(c["required"] is False for c in detail["criteria"][1:])
     raw = json.dumps(detail)
     for secret in ("scripted", "beats", "triggers", "Sourdough", "persona", "A tired baker", "check", "beat_reached"):
         assert secret not in raw, secret

@@ -130,6 +130,8 @@ export async function renderScenario(main, ctx) {
           h("strong", { text: c.name }), c.description ? ` — ${c.description}` : "")))) : null,
       scenario.criteria?.length ? h("section", {}, h("h2", { text: t("scenario.scored_on") }),
         h("ul", { class: "criteria-brief" }, scenario.criteria.map((c) => h("li", {},
-          h("strong", { text: c.title }), c.description ? h("span", { class: "muted", text: ` — ${c.description}` }) : null)))) : null,
+          h("strong", { text: c.title }),
+          c.required ? [" ", h("span", { class: "badge badge-required", text: t("scenario.required") })] : null,
+          c.description ? h("span", { class: "muted", text: ` — ${c.description}` }) : null)))) : null,
       form));
 }
