@@ -296,6 +296,13 @@ _LEADING = {
 _PRESUMING = {
     "en": re.compile(r"^\W*(?:(?:and|so|now|okay|ok|right|great)\W+)*(?:you'd say|you would say|i take it|"
                      r"i assume|i'm guessing|i guess|i bet|presumably|surely)\b.*\?\W*$", re.I),
+    # "¿Y diría que maneja bien la presión?", "¿Supongo que el trabajo en equipo se le da bien?"
+    "es": re.compile(r"^\W*(?:(?:y|entonces|bueno|vale|pues)\W+)*(?:usted\s+)?(?:dir[ií]a que|dir[ií]as que|"
+                     r"supongo que|me imagino que|imagino que|seguro que|sin duda|doy por hecho que)\b.*\?\W*$",
+                     re.I),
+    # 「你應該很會處理壓力吧？」「想必您很擅長團隊合作？」「我猜你…？」
+    "zh": re.compile(r"^\W*(?:那|所以|好)?\W*(?:想必|我猜|我想你|我想您|你應該|您應該|妳應該|你应该|您应该)"
+                     r".*[？?]\W*$"),
 }
 
 

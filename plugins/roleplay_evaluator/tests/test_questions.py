@@ -68,6 +68,13 @@ def test_run_on_speech_without_question_marks():
     ("en", "What would help? Is that fair?", [OPEN, CLOSED]),
     # A question that opens by presuming its answer is leading too.
     ("en", "Tell me about pressure. And you'd say you handle pressure well?", [CLOSED, CLOSED]),
+    ("es", "¿Cómo lleva la presión? ¿Y diría que la maneja bien?", [CLOSED, CLOSED]),
+    ("es", "¿Qué le pasó a la cafetera? ¿Supongo que no la descalcificó?", [CLOSED, CLOSED]),
+    ("zh-Hant", "你怎麼處理壓力？你應該很會處理壓力吧？", [CLOSED, CLOSED]),
+    ("zh-Hant", "團隊合作的經驗呢？想必您很擅長？", [CLOSED, CLOSED]),
+    # An open question that only begins like one still asks.
+    ("es", "¿Qué diría que aprendió de ese error?", [OPEN]),
+    ("zh-Hant", "你覺得應該怎麼改善？", [OPEN]),
 ])
 def test_an_open_question_answered_for_them_is_closed(language, text, kinds):
     assert [x.kind for x in questions(text, language)] == kinds
