@@ -618,7 +618,7 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
             after = " ".join(t.norm for t in toks[k + 1: i])
             around = " ".join(t.norm for t in toks[max(sentence_begin, k - 2): i])
             return not ((norm in _SOFTENERS and _PROPOSAL.match(after)) or _REQUEST.search(around))
-        if norm in _ES_IMPERSONAL and k > 0 and toks[k - 1].norm == "se":
+        if norm in _ES_IMPERSONAL and k > sentence_begin and toks[k - 1].norm == "se":
             return True  # "se podría pedir el reembolso": nobody does it
         if norm in _DESIRE_ES or (norm in _DESIRE_EN and any(
                 t.norm in ("you", "your", "she", "he", "they") for t in toks[max(sentence_begin, k - 2): k])):

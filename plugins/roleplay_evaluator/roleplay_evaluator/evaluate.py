@@ -154,14 +154,13 @@ async def evaluate(kernel, transcript: Transcript, upto_seq: int | None = None, 
     missing = [r for r in results if r.criterion_id in required and r.score is not None
                and r.score < rules.REQUIRED_FLOOR]
     if missing:
+        titles = quoted([r.title for r in missing], language, limit=len(missing))
         cap = max(bar - 1, 0)
         if score > cap:
             score = cap
-            notes.insert(0, say(language, "note.required", cap=cap,
-                                titles=quoted([r.title for r in missing], language, limit=len(missing))))
+            notes.insert(0, say(language, "note.required", cap=cap, titles=titles))
         else:
-            notes.insert(0, say(language, "note.required_below",
-                                titles=quoted([r.title for r in missing], language, limit=len(missing))))
+            notes.insert(0, say(language, "note.required_below", titles=titles))
     passed = bool(results) and score >= bar and not contempt and not missing
     strengths, improvements, steps = feedback(results, stats, bar, passed, language)
     if contempt:
