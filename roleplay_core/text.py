@@ -37,8 +37,20 @@ CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[{CJK}]+|[^\W_{CJK}]+(?:['\u2019][^\W_{CJK}]+)*")
 _CJK_RUN = re.compile(rf"[{CJK}]+")
 #: Variant characters a Chinese learner may type for the same word (Taiwan uses both 甚麼 and
-#: 什麼; 妳 is "you" addressed to a woman). Folded one to one, so lengths never change.
+#: 什麼; 妳 is "you" addressed to a woman), and Simplified characters (below). Folded one to one,
+#: so lengths never change.
 _HAN_VARIANTS = str.maketrans("妳臺裏爲着麽", "你台裡為著麼")
+
+
+def _simplified_table() -> dict[int, int]:
+    """Simplified characters read as their Traditional ones (lexicons/zh-simplified.txt): a learner
+    typing Simplified into a Traditional scenario says the same words."""
+    lines = [line for line in resources.files("roleplay_core.lexicons").joinpath("zh-simplified.txt")
+             .read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    return str.maketrans(lines[0], lines[1])
+
+
+_HAN_VARIANTS.update(_simplified_table())
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 # Sentences also end at the full-width marks of Chinese and Japanese (。！？) and at ⋯, the
 # ellipsis Taiwan writes; '¿' and '¡' open a Spanish one.
@@ -96,12 +108,20 @@ NEGATIONS = frozenset(
     """not no never nothing nobody none neither nor without unable hardly
     nunca jamas ni sin tampoco nada ningun ninguna ninguno""".split()
 )
-#: Chinese negations (不, 沒, 無法, 別, 未) and the fixed phrases that contain them but negate nothing.
-_ZH_NEGATION = re.compile(r"[不沒没別别未]|無法|无法")
+#: Chinese negations (不, 沒, 無法, 別, 未; Cantonese 唔 and 冇) and the fixed phrases that contain
+#: them but negate nothing.
+_ZH_NEGATION = re.compile(r"[不沒没別别未唔冇]|無法|无法")
 _ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没问题|沒關係|没关系|不錯|不错|不然|不過|不过|"
-                              r"不只|不僅|不仅|沒錯|没错|不舒服|不安|不便|不滿|不满|"
-                              # A-not-A questions ask, they do not negate: 要不要, 是不是, 有沒有.
-                              r"([\u4e00-\u9fff])[不沒没]\1")
+                              r"不只|不僅|不仅|沒錯|没错|不舒服|不安|不便|不滿|不满|沒事|没事|"
+                              # Cantonese: thank you, sorry, no problem, never mind.
+                              r"唔該|唔好意思|對唔住|冇問題|冇事|唔緊要|"
+                              # A-not-A questions ask, they do not negate: 要不要, 是不是, 有沒有, 係唔係.
+                              r"([\u4e00-\u9fff])[不沒没唔冇]\1|有冇|係咪")
+#: Between a negation and the thing: for whom and the doing of it ("無法為您辦理退款", "沒辦法幫你處理
+#: 退貨"), read past so the negation still reaches the thing.
+#: The items of a list before the thing share its negation: "無法辦理退款或換貨" refuses both.
+_ZH_LIST_BEFORE = re.compile(r"(?:[\u4e00-\u9fff]{2}[或和跟及、])+$")
+_ZH_FOR_WHOM = re.compile(r"(?:[為为幫帮替給给同][您你妳](?:們|们|哋)?)?(?:辦理|办理|處理|处理|申請|申请|安排|做|辦|办)?$")
 
 #: At most this many words may stand where a phrasing writes ``...``.
 MAX_GAP = 4
@@ -139,7 +159,8 @@ def control_character(text: str, *, one_line: bool = False) -> str | None:
 
 
 def fold_han(text: str) -> str:
-    """Chinese variant characters unified ('甚麼' -> '什麼', '妳' -> '你'); the length never changes."""
+    """Chinese variant characters unified ('甚麼' -> '什麼', '妳' -> '你', Simplified '发票' -> '發票');
+    the length never changes."""
     return text.translate(_HAN_VARIANTS).replace("甚麼", "什麼")
 
 
@@ -604,7 +625,7 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
     if close.endswith(("?", "\uff1f")):
         return False
     if is_cjk(toks[i].norm):
-        window = re.split(_CLAUSE, text[max(0, toks[i].start - 4): toks[i].start])[-1]
+        window = re.split(_CLAUSE, fold_han(text[max(0, toks[i].start - 4): toks[i].start]))[-1]
         return bool(_ZH_DESIRE.search(window))
     if i >= sentence_begin + 2 and toks[i - 1].norm in _POLICY_LINKS and toks[i - 2].norm in _POLICY:
         return True  # "la política de reembolso", "our policy on refunds": a rule named
@@ -639,7 +660,12 @@ _POLICY_LINKS = frozenset({"on", "for", "of", "de", "sobre", "para"})
 # Han text is read in overlapping pairs, so the matched pair may end on the character after the
 # concept: look from its last character.
 _ZH_RESTRICTION = re.compile(r"^.?\s*(?:都|也)?(?:只|僅|仅)")
-_ZH_AFTER_NEGATION = re.compile(r"^.?(?:的部分|這部分|的話|方面)?\s*(?:都|也|就|是|並|还|還)?(?:不是|不能|不行|不可以|"
+_ZH_AFTER_NEGATION = re.compile(r"^.?(?:的部分|這部分|的話|的话|方面)?\s*"
+                                # Said of the speaker, the shop, here: "退錢我哋呢度做唔到", "退款我們這邊辦不到".
+                                r"(?:(?:我們|我们|我哋|我|本店|店裡|店里|這邊|这边|這裡|这里|呢度|呢邊|今天|今日|暫時|暂时)"
+                                r"\s*){0,3}"
+                                r"(?:都|也|就|是|並|还|還|係)?(?:不是|不能|不行|不可以|唔係|唔可以|唔得|唔能夠|"
+                                r"做不到|辦不到|办不到|做唔到|搞唔到|整唔到|冇辦法|冇得|唔會|"
                                 r"沒辦法|没办法|無法|无法|不會|不会|"
                                 # Not needed, not to be shown: "發票不用看了" checks no receipt. "退款不用等"
                                 # (no wait for the refund) still offers it.
@@ -661,8 +687,8 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
     if j > 0 and is_cjk(toks[j - 1].norm):
         end = toks[j - 1].end
         # A list of things shares what follows it: "退款、換貨、維修都有可能" hedges all three.
-        after = _ZH_LIST_REST.sub("", text[end - 1: end + 24], count=1)
-        after = re.split(_CLAUSE, after[:9])[0]
+        after = _ZH_LIST_REST.sub("", fold_han(text[end - 1: end + 24]), count=1)
+        after = re.split(_CLAUSE, after[:13])[0]
         return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after))
                     or _ZH_AFTER_HEDGE.match(after) or _ZH_POLICY.match(after))
     if j < len(toks) and toks[j].start < sentence_end and toks[j].norm in _POLICY \
@@ -721,9 +747,11 @@ def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, star
     where a match begins inside a Han pair), in the same clause."""
     start = toks[i].start if start is None else start
     if is_cjk(toks[i].norm):
-        # Six characters: enough to see a whole 要不要 (a question, not a negation) before the word.
-        window = re.split(_CLAUSE, text[max(0, start - 6): start])[-1]
-        return bool(_ZH_NEGATION.search(_ZH_NOT_NEGATION.sub("", window)[-4:]))
+        # Ten characters: enough to see a whole 要不要 (a question, not a negation) before the word,
+        # and a negation before whom it is for and the verb ("無法為您辦理退款").
+        window = re.split(_CLAUSE, fold_han(text[max(0, start - 10): start]))[-1]
+        window = _ZH_FOR_WHOM.sub("", _ZH_LIST_BEFORE.sub("", _ZH_NOT_NEGATION.sub("", window), count=1), count=1)
+        return bool(_ZH_NEGATION.search(window[-4:]))
     low = max(sentence_begin, i - NEGATION_WINDOW)
     k = i - 1
     while k >= low:

@@ -8,6 +8,7 @@ from roleplay_core.text import (
     Lexicon,
     Pattern,
     builtin_lexicon,
+    fold_han,
     hypothetical,
     norms,
     only_function_words,
@@ -327,3 +328,35 @@ def test_belittling_an_answer_is_contempt():
     assert "contempt" in english.concepts_in("Hmm, honestly that doesn't sound like a real conflict to me.")
     assert "contempt" in english.concepts_in("I'm not sure you've got what it takes for this role.")
     assert "contempt" not in english.concepts_in("That sounds like a real conflict. What did you do?")
+
+
+@pytest.mark.parametrize("text, offered", [
+    ("因此今天無法為您辦理退款或換貨。", False),  # the negation reaches past whom it is for and the verb
+    ("沒辦法幫你處理退款。", False),
+    ("我們沒有退款或換貨的選項。", False),  # the list before the thing shares the negation
+    ("退款我們這邊辦不到。", False),  # the thing said first, then refused
+    ("我馬上為您辦理退款。", True),
+    ("退款我們三天內會處理好。", True),
+])
+def test_a_chinese_refusal_reaches_the_thing_past_whom_it_is_for_or_after_it(text, offered):
+    assert ("refund" in Lexicon({}, "zh-Hant").concepts_in(text)) is offered
+
+
+@pytest.mark.parametrize("text, offered", [
+    ("退錢我哋呢度做唔到喎，你要自己搵返原廠。", False),
+    ("我哋唔可以幫你退錢。", False),
+    ("唔該等等，我而家幫你退錢。", True),  # 唔該 thanks, it negates nothing
+    ("冇問題，我幫你退錢，三日內返到張卡。", True),
+])
+def test_cantonese_negations_count(text, offered):
+    assert ("refund" in Lexicon({}, "zh-Hant").concepts_in(text)) is offered
+
+
+def test_simplified_characters_read_as_traditional_ones():
+    assert fold_han("请出示发票，我马上为您办理退款。") == "請出示發票，我馬上為您辦理退款。"
+    assert len(fold_han("后天到账")) == 4  # one to one: spans stay right
+    assert fold_han("辛苦晒，講吓") == "辛苦晒，講吓"  # Cantonese words, not Simplified ones
+    lexicon = Lexicon({"receipt": ["發票"]}, "zh-Hant", builtin=False)
+    assert lexicon.concepts_in("您有带发票吗？") == ["receipt"]
+    assert "refund" in Lexicon({}, "zh-Hant").concepts_in("我马上帮您退款，三到五天到账。")
+    assert "refund" not in Lexicon({}, "zh-Hant").concepts_in("这个我们没办法退款。")

@@ -131,22 +131,27 @@ def _classify_es_accented(sentence: str) -> str | None:
 #: Asking for a story: "tell me", "describe", "talk me through" (告訴我 but not 告訴我們, "tell us").
 _ZH_REQUEST = (r"告訴我(?!們)|告诉我(?!们)|說說|说说|講講|讲讲|聊聊|描述|形容|說明一下|说明一下|"
                r"講一下|讲一下|說一下|说一下|談談|谈谈|談一下|谈一下|分享一下|說一遍|说一遍|講一遍|讲一遍|"
-               r"多說|多说|多講|多讲|詳細說|详细说|具體說|具体说")
+               r"多說|多说|多講|多讲|詳細說|详细说|具體說|具体说|"
+               # Cantonese: 講吓, 話我知 ("let me know"), 講多啲.
+               r"講吓|讲吓|講下|讲下|話我知|话我知|講多啲|讲多啲")
 #: A request that opens a sentence works as an open question without a question mark.
 _ZH_PROMPT = re.compile(r"^(?:那個|那个|就是|嗯+|好的?|那麼?|那么|所以|另外|想|麻煩|麻烦|可以|能不能|能否)*(?:請|请)?"
                         r"(?:麻煩|麻烦)?(?:您|你)?"
                         r"(?:先|再|多)?(?:跟我|和我|幫我|帮我|為我|为我)?(?:" + _ZH_REQUEST + ")")
 _ZH_OPEN_REQUEST = re.compile(_ZH_REQUEST)
 #: "Tell me ... from the start" with words between: 麻煩您把機器的狀況從頭跟我說一遍.
-_ZH_TELL_ME = re.compile(r"(?:跟我|和我|向我|給我|给我)[^，。？！,.?!]{0,6}?(?:說|说|講|讲|聊|描述|形容)")
-#: Yes/no: A-not-A (是不是, 有沒有, 可不可以), 是否, and the particle 嗎 ending a clause.
-_ZH_YES_NO = re.compile(r"([\u4e00-\u9fff])[不沒没]\1|是否|[嗎吗]$")
+_ZH_TELL_ME = re.compile(r"(?:跟我|和我|向我|給我|给我|(?<!如)同我)[^，。？！,.?!]{0,6}?(?:說|说|講|讲|聊|描述|形容)")
+#: Yes/no: A-not-A (是不是, 有沒有, 可不可以; Cantonese 係唔係, 有冇, 係咪), 是否, and the particle 嗎
+#: ending a clause.
+_ZH_YES_NO = re.compile(r"([\u4e00-\u9fff])[不沒没唔冇]\1|是否|係咪|有冇|[嗎吗]$")
 #: One fact, though some start like an open question: when, where, who, which, how many, name.
 _ZH_FACT = re.compile(r"什麼時候|什么时候|何時|何时|哪裡|哪里|哪兒|哪儿|哪個|哪个|哪一|哪天|哪位|誰|谁|"
                       r"多少|多久|多長|多长|(?<![這那前後头頭好近这后])[幾几](?!乎)|怎麼稱呼|怎么称呼|貴姓|贵姓|"
-                      r"什麼名字|什么名字")
-#: What, how, why, which ones, and "what do you think?" (覺得呢).
-_ZH_OPEN = re.compile(r"什麼|什么|怎麼|怎么|怎樣|怎样|為何|为何|如何|哪些|哪方面|覺得呢|觉得呢|看法呢|想法呢")
+                      r"什麼名字|什么名字|邊度|边度|邊個|边个|邊間|边间|邊一|边一")
+#: What, how, why, which ones, and "what do you think?" (覺得呢); Cantonese how (點樣), why (點解)
+#: and what (乜嘢, 咩事; 咩 alone also ends a yes/no question).
+_ZH_OPEN = re.compile(r"什麼|什么|怎麼|怎么|怎樣|怎样|為何|为何|如何|哪些|哪方面|覺得呢|觉得呢|看法呢|想法呢|"
+                      r"點樣|点样|點解|点解|點算|点算|乜嘢|乜野|咩(?=[事嘢野問问情])|做咩|發生咗咩|发生咗咩")
 _ZH_CLAUSE = re.compile(r"[,;:\u2014\uff0c\u3001\uff1b\uff1a]")
 _ZH_TRAILING = " \t\u3000\"'\u201d\u2019\u300d\u300f\uff09)"
 _ZH_ENDING = "。.!！~～…⋯?？"

@@ -32,6 +32,14 @@ from roleplay_evaluator.questions import CLOSED, OPEN, questions
     ("es", "¿A qué hora empezó?", CLOSED),
     ("zh-Hant", "想麻煩您把機器的狀況從頭跟我說一遍", OPEN),
     ("zh-Hant", "那個可以跟我說一下就是咖啡機現在是什麼狀況", OPEN),
+    # Cantonese as Hong Kong writes it, and Simplified characters typed into a Traditional scenario.
+    ("zh-Hant", "部機出咗咩問題？", OPEN),
+    ("zh-Hant", "點解會咁㗎？", OPEN),
+    ("zh-Hant", "可唔可以講吓發生咗咩事？", OPEN),
+    ("zh-Hant", "係咪開唔到機？", CLOSED),
+    ("zh-Hant", "你有冇帶單？", CLOSED),
+    ("zh-Hant", "係邊度買㗎？", CLOSED),
+    ("zh-Hant", "请问机器出了什么状况？", OPEN),
 ])
 def test_kind(language, text, kind):
     assert [q.kind for q in questions(text, language)] == [kind]
@@ -39,6 +47,7 @@ def test_kind(language, text, kind):
 
 def test_a_statement_is_no_question():
     assert questions("I will refund you today.", "en") == []
+    assert questions("如同我剛剛說的，要先送原廠檢測。", "zh-Hant") == []  # 如同 is "as", not 同我 "(tell) me"
     assert questions("Le devuelvo el dinero hoy.", "es") == []
 
 

@@ -219,3 +219,20 @@ def test_a_shipped_suggestion_earns_what_it_suggests(script):
         report = asyncio.run(evaluate(None, transcript(script, lines)))
         result = next(c for c in report.criteria if c.criterion_id == criterion.id)
         assert result.score and result.score > 0, (criterion.id, criterion.suggestion)
+
+
+@pytest.mark.parametrize("said, agreed", [
+    # Why the meeting is happening, not a follow-up agreed (round 12: a lead who agreed nothing).
+    ("I reckon I just wanted to check in, see how you're holding up.", False),
+    ("I just want to check in and give you some feedback.", False),
+    ("Let's check in next Thursday, same time, and see how the new review split is going.", True),
+    ("We'll check in again in two weeks.", True),
+])
+def test_the_feedback_script_hears_a_check_in_agreed_not_one_announced(said, agreed):
+    from roleplay_evaluator.evaluate import evaluate
+
+    script = next(s for s in SCRIPTS if s.id == "difficult-feedback-employee")
+    lines = [("l", "Hi Marcus, thanks for making the time."), ("c", "Sure."), ("l", said), ("c", "Okay.")]
+    report = asyncio.run(evaluate(None, transcript(script, lines)))
+    result = next(c for c in report.criteria if c.criterion_id == "agreed_actions")
+    assert (result.score == 100) is agreed, (said, result.score)
