@@ -272,6 +272,22 @@ class Script:
     scripted: ScriptedPlay = attrs.field(factory=ScriptedPlay)
     rubric: Rubric = attrs.field(factory=Rubric)
 
+    def peers(self, beat_id: str) -> tuple[str, ...]:
+        """The beats a rubric check lists beside one that ``beat_id`` requires: for a probe into a
+        story (the interview's "how did you handle it?", which requires the conflict story), the
+        other stories (teamwork, a mistake, pressure). A probe asked after one of them, in the same
+        message, follows that one: the engine does not answer it and the rules do not count it."""
+        beat = next((b for b in self.scripted.beats if b.id == beat_id), None)
+        if beat is None or not beat.requires:
+            return ()
+        found: list[str] = []
+        for criterion in self.rubric.criteria:
+            for check in (criterion.check, criterion.offline_check):
+                if check is None or check.kind != "beat_reached" or not set(check.beats) & set(beat.requires):
+                    continue
+                found += [b for b in check.beats if b not in beat.requires and b != beat_id and b not in found]
+        return tuple(found)
+
     def character(self, character_id: str | None = None) -> Character:
         """The named character, or the first one. Raises ``KeyError`` for an unknown id."""
         if character_id is None:

@@ -117,10 +117,10 @@ _ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没�
                               r"唔該|唔好意思|對唔住|冇問題|冇事|唔緊要|"
                               # A-not-A questions ask, they do not negate: 要不要, 是不是, 有沒有, 係唔係.
                               r"([\u4e00-\u9fff])[不沒没唔冇]\1|有冇|係咪")
-#: Between a negation and the thing: for whom and the doing of it ("無法為您辦理退款", "沒辦法幫你處理
-#: 退貨"), read past so the negation still reaches the thing.
 #: The items of a list before the thing share its negation: "無法辦理退款或換貨" refuses both.
 _ZH_LIST_BEFORE = re.compile(r"(?:[\u4e00-\u9fff]{2}[或和跟及、])+$")
+#: Between a negation and the thing: for whom and the doing of it ("無法為您辦理退款", "沒辦法幫你處理
+#: 退貨"), read past so the negation still reaches the thing.
 _ZH_FOR_WHOM = re.compile(r"(?:[為为幫帮替給给同][您你妳](?:們|们|哋)?)?(?:辦理|办理|處理|处理|申請|申请|安排|做|辦|办)?$")
 
 #: At most this many words may stand where a phrasing writes ``...``.
@@ -135,7 +135,7 @@ _COORDINATORS = frozenset({"or", "nor", "o", "u", "ni"})
 #: Words that only add emphasis: a phrasing matches with one of them between two of its words
 #: ("did you even read the manual" is "did you read the manual"; "¿ha leído siquiera el manual?").
 FILLERS = frozenset(
-    """actually even really ever just honestly seriously truly totally definitely literally basically
+    """actually even really ever just honestly seriously truly totally definitely literally basically exactly
     realmente siquiera acaso simplemente""".split()
 )
 #: Negations that negate nothing that follows: "no problem, ...", "not a problem", "no worries",
@@ -652,10 +652,10 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
 #: So does a negation: "a refund isn't something I can do", "el reembolso no es posible",
 #: 退款的部分不是我們可以處理的.
 _RESTRICTIONS = frozenset({"only", "solo", "solament", "unicament"})
-#: A thing named as a kind of rule ("refund policy", "la política de reembolsos", 退款規定) is the
-#: rule's subject: stating the rule offers nothing.
-_POLICY = frozenset(stem(w) for w in ("policy", "policies", "rules", "rule", "terms", "politica", "politicas",
-                                       "norma", "normas", "normativa", "condiciones"))
+#: A thing named as a kind of rule ("refund policy", "the 30-day refund window", "la política de
+#: reembolsos", 退款規定) is the rule's subject: stating the rule offers nothing.
+_POLICY = frozenset(stem(w) for w in ("policy", "policies", "rules", "rule", "terms", "window", "period", "politica",
+                                       "politicas", "norma", "normas", "normativa", "condiciones", "plazo"))
 _POLICY_LINKS = frozenset({"on", "for", "of", "de", "sobre", "para"})
 # Han text is read in overlapping pairs, so the matched pair may end on the character after the
 # concept: look from its last character.
@@ -675,7 +675,7 @@ _ZH_AFTER_NEGATION = re.compile(r"^.?(?:的部分|這部分|的話|的话|方面
 #: The rest of a list after its first item: "、換貨、維修" (kept: the item's last character before it).
 _ZH_LIST_REST = re.compile(r"(?<=^.)(?:[、和或跟][\u4e00-\u9fff]{1,4})+(?=[都也])")
 #: "退款規定", "退貨的政策": the thing names a rule.
-_ZH_POLICY = re.compile(r"^.?(?:的)?(?:政策|規定|规定|規則|规则|辦法|办法)")
+_ZH_POLICY = re.compile(r"^.?(?:的)?(?:政策|規定|规定|規則|规则|辦法|办法|期限)")
 #: "...都有可能", "...不一定": said to be possible, or not certain, the thing is not offered.
 _ZH_AFTER_HEDGE = re.compile(r"^.?\s*(?:都|也)?(?:有可能|不一定|說不定|说不定)")
 
@@ -700,6 +700,9 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
         if toks[k].norm in _RESTRICTIONS:
             return True
         if toks[k].norm in _NEGATION_NORMS:
+            # "¿Desde cuándo no funciona?": in a question the negation is part of what is asked.
+            if text[toks[k].end: sentence_end].rstrip().endswith(("?", "\uff1f")):
+                return False
             return not any(t.norm in _IDIOMS for t in toks[k + 1: k + 3])
     return False
 

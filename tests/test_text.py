@@ -315,6 +315,8 @@ def test_a_request_put_gently_still_asks():
     ("Our refund policy is 15 days, so you're outside it.", "en", False),  # the rule is named, not applied
     ("Lamentablemente nuestra política de reembolso es de 15 días.", "es", False),
     ("我們的退款規定是七天。", "zh-Hant", False),
+    ("Thanks. Bought three weeks ago, so you're well within our 30-day refund window.", "en", False),
+    ("You're inside the refund window, so I'll refund you now.", "en", True),
     ("Per our policy on refunds you're covered: I'll refund you now.", "en", True),
     ("I'll put the refund through now, terms are on the receipt.", "en", True),
     ("Le hago el reembolso ahora, según la política de la tienda.", "es", True),
@@ -360,3 +362,23 @@ def test_simplified_characters_read_as_traditional_ones():
     assert lexicon.concepts_in("您有带发票吗？") == ["receipt"]
     assert "refund" in Lexicon({}, "zh-Hant").concepts_in("我马上帮您退款，三到五天到账。")
     assert "refund" not in Lexicon({}, "zh-Hant").concepts_in("这个我们没办法退款。")
+
+
+def test_a_word_of_emphasis_inside_no_date_still_says_no_date():
+    english = Lexicon({}, "en")
+    assert "no_date" in english.concepts_in("I can't say exactly how long that takes, it depends how busy they are.")
+    assert "no_date" in english.concepts_in("I can't say how long that takes.")
+
+
+@pytest.mark.parametrize("text", [
+    "¿Desde cuándo no funciona?",  # in a question, a negation after the words is part of what is asked
+    "¿Qué pasa con la cafetera?",
+    "¿Qué es lo que le está haciendo la cafetera?",
+])
+def test_spanish_ways_to_ask_what_happened(text):
+    assert "ask_what_happened" in Lexicon({}, "es").concepts_in(text)
+
+
+def test_a_negation_after_a_thing_still_limits_it_outside_a_question():
+    assert "refund" not in Lexicon({}, "es").concepts_in("El reembolso no es posible.")
+    assert "refund" not in Lexicon({}, "en").concepts_in("A refund is not something I can do.")

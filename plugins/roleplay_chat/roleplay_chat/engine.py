@@ -268,6 +268,10 @@ def play_turn(
     matches = trigger_index(script).matches(text, candidates, threshold) if candidates else []
     # A beat about the past ("Tell me about a time...") is not reached by a hypothetical question.
     matches = [m for m in matches if not (beats[m.key].past and hypothetical(text, m.at[1], script.language))]
+    # ...nor by a probe said after another story was asked in the same message ("Tell me about a time
+    # you were under pressure. How did you handle it?" probes that story, not the conflict before).
+    matches = [m for m in matches if not (beats[m.key].past and any(
+        o.key in script.peers(m.key) and o.at < m.at for o in matches))]
     chosen, pending = _choose(script, character, matches, current)
     info: dict[str, Any] = {"beats": [], "fallback": not chosen}
     if not chosen and current["pending"]:

@@ -373,3 +373,33 @@ def test_a_beat_about_the_past_is_not_reached_by_a_hypothetical(probe, reached):
     turns = converse(["Tell me about a disagreement with a colleague.", probe], script=INTERVIEW)
     assert turns[0].info["beats"] == ["conflict"]
     assert (turns[1].info["beats"] == ["conflict_action"]) is reached, turns[1].info
+
+
+STORIES = script_from_dict({
+    "id": "interview-stories", "language": "en", "title": "Interview (two stories)",
+    "characters": [{"id": "priya", "name": "Priya"}],
+    "scripted": {
+        "beats": [
+            {"id": "conflict", "triggers": ["disagreement with a colleague"], "replies": ["Yes, once."]},
+            {"id": "pressure", "triggers": ["under pressure"], "replies": ["Graduation week."]},
+            {"id": "conflict_action", "past": True, "triggers": ["how did you handle it"],
+             "requires": ["conflict"], "replies": ["I set up a trial of both systems."]},
+        ],
+        "fallbacks": [{"replies": ["Sorry, could you say that another way?"]}],
+    },
+    "rubric": {"criteria": [
+        {"id": "stories", "title": "Stories", "check": {"kind": "beat_reached", "beats": ["conflict", "pressure"]}},
+        {"id": "probing", "title": "Probed", "check": {"kind": "beat_reached", "beats": ["conflict_action"]}},
+    ]},
+})
+
+
+def test_a_probe_follows_the_story_asked_last():
+    assert STORIES.peers("conflict_action") == ("pressure",)
+    # Asked after another story in the same message, "how did you handle it?" is about that story.
+    turns = converse(["Tell me about a disagreement with a colleague.",
+                      "Tell me about a time you were under pressure. How did you handle it?"], script=STORIES)
+    assert turns[1].info["beats"] == ["pressure"], turns[1].info
+    # Asked on its own, it probes the conflict.
+    turns = converse(["Tell me about a disagreement with a colleague.", "How did you handle it?"], script=STORIES)
+    assert turns[1].info["beats"] == ["conflict_action"], turns[1].info

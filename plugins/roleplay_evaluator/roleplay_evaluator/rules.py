@@ -353,11 +353,18 @@ class Beats:
         # ...but the learner's opening message does not earn a beat whose requirements never came:
         # "I just want to check in" opens a meeting, it agrees no follow-up.
         opening = self.lines[0].seq if beat.requires and not required and self.lines else None
+        # A probe into a story follows the story asked last: "Tell me about a time you were under
+        # pressure. How did you handle it?" probes the pressure story, not the conflict asked about
+        # two messages before (Script.peers).
+        peers = self.script.peers(beat.id) if beat.past else ()
         for message in self.lines:
             if message.seq == opening:
                 continue
+            opened = [found[0][1] for peer in peers if (found := self.reached(peer, visiting)) is not None
+                      and found[0][0] == message.seq]
             spans = sorted(span for item in items for span in item.every(message.text)
                            if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
+                           and not any(at < span[0] for at in opened)
                            and not self._not_the_act(message.text, span)
                            and not (beat.past and hypothetical(message.text, span[0], self.script.language)))
             if spans:

@@ -322,6 +322,28 @@ def test_a_beat_about_the_past_is_not_earned_by_a_hypothetical(line, score):
     assert report.criteria[0].score == score
 
 
+def test_a_probe_said_after_another_story_follows_that_story():
+    script = script_from_dict({
+        "id": "interview-stories", "language": "en", "title": "Interview (two stories)",
+        "characters": [{"id": "priya", "name": "Priya"}],
+        "scripted": {"beats": [
+            {"id": "conflict", "triggers": ["disagreement"], "replies": ["Yes."]},
+            {"id": "pressure", "triggers": ["under pressure"], "replies": ["Yes."]},
+            {"id": "conflict_action", "past": True, "triggers": ["handle it"], "requires": ["conflict"],
+             "replies": ["I set up a trial."], "label": "asked how she handled the disagreement"},
+        ]},
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "probing", "title": "Probed", "check": {"kind": "beat_reached", "beats": ["conflict_action"]}},
+            {"id": "stories", "title": "Stories", "check": {"kind": "beat_reached", "beats": ["conflict", "pressure"]}},
+        ]},
+    })
+    asked = [("l", "Tell me about a disagreement you had."), ("c", "Well, once.")]
+    moved_on = run(transcript(script, [*asked, ("l", "Now a time under pressure. How did you handle it?"), ("c", "Ok.")]))
+    assert by_id(moved_on)["probing"].score == 0  # it asks about the pressure story
+    probed = run(transcript(script, [*asked, ("l", "And how did you handle it?"), ("c", "I set up a trial.")]))
+    assert by_id(probed)["probing"].score == 100
+
+
 def test_a_thing_to_avoid_said_as_the_subject_of_a_limit_is_still_a_slip():
     script = small_script()
     no_blame = next(c for c in script.rubric.criteria if c.id == "no-blame")

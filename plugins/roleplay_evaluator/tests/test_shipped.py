@@ -236,3 +236,21 @@ def test_the_feedback_script_hears_a_check_in_agreed_not_one_announced(said, agr
     report = asyncio.run(evaluate(None, transcript(script, lines)))
     result = next(c for c in report.criteria if c.criterion_id == "agreed_actions")
     assert (result.score == 100) is agreed, (said, result.score)
+
+
+def test_the_feedback_script_does_not_hear_a_plan_to_see_how_it_goes_as_asking_his_side():
+    from roleplay_evaluator.evaluate import evaluate
+
+    script = next(s for s in SCRIPTS if s.id == "difficult-feedback-employee")
+    lines = [("l", "Hi Marcus, thanks for making the time."), ("c", "Sure."),
+             ("l", "Let's check in at our one-to-one two weeks from today and see how it's going."), ("c", "Okay.")]
+    report = asyncio.run(evaluate(None, transcript(script, lines)))
+    assert next(c for c in report.criteria if c.criterion_id == "listened").score == 0
+
+
+def test_the_refund_script_hears_asking_whether_it_was_plugged_in_as_blame():
+    from roleplay_core.text import lexicon_for
+
+    script = next(s for s in SCRIPTS if s.id == "refund-angry-customer")
+    assert "blame" in lexicon_for(script).concepts_in("Are you sure it's plugged in properly?")
+    assert "blame" not in lexicon_for(script).concepts_in("I'll plug it in here and test it with you.")
