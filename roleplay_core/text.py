@@ -116,7 +116,7 @@ _ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没�
                               # Cantonese: thank you, sorry, no problem, never mind.
                               r"唔該|唔好意思|對唔住|冇問題|冇事|唔緊要|"
                               # A-not-A questions ask, they do not negate: 要不要, 是不是, 有沒有, 係唔係.
-                              r"([\u4e00-\u9fff])[不沒没唔冇]\1|有冇|係咪")
+                              r"([\u4e00-\u9fff])[不沒没唔冇]\1|有冇")
 #: The items of a list before the thing share its negation: "無法辦理退款或換貨" refuses both.
 _ZH_LIST_BEFORE = re.compile(r"(?:[\u4e00-\u9fff]{2}[或和跟及、])+$")
 #: Between a negation and the thing: for whom and the doing of it ("無法為您辦理退款", "沒辦法幫你處理
