@@ -327,3 +327,18 @@ def test_a_question_about_the_first_visit_is_not_answered_with_a_greeting_over_h
     beats = {b.id: b for b in SHIPPED["refund-angry-customer"].scripted.beats}
     assert not any(variant in reply for variant in beats["greet"].replies), reply
     assert any(variant in reply for variant in beats["first_visit"].replies), reply
+
+
+def test_handing_over_to_her_questions_does_not_end_the_interview():
+    # "That's everything from me" hands over to her questions; it says nothing of what happens next,
+    # so the scene goes on, and next steps said plainly afterwards end it.
+    script = SHIPPED["behavioural-job-interview"]
+    stories = {"v": 1, "mood": 1, "turns": 8, "fired": ["welcome", "agenda", "teamwork", "conflict", "mistake",
+                                                       "pressure"], "used": {}}
+    handed = play_turn(script, script.character(), "That's everything from me. What questions do you have for me?",
+                       stories, seed=SEED)
+    assert handed.info["beats"] == ["invite_questions"] and not handed.ended, handed.info
+    state = json.loads(json.dumps(handed.state))
+    told = play_turn(script, script.character(), "Next steps: we decide by Wednesday and I'll email you either way.",
+                     state, seed=SEED)
+    assert "next_steps" in told.info["beats"] and told.ended, told.info
