@@ -392,11 +392,26 @@ def _bare(text: str, span: tuple[int, int]) -> bool:
                 return False
             rest = text[start:span[0]] + text[span[1]:end]
             if not any(ch.isalnum() for ch in rest):
-                return True
+                return not _said_whole(text[span[0]:span[1]])
             # A heading read out before a colon ("Impact: negative.", "Agreed action: be nicer.").
             colon = sentence.find(":")
             return 0 < colon and span[1] <= start + colon and word_count(sentence[:colon]) <= 2
     return False
+
+
+#: Words that join the items of a list: "Ideas, concerns and expectations." is still a checklist.
+_JOINERS = frozenset({"and", "or", "y", "o", "e", "u"})
+
+
+def _said_whole(phrase: str) -> bool:
+    """Whether a phrasing that makes up a whole sentence is said as a sentence rather than read out as a
+    label: three words or more, one of them a word that builds a sentence ("Thanks for your patience.",
+    "Gracias por su paciencia."), not a heading ("Past medical history.", "Ideas, concerns and
+    expectations."). Chinese: six characters or more (謝謝您這麼有耐心)."""
+    words = norms(phrase)
+    if words and all(is_cjk(w) for w in words):
+        return word_count(phrase) >= 6
+    return word_count(phrase) >= 3 and any(w in FUNCTION_WORDS and w not in _JOINERS for w in words)
 
 
 def _same_sentence(text: str, span: tuple[int, int], at: Position, seq: int) -> bool:

@@ -169,6 +169,21 @@ def test_a_bare_keyword_or_a_heading_is_not_the_act():
         assert by_id(run(transcript(script, [("l", said), ("c", "Hm.")])))["resolution"].score == 100, said
 
 
+@pytest.mark.parametrize(("said", "whole"), [
+    ("Thanks for your patience.", True),  # a phrasing that makes a whole sentence is said, not read out
+    ("Gracias por su paciencia.", True),
+    ("謝謝您這麼有耐心。", True),
+    ("Past medical history.", False),  # a heading read out
+    ("Ideas, concerns and expectations.", False),
+    ("發票。", False),
+])
+def test_a_whole_phrase_is_a_sentence_but_a_heading_is_not(said, whole):
+    from roleplay_evaluator.rules import _bare
+
+    phrase = said.rstrip(".。")
+    assert _bare(said, (0, len(phrase))) is not whole
+
+
 def test_a_negated_phrase_to_avoid_is_no_slip():
     script = script_from_dict({**script_to_dict(small_script()), "rubric": {"criteria": [
         {"id": "avoid", "title": "Avoid", "check": {"kind": "phrases_avoided", "phrases": ["calm down"]}},
