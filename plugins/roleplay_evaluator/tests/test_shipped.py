@@ -254,3 +254,15 @@ def test_the_refund_script_hears_asking_whether_it_was_plugged_in_as_blame():
     script = next(s for s in SCRIPTS if s.id == "refund-angry-customer")
     assert "blame" in lexicon_for(script).concepts_in("Are you sure it's plugged in properly?")
     assert "blame" not in lexicon_for(script).concepts_in("I'll plug it in here and test it with you.")
+
+
+@pytest.mark.parametrize("script_id, said", [
+    ("refund-angry-customer-es", "Y disculpe otra vez las molestias."),
+    ("refund-angry-customer-es", "Listo. Y disculpá de nuevo el mal momento."),
+    ("refund-angry-customer-zh-hant", "再次跟您說聲抱歉，讓您多跑了一趟。"),
+])
+def test_an_apology_said_again_at_the_end_closes_the_refund_conversation(script_id, said):
+    from roleplay_core.text import lexicon_for
+
+    script = next(s for s in SCRIPTS if s.id == script_id)
+    assert "farewell" in lexicon_for(script).concepts_in(said)
