@@ -383,8 +383,9 @@ class Beats:
 def _bare(text: str, span: tuple[int, int]) -> bool:
     """A sentence that says nothing but the keyword ("Site.", "Refund.", "發票"), not asked, or a keyword
     that is a heading before a colon ("Impact: negative."): a checklist read out or a word thrown at
-    someone is not the act a beat stands for. "Receipt?" still asks, and "Sure, a refund then." says
-    more than the keyword."""
+    someone is not the act a beat stands for. "Receipt?" still asks, "Sure, a refund then." says
+    more than the keyword, and a whole phrase that builds a sentence ("Thanks for your patience.") is
+    said, not read out."""
     for start, end in sentences(text):
         if start <= span[0] < end:
             sentence = text[start:end]
