@@ -193,10 +193,15 @@ class Question:
     kind: str  # "open" or "closed"
 
 
+#: Question words as Scots writes them ("Whit's been happenin'?", "Hoo are ye?"): the English rules
+#: read them as the words they are.
+_SCOTS = {"whit": "what", "whit's": "what's", "hoo": "how", "hoo's": "how's", "whaur": "where", "wha": "who"}
+
+
 def _plain(text: str) -> str:
     """Folded words separated by single spaces, punctuation gone (apostrophes and hyphens kept)."""
     chars = [ch if ch.isalnum() or ch in "'-" else " " for ch in fold(text)]
-    return " ".join("".join(chars).split())
+    return " ".join(_SCOTS.get(word, word) for word in "".join(chars).split())
 
 
 def _starts(text: str, phrase: str) -> bool:

@@ -33,6 +33,8 @@ from roleplay_evaluator.questions import CLOSED, OPEN, questions
     ("zh-Hant", "想麻煩您把機器的狀況從頭跟我說一遍", OPEN),
     ("zh-Hant", "那個可以跟我說一下就是咖啡機現在是什麼狀況", OPEN),
     # Cantonese as Hong Kong writes it, and Simplified characters typed into a Traditional scenario.
+    ("en", "So whit's been happenin' wi' this pain?", OPEN),  # Scots spellings of the question words
+    ("en", "Hoo are ye feelin' the noo?", OPEN),
     ("zh-Hant", "部機出咗咩問題？", OPEN),
     ("zh-Hant", "點解會咁㗎？", OPEN),
     ("zh-Hant", "可唔可以講吓發生咗咩事？", OPEN),
