@@ -22,9 +22,13 @@ def install_everything(session: nox.Session, *, test: bool) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Every distribution installed editable, then the whole suite (kernel and plugins)."""
+    """Every distribution installed editable, then the whole suite (kernel and plugins).
+
+    Two pytest-xdist workers, each taking whole files (module fixtures such as the practice set's
+    scoring run once): 11 min 42 s on one worker, 7 min 38 s on two, on this project's two-core
+    machines (docs/decisions.md, decision 74). ``nox -s tests -- -n 0`` runs in one process."""
     install_everything(session, test=True)
-    session.run("pytest", *session.posargs, env={"ROLEPLAY_ENV": "development"})
+    session.run("pytest", "-n", "2", "--dist", "loadfile", *session.posargs, env={"ROLEPLAY_ENV": "development"})
 
 
 @nox.session
