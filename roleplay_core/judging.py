@@ -146,7 +146,13 @@ def check_guidance(criterion: Criterion, script: Script) -> str:
         needed = min(check.min_count, len(moments))
         text = f"The learner brings about {needed} of these moments of the scene: " + "; ".join(moments) + "."
         for undo in check.undone_by:
-            text += f" A moment the learner takes back later no longer counts: by saying {_items(undo.says, script)}"
+            if undo.after:
+                after = "; ".join((beats[b].label or beats[b].description or b) if b in beats else b
+                                  for b in undo.after)
+                text += (f" Once the learner has done this ({after}), saying {_items(undo.says, script)} takes back "
+                         f"every moment, those that come after it too")
+            else:
+                text += f" A moment the learner takes back later no longer counts: by saying {_items(undo.says, script)}"
             if undo.until:
                 text += f", unless they then say {_items(undo.until, script)}"
             text += "."

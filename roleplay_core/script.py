@@ -198,6 +198,10 @@ class Undo:
     #: five working days"). Saying the beat's trigger again does not: "that's how we do refunds"
     #: mentions a refund, it does not offer one.
     until: tuple[str, ...] = ()
+    #: Beats after which saying it takes back the whole check, beats reached after it too: feedback
+    #: given and then withdrawn ("let's just leave it there") is not made direct again by the plan
+    #: that follows it. Empty: it takes back only the beats reached before it.
+    after: tuple[str, ...] = attrs.field(default=(), validator=_slugs)
 
 
 @attrs.frozen(kw_only=True)
@@ -364,10 +368,11 @@ def _hints(cls: type) -> dict[str, Any]:
 # that does not use ``past`` stays readable by them (docs/deployment.md).
 converter.register_unstructure_hook(
     Beat, make_dict_unstructure_fn(Beat, converter, past=override(omit_if_default=True)))
+converter.register_unstructure_hook(  # before Check's: the check's function takes this hook
+    Undo, make_dict_unstructure_fn(Undo, converter, until=override(omit_if_default=True),
+                                   after=override(omit_if_default=True)))
 converter.register_unstructure_hook(
     Check, make_dict_unstructure_fn(Check, converter, undone_by=override(omit_if_default=True)))
-converter.register_unstructure_hook(
-    Undo, make_dict_unstructure_fn(Undo, converter, until=override(omit_if_default=True)))
 converter.register_unstructure_hook(  # after Check's: the criterion's function takes that hook
     Criterion, make_dict_unstructure_fn(Criterion, converter, required=override(omit_if_default=True)))
 

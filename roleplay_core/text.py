@@ -615,6 +615,9 @@ _PROPOSAL = re.compile(r"^(?:(?:you and )?(?:we|i) (?:could|can|should|might)|(?
                        r"pod[ae]mo)\b")
 #: The hedges that soften a proposal ("perhaps we could"); "whether we can" still only wonders.
 _SOFTENERS = frozenset(stem(w) for w in ("maybe", "perhaps", "possibly", "quizas", "quiza", "talvez"))
+#: After a hedge, the speaker judging themself: "maybe I'm making too much of it", "perhaps I was
+#: just overreacting" is said, a judgement put gently, not something that might happen.
+_SELF_JUDGED = re.compile(r"^i (?:am|was)(?: \w+)?$")
 #: Asking someone to tell, gently: "whether you might tell me", "perhaps you could describe".
 _REQUEST = re.compile(r"\byou (?:might|could|would|can) (?:tell|describ|share|walk|talk|giv|say|explain)")
 
@@ -638,7 +641,8 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
             # whether you might tell me of an error": a request put gently. Neither is a hedge.
             after = " ".join(t.norm for t in toks[k + 1: i])
             around = " ".join(t.norm for t in toks[max(sentence_begin, k - 2): i])
-            return not ((norm in _SOFTENERS and _PROPOSAL.match(after)) or _REQUEST.search(around))
+            return not ((norm in _SOFTENERS and (_PROPOSAL.match(after) or _SELF_JUDGED.match(after)))
+                        or _REQUEST.search(around))
         if norm in _ES_IMPERSONAL and k > sentence_begin and toks[k - 1].norm == "se":
             return True  # "se podría pedir el reembolso": nobody does it
         if norm in _DESIRE_ES or (norm in _DESIRE_EN and any(

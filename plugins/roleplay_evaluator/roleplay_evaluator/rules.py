@@ -464,6 +464,20 @@ def taken_back(at: Position, undone_by: Sequence[Undo], lines: Sequence[Transcri
     return None
 
 
+def _taken_back_whole(undone_by: Sequence[Undo], tracker: Beats, script: Script) -> Quote | None:
+    """What took back every beat of a check: an :class:`Undo` with ``after``, said after the first
+    of those beats was reached (and not made good), whenever the check's own beats came."""
+    for undo in undone_by:
+        if not undo.after:
+            continue
+        anchors = [found[0] for found in map(tracker.reached, undo.after) if found is not None]
+        if anchors:
+            back = taken_back(min(anchors), (undo,), tracker.lines, script)
+            if back is not None:
+                return back
+    return None
+
+
 #: Words that offer what follows as one choice among others: "...or as store credit".
 _OR = frozenset({"or", "o", "u", "either", "或", "或是", "或者", "還是", "也可以"})
 
@@ -483,10 +497,12 @@ def beat_reached(criterion: Criterion, script: Script, messages: Sequence[Transc
     beats = tracker.beats
     reached: list[tuple[str, Quote, bool]] = []
     undone: list[tuple[str, Quote]] = []  # reached, then taken back
+    each = tuple(undo for undo in check.undone_by if not undo.after)
+    whole = _taken_back_whole(check.undone_by, tracker, script)
     for beat_id in check.beats:
         found = tracker.reached(beat_id)
         if found is not None:
-            back = taken_back(found[0], check.undone_by, tracker.lines, script) if check.undone_by else None
+            back = whole or (taken_back(found[0], each, tracker.lines, script) if each else None)
             if back is None:
                 reached.append((beat_id, found[1], found[2]))
             else:

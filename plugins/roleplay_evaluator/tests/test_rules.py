@@ -527,12 +527,54 @@ def test_no_date_takes_an_offer_back_in_every_built_in_language(language, lines,
     assert report.criteria[0].score == score
 
 
+def _withdrawn_script():
+    return script_from_dict({
+        "id": "feedback-undo", "language": "en", "title": "Feedback (undo)",
+        "characters": [{"id": "marcus", "name": "Marcus"}],
+        "scripted": {
+            "synonyms": {"withdrawn": ["let's just leave it", "making too much of"]},
+            "beats": [{"id": "purpose", "triggers": ["want to talk about"], "replies": ["Okay."]},
+                      {"id": "feedback", "triggers": ["she felt humiliated"], "replies": ["Right."]},
+                      {"id": "plan", "triggers": ["next sprint"], "replies": ["Deal."]},
+                      {"id": "closing", "triggers": ["see you thursday"], "replies": ["Bye."]}],
+        },
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "direct", "title": "Direct", "check": {
+                "kind": "beat_reached", "beats": ["purpose", "plan", "closing"], "min_count": 2,
+                "undone_by": [{"says": ["withdrawn"], "after": ["feedback"]}]}},
+        ]},
+    })
+
+
+@pytest.mark.parametrize("lines, score", [
+    # Feedback given, then withdrawn: the plan and the goodbye said after it do not make it direct.
+    (["I want to talk about the reviews.", "Priya said she felt humiliated.",
+      "Honestly, maybe I'm making too much of it.", "From next sprint reviews are shared. See you Thursday."], 0),
+    (["I want to talk about the reviews.", "Priya said she felt humiliated.",
+      "Let's just leave it there. From next sprint reviews are shared. See you Thursday."], 0),
+    # Said before the feedback, or negated, it withdraws nothing.
+    (["I want to talk about the reviews. Let's just leave it at that for the release.",
+      "Priya said she felt humiliated.", "From next sprint reviews are shared. See you Thursday."], 100),
+    (["I want to talk about the reviews.", "Priya said she felt humiliated.",
+      "I'm not making too much of it.", "From next sprint reviews are shared. See you Thursday."], 100),
+])
+def test_feedback_withdrawn_after_it_is_given_takes_back_the_whole_check(lines, score):
+    turns = [t for line in lines for t in (("l", line), ("c", "Hm."))]
+    report = run(transcript(_withdrawn_script(), turns))
+    assert report.criteria[0].score == score
+    if score == 0:
+        assert "took it back" in report.criteria[0].justification
+
+
 def test_undone_by_is_written_only_when_set():
     plain = script_to_dict(small_script())
     assert all("undone_by" not in c["check"] for c in plain["rubric"]["criteria"])
     undo = script_to_dict(_undo_script())
     assert undo["rubric"]["criteria"][0]["check"]["undone_by"][0] == {"says": ["no_date"], "until": ["timeline"]}
     assert script_from_dict(undo) == _undo_script()
+    whole = script_to_dict(_withdrawn_script())["rubric"]["criteria"][0]["check"]["undone_by"][0]
+    assert whole == {"says": ["withdrawn"], "after": ["feedback"]}
+    assert script_from_dict(script_to_dict(_withdrawn_script())) == _withdrawn_script()
 
 
 def test_a_trigger_inside_a_leading_question_does_not_reach_the_beat():

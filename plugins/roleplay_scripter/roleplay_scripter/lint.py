@@ -314,6 +314,12 @@ def _rubric(script: Script) -> list[Finding]:
         for j, beat in enumerate(check.beats):
             if beat not in beats:
                 found.append(Finding(path=f"{at}.beats[{j}]", code="unknown_beat", message=f"no beat has the id {beat!r}"))
+        for place, undo_check in ((at, check), (f"rubric.criteria[{i}].offline_check", criterion.offline_check)):
+            for k, undo in enumerate(undo_check.undone_by if undo_check is not None else ()):
+                for j, beat in enumerate(undo.after):
+                    if beat not in beats:
+                        found.append(Finding(path=f"{place}.undone_by[{k}].after[{j}]", code="unknown_beat",
+                                             message=f"no beat has the id {beat!r}"))
         for j, concept in enumerate(check.concepts):
             if concept not in concepts:
                 found.append(Finding(path=f"{at}.concepts[{j}]", code="unknown_concept",
