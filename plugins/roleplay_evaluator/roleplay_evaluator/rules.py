@@ -629,8 +629,36 @@ def contempt(script: Script, messages: Sequence[TranscriptMessage]) -> tuple[Quo
         others = [m.span() for m in _QUOTED.finditer(message.text)]
         found.extend(quote_at(message, (hit.start, hit.end))
                      for hit in lexicon.find(message.text, (CONTEMPT,))
-                     if not hit.negated and not any(a <= hit.start < b for a, b in others))
+                     if not hit.negated and not any(a <= hit.start < b for a, b in others)
+                     and not _reported_words(message.text, hit.start))
     return _unique(found)
+
+
+#: A verb that hands on someone else's words: "you wrote", "one comment said", "le escribió", 他寫.
+#: Spoken, or through speech-to-text, a quotation has no quotation marks: "on Priya's PR you wrote
+#: um did you even run this before wasting my time".
+_REPORTING = re.compile(r"\b(?:wrote|write|writes|written|writing|say|said|says|saying|commented|comments? like|"
+                        r"things like|stuff like|escribi\w*|escrib\w*|dijo|dijiste|dice|decía|decia|puso|pusiste|"
+                        r"coment[oó]|comentaste)\b|寫了|寫說|写了|留言說|留言|評論說|說了")
+#: The learner handing on their own words ("I said", "I'm not saying") says them again.
+_SELF_REPORTING = re.compile(r"\b(?:i|i'm|i am|i've|yo)\W+(?:\w+\W+){0,2}$|我$", re.IGNORECASE)
+#: How far a reported phrase reaches after its verb, in words (a line of a review comment).
+REPORTED_WORDS = 12
+
+
+def _reported_words(text: str, at: int) -> bool:
+    """Whether the words at ``at`` hand on someone else's words without quotation marks: a verb of
+    saying or writing, not the learner's own ("I said"), shortly before them in the same sentence."""
+    begin = next((start for start, end in sentences(text) if start <= at < end), 0)
+    before = text[begin:at]
+    for verb in reversed(list(_REPORTING.finditer(before.lower()))):
+        between = before[verb.end():]
+        if is_cjk(verb.group()[0]):
+            return len(between) <= REPORTED_WORDS * 2 and not before[:verb.start()].rstrip().endswith("我")
+        if word_count(between) > REPORTED_WORDS:
+            return False
+        return not _SELF_REPORTING.search(before[:verb.start()].lower())
+    return False
 
 
 #: Text in quotation marks: double, typographic, guillemets, corner brackets, and single quotes that

@@ -291,9 +291,23 @@ def test_quoting_someone_else_or_refusing_contempt_is_not_contempt():
     script = small_script()
     for line in ("One of the replies you got said 'stop whining', and that should never have happened.",
                  "There's no such thing as a stupid question.",
-                 "Your review said “don't waste my time”."):
+                 "Your review said “don't waste my time”.",
+                 # Spoken, or through speech-to-text, a quotation has no quotation marks.
+                 "on the pull request you wrote um stop whining and read the docs and she was upset",
+                 "one comment said this is not rocket science"):
         report = run(transcript(script, _with_contempt(line)))
         assert report.passed and not any("capped" in n for n in report.notes), line
+
+
+@pytest.mark.parametrize("line", [
+    # The learner's own words, even after a verb of saying: their own, or too far from it.
+    "I said stop whining and I meant it.",
+    "I'm just saying, stop whining.",
+    "You wrote to the customer yesterday and I have to say it honestly is not rocket science, stop whining.",
+])
+def test_words_handed_on_without_quotation_marks_are_still_ones_own_after_i_said(line):
+    report = run(transcript(small_script(), _with_contempt(line)))
+    assert not report.passed and any("capped" in n for n in report.notes), line
 
 
 def test_one_sentence_on_repeat_counts_half():
@@ -378,6 +392,9 @@ def test_contempt_is_read_in_the_scripts_language():
     report = run(transcript(script, turns))
     assert report.criteria[0].score == 100 and not report.passed
     assert report.overall_score == 28 and "«Deje de quejarse" in report.notes[0]
+    # Someone else's words handed on, spoken, without quotation marks, are not the learner's.
+    handed_on = [*turns[:2], ("l", "eh el compañero le dijo deje de quejarse y eso no tuvo que pasar")]
+    assert run(transcript(script, handed_on)).passed
 
 
 def test_unsupported_language_is_flagged():
