@@ -749,6 +749,29 @@ def hypothetical(text: str, at: int, language: str | None = None) -> bool:
     return False
 
 
+#: A sentence that judges what someone told rather than asking about it: "Sounds like you handled it
+#: well.", "Parece que lo resolvió bien.", 聽起來您處理得很好。
+_JUDGED = {
+    "en": re.compile(r"\b(?:sounds?|sounded|seems?|seemed|looks?|looked) (?:like|as if|as though)\b|"
+                     r"\b(?:well done|good job|great job|nice job|nice one|good on you|fair play)\b"),
+    "es": re.compile(r"\b(?:parece que|suena a que|suena como|se nota que|qu[eé] bien que|bien hecho|muy bien hecho)\b"),
+    "zh": re.compile(r"聽起來|听起来|看起來|看起来|看來|看来|做得很好|做得好"),
+}
+
+
+def judged(text: str, at: int, language: str | None = None) -> bool:
+    """Whether the sentence holding character ``at`` judges the other person's story instead of
+    asking about it: "Cool, sounds like you handle it well." A question is still asked ("Sounds like
+    it got tense: how did you handle it?"). For beats marked ``past``: praise is not a probe."""
+    code = "zh" if (language or "").startswith("zh") else "es" if (language or "").startswith("es") else "en"
+    spans = sentences(text) or ((0, len(text)),)
+    start, end = next(((b, e) for b, e in spans if b <= at < e), spans[-1])
+    here = text[start:end].strip()
+    if here.endswith(("?", "\uff1f")) or here.startswith("\u00bf"):
+        return False
+    return bool(_JUDGED[code].search(here.lower().translate(_APOSTROPHES)))
+
+
 def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, start: int | None = None) -> bool:
     """Whether a negation stands among the few words before token ``i`` (or character ``start``,
     where a match begins inside a Han pair), in the same clause."""
@@ -813,6 +836,7 @@ __all__ = [
     "fold",
     "fold_han",
     "hypothetical",
+    "judged",
     "is_cjk",
     "lexicon_for",
     "norms",

@@ -10,6 +10,7 @@ from roleplay_core.text import (
     builtin_lexicon,
     fold_han,
     hypothetical,
+    judged,
     norms,
     only_function_words,
     sentence_around,
@@ -241,6 +242,20 @@ def test_builtin_lexicons_resolve_language_tags():
 ])
 def test_hypothetical_tells_would_from_did(text, language, expected):
     assert hypothetical(text, len(text) - 2, language) is expected
+
+
+@pytest.mark.parametrize("text, language, expected", [
+    ("Cool, sounds like you handled it really well.", "en", True),
+    ("Well done, that was the right call.", "en", True),
+    ("Sounds like it got tense, how did you handle it?", "en", False),  # still asked
+    ("How did you handle it?", "en", False),
+    ("Parece que lo resolvió muy bien.", "es", True),
+    ("¿Cómo lo resolvió?", "es", False),
+    ("聽起來您處理得很好。", "zh-Hant", True),
+    ("您當時是怎麼處理的？", "zh-Hant", False),
+])
+def test_judged_tells_praise_from_a_probe(text, language, expected):
+    assert judged(text, len(text) - 2, language) is expected
 
 
 @pytest.mark.parametrize("text, language", [

@@ -52,7 +52,7 @@ from roleplay_core import (
     ReplyRequest,
     Script,
 )
-from roleplay_core.text import CJK, hypothetical, lexicon_for
+from roleplay_core.text import CJK, hypothetical, judged, lexicon_for
 
 from .matching import THRESHOLD, Match, TriggerIndex
 
@@ -267,7 +267,9 @@ def play_turn(
     candidates = [beat.id for beat in play.beats if _open(beat, current)]
     matches = trigger_index(script).matches(text, candidates, threshold) if candidates else []
     # A beat about the past ("Tell me about a time...") is not reached by a hypothetical question.
-    matches = [m for m in matches if not (beats[m.key].past and hypothetical(text, m.at[1], script.language))]
+    # Nor by praise of the story told ("Sounds like you handled it well."): that asks nothing.
+    matches = [m for m in matches if not (beats[m.key].past and (hypothetical(text, m.at[1], script.language)
+                                                                 or judged(text, m.at[1], script.language)))]
     # ...nor by a probe said after another story was asked in the same message ("Tell me about a time
     # you were under pressure. How did you handle it?" probes that story, not the conflict before).
     matches = [m for m in matches if not (beats[m.key].past and any(

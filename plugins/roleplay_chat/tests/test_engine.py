@@ -368,6 +368,8 @@ INTERVIEW = script_from_dict({
     ("How would you handle it?", False),
     ("Imagine it happened again. How do you handle it?", False),  # the sentence before sets the scene
     ("Would you tell me about a time you had to handle it yourself?", True),  # still about the past
+    ("Nice, sounds like you handle it well.", False),  # praise of her story asks nothing
+    ("Sounds like it got tense. How did you handle it?", True),
 ])
 def test_a_beat_about_the_past_is_not_reached_by_a_hypothetical(probe, reached):
     turns = converse(["Tell me about a disagreement with a colleague.", probe], script=INTERVIEW)

@@ -11,6 +11,7 @@ only tells questions from statements, with lower confidence.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
@@ -261,11 +262,11 @@ def classify(sentence: str, language: str) -> str | None:
 #: "ok thanks so um what was your role in that". A question word or a yes/no opener right after a
 #: filler or at the start opens a question there.
 _RUN_ON = {
-    "en": re.compile(r"(?:^|\b(?:so|um+|uh+|er+|and|ok(?:ay)?|right|great|thanks|thank you|well|then|next|now|also|"
+    "en": re.compile(r"(?:^|[,;:]\s*|\b(?:so|um+|uh+|er+|and|ok(?:ay)?|right|great|thanks|thank you|well|then|next|now|also|"
                      r"but|yeah|yes|lovely|brilliant|cool|sure|alright|first(?: of all)?|finally|please)[\s,]+)"
                      r"((?:what|how|why|tell me|walk me through|talk me through|take me through|describe|explain|"
                      r"can you|could you|would you|do you|did you|does|is|are|have you|has)\b)", re.I),
-    "es": re.compile(r"(?:^|\b(?:y|bueno|pues|entonces|vale|ok|vale|claro|gracias|eh+|este|mire|ahora|luego|"
+    "es": re.compile(r"(?:^|[,;:]\s*|\b(?:y|bueno|pues|entonces|vale|ok|vale|claro|gracias|eh+|este|mire|ahora|luego|"
                      r"perfecto|muy bien)[\s,]+)"
                      # Accented only: an unaccented "que" or "como" joins clauses, it does not ask.
                      r"((?:qué|cómo|por qué|cuénte(?:me)?|cuándo|dónde|descr[ií]ba(?:me)?|"
@@ -274,12 +275,108 @@ _RUN_ON = {
 }
 
 
-def _run_on(text: str, start: int, end: int, language: str) -> list[Question]:
-    """Questions inside a sentence written without question marks, one per opener."""
-    pattern = _RUN_ON.get(language.split("-")[0].lower())
+#: ...and a question asked straight after another clause, with no filler or comma between them:
+#: "you said this is your second trip what happened the first time", "y la primera vez que vino
+#: qué le dijeron". English: a question word with the auxiliary before its subject ("what did
+#: you", "how does it"), which a reported question never has ("I know what you did"), or "what
+#: happened". Spanish: any accented question word, since the accent marks the question.
+_MID_CLAUSE = {
+    "en": re.compile(r"\b((?:what|how|why)\s+(?:did|does|do|is|are|was|were|has|have|had|can|could|would|will)\s+"
+                     r"(?:you|he|she|it|they|we|that|this|the|your|their|his|her|things|everything)\b|"
+                     r"what\s+happened\b)", re.I),
+    "es": re.compile(r"(?<!\w)((?:por qué|qué|cómo)(?!\w))", re.I),
+}
+#: Words after which a question word reports a question rather than asking it ("I know what
+#: happened", "that's how it is", "no sé qué pasó", "a ver qué podemos hacer"), or asks the same
+#: one again ("what was your role, like what did you do yourself").
+_REPORTED_BEFORE: dict[str, Any] = {
+    "en": frozenset("""know knew understand understood see saw seen tell told explain explained ask asked wonder
+        wondering sure unsure is was that's thats it's here's there's that this exactly remember matter about of on
+        in out find hear heard learn check depends regardless noticed realise realize imagine guess think believe
+        say said says mean figure decide idea into how what why like or""".split()),
+    # Spanish, by the start of the word: "sé", "sabe", "entiendo", "le explico", "a ver", "mire".
+    "es": ("sé", "sab", "ver", "veo", "vemos", "vamos", "mir", "entend", "entiend", "import", "depend", "pregunt",
+           "idea", "averigu", "comprob", "revis", "dec", "dij", "dic", "explic", "cont", "cuent", "por", "lo", "eso",
+           "esto", "es", "era", "fue", "así"),
+}
+#: "¡Qué drama!", "qué pena", "qué bien": an exclamation, not a question, though its qué has an accent.
+_ES_EXCLAIMED = re.compile(r"\s*(?:drama|pena|bien|mal|horror|rabia|lástima|lastima|faena|barbaridad|susto|fastidio|"
+                           r"rollo|lata|raro|rara|suerte|vergüenza|verguenza|asco|gracia|tontería|tonteria|maravilla|"
+                           r"bonit[oa]|guap[oa]|fuerte|locura|desastre|paciencia|exagerad[oa]s?|tarde|pronto|"
+                           r"mala|malo|buena|bueno|cosa|cosas|poco|mucho|muchos|muchas|\w+ísim[oa]s?)\b", re.I)
+
+
+def _reported_by(word: str, code: str) -> bool:
+    if code == "es":
+        return word.startswith(_REPORTED_BEFORE["es"])
+    return word in _REPORTED_BEFORE[code]
+
+
+def _exclaimed(text: str, at: int, code: str) -> bool:
+    """Whether the question word at ``at`` opens an exclamation ("qué drama más grande")."""
+    if code != "es":
+        return False
+    word = re.match(r"\w+", text[at:])
+    return word is not None and word.group().lower() == "qué" and _ES_EXCLAIMED.match(text, at + 3) is not None
+
+
+def _mid_clause(text: str, start: int, end: int, code: str) -> list[int]:
+    pattern = _MID_CLAUSE.get(code)
     if pattern is None:
         return []
-    openers = [m.start(1) for m in pattern.finditer(text, start, end)]
+    found = []
+    for match in pattern.finditer(text, start, end):
+        before = re.findall(r"[\w'’]+", text[start:match.start(1)])
+        if before and not _reported_by(before[-1].lower().replace("’", "'"), code):
+            found.append(match.start(1))
+    return found
+
+
+#: Chinese speech-to-text marks pauses with spaces, or nothing, and rarely a question: a stretch
+#: between pauses that holds a question word asks ("那您上次來的時候 我們同事是怎麼跟您說的"), unless
+#: it reports one ("我不知道怎麼辦", "我幫您看看是什麼問題", "沒什麼").
+_ZH_PAUSE = re.compile(r"[\s,;:\uff0c\u3001\uff1b\uff1a\u3002.!\uff01]+")
+_ZH_FILLER = re.compile(r"^(?:呃|嗯+|啊|那個|那个|就是|那|然後|然后|所以|對|对|好)+$")
+_ZH_REPORTED = re.compile(r"知道|曉得|晓得|了解|明白|不管|無論|无论|沒什麼|没什么|怎麼辦|怎么办|看看|看一下|"
+                          r"查一下|查查|確認|确认|檢查|检查|研究|這就是|这就是|為什麼會這樣|为什么会这样|告訴您|告诉您|"
+                          # uncertain, not asking: 要多久我也不確定; "whatever you want": 您要什麼我都...
+                          r"不確定|不确定|不清楚|不一定|不會怎樣|不会怎样|沒怎樣|没怎样|(?:什麼|什么|怎麼|怎么).{0,4}都|"
+                          # "see how they decide" (看他們怎麼判定), "told you how to" (跟你講要怎麼處理)
+                          r"看.{0,3}(?:怎|什|如何|是不是|要不要|多少|多久|哪)|[你您妳][講說讲说]要?(?:怎|如何)")
+
+
+def _run_on_zh(text: str, start: int, end: int) -> list[Question]:
+    found: list[Question] = []
+    joined = False  # the last stretch was a question, and only fillers came since
+    for match in re.finditer(r"[^\s,;:\uff0c\u3001\uff1b\uff1a\u3002.!\uff01]+", text[start:end]):
+        piece = fold_han(match.group())
+        begin, stop = start + match.start(), start + match.end()
+        if _ZH_FILLER.match(piece):
+            continue
+        asks = (_ZH_OPEN.search(piece) or _ZH_FACT.search(piece) or _ZH_YES_NO.search(piece)) \
+            and not _ZH_REPORTED.search(piece)
+        if not asks:
+            joined = False
+            continue
+        kind = _classify_zh(piece + "\uff1f") or CLOSED
+        if joined:  # one question said in two breaths ("有沒有照說明書 就是 有沒有定期清洗")
+            found[-1] = attrs.evolve(found[-1], end=stop)
+        else:
+            found.append(Question(begin, stop, kind))
+        joined = True
+    return found
+
+
+def _run_on(text: str, start: int, end: int, language: str) -> list[Question]:
+    """Questions inside a sentence written without question marks, one per opener."""
+    code = language.split("-")[0].lower()
+    if code == "zh":
+        return _run_on_zh(text, start, end)
+    pattern = _RUN_ON.get(code)
+    if pattern is None:
+        return []
+    openers = sorted(at for at in {m.start(1) for m in pattern.finditer(text, start, end)}
+                     | set(_mid_clause(text, start, end, code)) if not _exclaimed(text, at, code))
     found = []
     for n, begin in enumerate(openers):
         stop = openers[n + 1] if n + 1 < len(openers) else end

@@ -32,6 +32,7 @@ from roleplay_core.text import (
     Pattern,
     hypothetical,
     is_cjk,
+    judged,
     lexicon_for,
     norms,
     only_function_words,
@@ -366,7 +367,8 @@ class Beats:
                            if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
                            and not any(at < span[0] for at in opened)
                            and not self._not_the_act(message.text, span)
-                           and not (beat.past and hypothetical(message.text, span[0], self.script.language)))
+                           and not (beat.past and (hypothetical(message.text, span[0], self.script.language)
+                                                   or judged(message.text, span[0], self.script.language))))
             if spans:
                 return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
         return None

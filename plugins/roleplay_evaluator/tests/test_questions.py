@@ -65,6 +65,30 @@ def test_run_on_speech_without_question_marks():
     assert questions("I know how you feel and I will sort it out", "en") == []
 
 
+@pytest.mark.parametrize(("language", "text", "asked"), [
+    # Speech-to-text runs a question straight on from the clause before it, with no filler between.
+    ("en", "and you said this is your second trip what happened when you came in the first time",
+     ["what happened when you came in the first time"]),
+    ("en", "right I see and then how did you handle it", ["how did you handle it"]),
+    ("en", "Next one, tell me about a time you had a conflict.", ["tell me about a time you had a conflict"]),
+    # ...but a question word that reports a question asks nothing.
+    ("en", "I know what happened and that's how we do it here", []),
+    ("en", "let me explain how it works", []),
+    ("es", "y la primera vez que vino qué le dijeron", ["qué le dijeron"]),
+    ("es", "Vale, y desde cuándo le pasa eso, cómo fue.", ["cómo fue"]),
+    ("es", "no sé qué pasó pero a ver qué podemos hacer", []),
+    ("es", "yo solo le explico cómo funcionan", []),
+    # An exclamation is no question, though its qué has an accent.
+    ("es", "Lo siento muchísimo, de verdad, qué drama más grande.", []),
+    ("zh-Hant", "那 那您上次來的時候 我們同事是怎麼跟您說的", ["我們同事是怎麼跟您說的"]),
+    ("zh-Hant", "呃 那你 你有沒有照說明書 就是 有沒有定期清洗 除鈣那些", ["你有沒有照說明書 就是 有沒有定期清洗"]),
+    ("zh-Hant", "我可以幫妳送原廠檢測，看他們怎麼判定。", []),
+    ("zh-Hant", "要多久我也不確定，您要什麼我都幫您處理。", []),
+])
+def test_questions_without_question_marks(language, text, asked):
+    assert [text[q.start:q.end].rstrip(" .") for q in questions(text, language)] == asked
+
+
 @pytest.mark.parametrize(("language", "text", "kinds"), [
     # An open question answered for the other person in the same breath is not open...
     ("en", "Tell me about a time you worked in a team. You enjoy teamwork, right?", [CLOSED, CLOSED]),

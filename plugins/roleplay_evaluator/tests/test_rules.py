@@ -344,6 +344,8 @@ def _probe_script():
     ("You mentioned a disagreement. How did you handle it?", 100),
     ("You mentioned a disagreement. How would you handle it?", 0),
     ("Imagine a colleague disagrees with you. How do you handle it?", 0),
+    ("Cool, sounds like you handle it well.", 0),  # praise of her story is no probe
+    ("It sounds like it got tense. How did you handle it?", 100),
 ])
 def test_a_beat_about_the_past_is_not_earned_by_a_hypothetical(line, score):
     # No engine beats recorded (a model played the character): the rules read the learner's words.
