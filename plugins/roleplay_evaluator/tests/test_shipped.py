@@ -266,3 +266,40 @@ def test_an_apology_said_again_at_the_end_closes_the_refund_conversation(script_
 
     script = next(s for s in SCRIPTS if s.id == script_id)
     assert "farewell" in lexicon_for(script).concepts_in(said)
+
+
+@pytest.mark.parametrize("after, specific", [
+    # Refusing to say which comments were meant leaves the behaviour a label (round 15).
+    ("I'm not going to get into specific comments, you know exactly the kind of thing I mean.", False),
+    ("You know what I'm talking about.", False),
+    ("How do you see it?", True),
+])
+def test_the_feedback_script_takes_back_a_review_named_only_in_general(after, specific):
+    from roleplay_evaluator.evaluate import evaluate
+
+    script = next(s for s in SCRIPTS if s.id == "difficult-feedback-employee")
+    lines = [("l", "Hi Marcus, thanks for making the time."), ("c", "Sure."),
+             ("l", "Some of your code review comments have been harsh. Priya said she felt humiliated."),
+             ("c", "Right."), ("l", after), ("c", "Okay.")]
+    report = asyncio.run(evaluate(None, transcript(script, lines)))
+    result = next(c for c in report.criteria if c.criterion_id == "specific_behaviour_and_impact")
+    assert (result.score == 100) is specific, (after, result.score)
+
+
+def test_the_feedback_script_does_not_let_a_plan_make_withdrawn_feedback_direct():
+    from roleplay_evaluator.evaluate import evaluate
+
+    script = next(s for s in SCRIPTS if s.id == "difficult-feedback-employee")
+    opening = [("l", "Thanks for coming in. I wanted to talk about your code reviews."), ("c", "Okay."),
+               ("l", "On Tuesday you wrote 'this is sloppy' on Priya's pull request. She felt humiliated."),
+               ("c", "Right.")]
+    plan = [("l", "Let's split the reviews with Dev from next sprint, agreed? Let's check in next Thursday. Thanks."),
+            ("c", "Fine.")]
+
+    def direct(lines):
+        report = asyncio.run(evaluate(None, transcript(script, lines)))
+        return next(c for c in report.criteria if c.criterion_id == "direct_and_kind").score
+
+    assert direct([*opening, *plan]) == 100
+    # Round 14: the feedback taken back, then a plan and a goodbye, is not direct.
+    assert direct([*opening, ("l", "Honestly, maybe I'm making too much of it."), ("c", "Yeah."), *plan]) == 0
