@@ -303,3 +303,46 @@ def test_the_feedback_script_does_not_let_a_plan_make_withdrawn_feedback_direct(
     assert direct([*opening, *plan]) == 100
     # Round 14: the feedback taken back, then a plan and a goodbye, is not direct.
     assert direct([*opening, ("l", "Honestly, maybe I'm making too much of it."), ("c", "Yeah."), *plan]) == 0
+
+
+@pytest.mark.parametrize("script_id, offer, refused, offered", [
+    # A refund offered, then refused in so many words, is not offered (round 16)...
+    ("refund-angry-customer", "It's within 30 days, so I can refund you in full.",
+     "Actually, hold on: it was on sale, and sale items can't be refunded, only repaired.", False),
+    ("refund-angry-customer-es", "Está dentro de los 30 días, así que le hago el reembolso.",
+     "Un momento, le falta la bandeja. Sin todos los accesorios no puedo devolverle el dinero.", False),
+    ("refund-angry-customer-zh-hant", "三個禮拜前買的，還在三十天內，可以幫您全額退款。",
+     "啊，等一下，這台是特價品，特價品不能退，只能送修。", False),
+    # ...unless it is made good after ("...but I can swap it for a new one today").
+    ("refund-angry-customer", "It's within 30 days, so I can refund you in full.",
+     "Sorry, sale items can't be refunded, but I can swap it for a new one today.", True),
+    # A refusal before the offer takes nothing back.
+    ("refund-angry-customer", "We can't refund used machines as a rule.",
+     "But yours is faulty, so I'll refund you in full today, back on your card.", True),
+])
+def test_a_refund_offered_then_refused_is_not_offered(script_id, offer, refused, offered):
+    from roleplay_evaluator.evaluate import evaluate
+
+    script = next(s for s in SCRIPTS if s.id == script_id)
+    receipt = {"refund-angry-customer": "Could I see the receipt, please?",
+               "refund-angry-customer-es": "¿Me enseña el tique, por favor?",
+               "refund-angry-customer-zh-hant": "可以看一下發票嗎？"}[script_id]
+
+    def resolution(lines):
+        report = asyncio.run(evaluate(None, transcript(script, [("l", receipt), ("c", "..."), *lines])))
+        return next(c for c in report.criteria if c.criterion_id == "resolution")
+
+    if not offered:  # the offer stands on its own: what follows takes it back
+        assert resolution([("l", offer), ("c", "...")]).score == 100
+    result = resolution([("l", offer), ("c", "..."), ("l", refused), ("c", "...")])
+    assert (result.score == 100) is offered, (refused, result.score, result.justification)
+
+
+@pytest.mark.parametrize("said", ["今天直接幫您退，錢會回到您的卡上。", "沒問題，我給您退。"])
+def test_the_chinese_refund_script_hears_a_refund_said_with_tui_alone(said):
+    from roleplay_core.text import lexicon_for
+
+    script = next(s for s in SCRIPTS if s.id == "refund-angry-customer-zh-hant")
+    assert "refund" in lexicon_for(script).concepts_in(said)
+    # A rule recited offers nothing: 可以退 after 規定 is the rule, so it is not a phrasing of an offer.
+    assert "refund" not in lexicon_for(script).concepts_in("規定是三十天內有發票可以退。")
