@@ -259,6 +259,7 @@ def test_the_refund_script_hears_asking_whether_it_was_plugged_in_as_blame():
 @pytest.mark.parametrize("script_id, said", [
     ("refund-angry-customer-es", "Y disculpe otra vez las molestias."),
     ("refund-angry-customer-es", "Listo. Y disculpá de nuevo el mal momento."),
+    ("refund-angry-customer-es", "Hecho. Y de nuevo, disculpe el error del principio."),
     ("refund-angry-customer-zh-hant", "再次跟您說聲抱歉，讓您多跑了一趟。"),
 ])
 def test_an_apology_said_again_at_the_end_closes_the_refund_conversation(script_id, said):
