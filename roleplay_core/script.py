@@ -166,6 +166,10 @@ class EndCondition:
     reason: str = ""
     #: A last line the character says when this condition ends the scene.
     closing_line: str = ""
+    #: For ``mood_at_most``: the first time the mood falls that low the character says this instead
+    #: of leaving ("One more 'calm down' and I'm gone."), and the mood rises one step: the learner
+    #: gets one chance to recover. The next time, the scene ends. Empty: it ends the first time.
+    warning_line: str = ""
 
     def __attrs_post_init__(self) -> None:
         if self.kind == "beat_reached" and not self.beat:
@@ -368,6 +372,8 @@ def _hints(cls: type) -> dict[str, Any]:
 # that does not use ``past`` stays readable by them (docs/deployment.md).
 converter.register_unstructure_hook(
     Beat, make_dict_unstructure_fn(Beat, converter, past=override(omit_if_default=True)))
+converter.register_unstructure_hook(
+    EndCondition, make_dict_unstructure_fn(EndCondition, converter, warning_line=override(omit_if_default=True)))
 converter.register_unstructure_hook(  # before Check's: the check's function takes this hook
     Undo, make_dict_unstructure_fn(Undo, converter, until=override(omit_if_default=True),
                                    after=override(omit_if_default=True)))

@@ -24,7 +24,7 @@ FIELD_CHARS: dict[str, int] = {
     "difficulty": 32, "title": 200, "name": 200, "voice": 100, "tags": 64, "traits": 200, "label": 300,
     "concepts": 64, "requires": 64, "excludes": 64, "beats": 64, "objectives": 1000, "triggers": 500,
     "phrases": 500, "synonyms": 500, "reason": 1000, "replies": 4000, "nudge": 4000, "opening_line": 4000,
-    "closing_line": 4000, "suggestion": 4000, "learner_role": 4000, "summary": 10_000, "setting": 20_000,
+    "closing_line": 4000, "warning_line": 4000, "suggestion": 4000, "learner_role": 4000, "summary": 10_000, "setting": 20_000,
     "description": 20_000, "speaking_style": 10_000, "good_looks_like": 10_000, "persona": 50_000,
     "says": 500, "until": 500,
 }

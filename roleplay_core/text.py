@@ -581,7 +581,7 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
                 if len(first) == 1 and is_cjk(first) and toks[i].norm[0] != first:
                     start += 1  # one Han character matched as the second of a pair
                 before = not pattern.negative and (_negated(text, toks, begin, i, start)
-                                                   or _reported(text, toks, begin, i, toks[end - 1].end + 2))
+                                                   or _reported(text, toks, begin, i, toks[end - 1].end + 2, start))
                 limited = not pattern.negative and not before and _restricted(text, toks, j, toks[end - 1].end + 2)
                 negated = before or limited
                 if earlier is None or not negated:
@@ -622,13 +622,16 @@ _SELF_JUDGED = re.compile(r"^i (?:am|was)(?: \w+)?$")
 _REQUEST = re.compile(r"\byou (?:might|could|would|can) (?:tell|describ|share|walk|talk|giv|say|explain)")
 
 
-def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sentence_end: int) -> bool:
-    """Whether the words before token ``i`` report the other person's wish, or hedge, rather than offer."""
+def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sentence_end: int,
+              start: int | None = None) -> bool:
+    """Whether the words before token ``i`` (or character ``start``, where a match begins inside a
+    Han pair: 想退錢 is read as 想退, 退錢) report the other person's wish, or hedge, rather than offer."""
     close = text[toks[i].end: sentence_end].rstrip()
     if close.endswith(("?", "\uff1f")):
         return False
     if is_cjk(toks[i].norm):
-        window = re.split(_CLAUSE, fold_han(text[max(0, toks[i].start - 4): toks[i].start]))[-1]
+        start = toks[i].start if start is None else start
+        window = re.split(_CLAUSE, fold_han(text[max(0, start - 4): start]))[-1]
         return bool(_ZH_DESIRE.search(window))
     if i >= sentence_begin + 2 and toks[i - 1].norm in _POLICY_LINKS and toks[i - 2].norm in _POLICY:
         return True  # "la política de reembolso", "our policy on refunds": a rule named
@@ -682,6 +685,10 @@ _ZH_LIST_REST = re.compile(r"(?<=^.)(?:[、和或跟][\u4e00-\u9fff]{1,4})+(?=[�
 _ZH_POLICY = re.compile(r"^.?(?:的)?(?:政策|規定|规定|規則|规则|辦法|办法|期限)")
 #: "...都有可能", "...不一定": said to be possible, or not certain, the thing is not offered.
 _ZH_AFTER_HEDGE = re.compile(r"^.?\s*(?:都|也)?(?:有可能|不一定|說不定|说不定)")
+#: "退款的話，通常要先送檢測...才可以": a condition put on the thing, not an offer of it; and "...換貨或
+#: 維修，要看情況": it depends.
+_ZH_CONDITION = re.compile(r"^.?(?:的話|的话)[，,]?[^。！？!?]{0,20}?(?:要先|得先|必須|必须|需要先|才可以|才能|才行)|"
+                           r"^.?(?:[、和或跟][\u4e00-\u9fff]{1,4})*\s*[，,]?\s*(?:要看情況|要看情况|看情況|看情况|視情況|视情况)")
 
 
 def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> bool:
@@ -692,6 +699,8 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
         end = toks[j - 1].end
         # A list of things shares what follows it: "退款、換貨、維修都有可能" hedges all three.
         after = _ZH_LIST_REST.sub("", fold_han(text[end - 1: end + 24]), count=1)
+        if _ZH_CONDITION.match(after):
+            return True
         after = re.split(_CLAUSE, after[:13])[0]
         return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after))
                     or _ZH_AFTER_HEDGE.match(after) or _ZH_POLICY.match(after))

@@ -125,7 +125,7 @@ def english(text: str) -> list[str]:
 def test_or_and_nor_carry_a_negation_to_the_next_thing_named():
     # Seven words from "not" to "exchange": past the window, but "or" starts it again.
     assert english("I'm so sorry, but I'm not able to offer a refund or an exchange.") == ["apology"]
-    assert english("No refund or replacement, sorry.") == ["apology"]
+    assert english("No refund or replacement, sorry.") == ["refund_refused", "apology"]  # refused, not offered
     assert {h.concept for h in ENGLISH.find("We can't repair it nor swap it for a new one.") if h.negated} \
         >= {"repair", "replacement"}
     # "And" starts a new offer: the voucher after it is not refused.
@@ -313,9 +313,16 @@ def test_a_hedge_is_no_offer_but_a_gentle_proposal_is(text, language, offered):
     ("退款不一定可以。", False),
     ("退款和換貨都可以，您選哪個？", True),
     ("我現在就幫您退款，三到五天會回到卡上。", True),
+    # Her wish, read where the match begins inside a Han pair (想退, 退錢): not an offer.
+    ("我了解你想退錢，可是這個我沒辦法現在跟你說一定可以。", False),
+    ("我現在就幫您退錢。", True),
+    # A condition put on it, or "it depends": not an offer.
+    ("不過退款的話，通常要先送檢測，確認不是人為因素才可以。", False),
+    ("一年內保固的話是換貨或維修，要看情況。", False),
 ])
 def test_chinese_things_said_to_be_possible_are_not_offered(text, offered):
-    assert ("refund" in Lexicon({}, "zh-Hant").concepts_in(text)) is offered
+    found = Lexicon({}, "zh-Hant").concepts_in(text)
+    assert ("refund" in found or "replacement" in found) is offered
 
 
 def test_a_request_put_gently_still_asks():

@@ -90,7 +90,7 @@ class Turn:
 
 def initial_state(script: Script) -> dict[str, Any]:
     return {"v": STATE_VERSION, "mood": script.scripted.initial_mood, "turns": 0, "fired": [], "used": {},
-            "misses": 0, "recent": [], "pending": [], "nudge": None}
+            "misses": 0, "recent": [], "pending": [], "nudge": None, "warned": []}
 
 
 def _state(script: Script, given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -118,6 +118,9 @@ def _upgrade(script: Script, given: Mapping[str, Any]) -> dict[str, Any]:
         "recent": recent,
         "pending": [beat for beat in given.get("pending", []) if beat in beats][:MAX_PENDING],
         "nudge": nudge if nudge in beats else None,
+        # The end conditions (by index) that already gave their last warning.
+        "warned": sorted({int(i) for i in list(given.get("warned", []))
+                          if 0 <= int(i) < len(script.scripted.end_conditions)}),
     }
 
 
@@ -312,8 +315,17 @@ def play_turn(
     info["mood"] = current["mood"]
     info["character_id"] = speaker.id
     ended, reason = False, None
-    for condition in play.end_conditions:
+    for index, condition in enumerate(play.end_conditions):
         if _met(condition, current):
+            if condition.kind == "mood_at_most" and condition.warning_line.strip() \
+                    and index not in current["warned"]:
+                # A last warning instead of walking out: one chance to recover, then the scene ends.
+                current["warned"] = [*current["warned"], index]
+                current["mood"] = min(MOOD_MAX, current["mood"] + 1)
+                info["mood"] = current["mood"]
+                info["warning"] = True
+                reply = _join(reply, condition.warning_line)
+                continue
             ended, reason = True, condition.reason or _default_reason(condition)
             if condition.closing_line.strip():
                 reply = _join(reply, condition.closing_line)

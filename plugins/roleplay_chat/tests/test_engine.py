@@ -75,6 +75,45 @@ def test_mood_end_condition_ends_with_closing_line():
     assert not turns[0].ended
 
 
+def _warned_bakery():
+    import attrs
+
+    conditions = tuple(attrs.evolve(c, warning_line="Careful. One more like that and you're out.")
+                       if c.kind == "mood_at_most" else c for c in BAKERY.scripted.end_conditions)
+    return attrs.evolve(BAKERY, scripted=attrs.evolve(BAKERY.scripted, end_conditions=conditions))
+
+
+def test_a_warning_line_gives_one_chance_before_the_character_leaves():
+    script = _warned_bakery()
+    # The first time the mood falls that low, a warning instead of the exit, and the mood rises a step...
+    turns = converse(["hurry up", "come on"], script=script)
+    assert not turns[1].ended and turns[1].info["warning"] is True
+    assert turns[1].text.endswith("Careful. One more like that and you're out.")
+    assert turns[1].info["mood"] == -4 and turns[1].state["warned"] == [1]
+    # ...and the learner who does it again is shown out, warned only once (here mumbling on at that
+    # mood costs a step too).
+    import attrs
+
+    sour = attrs.evolve(script.scripted.fallbacks[0], mood_effect=-1)
+    script = attrs.evolve(script, scripted=attrs.evolve(script.scripted, fallbacks=(sour, *script.scripted.fallbacks[1:])))
+    again = converse(["hurry up", "come on", "la la la"], script=script)
+    assert again[2].ended and again[2].end_reason == "Bruno threw the learner out."
+    assert again[2].text.endswith("Out. We're closed.") and "Careful" not in again[2].text
+    # A learner who recovers stays: the warning was the chance.
+    recovered = converse(["hurry up", "come on", "hello", "bread"], script=script)
+    assert not any(t.ended for t in recovered) and recovered[-1].info["beats"] == ["ask_bread"]
+
+
+def test_a_warning_line_is_written_only_when_set():
+    from roleplay_core import script_to_dict
+
+    # Servers of the previous version reject unknown fields while they share storage in a rolling upgrade.
+    assert all("warning_line" not in c for c in script_to_dict(BAKERY)["scripted"]["end_conditions"])
+    warned = script_to_dict(_warned_bakery())["scripted"]["end_conditions"]
+    assert [("warning_line" in c) for c in warned] == [c["kind"] == "mood_at_most" for c in warned]
+    assert script_from_dict(script_to_dict(_warned_bakery())) == _warned_bakery()
+
+
 def test_beat_end_condition():
     turns = converse(["bread", "here is cash"])
     assert turns[-1].ended and turns[-1].end_reason == "The learner bought the bread."
@@ -318,8 +357,10 @@ def test_the_state_stays_bounded_over_a_thousand_messages():
     # Only turn numbers' digits grow (the counter and the four remembered fallbacks).
     assert max(sizes[990:]) - max(sizes[8:16]) <= 12, (sizes[8:16], sizes[990:])
     for turn in turns:
-        assert set(turn.state) == {"v", "mood", "turns", "fired", "used", "misses", "recent", "pending", "nudge"}
+        assert set(turn.state) == {"v", "mood", "turns", "fired", "used", "misses", "recent", "pending", "nudge",
+                                   "warned"}
         assert len(turn.state["recent"]) <= 4 and len(turn.state["pending"]) <= 3
+        assert len(turn.state["warned"]) <= len(SHOP.scripted.end_conditions)
 
 
 def test_message_one_thousand_answers_as_message_ten_does():

@@ -187,7 +187,8 @@ ZH_DETOUR = [  # a replacement offered too early, a repair, then the refund: Dan
     ("大概五個工作天就會退回信用卡。", "refund_timeline"),
     ("謝謝您的耐心，祝您有美好的一天。", "closing"),
 ]
-ZH_RUDE = [("請您冷靜一點。", "calm_down"), ("您是不是沒有照說明書操作？", "blamed")]
+# Blamed on top of "calm down", she warns once; the policy line after the warning sends her out.
+ZH_RUDE = [("請您冷靜一點。", "calm_down"), ("您是不是沒有照說明書操作？", "blamed"), ("這是公司規定，我也沒辦法。", "calm_down")]
 
 
 def _offline(script: Script, lines: list[str]) -> list[Turn]:

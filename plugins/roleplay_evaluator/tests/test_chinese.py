@@ -115,7 +115,7 @@ GOOD = [
     "退款會在七到十四個工作天內退回您的信用卡，我等一下印一張退款單給您。",
     "請問還有什麼需要幫忙的嗎？",
 ]
-POOR = ["是嗎？", "請您冷靜一點。", "您是不是沒有照說明書操作？"]
+POOR = ["是嗎？", "請您冷靜一點。", "您是不是沒有照說明書操作？", "這是公司規定，我也沒辦法。"]  # warned once, then out
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,8 @@ def test_a_poor_chinese_practice_fails_and_names_what_went_wrong(played):
     assert not report["passed"] and report["overall_score"] < 20 < good["overall_score"] - 60
     c = _criteria(report)
     assert c["no_blame"]["score"] == 0
-    assert [q["quote"] for q in c["no_blame"]["evidence"]] == ["請您冷靜一點。", "您是不是沒有照說明書操作？"]
+    assert [q["quote"] for q in c["no_blame"]["evidence"]] == ["請您冷靜一點。", "您是不是沒有照說明書操作？",
+                                                              "這是公司規定，我也沒辦法。"]
     assert "冷靜" in c["no_blame"]["justification"] and "沒有照說明書" in c["no_blame"]["justification"]
     assert c["open_questions"]["score"] == 0 and c["open_questions"]["justification"] == (
         "您問了 0 個開放式問題（需要 2 個）和 2 個封閉式問題。")

@@ -291,6 +291,9 @@ def _fallbacks_and_endings(script: Script) -> list[Finding]:
         elif condition.kind == "mood_at_least" and condition.value is not None and condition.value > high:
             found.append(Finding(path=f"{at}.value", code="unreachable_end_condition", severity=WARNING,
                                  message=f"the mood never rises to {condition.value} (highest reachable: {high})"))
+        if condition.warning_line.strip() and condition.kind != "mood_at_most":
+            found.append(Finding(path=f"{at}.warning_line", code="ignored_field", severity=WARNING,
+                                 message=f"warning_line is only said for a mood_at_most condition, not {condition.kind}"))
     return found
 
 

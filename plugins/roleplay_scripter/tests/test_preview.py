@@ -251,8 +251,11 @@ def test_every_shipped_script_holds_a_ten_turn_conversation_offline(client, scri
 def test_a_rude_learner_makes_the_customer_walk_out(client, scripter):
     rude = ["Calm down.", "You must have used it wrong.", "That's our policy, nothing I can do.", "Hello?"]
     body = client.post("/scripts/refund-angry-customer/preview", headers=scripter, json={"messages": rude}).json()
-    assert body["beats_fired"] == ["calm_down", "blamed"]
-    assert (body["ended"], body["end_reason"], body["unplayed"]) == (True, "Dana walked out angry.", 2)
+    # Blamed on top of "calm down", she warns once ("One more brush-off like that..."); the policy line
+    # after the warning sends her out.
+    assert body["beats_fired"] == ["calm_down", "blamed", "calm_down"]
+    assert "One more brush-off like that" in body["turns"][1]["reply"]
+    assert (body["ended"], body["end_reason"], body["unplayed"]) == (True, "Dana walked out angry.", 1)
     assert "dispute the charge" in body["turns"][-1]["reply"]
 
 
@@ -261,8 +264,9 @@ def test_a_rude_learner_makes_the_customer_walk_out_in_chinese(client, scripter)
     rude = ["請您冷靜一點。", "您是不是沒有照說明書操作？", "這是公司規定，我也沒辦法。", "喂？"]
     body = client.post("/scripts/refund-angry-customer-zh-hant/preview", headers=scripter,
                        json={"messages": rude}).json()
-    assert body["beats_fired"] == ["calm_down", "blamed"]
-    assert (body["ended"], body["end_reason"], body["unplayed"]) == (True, "林小姐氣得走掉了。", 2)
+    assert body["beats_fired"] == ["calm_down", "blamed", "calm_down"]
+    assert "你再這樣跟我說話" in body["turns"][1]["reply"]  # the one warning
+    assert (body["ended"], body["end_reason"], body["unplayed"]) == (True, "林小姐氣得走掉了。", 1)
     assert "爭議帳款" in body["turns"][-1]["reply"]
 
 

@@ -223,6 +223,8 @@ def test_lint_for_a_fair_judge_and_a_listening_character(client, scripter):
     script["rubric"]["criteria"][1]["offline_check"] = {"kind": "open_questions"}  # not a model check: ignored
     script["rubric"]["criteria"][2]["check"]["undone_by"] = [{"says": ["no_date"]}]  # only beat_reached reads it
     script["rubric"]["criteria"][2]["required"] = True  # a model check with no offline stand-in gates nothing offline
+    script["rubric"]["criteria"][0]["check"]["undone_by"] = [{"says": ["no_date"], "after": ["nowhere"]}]
+    script["scripted"]["end_conditions"] = [{"kind": "turns", "value": 9, "warning_line": "Hurry up."}]
     result = _validate(client, scripter, script)
     codes = _codes(result)
     assert {
@@ -234,6 +236,8 @@ def test_lint_for_a_fair_judge_and_a_listening_character(client, scripter):
         ("ignored_field", "rubric.criteria[1].offline_check", "warning"),
         ("ignored_field", "rubric.criteria[2].check.undone_by", "warning"),
         ("required_unscored_offline", "rubric.criteria[2].required", "warning"),
+        ("unknown_beat", "rubric.criteria[0].check.undone_by[0].after[0]", "error"),
+        ("ignored_field", "scripted.end_conditions[0].warning_line", "warning"),  # said only for mood_at_most
     } <= codes
     assert not any(code == "unknown_concept" for code, _, _ in codes)
     assert result["valid"] is False
