@@ -11,7 +11,6 @@ only tells questions from statements, with lower confidence.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import attrs
 
@@ -289,16 +288,14 @@ _MID_CLAUSE = {
 #: Words after which a question word reports a question rather than asking it ("I know what
 #: happened", "that's how it is", "no sé qué pasó", "a ver qué podemos hacer"), or asks the same
 #: one again ("what was your role, like what did you do yourself").
-_REPORTED_BEFORE: dict[str, Any] = {
-    "en": frozenset("""know knew understand understood see saw seen tell told explain explained ask asked wonder
-        wondering sure unsure is was that's thats it's here's there's that this exactly remember matter about of on
-        in out find hear heard learn check depends regardless noticed realise realize imagine guess think believe
-        say said says mean figure decide idea into how what why like or""".split()),
-    # Spanish, by the start of the word: "sé", "sabe", "entiendo", "le explico", "a ver", "mire".
-    "es": ("sé", "sab", "ver", "veo", "vemos", "vamos", "mir", "entend", "entiend", "import", "depend", "pregunt",
-           "idea", "averigu", "comprob", "revis", "dec", "dij", "dic", "explic", "cont", "cuent", "por", "lo", "eso",
-           "esto", "es", "era", "fue", "así"),
-}
+_REPORTED_BEFORE_EN = frozenset("""know knew understand understood see saw seen tell told explain explained ask asked
+    wonder wondering sure unsure is was that's thats it's here's there's that this exactly remember matter about of on
+    in out find hear heard learn check depends regardless noticed realise realize imagine guess think believe say said
+    says mean figure decide idea into how what why like or""".split())
+#: Spanish, by the start of the word: "sé", "sabe", "entiendo", "le explico", "a ver", "mire".
+_REPORTED_BEFORE_ES = ("sé", "sab", "ver", "veo", "vemos", "vamos", "mir", "entend", "entiend", "import", "depend",
+                       "pregunt", "idea", "averigu", "comprob", "revis", "dec", "dij", "dic", "explic", "cont", "cuent",
+                       "por", "lo", "eso", "esto", "es", "era", "fue", "así")
 #: "¡Qué drama!", "qué pena", "qué bien": an exclamation, not a question, though its qué has an accent.
 _ES_EXCLAIMED = re.compile(r"\s*(?:drama|pena|bien|mal|horror|rabia|lástima|lastima|faena|barbaridad|susto|fastidio|"
                            r"rollo|lata|raro|rara|suerte|vergüenza|verguenza|asco|gracia|tontería|tonteria|maravilla|"
@@ -307,9 +304,7 @@ _ES_EXCLAIMED = re.compile(r"\s*(?:drama|pena|bien|mal|horror|rabia|lástima|las
 
 
 def _reported_by(word: str, code: str) -> bool:
-    if code == "es":
-        return word.startswith(_REPORTED_BEFORE["es"])
-    return word in _REPORTED_BEFORE[code]
+    return word.startswith(_REPORTED_BEFORE_ES) if code == "es" else word in _REPORTED_BEFORE_EN
 
 
 def _exclaimed(text: str, at: int, code: str) -> bool:
@@ -335,7 +330,7 @@ def _mid_clause(text: str, start: int, end: int, code: str) -> list[int]:
 #: Chinese speech-to-text marks pauses with spaces, or nothing, and rarely a question: a stretch
 #: between pauses that holds a question word asks ("那您上次來的時候 我們同事是怎麼跟您說的"), unless
 #: it reports one ("我不知道怎麼辦", "我幫您看看是什麼問題", "沒什麼").
-_ZH_PAUSE = re.compile(r"[\s,;:\uff0c\u3001\uff1b\uff1a\u3002.!\uff01]+")
+_ZH_STRETCH = re.compile(r"[^\s,;:\uff0c\u3001\uff1b\uff1a\u3002.!\uff01]+")
 _ZH_FILLER = re.compile(r"^(?:呃|嗯+|啊|那個|那个|就是|那|然後|然后|所以|對|对|好)+$")
 _ZH_REPORTED = re.compile(r"知道|曉得|晓得|了解|明白|不管|無論|无论|沒什麼|没什么|怎麼辦|怎么办|看看|看一下|"
                           r"查一下|查查|確認|确认|檢查|检查|研究|這就是|这就是|為什麼會這樣|为什么会这样|告訴您|告诉您|"
@@ -348,7 +343,7 @@ _ZH_REPORTED = re.compile(r"知道|曉得|晓得|了解|明白|不管|無論|无
 def _run_on_zh(text: str, start: int, end: int) -> list[Question]:
     found: list[Question] = []
     joined = False  # the last stretch was a question, and only fillers came since
-    for match in re.finditer(r"[^\s,;:\uff0c\u3001\uff1b\uff1a\u3002.!\uff01]+", text[start:end]):
+    for match in _ZH_STRETCH.finditer(text[start:end]):
         piece = fold_han(match.group())
         begin, stop = start + match.start(), start + match.end()
         if _ZH_FILLER.match(piece):

@@ -636,11 +636,11 @@ def contempt(script: Script, messages: Sequence[TranscriptMessage]) -> tuple[Quo
     return _unique(found)
 
 
-#: A verb that hands on someone else's words: "you wrote", "one comment said", "le escribió", 他寫.
+#: A verb that hands on someone else's words: "you wrote", "one comment said", "le escribió", 他寫了.
 #: Spoken, or through speech-to-text, a quotation has no quotation marks: "on Priya's PR you wrote
 #: um did you even run this before wasting my time".
 _REPORTING = re.compile(r"\b(?:wrote|write|writes|written|writing|say|said|says|saying|commented|comments? like|"
-                        r"things like|stuff like|escribi\w*|escrib\w*|dijo|dijiste|dice|decía|decia|puso|pusiste|"
+                        r"things like|stuff like|escrib\w*|dijo|dijiste|dice|decía|decia|puso|pusiste|"
                         r"coment[oó]|comentaste)\b|寫了|寫說|写了|留言說|留言|評論說|說了")
 #: The learner handing on their own words ("I said", "I'm not saying") says them again.
 _SELF_REPORTING = re.compile(r"\b(?:i|i'm|i am|i've|yo)\W+(?:\w+\W+){0,2}$|我$", re.IGNORECASE)
@@ -653,14 +653,14 @@ def _reported_words(text: str, at: int) -> bool:
     saying or writing, not the learner's own ("I said"), shortly before them in the same sentence."""
     begin = next((start for start, end in sentences(text) if start <= at < end), 0)
     before = text[begin:at]
-    for verb in reversed(list(_REPORTING.finditer(before.lower()))):
-        between = before[verb.end():]
-        if is_cjk(verb.group()[0]):
-            return len(between) <= REPORTED_WORDS * 2 and not before[:verb.start()].rstrip().endswith("我")
-        if word_count(between) > REPORTED_WORDS:
-            return False
-        return not _SELF_REPORTING.search(before[:verb.start()].lower())
-    return False
+    verbs = list(_REPORTING.finditer(before.lower()))
+    if not verbs:
+        return False
+    verb = verbs[-1]  # the nearest one hands on what follows it
+    between = before[verb.end():]
+    if is_cjk(verb.group()[0]):
+        return len(between) <= REPORTED_WORDS * 2 and not before[:verb.start()].rstrip().endswith("我")
+    return word_count(between) <= REPORTED_WORDS and not _SELF_REPORTING.search(before[:verb.start()].lower())
 
 
 #: Text in quotation marks: double, typographic, guillemets, corner brackets, and single quotes that
