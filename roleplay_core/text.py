@@ -394,14 +394,15 @@ class Pattern:
         :meth:`Lexicon.find` does for concepts.
         """
         toks = tokens(text)
+        narration = narrated_spans(text) if affirmative else ()
         for begin, end in _sentence_token_ranges(text, toks):
             for i in range(begin, end):
                 j = self.match_at(toks, i, end)
                 if j is None:
                     continue
-                if affirmative and not self.negative and (
+                if affirmative and (any(a <= toks[i].start < b for a, b in narration) or not self.negative and (
                         _negated(text, toks, begin, i) or _reported(text, toks, begin, i, toks[end - 1].end + 2)
-                        or (not limits and _restricted(text, toks, j, toks[end - 1].end + 2))):
+                        or (not limits and _restricted(text, toks, j, toks[end - 1].end + 2)))):
                     continue
                 return toks[i].start, toks[j - 1].end
         return None
@@ -566,6 +567,7 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
     if cached is not None and cached[0] is lexicon:
         return cached[1]
     toks = tokens(text)
+    narration = narrated_spans(text)
     best: dict[tuple[str, int], Hit] = {}
     for number, (begin, end) in enumerate(_sentence_token_ranges(text, toks)):
         for i in range(begin, end):
@@ -580,8 +582,8 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
                 first = pattern.elements[0].text
                 if len(first) == 1 and is_cjk(first) and toks[i].norm[0] != first:
                     start += 1  # one Han character matched as the second of a pair
-                before = not pattern.negative and (_negated(text, toks, begin, i, start)
-                                                   or _reported(text, toks, begin, i, toks[end - 1].end + 2, start))
+                before = any(a <= start < b for a, b in narration) or not pattern.negative and (
+                    _negated(text, toks, begin, i, start) or _reported(text, toks, begin, i, toks[end - 1].end + 2, start))
                 limited = not pattern.negative and not before and _restricted(text, toks, j, toks[end - 1].end + 2)
                 negated = before or limited
                 if earlier is None or not negated:
@@ -720,6 +722,39 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
     return False
 
 
+#: Saying what one would do is not doing it: "At this point I'd ask her for the receipt", "Then I'd
+#: agree next steps with him", "en este momento le pediría el tique". From the words that start the
+#: narration to the end of the sentence. "I'd like to offer you a refund" and "I'd say that sounds
+#: awful" are said to the other person, so the verbs are those of narrating a plan, and those said
+#: to a third person ("offer her", "ask him").
+_NARRATION = re.compile(
+    r"\b(?:(?:at this point,?|at that point,?|this is where) (?:i|we)(?:'d|\u2019d| would)|"
+    r"(?:i|we)(?:'d|\u2019d| would)(?: \w+ly| then| now| also| first| just)? "
+    r"(?:apologi[sz]e|check|explain|describe|mention|acknowledge|empathi[sz]e|summari[sz]e|move on|go (?:through|over|into)|"
+    r"pull up|look (?:up|at|into)|confirm|process|reassure|introduce|start|agree|close|probe|follow up|invite|wrap up|"
+    r"cover|discuss|find out|do the same|(?:ask|offer|tell|give|thank|show|let) (?:her|him|them)|"
+    r"ask (?:for|about|if|whether))|"
+    r"(?:le |la |lo |me |se )?(?:pediría|ofrecería|comprobaría|revisaría|explicaría|preguntaría|disculparía|"
+    r"miraría|propondría|resumiría|cerraría))\b", re.IGNORECASE)
+#: An aside in brackets that says what the speaker would do: "(I'd then ask if she has questions)",
+#: "（這邊我會先跟她道歉）", "（我通常會在這裡查系統）". A stage direction of what is done now
+#: ("*checks the receipt*", "（看發票）") is part of the scene and stays.
+_BRACKETED = re.compile(r"[(\uff08\[\u3010][^)\uff09\]\u3011]*[)\uff09\]\u3011]")
+_WOULD = re.compile(r"\b(?:i|we)(?:'d|\u2019d| would| will|'ll)\b|\bi(?:'m| am) (?:going|gonna)\b|ría\b|"
+                    r"我.{0,3}(?:會|会|覺得|觉得)", re.IGNORECASE)
+
+
+def narrated_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """The character spans of ``text`` that narrate what the speaker would do instead of doing it."""
+    spans = [match.span() for match in _BRACKETED.finditer(text) if _WOULD.search(match.group())]
+    if _NARRATION.search(text) is not None:
+        for start, end in sentences(text) or ((0, len(text)),):
+            found = _NARRATION.search(text, start, end)
+            if found is not None:
+                spans.append((found.start(), end))
+    return tuple(spans)
+
+
 #: Asking what someone would do, not what they did (English, Spanish, Chinese), on lower-case text.
 _HYPOTHETICAL = {
     "en": re.compile(r"\b(?:imagine|suppos(?:e|ing)|hypothetical(?:ly)?|what if|let'?s say|let us say|say you|"
@@ -846,6 +881,7 @@ __all__ = [
     "fold_han",
     "hypothetical",
     "judged",
+    "narrated_spans",
     "is_cjk",
     "lexicon_for",
     "norms",

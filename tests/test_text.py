@@ -11,6 +11,7 @@ from roleplay_core.text import (
     fold_han,
     hypothetical,
     judged,
+    narrated_spans,
     norms,
     only_function_words,
     sentence_around,
@@ -404,3 +405,32 @@ def test_spanish_ways_to_ask_what_happened(text):
 def test_a_negation_after_a_thing_still_limits_it_outside_a_question():
     assert "refund" not in Lexicon({}, "es").concepts_in("El reembolso no es posible.")
     assert "refund" not in Lexicon({}, "en").concepts_in("A refund is not something I can do.")
+
+
+@pytest.mark.parametrize("text, narrated", [
+    # Saying what one would do is not doing it...
+    ("At this point I'd describe the specific comment and the impact it had on her.", True),
+    ("Then I'd ask for his perspective and really listen.", True),
+    ("So first I would acknowledge her frustration here.", True),
+    ("I'd offer her a refund or a replacement and tell her how long it takes.", True),
+    ("(I'd then ask if she has questions and explain the next steps)", True),
+    ("en este momento le pediría el tique y comprobaría la fecha", True),
+    ("（這邊我會先跟她道歉，說讓她久等了）", True),
+    # ...but what is said to the other person, or done now in a stage direction, is.
+    ("I'd like to offer you a full refund today.", False),
+    ("I'd say that sounds really frustrating.", False),
+    ("*checks the receipt* Three weeks ago, so you're well within the 30 days.", False),
+    ("（看發票）好的，三個禮拜前買的。", False),
+    ("Si pagó en efectivo, se lo entrego en este momento.", False),
+    ("這邊我會幫您辦理全額退款。", False),
+])
+def test_narrating_what_one_would_do_is_told_from_doing_it(text, narrated):
+    assert bool(narrated_spans(text)) is narrated
+
+
+def test_a_narrated_offer_offers_nothing():
+    english, chinese = Lexicon({}, "en"), Lexicon({}, "zh-Hant")
+    assert "refund" not in english.concepts_in("At this point I'd offer her a refund and tell her how long it takes.")
+    assert "refund" in english.concepts_in("I can offer you a refund, and it takes three to five days.")
+    assert "refund" not in chinese.concepts_in("（然後我會跟她說可以退款或換貨，大概幾天可以好）")
+    assert "refund" in chinese.concepts_in("然後我們今天就幫您全額退款。")
