@@ -269,6 +269,15 @@ def test_an_apology_said_again_at_the_end_closes_the_refund_conversation(script_
     assert "farewell" in lexicon_for(script).concepts_in(said)
 
 
+def _criterion(script_id: str, lines: list[tuple[str, str]], criterion_id: str):
+    """One criterion of a shipped script, scored by the rules on a transcript of ``lines``."""
+    from roleplay_evaluator.evaluate import evaluate
+
+    script = next(s for s in SCRIPTS if s.id == script_id)
+    report = asyncio.run(evaluate(None, transcript(script, lines)))
+    return next(c for c in report.criteria if c.criterion_id == criterion_id)
+
+
 @pytest.mark.parametrize("after, specific", [
     # Refusing to say which comments were meant leaves the behaviour a label (round 15).
     ("I'm not going to get into specific comments, you know exactly the kind of thing I mean.", False),
@@ -276,21 +285,14 @@ def test_an_apology_said_again_at_the_end_closes_the_refund_conversation(script_
     ("How do you see it?", True),
 ])
 def test_the_feedback_script_takes_back_a_review_named_only_in_general(after, specific):
-    from roleplay_evaluator.evaluate import evaluate
-
-    script = next(s for s in SCRIPTS if s.id == "difficult-feedback-employee")
     lines = [("l", "Hi Marcus, thanks for making the time."), ("c", "Sure."),
              ("l", "Some of your code review comments have been harsh. Priya said she felt humiliated."),
              ("c", "Right."), ("l", after), ("c", "Okay.")]
-    report = asyncio.run(evaluate(None, transcript(script, lines)))
-    result = next(c for c in report.criteria if c.criterion_id == "specific_behaviour_and_impact")
+    result = _criterion("difficult-feedback-employee", lines, "specific_behaviour_and_impact")
     assert (result.score == 100) is specific, (after, result.score)
 
 
 def test_the_feedback_script_does_not_let_a_plan_make_withdrawn_feedback_direct():
-    from roleplay_evaluator.evaluate import evaluate
-
-    script = next(s for s in SCRIPTS if s.id == "difficult-feedback-employee")
     opening = [("l", "Thanks for coming in. I wanted to talk about your code reviews."), ("c", "Okay."),
                ("l", "On Tuesday you wrote 'this is sloppy' on Priya's pull request. She felt humiliated."),
                ("c", "Right.")]
@@ -298,8 +300,7 @@ def test_the_feedback_script_does_not_let_a_plan_make_withdrawn_feedback_direct(
             ("c", "Fine.")]
 
     def direct(lines):
-        report = asyncio.run(evaluate(None, transcript(script, lines)))
-        return next(c for c in report.criteria if c.criterion_id == "direct_and_kind").score
+        return _criterion("difficult-feedback-employee", lines, "direct_and_kind").score
 
     assert direct([*opening, *plan]) == 100
     # Round 14: the feedback taken back, then a plan and a goodbye, is not direct.
@@ -322,16 +323,12 @@ def test_the_feedback_script_does_not_let_a_plan_make_withdrawn_feedback_direct(
      "But yours is faulty, so I'll refund you in full today, back on your card.", True),
 ])
 def test_a_refund_offered_then_refused_is_not_offered(script_id, offer, refused, offered):
-    from roleplay_evaluator.evaluate import evaluate
-
-    script = next(s for s in SCRIPTS if s.id == script_id)
     receipt = {"refund-angry-customer": "Could I see the receipt, please?",
                "refund-angry-customer-es": "¿Me enseña el tique, por favor?",
                "refund-angry-customer-zh-hant": "可以看一下發票嗎？"}[script_id]
 
     def resolution(lines):
-        report = asyncio.run(evaluate(None, transcript(script, [("l", receipt), ("c", "..."), *lines])))
-        return next(c for c in report.criteria if c.criterion_id == "resolution")
+        return _criterion(script_id, [("l", receipt), ("c", "..."), *lines], "resolution")
 
     if not offered:  # the offer stands on its own: what follows takes it back
         assert resolution([("l", offer), ("c", "...")]).score == 100
