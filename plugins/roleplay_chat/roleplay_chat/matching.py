@@ -30,7 +30,16 @@ from collections.abc import Iterable
 
 import attrs
 
-from roleplay_core.text import Hit, Lexicon, Pattern, content, only_function_words, sentences, tokens
+from roleplay_core.text import (
+    Hit,
+    Lexicon,
+    Pattern,
+    content,
+    narrated_spans,
+    only_function_words,
+    sentences,
+    tokens,
+)
 
 #: A normalised score at or above this counts as a match (half the trigger's weight said).
 THRESHOLD = 0.5
@@ -77,8 +86,12 @@ def analyse_query(text: str, lexicon: Lexicon) -> dict[str, list[tuple[int, int]
     """A sentence's terms (its words and the concepts said in it, stopwords dropped), each with
     the character spans where it was said, first one first."""
     where: dict[str, list[tuple[int, int]]] = {}
+    # Words that narrate what the learner would do ("At this point I'd ask for the receipt") are
+    # not said to the character: it does not play along, as the rules do not count them.
+    narration = narrated_spans(text)
     for token in tokens(text):
-        where.setdefault(token.norm, []).append((token.start, token.end))
+        if not any(a <= token.start < b for a, b in narration):
+            where.setdefault(token.norm, []).append((token.start, token.end))
     for hit in lexicon.find(text):
         if not hit.negated:
             where.setdefault(_concept(hit.concept), []).append((hit.start, hit.end))

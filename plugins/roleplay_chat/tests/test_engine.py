@@ -114,6 +114,15 @@ def test_a_warning_line_is_written_only_when_set():
     assert script_from_dict(script_to_dict(_warned_bakery())) == _warned_bakery()
 
 
+def test_the_character_does_not_play_along_with_a_narrated_plan():
+    # Saying what one would do is not saying it to him (the rules do not count it either).
+    assert converse(["At this point I'd ask him for some bread."])[0].info["beats"] == []  # a concept
+    assert converse(["At this point I'd ask him about the apprentice."])[0].info["beats"] == []  # a plain word
+    assert converse(["(I'd then ask about his apprentice)"])[0].info["beats"] == []
+    assert converse(["Some bread, please."])[0].info["beats"] == ["ask_bread"]
+    assert converse(["Is she your apprentice?"])[0].info["beats"] == ["ask_lia"]
+
+
 def test_beat_end_condition():
     turns = converse(["bread", "here is cash"])
     assert turns[-1].ended and turns[-1].end_reason == "The learner bought the bread."

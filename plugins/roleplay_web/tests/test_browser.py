@@ -228,7 +228,7 @@ async def journey(binary: str, url: str) -> None:
         await page.click("#start-practice")
         await page.wait_for("document.querySelector('#transport')?.dataset.transport === 'websocket' && "
                             "document.querySelector('#messages li.character')", what="a second live session")
-        for _ in range(4):  # dismissing Dana lowers her mood until she walks out
+        for _ in range(4):  # dismissing Dana lowers her mood until, after one warning, she walks out
             await page.fill("#message-input", "Calm down, that's the policy.")
             await page.click("#send")
             await page.wait_for("!document.querySelector('#send').disabled || !document.querySelector('#ended').hidden")
