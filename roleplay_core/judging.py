@@ -137,18 +137,17 @@ def check_guidance(criterion: Criterion, script: Script) -> str:
     check = criterion.check
     if check.kind == "beat_reached":
         beats = {beat.id: beat for beat in script.scripted.beats}
+        named = {beat.id: beat.label or beat.description or beat.id for beat in script.scripted.beats}
         moments = []
         for beat_id in check.beats:
             beat = beats.get(beat_id)
-            what = (beat.label or beat.description or beat_id) if beat else beat_id
             said = f" (for example by saying {_quoted(beat.triggers[:2])})" if beat and beat.triggers else ""
-            moments.append(what + said)
+            moments.append(named.get(beat_id, beat_id) + said)
         needed = min(check.min_count, len(moments))
         text = f"The learner brings about {needed} of these moments of the scene: " + "; ".join(moments) + "."
         for undo in check.undone_by:
             if undo.after:
-                after = "; ".join((beats[b].label or beats[b].description or b) if b in beats else b
-                                  for b in undo.after)
+                after = "; ".join(named.get(beat_id, beat_id) for beat_id in undo.after)
                 text += (f" Once the learner has done this ({after}), saying {_items(undo.says, script)} takes back "
                          f"every moment, those that come after it too")
             else:

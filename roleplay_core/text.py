@@ -21,6 +21,7 @@ One module, so that chat, the evaluator and lint never disagree on what a word i
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -744,8 +745,12 @@ _WOULD = re.compile(r"\b(?:i|we)(?:'d|\u2019d| would| will|'ll)\b|\bi(?:'m| am) 
                     r"我.{0,3}(?:會|会|覺得|觉得)", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1024)
 def narrated_spans(text: str) -> tuple[tuple[int, int], ...]:
-    """The character spans of ``text`` that narrate what the speaker would do instead of doing it."""
+    """The character spans of ``text`` that narrate what the speaker would do instead of doing it.
+
+    Cached: the engine's word matching, the lexicon and every phrase of a check ask about the same
+    message in turn."""
     spans = [match.span() for match in _BRACKETED.finditer(text) if _WOULD.search(match.group())]
     if _NARRATION.search(text) is not None:
         for start, end in sentences(text) or ((0, len(text)),):
