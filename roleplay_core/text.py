@@ -849,6 +849,24 @@ def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, star
     return False
 
 
+
+@lru_cache(maxsize=4096)
+def negated_words(text: str) -> frozenset[int]:
+    """The positions in ``tokens(text)`` of the words said under a negation, by the rule
+    :meth:`Lexicon.find` applies to a concept: a negation among the few words before, in the same
+    clause. In "I won't ask about your apprentice" that is every word after "won't". A question
+    still names what it asks about ("Didn't you keep the receipt?"): none of its words is negated.
+    For word matching that has no concept to go by (the engine's plain trigger words)."""
+    toks = tokens(text)
+    found: set[int] = set()
+    for begin, end in _sentence_token_ranges(text, toks):
+        sentence = text[toks[begin].start: toks[end - 1].end + 2].strip()
+        if sentence.endswith(("?", "\uff1f")) or text[:toks[begin].start].rstrip().endswith("\u00bf"):
+            continue
+        found.update(i for i in range(begin, end) if _negated(text, toks, begin, i))
+    return frozenset(found)
+
+
 _LEXICONS: OrderedDict[int, tuple[Any, Lexicon]] = OrderedDict()
 
 
@@ -887,6 +905,7 @@ __all__ = [
     "hypothetical",
     "judged",
     "narrated_spans",
+    "negated_words",
     "is_cjk",
     "lexicon_for",
     "norms",

@@ -9,13 +9,15 @@ trigger phrases against what the learner said:
    phrasing of the script's :class:`~roleplay_core.text.Lexicon`: its synonyms
    plus the built-in lexicon of its language) becomes that concept's term, such as
    ``~refund``; concept phrasings inside a longer trigger are folded the same way;
-   the other words stay, stopwords dropped.
+   the other words stay, stopwords dropped. A word said under a negation is a term of its own,
+   ``!word``: "no receipt" in a trigger matches "I have no receipt", not "here is the receipt".
 2. Some triggers are matched *whole*, as a :class:`~roleplay_core.text.Pattern`
    in one sentence, never by their words: a trigger with ``...`` or ``word*``, and
    one made only of function words ("what can I do for you" would otherwise be
    just "what", and match any question).
 3. Each sentence of a message is a query: its words plus the concepts said in it,
-   a concept said under a negation ("I can't refund that") left out.
+   a concept said under a negation ("I can't refund that") left out, and a word said under one
+   marked as above ("I won't ask about your apprentice" does not match the trigger "apprentice").
 4. :class:`TriggerIndex` ranks trigger phrases with BM25 and normalises each score
    by the trigger's own self-score, so a score of 1.0 means "every word of the
    trigger was said" whatever the trigger's length. A key matches at
@@ -36,6 +38,7 @@ from roleplay_core.text import (
     Pattern,
     content,
     narrated_spans,
+    negated_words,
     only_function_words,
     sentences,
     tokens,
@@ -47,6 +50,17 @@ THRESHOLD = 0.5
 
 def _concept(name: str) -> str:
     return "~" + name
+
+
+def _word(text: str, index: int, norm: str) -> str:
+    """The term of word ``index`` of ``tokens(text)``: ``!norm`` when said under a negation."""
+    return "!" + norm if index in negated_words(text) else norm
+
+
+def _content(terms: dict[str, list[tuple[int, int]]] | list[str]) -> set[str]:
+    """The terms that are not stopwords, judged on the word under any ``!``."""
+    kept = set(content([t.removeprefix("!") for t in terms]))
+    return {t for t in terms if t.removeprefix("!") in kept}
 
 
 def _fold_hits(hits: Iterable[Hit]) -> list[Hit]:
@@ -65,13 +79,14 @@ def analyse_trigger(phrase: str, lexicon: Lexicon) -> list[str]:
         return [_concept(named)]
     folded = _fold_hits(lexicon.find(phrase))
     terms: list[str] = []
-    for token in tokens(phrase):
+    for index, token in enumerate(tokens(phrase)):
         inside = next((h for h in folded if h.start <= token.start < h.end), None)
         if inside is None:
-            terms.append(token.norm)
+            terms.append(_word(phrase, index, token.norm))
         elif _concept(inside.concept) not in terms:
             terms.append(_concept(inside.concept))
-    return content(terms)
+    kept = _content(terms)
+    return [t for t in terms if t in kept]
 
 
 def whole(phrase: str) -> Pattern | None:
@@ -89,13 +104,13 @@ def analyse_query(text: str, lexicon: Lexicon) -> dict[str, list[tuple[int, int]
     # Words that narrate what the learner would do ("At this point I'd ask for the receipt") are
     # not said to the character: it does not play along, as the rules do not count them.
     narration = narrated_spans(text)
-    for token in tokens(text):
+    for index, token in enumerate(tokens(text)):
         if not any(a <= token.start < b for a, b in narration):
-            where.setdefault(token.norm, []).append((token.start, token.end))
+            where.setdefault(_word(text, index, token.norm), []).append((token.start, token.end))
     for hit in lexicon.find(text):
         if not hit.negated:
             where.setdefault(_concept(hit.concept), []).append((hit.start, hit.end))
-    kept = set(content(list(where)))
+    kept = _content(where)
     return {term: spans for term, spans in where.items() if term in kept}
 
 

@@ -110,3 +110,24 @@ def test_chinese_variant_characters_match_the_usual_ones():
     index = TriggerIndex([("details", "發生什麼事"), ("greet", "你好")], lexicon({}, "zh-Hant"))
     assert index.best("發生甚麼事了").score == 1.0 and index.best("發生甚麼事了").key == "details"
     assert {m.key: m.sentence for m in index.matches("妳好！請問發生甚麼事？")} == {"greet": 0, "details": 1}
+
+
+def test_a_plain_word_said_under_a_negation_does_not_match():
+    # A trigger that names no concept is matched on its words; a word under a negation is not said.
+    index = TriggerIndex([("apprentice", "apprentice"), ("greet", "hello")], lexicon())
+    assert index.matches("I won't ask about your apprentice today.") == []
+    assert "!apprentic" in analyse_query("I won't ask about your apprentice", lexicon())
+    assert index.best("Tell me about your apprentice.").key == "apprentice"
+    # The negation reaches only its own clause, and a question still asks about what it names.
+    assert index.best("Not now, but tell me about the apprentice.").key == "apprentice"
+    assert index.best("Didn't your apprentice help you?").key == "apprentice"
+    assert index.best("¿No le ayudó su apprentice?").key == "apprentice"
+
+
+def test_a_trigger_with_a_negation_matches_only_the_negation():
+    index = TriggerIndex([("no_receipt", "no receipt"), ("receipt", "here is the receipt")], lexicon())
+    terms = analyse_trigger("no receipt", lexicon())
+    assert "!receipt" in terms and "receipt" not in terms
+    assert index.best("I'm afraid I have no receipt.").key == "no_receipt"
+    assert index.best("Here is the receipt.").key == "receipt"
+    assert all(m.key != "no_receipt" for m in index.matches("Here is the receipt."))

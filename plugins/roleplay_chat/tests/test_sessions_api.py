@@ -178,3 +178,13 @@ def test_unknown_session_ids_are_404_not_500(alice):
     for session_id in ("0" * 24, "nope", "..", "a" * 300):
         assert alice.get(f"/chat/sessions/{session_id}").status_code == 404
         assert alice.post(f"/chat/sessions/{session_id}/messages", json={"text": "hi"}).status_code == 404
+
+
+def test_the_character_does_not_answer_a_word_said_under_a_negation(alice):
+    # "apprentice" is a plain trigger word of the test script (Lia's beat), not a concept: the
+    # engine reads its negation as the rules do, so saying you won't ask does not bring Lia in.
+    session = alice.start("test-bakery")
+    body = alice.say(session["id"], "Good evening. I won't ask about your apprentice today.")
+    assert "Lia" not in body["reply"]["text"] and body["reply"].get("character_id") == "bruno", body["reply"]
+    asked = alice.say(session["id"], "Wait, who is your apprentice?")
+    assert asked["reply"]["text"] == "I'm Lia, I help in the mornings." and asked["reply"]["character_id"] == "lia"
