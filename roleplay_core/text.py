@@ -763,7 +763,11 @@ def narrated_spans(text: str) -> tuple[tuple[int, int], ...]:
 #: Asking what someone would do, not what they did (English, Spanish, Chinese), on lower-case text.
 _HYPOTHETICAL = {
     "en": re.compile(r"\b(?:imagine|suppos(?:e|ing)|hypothetical(?:ly)?|what if|let'?s say|let us say|say you|"
-                     r"if you were|would you|you'?d|you would|how would|what would|where would|who would)\b"),
+                     r"if you were|would you|you'?d|you would|how would|what would|where would|who would|"
+                     # What is still to come is no story either: "what happens next" is not "what happened
+                     # next" (one stem), it tells or asks about the process after today.
+                     r"what happens (?:next|now|after|from here)|what(?: i|')s next|what will happen|"
+                     r"what(?: i|')s going to happen)\b"),
     "es": re.compile(r"\b(?:imagin[ae]|supong(?:a|amos)|hipot[eé]tic\w*|qu[eé] har[ií]as?|c[oó]mo har[ií]as?|"
                      r"c[oó]mo (?:lo )?manejar[ií]as?|si (?:usted )?fuera|si fueras|qu[eé] pasar[ií]a si)\b"),
     "zh": re.compile(r"假設|假如|如果你是|如果您是|你會怎麼|您會怎麼|會怎麼做|要是"),
@@ -781,7 +785,7 @@ _PAST = {
 def hypothetical(text: str, at: int, language: str | None = None) -> bool:
     """Whether the sentence holding character ``at`` asks what someone *would* do rather than what
     they did: "What would you do if a colleague stopped pulling their weight?", "Imagine...",
-    "Suppose...". The sentence before it in the same message counts when it sets the scene
+    "Suppose...", or speaks of what is still to come ("Just so you know what happens next..."). The sentence before it in the same message counts when it sets the scene
     ("Imagine two colleagues disagree. How do you handle it?"). A sentence that asks about the past
     all the same is not ("Would you tell me about a time when...?"). For beats marked ``past``."""
     code = "zh" if (language or "").startswith("zh") else "es" if (language or "").startswith("es") else "en"

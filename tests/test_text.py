@@ -123,6 +123,15 @@ def english(text: str) -> list[str]:
     return ENGLISH.concepts_in(text)
 
 
+def test_not_on_is_empathy_only_as_that_is_not_on():
+    # "That's not on" says it was not acceptable; a bare "not on" is mostly about a rota or a switch.
+    assert "empathy" in english("Two trips for this? That's not on, I'm sorry.")
+    assert "empathy" in english("Honestly, that was not on.")
+    for said in ("I don't know about your last visit, I wasn't on that day.", "Is it not on at all?",
+                 "That model is not on sale any more."):
+        assert "empathy" not in english(said), said
+
+
 def test_or_and_nor_carry_a_negation_to_the_next_thing_named():
     # Seven words from "not" to "exchange": past the window, but "or" starts it again.
     assert english("I'm so sorry, but I'm not able to offer a refund or an exchange.") == ["apology"]
@@ -236,6 +245,9 @@ def test_builtin_lexicons_resolve_language_tags():
     ("How did you handle it?", "en", False),
     ("Would you tell me about a time you disagreed with someone?", "en", False),
     ("Tell me about a time you worked in a team. How did it go?", "en", False),
+    ("So what happened next?", "en", False),
+    ("Just so you know what happens next, we'll be in touch by Friday.", "en", True),
+    ("What's next for us is a second interview?", "en", True),
     ("¿Qué haría si un compañero no colabora?", "es", True),
     ("¿Alguna vez tuvo un conflicto con un compañero?", "es", False),
     ("假設同事不配合，你會怎麼做？", "zh-Hant", True),

@@ -404,7 +404,8 @@ INTERVIEW = script_from_dict({
     "scripted": {
         "beats": [
             {"id": "conflict", "triggers": ["disagreement with a colleague"], "replies": ["Yes, once."]},
-            {"id": "conflict_action", "past": True, "triggers": ["how did you handle it", "how handle it"],
+            {"id": "conflict_action", "past": True, "triggers": ["how did you handle it", "how handle it",
+                                                                  "what happened next"],
              "requires": ["conflict"], "replies": ["I set up a trial of both systems."]},
         ],
         "fallbacks": [{"replies": ["Sorry, could you say that another way?"]}],
@@ -420,6 +421,9 @@ INTERVIEW = script_from_dict({
     ("Would you tell me about a time you had to handle it yourself?", True),  # still about the past
     ("Nice, sounds like you handle it well.", False),  # praise of her story asks nothing
     ("Sounds like it got tense. How did you handle it?", True),
+    ("And what happened next?", True),
+    # "happens" and "happened" share a stem; the process after today is no story.
+    ("Thanks. Just so you know what happens next, we'll email you by Friday.", False),
 ])
 def test_a_beat_about_the_past_is_not_reached_by_a_hypothetical(probe, reached):
     turns = converse(["Tell me about a disagreement with a colleague.", probe], script=INTERVIEW)

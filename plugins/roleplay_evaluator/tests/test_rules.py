@@ -353,6 +353,22 @@ def test_a_beat_about_the_past_is_not_earned_by_a_hypothetical(line, score):
     assert report.criteria[0].score == score
 
 
+def test_what_happens_next_is_no_probe_into_what_happened_next():
+    # "happens" and "happened" share a stem: telling the candidate the process after today is not
+    # asking how her story went on (the engine's side: chat's test_engine.py).
+    script = script_from_dict({
+        "id": "interview-next", "language": "en", "title": "Interview (next)",
+        "characters": [{"id": "priya", "name": "Priya"}],
+        "scripted": {"beats": [{"id": "probe", "past": True, "triggers": ["what happened next"],
+                                "replies": ["I rebooked the venue."]}]},
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "probing", "title": "Probed", "check": {"kind": "beat_reached", "beats": ["probe"]}}]},
+    })
+    told = "Thanks. Just so you know what happens next, we'll email everyone by Friday."
+    assert run(transcript(script, [("l", told), ("c", "Great.")])).criteria[0].score == 0
+    assert run(transcript(script, [("l", "And what happened next?"), ("c", "Well...")])).criteria[0].score == 100
+
+
 def test_a_probe_said_after_another_story_follows_that_story():
     script = script_from_dict({
         "id": "interview-stories", "language": "en", "title": "Interview (two stories)",
