@@ -68,6 +68,8 @@ async def main(rounds: int, sizes: list[int]) -> None:
                 text.tokens.cache_clear()
                 text.sentences.cache_clear()
                 text._FOUND.clear()
+                text.narrated_spans.cache_clear()
+                text.negated_words.cache_clear()
                 started = time.perf_counter()
                 await evaluate(None, transcript)
                 times.append(time.perf_counter() - started)

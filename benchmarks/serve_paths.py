@@ -20,7 +20,9 @@ both alike; the figure is the median over ``--rounds``:
   GET  /healthz                          no storage
   GET  /auth/me                          a token, one stored read (the user)
   GET  /chat/sessions/{id}               a token, the session read (3 turns in it)
-  POST /chat/sessions/{id}/messages      one session per connection (wrk -t N -c N), scripted engine
+  POST /chat/sessions/{id}/messages      one session per connection (wrk -t N -c N), scripted engine;
+                                         each POST the next distinct English learner line of the
+                                         labelled practices (``--same-text``: one line every time)
 
 It prints requests/s, the ratio to bare, p50/p99, server CPU per request and the CPU ratio
 (bare's CPU per request over this server's: what the ratio of requests/s would be with a core to
@@ -270,16 +272,44 @@ end
 """
 
 
-def lua_script(path: str, fixtures: dict[str, object], directory: Path) -> Path:
+#: The line every chat POST sends with ``--same-text`` (the figures before 2026-12-01 13:00 UTC).
+SAME_TEXT = "I understand, let me look into the refund for you."
+
+
+def learner_lines() -> list[str]:
+    """Every distinct English learner line of the labelled practices (tests/practices): what people
+    type to a character, each said once. The engine's text caches (tokens, concepts) would answer a
+    line sent again from memory, which no learner's new message is."""
+    import yaml
+
+    lines: dict[str, None] = {}
+    for path in sorted((ROOT / "tests" / "practices").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if data["script"].endswith(("-es", "-zh-hant")):
+            continue
+        for practice in data["practices"]:
+            lines.update((turn, None) for turn in practice["turns"] if turn.strip())
+    return list(lines)
+
+
+def lua_script(path: str, fixtures: dict[str, object], directory: Path, lines: list[str] | None = None) -> Path:
+    """wrk's script for ``path``; chat POSTs send ``lines`` in turn (each connection from its own
+    place in the list), or :data:`SAME_TEXT` every time when ``lines`` is None."""
     token = fixtures["token"]
     if path == "message":
         sessions = ", ".join(f'"{s}"' for s in fixtures["post"])
-        body = json.dumps({"text": "I understand, let me look into the refund for you."}).replace('"', '\\"')
-        text = (f'local sessions = {{{sessions}}}\nlocal n = 0\n'
-                'function setup_session(thread)\n  n = n + 1\n  thread:set("sid", sessions[(n - 1) % #sessions + 1])\nend\n'
+        bodies = [json.dumps({"text": line}) for line in (lines or [SAME_TEXT])]
+        table = ",\n".join(f"[==[{body}]==]" for body in bodies)
+        step = max(1, len(bodies) // max(1, len(fixtures["post"])))
+        text = (f'local sessions = {{{sessions}}}\nlocal bodies = {{\n{table}\n}}\nlocal n = 0\n'
+                'function setup_session(thread)\n  n = n + 1\n'
+                '  thread:set("sid", sessions[(n - 1) % #sessions + 1])\n'
+                f'  thread:set("at", (n - 1) * {step})\nend\n'
                 'request = function()\n'
-                f'  return wrk.format("POST", "/chat/sessions/" .. sid .. "/messages", '
-                f'{{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}, "{body}")\n'
+                '  at = at + 1\n'
+                '  return wrk.format("POST", "/chat/sessions/" .. sid .. "/messages", '
+                f'{{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}, '
+                'bodies[(at - 1) % #bodies + 1])\n'
                 'end\n' + STATUS_LUA)
     else:
         target = {"healthz": "/healthz", "me": "/auth/me", "session": f"/chat/sessions/{fixtures['read']}"}[path]
@@ -402,6 +432,10 @@ def main(argv: list[str] | None = None) -> int:
                              "the same server differ by a few per cent, and this averages that out")
     parser.add_argument("--pin", choices=("auto", "on", "off"), default="auto",
                         help="server and wrk on different cores with taskset (auto: if 2+ cores)")
+    parser.add_argument("--same-text", action="store_true",
+                        help="every chat POST sends the same line (as before 2026-12-01 13:00 UTC): the engine's "
+                             "text caches answer it from memory; by default each POST sends the next distinct "
+                             "English learner line of tests/practices")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
@@ -423,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
         S3_ENV.update(env)
         asyncio.run(publish_on_s3())
     figures = Figures()
+    lines = None if args.same_text else learner_lines()
+    if "message" in paths:
+        print("chat POSTs send " + ("one line every time (--same-text)" if lines is None else
+                                    f"{len(lines):,} distinct learner lines in turn (tests/practices, English)"))
     rates = [float(r) for r in args.rates.split(",") if r]
     open_loop: list[tuple[str, dict[str, object]]] = []
     cold: list[float] = []
@@ -475,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
                 for path in paths:
                     order = names if round_number % 2 == 0 else list(reversed(names))
                     for name in order:
-                        script = lua_script(path, fixtures[name], work / name.replace("+", "-"))
+                        script = lua_script(path, fixtures[name], work / name.replace("+", "-"), lines)
                         if args.warmup > 0:
                             run_wrk(servers[name], script, path, args.warmup, args.connections, load_cpu)
                         figures.add(name, path, run_wrk(servers[name], script, path, args.duration,

@@ -112,6 +112,8 @@ NEGATIONS = frozenset(
 #: Chinese negations (不, 沒, 無法, 別, 未; Cantonese 唔 and 冇) and the fixed phrases that contain
 #: them but negate nothing.
 _ZH_NEGATION = re.compile(r"[不沒没別别未唔冇]|無法|无法")
+#: Every negation above holds one of these.
+_ZH_NEGATION_CHAR = re.compile(r"[不沒没別别未唔冇無无]")
 _ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没问题|沒關係|没关系|不錯|不错|不然|不過|不过|"
                               r"不只|不僅|不仅|沒錯|没错|不舒服|不安|不便|不滿|不满|沒事|没事|"
                               # Cantonese: thank you, sorry, no problem, never mind.
@@ -231,12 +233,17 @@ def tokens(text: str) -> tuple[Token, ...]:
             else:
                 found.extend(Token(word[i: i + 2], start + i, start + i + 2) for i in range(len(word) - 1))
             continue
-        folded = fold(word)
-        if text[end:end + 1] in ("'", "\u2019") and _DROPPED_G.search(folded):
-            folded += "g"  # "comin'" is "coming", "gettin'" "getting": the apostrophe stands for the g
-        for part in _expand(folded):
-            found.append(Token(stem(part), start, end))
+        found.extend(Token(norm, start, end) for norm in _word_norms(word, text[end:end + 1] in ("'", "\u2019")))
     return tuple(found)
+
+
+@lru_cache(maxsize=65536)  # a language's everyday words come back in every message
+def _word_norms(word: str, apostrophe_after: bool) -> tuple[str, ...]:
+    """The normalised words one written word stands for: folded, contractions expanded, stemmed."""
+    folded = fold(word)
+    if apostrophe_after and _DROPPED_G.search(folded):
+        folded += "g"  # "comin'" is "coming", "gettin'" "getting": the apostrophe stands for the g
+    return tuple(stem(part) for part in _expand(folded))
 
 
 #: A word written with its final g dropped, before the apostrophe that marks it ("comin'", "doin'",
@@ -473,6 +480,16 @@ def builtin_lexicon(language: str) -> Mapping[str, tuple[str, ...]]:
             if isinstance(phrasings, list)}
 
 
+def _plain(element: Element) -> bool:
+    """A word matched exactly, right after the one before it (no gap, no prefix, not one Han
+    character read inside a pair)."""
+    return not (element.prefix or element.gap or (len(element.text) == 1 and is_cjk(element.text)))
+
+
+def _order(entry: tuple[int, str, Pattern]) -> int:
+    return entry[0]
+
+
 class Lexicon:
     """Concepts and every phrasing that says each: a script's ``synonyms`` plus the built-in lexicon.
 
@@ -493,9 +510,15 @@ class Lexicon:
         self.language = language
         self.phrasings: dict[str, tuple[str, ...]] = {}
         self.patterns: dict[str, tuple[Pattern, ...]] = {}
-        #: First word -> patterns starting with it; prefix patterns by their first three letters.
-        self._by_first: dict[str, list[tuple[str, Pattern]]] = {}
-        self._by_prefix: dict[str, list[tuple[str, Pattern]]] = {}
+        #: Where to look for the patterns a token may start, each with its place in the order
+        #: phrasings were given (the first that matches at a token is the one a hit reports):
+        #: by their first two words where both are plain words with no gap between them (most
+        #: phrasings: "i understand" is not tried at every "i"), else by their first word, and
+        #: prefix patterns by their first three letters.
+        self._by_pair: dict[tuple[str, str], list[tuple[int, str, Pattern]]] = {}
+        self._by_first: dict[str, list[tuple[int, str, Pattern]]] = {}
+        self._by_prefix: dict[str, list[tuple[int, str, Pattern]]] = {}
+        order = 0
         self._by_phrase: dict[tuple[str, ...], str] = {}
         for concept, phrasings in merged.items():
             own = concept.replace("_", " ").replace("-", " ")
@@ -507,12 +530,16 @@ class Lexicon:
                     continue
                 patterns.append(pattern)
                 first = pattern.elements[0]
+                entry = (order, concept, pattern)
+                order += 1
                 if first.prefix:
-                    self._by_prefix.setdefault(first.text[:3], []).append((concept, pattern))
+                    self._by_prefix.setdefault(first.text[:3], []).append(entry)
                 elif len(first.text) == 1 and is_cjk(first.text):
-                    self._by_prefix.setdefault(first.text, []).append((concept, pattern))
+                    self._by_prefix.setdefault(first.text, []).append(entry)
+                elif len(pattern.elements) > 1 and _plain(pattern.elements[1]):
+                    self._by_pair.setdefault((first.text, pattern.elements[1].text), []).append(entry)
                 else:
-                    self._by_first.setdefault(first.text, []).append((concept, pattern))
+                    self._by_first.setdefault(first.text, []).append(entry)
                 key = tuple(e.text for e in pattern.elements)
                 if not any(e.prefix or e.gap for e in pattern.elements):
                     self._by_phrase.setdefault(key, concept)
@@ -530,13 +557,24 @@ class Lexicon:
             return phrase
         return self._by_phrase.get(tuple(norms(phrase)))
 
-    def _candidates(self, norm: str) -> Iterable[tuple[str, Pattern]]:
-        yield from self._by_first.get(norm, ())
+    def _candidates(self, toks: Sequence[Token], i: int, stop: int) -> list[tuple[int, str, Pattern]]:
+        """The patterns that may match from token ``i`` (of a sentence ending before ``stop``): those
+        starting with its word in the order they were given, then the prefix patterns. A pattern filed by its first two words can only match where the
+        second is the next token, or the one after a word of emphasis (:meth:`Pattern._rest`)."""
+        norm = toks[i].norm
+        found = list(self._by_first.get(norm, ()))
+        if i + 1 < stop:
+            found += self._by_pair.get((norm, toks[i + 1].norm), ())
+            if i + 2 < stop and toks[i + 1].norm in _FILLER_NORMS:
+                found += self._by_pair.get((norm, toks[i + 2].norm), ())
+            if len(found) > 1:
+                found.sort(key=_order)
         if len(norm) >= 3:
-            yield from self._by_prefix.get(norm[:3], ())
+            found += self._by_prefix.get(norm[:3], ())
         if is_cjk(norm):
             for char in dict.fromkeys(norm):
-                yield from self._by_prefix.get(char, ())
+                found += self._by_prefix.get(char, ())
+        return found
 
     def find(self, text: str, concepts: Iterable[str] | None = None) -> list[Hit]:
         """Every concept said in ``text``: the first place per concept and sentence, in text order.
@@ -572,7 +610,7 @@ def _find(lexicon: Lexicon, text: str) -> tuple[Hit, ...]:
     best: dict[tuple[str, int], Hit] = {}
     for number, (begin, end) in enumerate(_sentence_token_ranges(text, toks)):
         for i in range(begin, end):
-            for concept, pattern in lexicon._candidates(toks[i].norm):
+            for _, concept, pattern in lexicon._candidates(toks, i, end):
                 earlier = best.get((concept, number))
                 if earlier is not None and not earlier.negated:
                     continue  # the first affirmative place per concept and sentence is enough
@@ -867,6 +905,10 @@ def negated_words(text: str) -> frozenset[int]:
         sentence = text[toks[begin].start: toks[end - 1].end + 2].strip()
         if sentence.endswith(("?", "\uff1f")) or text[:toks[begin].start].rstrip().endswith("\u00bf"):
             continue
+        if not any(t.norm in _NEGATION_NORMS for t in toks[begin:end]) and not (
+                any(is_cjk(t.norm) for t in toks[begin:end])
+                and _ZH_NEGATION_CHAR.search(text, max(0, toks[begin].start - 10), toks[end - 1].end)):
+            continue  # no negation word, nor a Han negation within reach of Han text: nothing negated
         found.update(i for i in range(begin, end) if _negated(text, toks, begin, i))
     return frozenset(found)
 

@@ -123,6 +123,19 @@ def english(text: str) -> list[str]:
     return ENGLISH.concepts_in(text)
 
 
+def test_a_phrasing_is_found_by_its_first_two_words_wherever_they_stand():
+    # Phrasings are filed by their first two words (decision 81); a word of emphasis may still stand
+    # between them, and the two must be in one sentence.
+    words = Lexicon({"heard": ["i understand", "i hear you"], "checked": ["let me check", "check*"]}, "en",
+                    builtin=False)
+    assert words.concepts_in("I really understand.") == ["heard"]
+    assert words.concepts_in("Okay. I understand") == ["heard"]
+    assert words.concepts_in("Me? I. Understand nothing.") == []
+    assert words.concepts_in("So, I hear you, let me just check.") == ["heard", "checked"]
+    # At one place, the phrasing given first is the one reported.
+    assert [h.phrasing for h in words.find("Let me check the order")] == ["let me check"]
+
+
 def test_not_on_is_empathy_only_as_that_is_not_on():
     # "That's not on" says it was not acceptable; a bare "not on" is mostly about a rota or a switch.
     assert "empathy" in english("Two trips for this? That's not on, I'm sorry.")
