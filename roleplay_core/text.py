@@ -559,8 +559,9 @@ class Lexicon:
 
     def _candidates(self, toks: Sequence[Token], i: int, stop: int) -> list[tuple[int, str, Pattern]]:
         """The patterns that may match from token ``i`` (of a sentence ending before ``stop``): those
-        starting with its word in the order they were given, then the prefix patterns. A pattern filed by its first two words can only match where the
-        second is the next token, or the one after a word of emphasis (:meth:`Pattern._rest`)."""
+        starting with its word in the order they were given, then the prefix patterns. A pattern
+        filed by its first two words can only match where the second is the next token, or the one
+        after a word of emphasis (:meth:`Pattern._rest`)."""
         norm = toks[i].norm
         found = list(self._by_first.get(norm, ()))
         if i + 1 < stop:
@@ -823,9 +824,10 @@ _PAST = {
 def hypothetical(text: str, at: int, language: str | None = None) -> bool:
     """Whether the sentence holding character ``at`` asks what someone *would* do rather than what
     they did: "What would you do if a colleague stopped pulling their weight?", "Imagine...",
-    "Suppose...", or speaks of what is still to come ("Just so you know what happens next..."). The sentence before it in the same message counts when it sets the scene
-    ("Imagine two colleagues disagree. How do you handle it?"). A sentence that asks about the past
-    all the same is not ("Would you tell me about a time when...?"). For beats marked ``past``."""
+    "Suppose...", or speaks of what is still to come ("Just so you know what happens next..."). The
+    sentence before it in the same message counts when it sets the scene ("Imagine two colleagues
+    disagree. How do you handle it?"). A sentence that asks about the past all the same is not
+    ("Would you tell me about a time when...?"). For beats marked ``past``."""
     code = "zh" if (language or "").startswith("zh") else "es" if (language or "").startswith("es") else "en"
     spans = sentences(text) or ((0, len(text)),)
     index = next((n for n, (start, end) in enumerate(spans) if start <= at < end), len(spans) - 1)
@@ -889,7 +891,6 @@ def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, star
             return not any(word in _IDIOMS for word in following)
         k -= 1
     return False
-
 
 
 @lru_cache(maxsize=4096)

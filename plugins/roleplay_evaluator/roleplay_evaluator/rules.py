@@ -394,13 +394,16 @@ def _bare(text: str, span: tuple[int, int]) -> bool:
             if _is_question(sentence):
                 return False
             rest = text[start:span[0]] + text[span[1]:end]
-            if not any(ch.isalnum() for ch in rest):
+            if not any(ch.isalnum() for ch in rest) or all(w in _ARTICLES for w in norms(rest)):
                 return not _said_whole(text[span[0]:span[1]])
             # A heading read out before a colon ("Impact: negative.", "Agreed action: be nicer.").
             colon = sentence.find(":")
             return 0 < colon and span[1] <= start + colon and word_count(sentence[:colon]) <= 2
     return False
 
+
+#: Words that only point at a thing: "A refund." and "Your receipt." are the keyword, read out.
+_ARTICLES = frozenset({"a", "an", "the", "your", "my", "un", "una", "el", "la", "los", "las", "su", "tu"})
 
 #: Words that join the items of a list: "Ideas, concerns and expectations." is still a checklist.
 _JOINERS = frozenset({"and", "or", "y", "o", "e", "u"})

@@ -163,7 +163,8 @@ def test_a_follow_up_in_the_same_breath_is_no_follow_up():
 
 def test_a_bare_keyword_or_a_heading_is_not_the_act():
     script = small_script()
-    for said in ("Full refund.", "Full refund: done."):
+    # An article or a possessive adds nothing: "A full refund." echoes the keyword as much as "Full refund.".
+    for said in ("Full refund.", "Full refund: done.", "A full refund.", "Your full refund."):
         assert by_id(run(transcript(script, [("l", said), ("c", "Hm.")])))["resolution"].score == 0, said
     for said in ("Full refund?", "Sure, a full refund then.", "Okay: I will refund you today."):
         assert by_id(run(transcript(script, [("l", said), ("c", "Hm.")])))["resolution"].score == 100, said
