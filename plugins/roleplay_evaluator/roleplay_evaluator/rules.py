@@ -393,6 +393,8 @@ def _bare(text: str, span: tuple[int, int]) -> bool:
             sentence = text[start:end]
             if _is_question(sentence):
                 return False
+            if sentence.rstrip().endswith((",", "\uff0c")) and text[end:].strip():
+                return False  # a lead-in to what follows ("Cuénteme, ¿qué le pasa?"), not a label
             rest = text[start:span[0]] + text[span[1]:end]
             if not any(ch.isalnum() for ch in rest) or all(w in _ARTICLES for w in norms(rest)):
                 return not _said_whole(text[span[0]:span[1]])

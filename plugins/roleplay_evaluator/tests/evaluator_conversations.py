@@ -9,6 +9,8 @@ questions and says everything the rubric warns against.
 
 from __future__ import annotations
 
+import re
+
 from roleplay_core import Script
 
 OPEN = {
@@ -65,9 +67,18 @@ def _trigger(script: Script, beat_id: str) -> str | None:
     plain = [t for t in beat.triggers if t not in script.scripted.synonyms]
     for trigger in plain + list(beat.triggers):
         said = _form(script, trigger)
-        if not any(f in said.lower() for f in bad):
+        if not any(_says(said, f) for f in bad):
             return said
     return None
+
+
+def _says(text: str, form: str) -> bool:
+    """Whether ``text`` holds ``form`` as whole words (``word*``: any word starting so): "family"
+    does not hold the jargon "mi"."""
+    if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", form):
+        return form.rstrip("*") in text  # no spaces between Chinese words: any place counts
+    word = re.escape(form.rstrip("*"))
+    return re.search(rf"\b{word}" + ("" if form.endswith("*") else r"\b"), text.lower()) is not None
 
 
 def _with_prerequisites(script: Script, beat_id: str, out: list[str]) -> None:

@@ -185,6 +185,14 @@ def test_a_whole_phrase_is_a_sentence_but_a_heading_is_not(said, whole):
     assert _bare(said, (0, len(phrase))) is not whole
 
 
+def test_a_lead_in_before_a_question_is_not_read_out():
+    # "¿" opens a sentence, so "Cuénteme," stands alone before the question it leads into.
+    from roleplay_evaluator.rules import _bare
+
+    assert _bare("Cuénteme, ¿qué hace la cafetera?", (0, 8)) is False
+    assert _bare("Cuénteme.", (0, 8)) is True
+
+
 def test_a_negated_phrase_to_avoid_is_no_slip():
     script = script_from_dict({**script_to_dict(small_script()), "rubric": {"criteria": [
         {"id": "avoid", "title": "Avoid", "check": {"kind": "phrases_avoided", "phrases": ["calm down"]}},

@@ -344,3 +344,28 @@ def test_the_chinese_refund_script_hears_a_refund_said_with_tui_alone(said):
     assert "refund" in lexicon_for(script).concepts_in(said)
     # A rule recited offers nothing: 可以退 after 規定 is the rule, so it is not a phrasing of an offer.
     assert "refund" not in lexicon_for(script).concepts_in("規定是三十天內有發票可以退。")
+
+
+@pytest.mark.parametrize("script_id, concept, said, heard", [
+    # Round 19 (decision 82): a numbered question asked for is no result asked for...
+    ("behavioural-job-interview", "result", "ok, and number 4?", False),
+    ("behavioural-job-interview", "result", "Were there any numbers on how it went?", True),
+    ("behavioural-job-interview", "format", "quick outline of how this will go:", True),
+    # ...the learner's own father is not Walter's family history, nor his wife's parking his home life...
+    ("patient-history-chest-pain", "family", "My dad gets chest pains sometimes too, it's always heartburn.", False),
+    ("patient-history-chest-pain", "family", "Did your dad have any heart trouble?", True),
+    ("patient-history-chest-pain", "everyday_life", "I hope your wife finds a parking space!", False),
+    ("patient-history-chest-pain", "everyday_life", "Who do you live with at home?", True),
+    # ...the Spanish progressive asks what is wrong...
+    ("refund-angry-customer-es", "ask_what_happened", "¿Qué le está pasando con la cafetera?", True),
+    # ...and reviews named in general name no review comment; whose work and which one, or a quote, do.
+    ("difficult-feedback-employee", "review_comment", "I've had ANOTHER complaint about your code reviews!!!", False),
+    ("difficult-feedback-employee", "review_comment", "People say you've been difficult in reviews lately.", False),
+    ("difficult-feedback-employee", "review_comment", "So on priya's auth refactor PR there's stuff like 'lol no'.", True),
+    ("difficult-feedback-employee", "review_comment", "There were comments like 'this is a mess, start again'.", True),
+])
+def test_shipped_concepts_hear_what_round_19_showed(script_id, concept, said, heard):
+    from roleplay_core.text import lexicon_for
+
+    script = next(s for s in SCRIPTS if s.id == script_id)
+    assert (concept in lexicon_for(script).concepts_in(said)) is heard
