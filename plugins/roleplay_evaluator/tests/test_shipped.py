@@ -363,8 +363,12 @@ def test_the_chinese_refund_script_hears_a_refund_said_with_tui_alone(said):
     ("difficult-feedback-employee", "review_comment", "People say you've been difficult in reviews lately.", False),
     ("difficult-feedback-employee", "review_comment", "So on priya's auth refactor PR there's stuff like 'lol no'.", True),
     ("difficult-feedback-employee", "review_comment", "There were comments like 'this is a mess, start again'.", True),
+    # Round 20 (decision 83): a joke about the reviews in general, and a sigh about another broken machine.
+    ("difficult-feedback-employee", "review_comment", "Just maybe fewer chillies in the reviews?", False),
+    ("refund-angry-customer-es", "replacement", "Ay, qué maravilla, otra cafetera rota.", False),
+    ("refund-angry-customer-es", "replacement", "Si prefiere, le doy otra cafetera igual ahora mismo.", True),
 ])
-def test_shipped_concepts_hear_what_round_19_showed(script_id, concept, said, heard):
+def test_shipped_concepts_hear_what_rounds_19_and_20_showed(script_id, concept, said, heard):
     from roleplay_core.text import lexicon_for
 
     script = next(s for s in SCRIPTS if s.id == script_id)
