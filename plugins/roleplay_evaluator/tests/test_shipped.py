@@ -257,6 +257,8 @@ def test_the_refund_script_hears_asking_whether_it_was_plugged_in_as_blame():
 
 
 @pytest.mark.parametrize("script_id, said", [
+    ("refund-angry-customer", "Here's your slip. Sorry again for the hassle."),
+    ("refund-angry-customer", "done, the refund's processed. and again I'm sorry it took two trips"),
     ("refund-angry-customer-es", "Y disculpe otra vez las molestias."),
     ("refund-angry-customer-es", "Listo. Y disculpá de nuevo el mal momento."),
     ("refund-angry-customer-es", "Hecho. Y de nuevo, disculpe el error del principio."),
@@ -373,3 +375,18 @@ def test_shipped_concepts_hear_what_rounds_19_and_20_showed(script_id, concept, 
 
     script = next(s for s in SCRIPTS if s.id == script_id)
     assert (concept in lexicon_for(script).concepts_in(said)) is heard
+
+
+@pytest.mark.parametrize("last, close", [
+    ("There you go. Sorry again for the hassle today.", True),
+    # Siding with her by running the store down is no professional close (decision 84).
+    ("There you go. Sorry again, this place is a mess at the moment.", False),
+])
+def test_the_refund_script_does_not_count_a_close_that_runs_the_store_down(last, close):
+    lines = [("l", "I'm so sorry about the wait. What happened with the machine?"), ("c", "It died."),
+             ("l", "Do you have the receipt?"), ("c", "Here."),
+             ("l", "I can give you a full refund today."), ("c", "Good."),
+             ("l", "It'll be back on your card in 3 to 5 working days."), ("c", "Fine."),
+             ("l", last), ("c", "Thanks.")]
+    result = _criterion("refund-angry-customer", lines, "professional_tone")
+    assert (result.score == 100) is close, (last, result.score, result.justification)
