@@ -260,6 +260,11 @@ def test_the_refund_script_hears_asking_whether_it_was_plugged_in_as_blame():
     ("refund-angry-customer", "Here's your slip. Sorry again for the hassle."),
     ("refund-angry-customer", "done, the refund's processed. and again I'm sorry it took two trips"),
     ("refund-angry-customer-es", "Y disculpe otra vez las molestias."),
+    ("refund-angry-customer-es", "Aquí tiene el comprobante. Siento otra vez que haya tenido que venir dos veces."),
+    ("refund-angry-customer-es", "Gracias a ti por la paciencia, Dana."),
+    # Leaving a name to ask for if the money is late signs off too (decision 84).
+    ("refund-angry-customer-es", "Si el viernes no lo ve en la cuenta, llame a este número y pregunte por mí."),
+    ("refund-angry-customer-zh-hant", "如果下禮拜還沒看到款項，直接打這支電話找我，我幫您追。"),
     ("refund-angry-customer-es", "Listo. Y disculpá de nuevo el mal momento."),
     ("refund-angry-customer-es", "Hecho. Y de nuevo, disculpe el error del principio."),
     ("refund-angry-customer-zh-hant", "再次跟您說聲抱歉，讓您多跑了一趟。"),
