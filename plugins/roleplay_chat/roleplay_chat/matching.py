@@ -97,14 +97,15 @@ def whole(phrase: str) -> Pattern | None:
     return None
 
 
-def analyse_query(text: str, lexicon: Lexicon) -> dict[str, list[tuple[int, int]]]:
+def analyse_query(text: str, lexicon: Lexicon, *, words: bool = True) -> dict[str, list[tuple[int, int]]]:
     """A sentence's terms (its words and the concepts said in it, stopwords dropped), each with
-    the character spans where it was said, first one first."""
+    the character spans where it was said, first one first. Without ``words``, only the concepts:
+    for an index whose every trigger is a concept, words could match nothing."""
     where: dict[str, list[tuple[int, int]]] = {}
     # Words that narrate what the learner would do ("At this point I'd ask for the receipt") are
     # not said to the character: it does not play along, as the rules do not count them.
-    narration = narrated_spans(text)
-    for index, token in enumerate(tokens(text)):
+    narration = narrated_spans(text) if words else ()
+    for index, token in enumerate(tokens(text) if words else ()):
         if not any(a <= token.start < b for a, b in narration):
             where.setdefault(_word(text, index, token.norm), []).append((token.start, token.end))
     for hit in lexicon.find(text):
@@ -161,6 +162,9 @@ class TriggerIndex:
                 self.docs.append(_Doc(key, phrase, Counter(terms), len(terms), matched_whole))
         # Whole triggers are found as phrasings of their own: in one sentence, and not when negated.
         self.phrases = Lexicon({d.phrase: () for d in self.docs if d.whole}, lexicon.language, builtin=False)
+        #: Whether any trigger is matched on a plain word (not only on concepts): else a message's
+        #: words are not worth reading, nor their negations (Chinese text is read for both at a cost).
+        self.words = any(not term.startswith("~") for doc in self.docs for term in doc.terms)
         count = len(self.docs) or 1
         self.avg_len = sum(d.length for d in self.docs) / count
         frequency: Counter[str] = Counter()
@@ -183,7 +187,7 @@ class TriggerIndex:
 
     def _rank(self, text: str, allowed: set[str] | None, sentence: int = 0, offset: int = 0) -> dict[str, Match]:
         """Best match per key in ``text`` taken as one query (one sentence)."""
-        query = analyse_query(text, self.lexicon)
+        query = analyse_query(text, self.lexicon, words=self.words)
         best: dict[str, Match] = {}
         for doc, own in zip(self.docs, self.self_scores, strict=True):
             if allowed is not None and doc.key not in allowed:

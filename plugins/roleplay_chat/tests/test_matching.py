@@ -131,3 +131,15 @@ def test_a_trigger_with_a_negation_matches_only_the_negation():
     assert index.best("I'm afraid I have no receipt.").key == "no_receipt"
     assert index.best("Here is the receipt.").key == "receipt"
     assert all(m.key != "no_receipt" for m in index.matches("Here is the receipt."))
+
+
+def test_an_index_of_concepts_only_does_not_read_words():
+    # Every shipped script triggers its beats on concepts: a message's plain words (and their
+    # negations, dear in Chinese) could match nothing there, so they are not read at all.
+    words = lexicon({"refund": ["money back"]})
+    concepts_only = TriggerIndex([("refund", "refund")], words)
+    assert concepts_only.words is False
+    assert TriggerIndex([("refund", "refund"), ("greet", "hello")], words).words is True
+    assert analyse_query("Hello, you'll get your money back", words, words=False) == {"~refund": [(23, 33)]}
+    assert concepts_only.best("Hello, you'll get your money back").key == "refund"
+    assert concepts_only.best("I can't give you your money back") is None
