@@ -280,16 +280,9 @@ def learner_lines() -> list[str]:
     """Every distinct English learner line of the labelled practices (tests/practices): what people
     type to a character, each said once. The engine's text caches (tokens, concepts) would answer a
     line sent again from memory, which no learner's new message is."""
-    import yaml
+    from chat_engine import conversations
 
-    lines: dict[str, None] = {}
-    for path in sorted((ROOT / "tests" / "practices").glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if data["script"].endswith(("-es", "-zh-hant")):
-            continue
-        for practice in data["practices"]:
-            lines.update((turn, None) for turn in practice["turns"] if turn.strip())
-    return list(lines)
+    return list(dict.fromkeys(line for script, turns in conversations() if script.language == "en" for line in turns))
 
 
 def lua_script(path: str, fixtures: dict[str, object], directory: Path, lines: list[str] | None = None) -> Path:

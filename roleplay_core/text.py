@@ -111,9 +111,10 @@ NEGATIONS = frozenset(
 )
 #: Chinese negations (不, 沒, 無法, 別, 未; Cantonese 唔 and 冇) and the fixed phrases that contain
 #: them but negate nothing.
-_ZH_NEGATION = re.compile(r"[不沒没別别未唔冇]|無法|无法")
-#: Every negation above holds one of these.
-_ZH_NEGATION_CHAR = re.compile(r"[不沒没別别未唔冇無无]")
+_ZH_NEGATORS = "不沒没別别未唔冇"
+_ZH_NEGATION = re.compile(rf"[{_ZH_NEGATORS}]|無法|无法")
+#: A character every negation above holds: where none is, nothing is negated.
+_ZH_NEGATION_CHAR = re.compile(rf"[{_ZH_NEGATORS}無无]")
 _ZH_NOT_NEGATION = re.compile(r"不好意思|不客氣|不客气|沒問題|没问题|沒關係|没关系|不錯|不错|不然|不過|不过|"
                               r"不只|不僅|不仅|沒錯|没错|不舒服|不安|不便|不滿|不满|沒事|没事|"
                               # Cantonese: thank you, sorry, no problem, never mind.
