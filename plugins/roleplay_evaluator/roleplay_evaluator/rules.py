@@ -637,8 +637,33 @@ def contempt(script: Script, messages: Sequence[TranscriptMessage]) -> tuple[Quo
         found.extend(quote_at(message, (hit.start, hit.end))
                      for hit in lexicon.find(message.text, (CONTEMPT,))
                      if not hit.negated and not any(a <= hit.start < b for a, b in others)
-                     and not _reported_words(message.text, hit.start))
+                     and not _reported_words(message.text, hit.start)
+                     and not _own_question(message.text, hit.start, hit.end))
     return _unique(found)
+
+
+#: A question called silly: "that's a stupid question" belittles the other person's; "this is
+#: probably a silly question, but..." and "igual es una pregunta tonta, pero..." are a hedger's
+#: lead-in to their own.
+_QUESTION_WORD = re.compile(r"\b(?:question|questions|pregunta|preguntas)\b|問題", re.IGNORECASE)
+#: Before the phrase, in its sentence: the speaker's own question ("this", "my", "sorry if") or a hedge.
+_OWN_BEFORE = re.compile(r"\b(?:this|my|mine|sorry if|maybe|probably|might|may|esta|mi|igual|quiz[aá]s?|"
+                         r"a lo mejor|puede que|perdone si|perdón si|disculpe si)\b", re.IGNORECASE)
+#: After it: "but" and the question it led in to.
+_OWN_AFTER = re.compile(r"^\W*(?:but|pero)\b", re.IGNORECASE)
+
+
+def _own_question(text: str, start: int, end: int) -> bool:
+    """Whether a belittling phrase about a question (``start``-``end``) calls the learner's own
+    question silly: said after "this", "my" or a hedge in its sentence, or followed by "but" and a
+    question. Only phrases about a question are read this way; "you're being silly, but" still
+    belittles."""
+    if not _QUESTION_WORD.search(text[start:end]):
+        return False
+    begin = next((a for a, b in sentences(text) if a <= start < b), 0)
+    if _OWN_BEFORE.search(text[begin:start]):
+        return True
+    return bool(_OWN_AFTER.match(text[end:])) and ("?" in text[end:] or "\uff1f" in text[end:])
 
 
 #: A verb that hands on someone else's words: "you wrote", "one comment said", "le escribió", 他寫了.

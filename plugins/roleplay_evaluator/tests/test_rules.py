@@ -319,6 +319,33 @@ def test_words_handed_on_without_quotation_marks_are_still_ones_own_after_i_said
     assert not report.passed and any("capped" in n for n in report.notes), line
 
 
+@pytest.mark.parametrize("line", [
+    "Sorry, this is probably a silly question, but what happened when you switched it on?",
+    "Um, maybe a stupid question, but what did it do?",
+    "Dumb question, but what happened next?",
+])
+def test_calling_ones_own_question_silly_is_a_hedge_not_contempt(line):
+    report = run(transcript(small_script(), _with_contempt(line)))
+    assert report.passed and not any("capped" in n for n in report.notes), line
+
+
+@pytest.mark.parametrize("line", ["That's a silly question.", "What a stupid question.",
+                                  "Honestly, that is a dumb question and you know it."])
+def test_calling_the_other_persons_question_silly_is_still_contempt(line):
+    report = run(transcript(small_script(), _with_contempt(line)))
+    assert not report.passed and any("capped" in n for n in report.notes), line
+
+
+def test_a_spanish_hedger_calling_their_question_silly_is_not_contempt():
+    script = attrs.evolve(small_script("es"), rubric=attrs.evolve(small_script().rubric, criteria=(
+        small_script().rubric.criteria[2],)))
+    opening = [("l", "¿Qué pasó exactamente? ¿Cómo se siente ahora?"), ("c", "Mal.")]
+    own = [*opening, ("l", "Perdone, igual es una pregunta tonta, pero ¿cuándo empezó a fallar?")]
+    assert run(transcript(script, own)).passed
+    theirs = [*opening, ("l", "Eso es una pregunta tonta.")]
+    assert not run(transcript(script, theirs)).passed
+
+
 def test_one_sentence_on_repeat_counts_half():
     script = small_script()
     empathy = next(c for c in script.rubric.criteria if c.id == "empathy")
