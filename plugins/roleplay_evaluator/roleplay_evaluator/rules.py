@@ -147,12 +147,28 @@ def items_of(check: Check, script: Script) -> list[Item]:
     return [Item(label, lexicon) for label in (*check.phrases, *check.concepts) if label.strip()]
 
 
-def first_said(item: Item, lines: Sequence[TranscriptMessage]) -> tuple[TranscriptMessage, tuple[int, int]] | None:
+def first_said(item: Item, lines: Sequence[TranscriptMessage],
+               warned: Sequence[Item] = ()) -> tuple[TranscriptMessage, tuple[int, int]] | None:
+    """The first message and span that say ``item``; not in a sentence that also says one of
+    ``warned`` (what the rubric warns against)."""
     for message in lines:
-        span = item.said(message.text)
-        if span is not None:
-            return message, span
+        if not warned:
+            span = item.said(message.text)
+            if span is not None:
+                return message, span
+            continue
+        for start, end in sentences(message.text):
+            sentence = message.text[start:end]
+            span = item.said(sentence)
+            if span is not None and not any(w.said(sentence, limits=True) for w in warned):
+                return message, (start + span[0], start + span[1])
     return None
+
+
+def warned_items(script: Script) -> list[Item]:
+    """What the script's rubric warns against: every item of its ``phrases_avoided`` checks."""
+    return [item for criterion in script.rubric.criteria if criterion.check.kind == "phrases_avoided"
+            for item in items_of(criterion.check, script)]
 
 
 # -- phrases ------------------------------------------------------------------------------
@@ -164,8 +180,11 @@ def phrases_used(criterion: Criterion, script: Script, lines: list[TranscriptMes
     items = items_of(check, script)
     used: list[tuple[Item, TranscriptMessage, tuple[int, int]]] = []
     missing: list[Item] = []
+    # "I understand, but rules are rules" and "真的很抱歉，這是公司的規定": words of the criterion said in
+    # one sentence with what the rubric warns against soften the slip; they are not the criterion.
+    warned = warned_items(script)
     for item in items:
-        hit = first_said(item, lines)
+        hit = first_said(item, lines, warned)
         if hit is None:
             missing.append(item)
         else:

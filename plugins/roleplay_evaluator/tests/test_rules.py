@@ -346,6 +346,18 @@ def test_a_spanish_hedger_calling_their_question_silly_is_not_contempt():
     assert not run(transcript(script, theirs)).passed
 
 
+def test_words_of_a_criterion_said_with_what_the_rubric_warns_against_do_not_count():
+    turns = [("l", "Good morning."), ("c", "My blender broke."),
+             ("l", "I understand, but calm down. I'm sorry, it's your fault really."), ("c", "What?")]
+    c = by_id(run(transcript(small_script(), turns)))
+    assert c["empathy"].score == 0 and c["no-blame"].score == 0
+    # Said in a sentence of their own, beside the slip, they still count.
+    apart = [*turns[:2], ("l", "I understand. Calm down. I'm sorry. It's your fault really."), ("c", "What?")]
+    c = by_id(run(transcript(small_script(), apart)))
+    assert c["empathy"].score == 100 and c["no-blame"].score == 0
+    assert [q.quote for q in c["empathy"].evidence] == ["I understand.", "I'm sorry."]
+
+
 def test_one_sentence_on_repeat_counts_half():
     script = small_script()
     empathy = next(c for c in script.rubric.criteria if c.id == "empathy")
