@@ -143,6 +143,10 @@ class Beat:
     #: The learner must ask about something that happened: a trigger said in a hypothetical
     #: ("What would you do if...?", "Imagine...") does not reach it (``roleplay_core.text.hypothetical``).
     past: bool = False
+    #: The learner must ask for it openly: a trigger said in a closed, yes/no question ("Are you a
+    #: team player?", "Did you resolve it?") does not earn it in the rules, though the character
+    #: may still answer it with the story.
+    open: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -369,9 +373,10 @@ def _hints(cls: type) -> dict[str, Any]:
 
 # A field added to a stored type is written only when it is not its default. Servers of the
 # previous version share the storage during a rolling upgrade and reject unknown fields: a script
-# that does not use ``past`` stays readable by them (docs/deployment.md).
+# that does not use ``past`` or ``open`` stays readable by them (docs/deployment.md).
 converter.register_unstructure_hook(
-    Beat, make_dict_unstructure_fn(Beat, converter, past=override(omit_if_default=True)))
+    Beat, make_dict_unstructure_fn(Beat, converter, past=override(omit_if_default=True),
+                                   open=override(omit_if_default=True)))
 converter.register_unstructure_hook(
     EndCondition, make_dict_unstructure_fn(EndCondition, converter, warning_line=override(omit_if_default=True)))
 converter.register_unstructure_hook(  # before Check's: the check's function takes this hook

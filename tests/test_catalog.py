@@ -46,6 +46,16 @@ def test_a_beat_writes_past_only_when_it_is_set():
     assert script_from_dict(json.loads(json.dumps(written))) == script
 
 
+def test_a_beat_writes_open_only_when_it_is_set():
+    plain = script_to_dict(script_from_dict(SCRIPT))
+    assert "open" not in plain["scripted"]["beats"][0]
+    with_open = dict(SCRIPT, scripted=dict(SCRIPT["scripted"], beats=[dict(SCRIPT["scripted"]["beats"][0], open=True)]))
+    script = script_from_dict(with_open)
+    written = script_to_dict(script)
+    assert written["scripted"]["beats"][0]["open"] is True
+    assert script_from_dict(json.loads(json.dumps(written))) == script
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

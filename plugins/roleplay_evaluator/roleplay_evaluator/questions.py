@@ -42,12 +42,12 @@ RULES: dict[str, Rules] = {
     "en": Rules(
         open_starts=("what", "what's", "whats", "how", "how's", "why", "tell me", "describe", "explain",
                      "walk me through", "talk me through", "take me through", "run me through", "fill me in",
-                     "help me understand", "in what way"),
+                     "help me understand", "in what way", "give me an example"),
         open_anywhere=("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
                        "run me through", "fill me in", "say more",
                        "help me understand", "more about", "what happened", "how did", "how do you feel",
-                       "how would you", "what would", "what do you"),
-        fillers=("so", "and", "okay", "ok", "well", "right", "now", "then", "but", "alright", "great", "sure",
+                       "how would you", "what would", "what do you", "give me an example"),
+        fillers=("so", "and", "okay", "ok", "well", "right", "now", "then", "but", "alright", "great", "sure", "like",
                  "thanks", "thank you", "i see", "mm", "hmm", "please"),
         # "Which nights...", "What time...": one fact from a short list, however it starts.
         closed_starts=("how many", "how much", "how long", "how often", "how old", "what time", "what day",
@@ -57,7 +57,10 @@ RULES: dict[str, Rules] = {
             haven't hasn't hadn't""".split()),
         requests=("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
                   "run me through", "fill me in", "say more",
-                  "help me understand", "more about"),
+                  "help me understand", "more about",
+                  # "Can you give me an example?", "Can you think of a time when...?": a story asked for.
+                  "an example", "example of", "a time when", "a time where", "a time you", "a moment when",
+                  "a moment where"),
     ),
     "es": Rules(
         open_starts=("que", "como", "por que", "cuentame", "cuenteme", "describa",
@@ -96,7 +99,7 @@ RULES: dict[str, Rules] = {
 #: Imperative prompts that work as open questions even without a question mark.
 _PROMPTS = {
     "en": ("tell me", "describe", "explain", "walk me through", "talk me through", "take me through",
-           "run me through", "fill me in", "help me understand"),
+           "run me through", "fill me in", "help me understand", "give me an example"),
     "es": ("cuentame", "cuenteme", "platiqueme", "platicame", "describa", "describeme", "describame", "explique",
            "explicame",
            "expliqueme", "hableme", "hablame"),

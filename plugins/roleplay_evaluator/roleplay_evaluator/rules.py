@@ -237,6 +237,27 @@ def _on_repeat(used: list[tuple[Item, TranscriptMessage, tuple[int, int]]], line
     return count if count >= REPEATED else 0
 
 
+#: The concept of words that take back what was just said ("scratch that", "me equivoqué", 我說錯了).
+RETRACTION = "retraction"
+
+
+def retracted(script: Script, lines: Sequence[TranscriptMessage], message: TranscriptMessage,
+              span: tuple[int, int]) -> bool:
+    """Whether the learner took back the words at ``span`` at once: a later sentence of the same
+    message, or the first sentence of their next message, says ``retraction`` ("I'm sure you'll be
+    home tonight. Actually, sorry, I shouldn't have said that."; "Any dyspnoea? Sorry, that's
+    doctor-speak."). A slip corrected at once is a repair, not the slip."""
+    lexicon = lexicon_for(script)
+    after = [(a, b) for a, b in sentences(message.text) if a >= span[1]]
+    if any(lexicon.said(message.text[a:b], RETRACTION) for a, b in after):
+        return True
+    later = next((m for m in lines if m.seq > message.seq), None)
+    if later is None:
+        return False
+    first = sentences(later.text)[:1]
+    return any(lexicon.said(later.text[a:b], RETRACTION) for a, b in first)
+
+
 def phrases_avoided(criterion: Criterion, script: Script, lines: list[TranscriptMessage],
                     language: str) -> CriterionResult:
     items = items_of(criterion.check, script)
@@ -244,7 +265,8 @@ def phrases_avoided(criterion: Criterion, script: Script, lines: list[Transcript
     for message in lines:
         for item in items:
             # "Si es mal uso, no entra en garantía" and "misuse isn't covered" still blame.
-            slips.extend((item, message, span) for span in item.every(message.text, limits=True))
+            slips.extend((item, message, span) for span in item.every(message.text, limits=True)
+                         if not retracted(script, lines, message, span))
     # Each slip costs half the marks: one is a lapse, two is a habit.
     score = max(0.0, 100.0 - 50.0 * len(slips))
     if not slips:
@@ -348,6 +370,10 @@ class Beats:
         beat = self.beats.get(beat_id)
         items = beat_items(beat, self.script) if beat else []
         reply = self.recorded.get(beat_id)
+        if reply is not None and beat is not None and beat.open:
+            # A yes/no question the character answered with the story anyway ("Have you ever had
+            # a conflict?") earns an open beat only if the learner asked for it openly somewhere.
+            reply = None
         if reply is not None:
             # The engine answered this beat: quote the learner's sentence that asked for it. The
             # character may play along with a bare keyword ("Impact: negative."); the evaluator
@@ -355,11 +381,11 @@ class Beats:
             before = [m for m in self.lines if m.seq < reply.seq]
             for message in before[-1:] + before[:-1][::-1]:
                 spans = [span for item in items for span in item.every(message.text)]
-                if spans and all(self._not_the_act(message.text, span) for span in spans):
+                if spans and all(self._not_the_act(message.text, span, beat) for span in spans):
                     if message is before[-1]:
                         return None
                     continue
-                spans = [span for span in spans if not self._not_the_act(message.text, span)]
+                spans = [span for span in spans if not self._not_the_act(message.text, span, beat)]
                 if spans:
                     span = min(spans)
                     return (message.seq, span[0]), quote_at(message, span), True
@@ -385,20 +411,29 @@ class Beats:
             spans = sorted(span for item in items for span in item.every(message.text)
                            if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
                            and not any(at < span[0] for at in opened)
-                           and not self._not_the_act(message.text, span)
+                           and not self._not_the_act(message.text, span, beat)
                            and not (beat.past and (hypothetical(message.text, span[0], self.script.language)
                                                    or judged(message.text, span[0], self.script.language))))
             if spans:
                 return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
         return None
 
-    def _not_the_act(self, text: str, span: tuple[int, int]) -> bool:
+    def _not_the_act(self, text: str, span: tuple[int, int], beat: Beat | None = None) -> bool:
         """A keyword read out bare, or said inside a leading question ("you'd agree the tone hasn't
-        been great, right?" agrees no plan): words that name the act without doing it."""
+        been great, right?" agrees no plan), or, for an ``open`` beat, inside a yes/no question
+        ("Are you a team player?" asks for no story): words that name the act without doing it."""
         if _bare(text, span):
             return True
-        return any(start <= span[0] < end and q.leading(text[start:end], self.script.language)
-                   for start, end in sentences(text))
+        language = self.script.language
+        if any(start <= span[0] < end and q.leading(text[start:end], language) for start, end in sentences(text)):
+            return True
+        if beat is not None and beat.open:
+            asked = q.questions(text, language)
+            for n, question in enumerate(asked):
+                if question.start <= span[0] < question.end and question.kind == q.CLOSED:
+                    # "Are you good under pressure? Give me an example." asks for the story after all.
+                    return not any(later.kind == q.OPEN for later in asked[n + 1:])
+        return False
 
 
 def _bare(text: str, span: tuple[int, int]) -> bool:
@@ -477,7 +512,7 @@ def taken_back(at: Position, undone_by: Sequence[Undo], lines: Sequence[Transcri
                 continue
             for span in sorted(span for item in says for span in item.every(message.text)):
                 if (message.seq, span[0]) > at and not _asked(message.text, span) \
-                        and not _alternative(message.text, span):
+                        and not _alternative(message.text, span) and not retracted(script, lines, message, span):
                     last = ((message.seq, span[1]), message, span)
         if last is None:
             continue

@@ -401,6 +401,65 @@ def test_a_beat_about_the_past_is_not_earned_by_a_hypothetical(line, score):
     assert report.criteria[0].score == score
 
 
+def _story_script():
+    return script_from_dict({
+        "id": "interview-open", "language": "en", "title": "Interview (open)",
+        "characters": [{"id": "priya", "name": "Priya"}],
+        "scripted": {"beats": [
+            {"id": "conflict", "open": True, "triggers": ["conflict", "disagreement"],
+             "replies": ["A colleague and I disagreed about a system."], "label": "asked about a conflict"},
+        ]},
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "competencies", "title": "Asked behavioural questions",
+             "check": {"kind": "beat_reached", "beats": ["conflict"]}},
+        ]},
+    })
+
+
+@pytest.mark.parametrize("line, score", [
+    ("Tell me about a conflict you had at work.", 100),
+    ("Can you give me an example of a disagreement with a colleague?", 100),
+    ("Can you think of a time when you had a conflict with someone?", 100),
+    ("Have you ever had a conflict at work?", 0),
+    ("Are you good with conflict?", 0),
+    # A yes/no, then the story asked for in the same message.
+    ("Have you ever had a conflict at work? Like, give me an example.", 100),
+    ("Have you ever had a conflict at work? What happened?", 100),
+])
+def test_an_open_beat_is_not_earned_by_a_yes_no_question(line, score):
+    report = run(transcript(_story_script(), [("l", line), ("c", "Well...")]))
+    assert report.criteria[0].score == score, line
+
+
+def test_an_open_beat_the_engine_answered_after_a_yes_no_is_earned_only_when_asked_openly():
+    # The scripted character told the story after "Have you ever had a conflict?" (the beat is
+    # recorded on its reply); the rules still want it asked for openly, then or later.
+    closed = [("l", "Have you ever had a conflict at work?"), ("c", "A colleague and I disagreed about a system."),
+              ("l", "Okay, thanks."), ("c", "Sure.")]
+    report = run(transcript(_story_script(), closed, beats=[None, ("conflict",), None, ()]))
+    assert report.criteria[0].score == 0
+    later = [*closed[:2], ("l", "Walk me through that disagreement."), ("c", "Sure.")]
+    report = run(transcript(_story_script(), later, beats=[None, ("conflict",), None, ()]))
+    assert report.criteria[0].score == 100
+    assert report.criteria[0].evidence[0].quote == "Walk me through that disagreement."
+
+
+def test_a_slip_taken_back_at_once_is_not_left_standing():
+    turns = [("l", "Good morning."), ("c", "My blender broke."),
+             ("l", "Calm down. Sorry, I shouldn't have said that. I understand, I'm sorry."), ("c", "Fine.")]
+    assert by_id(run(transcript(small_script(), turns)))["no-blame"].score == 100
+    # Taken back at the start of the next message, too.
+    next_turn = [("l", "Good morning."), ("c", "My blender broke."), ("l", "Calm down."), ("c", "Excuse me?"),
+                 ("l", "Scratch that, that came out wrong. I'm sorry."), ("c", "Fine.")]
+    assert by_id(run(transcript(small_script(), next_turn)))["no-blame"].score == 100
+    # A retraction before the slip, or two messages later, takes nothing back.
+    before = [("l", "Scratch that. Calm down."), ("c", "Excuse me?")]
+    assert by_id(run(transcript(small_script(), before)))["no-blame"].score == 50
+    late = [("l", "Calm down."), ("c", "Excuse me?"), ("l", "Anyway."), ("c", "What?"),
+            ("l", "I take that back."), ("c", "Fine.")]
+    assert by_id(run(transcript(small_script(), late)))["no-blame"].score == 50
+
+
 def test_what_happens_next_is_no_probe_into_what_happened_next():
     # "happens" and "happened" share a stem: telling the candidate the process after today is not
     # asking how her story went on (the engine's side: chat's test_engine.py).
