@@ -406,7 +406,8 @@ _PRESUMING = {
                      r"supongo que|me imagino que|imagino que|seguro que|sin duda|doy por hecho que)\b.*\?\W*$",
                      re.I),
     # 「你應該很會處理壓力吧？」「想必您很擅長團隊合作？」「我猜你…？」
-    "zh": re.compile(r"^\W*(?:那|所以|好)?\W*(?:想必|我猜|我想你|我想您|你應該|您應該|妳應該|你应该|您应该)"
+    # 「是不是又不能開機了？」 presumes it happened again, as "It's broken again, isn't it?" does.
+    "zh": re.compile(r"^\W*(?:那|所以|好)?\W*(?:想必|我猜|我想你|我想您|你應該|您應該|妳應該|你应该|您应该|是不是又)"
                      r".*[？?]\W*$"),
 }
 

@@ -107,9 +107,21 @@ def test_questions_without_question_marks(language, text, asked):
     ("es", "¿Qué le pasó a la cafetera? ¿Supongo que no la descalcificó?", [CLOSED, CLOSED]),
     ("zh-Hant", "你怎麼處理壓力？你應該很會處理壓力吧？", [CLOSED, CLOSED]),
     ("zh-Hant", "團隊合作的經驗呢？想必您很擅長？", [CLOSED, CLOSED]),
+    # "Is it not turning on again?" presumes what happened.
+    ("zh-Hant", "咖啡機怎麼了？是不是又不能開機了？", [CLOSED, CLOSED]),
     # An open question that only begins like one still asks.
     ("es", "¿Qué diría que aprendió de ese error?", [OPEN]),
     ("zh-Hant", "你覺得應該怎麼改善？", [OPEN]),
 ])
 def test_an_open_question_answered_for_them_is_closed(language, text, kinds):
     assert [x.kind for x in questions(text, language)] == kinds
+
+
+@pytest.mark.parametrize("text", [
+    "Can you give me an example?",
+    "Can you give me an actual example of a disagreement with someone?",
+    "Could you think of a time when a plan fell apart?",
+    "Like, give me an example.",
+])
+def test_asking_for_an_example_or_a_time_asks_for_a_story(text):
+    assert [x.kind for x in questions(text, "en")] == [OPEN]
