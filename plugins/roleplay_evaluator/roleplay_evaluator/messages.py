@@ -32,6 +32,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                          "not a response, so it counts as half.",
         "used.none": "None of what this looks for came up, such as {missing}.",
         "used.empty": "The rubric lists nothing to look for here.",
+        "used.softened": "Said only in the same sentence as something the rubric warns against, which does not "
+                         "count: {said}.",
         "avoided.clean": "You avoided everything the rubric warns against.",
         "avoided.slips": "You said {count} thing(s) the rubric warns against: {said}.",
         "questions": "You asked {open} open question(s) ({needed} needed) and {closed} closed one(s).",
@@ -123,6 +125,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                          "respuesta, así que cuenta la mitad.",
         "used.none": "No apareció nada de lo que se busca, como {missing}.",
         "used.empty": "La rúbrica no indica nada que buscar aquí.",
+        "used.softened": "Lo dijo solo en la misma frase que algo que la rúbrica desaconseja, y así no cuenta: "
+                         "{said}.",
         "avoided.clean": "Evitó todo lo que la rúbrica desaconseja.",
         "avoided.slips": "Dijo {count} cosa(s) que la rúbrica desaconseja: {said}.",
         "questions": "Hizo {open} pregunta(s) abierta(s) (se necesitaban {needed}) y {closed} cerrada(s).",
@@ -215,6 +219,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "used.repeated": "同一句話一字不差地出現在 {count} 則訊息裡：聽起來像照稿念，而不是回應對方，所以只算一半。",
         "used.none": "沒有出現要找的內容，例如{missing}。",
         "used.empty": "評分標準沒有列出要找的內容。",
+        "used.softened": "只在同一句話裡和評分標準提醒不要說的話一起出現，所以不算：{said}。",
         "avoided.clean": "您避開了評分標準提醒不要說的話。",
         "avoided.slips": "您說了 {count} 句評分標準提醒不要說的話：{said}。",
         "questions": "您問了 {open} 個開放式問題（需要 {needed} 個）和 {closed} 個封閉式問題。",

@@ -206,6 +206,11 @@ def phrases_used(criterion: Criterion, script: Script, lines: list[TranscriptMes
             justification += " " + say(language, "used.repeated", count=repeated)
     else:
         justification = say(language, "used.none", missing=quoted((i.example for i in missing), language))
+    # Words that were said, but only beside a slip: say so, or the learner reads "not heard".
+    softened = [hit for hit in (first_said(item, lines) for item in missing) if hit is not None] if warned else []
+    if softened and score < 100:
+        justification += " " + say(language, "used.softened",
+                                   said=quoted((m.text[a:b] for m, (a, b) in softened), language))
     evidence = _unique(quote_at(m, span) for _, m, span in used)
     suggestion = say(language, "suggest.say", phrase=missing[0].example) if missing else None
     how = say(language, "how.phrases_used", examples=quoted((i.example for i in items), language))

@@ -351,6 +351,8 @@ def test_words_of_a_criterion_said_with_what_the_rubric_warns_against_do_not_cou
              ("l", "I understand, but calm down. I'm sorry, it's your fault really."), ("c", "What?")]
     c = by_id(run(transcript(small_script(), turns)))
     assert c["empathy"].score == 0 and c["no-blame"].score == 0
+    assert "Said only in the same sentence as something the rubric warns against" in c["empathy"].justification
+    assert "\u201cI understand\u201d" in c["empathy"].justification
     # Said in a sentence of their own, beside the slip, they still count.
     apart = [*turns[:2], ("l", "I understand. Calm down. I'm sorry. It's your fault really."), ("c", "What?")]
     c = by_id(run(transcript(small_script(), apart)))
