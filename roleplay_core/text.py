@@ -146,6 +146,8 @@ FILLERS = frozenset(
 #: "no matter what", "no later than Friday". "Not just" and "not only" keep what follows ("you're not
 #: just using it wrong?").
 _IDIOMS = frozenset({"problem", "worry", "doubt", "just", "only", "matter", "later"})
+#: A modal before "not just" makes it a refusal: "I can't just refund it", "we won't just swap it".
+_MODALS = frozenset({"can", "could", "will", "would", "shall", "should", "may", "might", "must", "cannot"})
 
 
 #: Control characters: C0 except tab, newline and carriage return, DEL, and C1. Nothing a person
@@ -682,6 +684,8 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
         if _CLAUSE.search(text[toks[k].end: toks[k + 1].start]):
             return False
         norm = toks[k].norm
+        if norm in _COPULAS and k > sentence_begin and toks[k - 1].norm in _POLICY:
+            return True  # "our policy is a full refund within 30 days": the rule's content, not an offer
         if norm in _HEDGES:
             # "Perhaps we could agree...", "maybe you and I can...": a proposal put gently; "I wonder
             # whether you might tell me of an error": a request put gently. Neither is a hedge.
@@ -707,6 +711,8 @@ _RESTRICTIONS = frozenset({"only", "solo", "solament", "unicament"})
 _POLICY = frozenset(stem(w) for w in ("policy", "policies", "rules", "rule", "terms", "window", "period", "politica",
                                        "politicas", "norma", "normas", "normativa", "condiciones", "plazo"))
 _POLICY_LINKS = frozenset({"on", "for", "of", "de", "sobre", "para"})
+#: "The policy is...", "la norma es...": what follows is the rule's content.
+_COPULAS = frozenset({"is", "are", "es", "son"})
 # Han text is read in overlapping pairs, so the matched pair may end on the character after the
 # concept: look from its last character.
 _ZH_RESTRICTION = re.compile(r"^.?\s*(?:都|也)?(?:只|僅|仅)")
@@ -889,6 +895,8 @@ def _negated(text: str, toks: Sequence[Token], sentence_begin: int, i: int, star
                 k -= 1
                 continue  # "oh no, I'm so sorry": dismay, not a negation
             following = [t.norm for t in toks[k + 1: min(i, k + 3)]]
+            if following[:1] == ["just"] and k > sentence_begin and toks[k - 1].norm in _MODALS:
+                return True  # "I can't just refund things" refuses; "it's not just the refund" does not
             return not any(word in _IDIOMS for word in following)
         k -= 1
     return False

@@ -368,9 +368,22 @@ def test_a_request_put_gently_still_asks():
     ("Per our policy on refunds you're covered: I'll refund you now.", "en", True),
     ("I'll put the refund through now, terms are on the receipt.", "en", True),
     ("Le hago el reembolso ahora, según la política de la tienda.", "es", True),
+    # The rule's content after "the policy is": "our policy is a full refund within 30 days".
+    ("So our policy is a full refund within 30 days with proof of purchase.", "en", False),
+    ("La norma es un reembolso completo en 30 días.", "es", False),
+    ("Our policy is simple: I'll refund you now.", "en", True),
 ])
 def test_a_thing_named_as_a_rule_is_not_offered(text, language, offered):
     assert ("refund" in Lexicon({}, language).concepts_in(text)) is offered
+
+
+@pytest.mark.parametrize("text, offered", [
+    ("That's store policy, I can't just refund things.", False),  # a modal before "not just" refuses
+    ("We won't just refund it without a look.", False),
+    ("It's not just a refund, I'll add a voucher too.", True),  # "not just" = "not only"
+])
+def test_not_just_after_a_modal_refuses(text, offered):
+    assert ("refund" in Lexicon({}, "en").concepts_in(text)) is offered
 
 
 def test_belittling_an_answer_is_contempt():
