@@ -164,6 +164,10 @@ def roleplay_env(root: Path, metrics: bool, variant: bool = False) -> dict[str, 
         "ROLEPLAY_CHAT__LIMITS__SESSIONS_PER_DAY": "0",
         "ROLEPLAY_CHAT__LIMITS__TURNS_PER_SESSION": "1000000",
     }
+    # A server as installed keeps its modules' bytecode: with PYTHONDONTWRITEBYTECODE set (some
+    # sandboxes and CI images set it) every start compiles the project's ~120 modules again,
+    # about 0.3 s of a cold start that no deployment pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if metrics:
         env["ROLEPLAY_METRICS__ENABLED"] = "true"
     if variant:
@@ -457,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = [float(r) for r in args.rates.split(",") if r]
     open_loop: list[tuple[str, dict[str, object]]] = []
     cold: list[float] = []
+    cold_baseline: list[float] = []
     print(f"load: wrk, {args.connections} connections, {args.duration:g} s after {args.warmup:g} s warm-up, "
           f"{args.rounds} round(s); pinning: "
           + (f"server on CPU {server_cpu}, wrk on CPU {load_cpu}" if server_cpu else "none")
@@ -520,21 +525,36 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
             if moto is not None:
                 moto.shutdown()
-        for _ in range(args.cold_starts):
-            root = work / f"cold-{len(cold)}"
-            server = start_roleplay("cold", root, server_cpu, work)
-            try:
-                cold.append(server.wait_healthy())
-            finally:
-                server.stop()
+        # With --baseline, the baseline's cold starts alternate with these: a machine's load drifts
+        # by more than a startup change between two runs minutes apart. One unmeasured start of each
+        # first writes the bytecode an installed server has.
+        for name in ("cold", "roleplay@baseline") if args.baseline else ("cold",):
+            if args.cold_starts:
+                server = start_roleplay(name, work / f"cold-{name.replace('@', '-')}-warm", server_cpu, work)
+                try:
+                    server.wait_healthy()
+                finally:
+                    server.stop()
+        for n in range(args.cold_starts):
+            for name, series in (("cold", cold), ("roleplay@baseline", cold_baseline)):
+                if name != "cold" and not args.baseline:
+                    continue
+                server = start_roleplay(name, work / f"cold-{name.replace('@', '-')}-{n}", server_cpu, work)
+                try:
+                    series.append(server.wait_healthy())
+                finally:
+                    server.stop()
     report(figures, names, paths, cold)
+    if cold_baseline:
+        print(f"cold start of roleplay@baseline ({args.baseline}), alternated with the above: median "
+              f"{statistics.median(cold_baseline):.2f} s ({', '.join(f'{c:.2f}' for c in cold_baseline)})")
     if open_loop:
         report_open_loop(open_loop, args.connections)
     if args.json:
         args.json.write_text(json.dumps({
             "runs": {f"{s} {p}": [r.__dict__ for r in rs] for (s, p), rs in figures.runs.items()},
             "open_loop": [{"server": name, **row} for name, row in open_loop],
-            "cold_start_s": cold}, indent=2))
+            "cold_start_s": cold, "cold_start_baseline_s": cold_baseline}, indent=2))
     return 0
 
 

@@ -52,6 +52,12 @@ def language_matches(have: str, want: str) -> bool:
     return have == want or have.startswith(want + "-") or want.startswith(have + "-")
 
 
+#: libyaml's safe loader where PyYAML was built with it: the same objects as ``yaml.safe_load``
+#: (checked on every shipped script and labelled practice), 14x faster. Reading the six starter
+#: scripts was 350 ms of a cold start in pure Python, 25 ms with libyaml (decision 95).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class PackError(Exception):
     """A script pack file could not be read; the message names the file and the field."""
 
@@ -61,7 +67,7 @@ def read_script_file(path: Any) -> list[dict[str, Any]]:
     name = getattr(path, "name", str(path))
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+        data = json.loads(text) if name.endswith(".json") else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506
     except (ValueError, yaml.YAMLError) as exc:
         raise PackError(f"{name}: {exc}") from None
     if isinstance(data, dict) and "scripts" in data:

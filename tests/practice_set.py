@@ -53,7 +53,7 @@ class Scored:
 def practices() -> list[Practice]:
     found = []
     for path in sorted(PRACTICES.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yaml.load(path.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         for item in data["practices"]:
             found.append(Practice(script_id=data["script"], id=item["id"], level=item["level"],
                                   persona=item.get("persona", ""), turns=tuple(item["turns"]),
