@@ -706,6 +706,12 @@ def _reported(text: str, toks: Sequence[Token], sentence_begin: int, i: int, sen
 #: So does a negation: "a refund isn't something I can do", "el reembolso no es posible",
 #: 退款的部分不是我們可以處理的.
 _RESTRICTIONS = frozenset({"only", "solo", "solament", "unicament"})
+#: So does calling it hard, a few words on: "refunds are a bit tricky for me", "el reembolso es un poco
+#: complicado" (folded stems).
+_DIFFICULT = frozenset(stem(w) for w in ("tricky", "difficult", "complicated", "dificil", "complicado", "complicada"))
+#: ...and 退款的話……可能……比較不太容易, 退款有點難: said to be hard, not offered.
+_ZH_DIFFICULT = re.compile(r"^.?(?:的話|的话)?[\s…\.。，,]*(?:可能|應該|应该)?[\s…\.。，,]*(?:比較|比较|有點|有点|有些|蠻|蛮|很)?"
+                           r"(?:不太容易|不容易|不好辦|不好办|難辦|难办|困難|困难|難|难)")
 #: A thing named as a kind of rule ("refund policy", "the 30-day refund window", "la política de
 #: reembolsos", 退款規定) is the rule's subject: stating the rule offers nothing.
 _POLICY = frozenset(stem(w) for w in ("policy", "policies", "rules", "rule", "terms", "window", "period", "politica",
@@ -750,15 +756,21 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
         after = _ZH_LIST_REST.sub("", fold_han(text[end - 1: end + 24]), count=1)
         if _ZH_CONDITION.match(after):
             return True
+        if _ZH_DIFFICULT.match(after):
+            return True
         after = re.split(_CLAUSE, after[:13])[0]
         return bool(_ZH_RESTRICTION.match(after) or _ZH_AFTER_NEGATION.match(_ZH_NOT_NEGATION.sub("", after))
                     or _ZH_AFTER_HEDGE.match(after) or _ZH_POLICY.match(after))
     if j < len(toks) and toks[j].start < sentence_end and toks[j].norm in _POLICY \
             and not _CLAUSE.search(text[toks[j - 1].end: toks[j].start]):
         return True  # "our refund policy is 15 days": the policy is named, nothing is offered
-    for k in range(j, min(len(toks), j + 3)):
+    for k in range(j, min(len(toks), j + 4)):
         if toks[k].start >= sentence_end or _CLAUSE.search(text[toks[k - 1].end: toks[k].start]):
             return False
+        if toks[k].norm in _DIFFICULT:
+            return True
+        if k >= j + 3:
+            break  # "only" and a negation reach three words; "a bit tricky" is four away
         if toks[k].norm in _RESTRICTIONS:
             return True
         if toks[k].norm in _NEGATION_NORMS:

@@ -65,18 +65,18 @@ def test_known_gaps_are_few_and_still_open(scored):
     # A practice marked known_gap is one the rules still misjudge, said in its file with the reason.
     # When a change fixes it, this fails: take the mark off, so the practice guards the fix.
     gaps = [r for r in scored if r.practice.known_gap]
-    assert len(gaps) <= 1  # of 875; a poor practice the offline rules let pass (decision 64)
+    assert len(gaps) <= 1  # of 905; a poor practice the offline rules let pass (decision 64)
     fixed = [r.practice.id for r in gaps if r.passed == (r.practice.level == "strong")]
     assert not fixed
 
 
 #: The held-out practices (``*.heldout.yaml``, ids ``h-...``) were written by a second group after
-#: the rules were tuned on the first set; the blind rounds (``*.blind*.yaml``, ids ``p3-`` to ``p26-``)
-#: by writers who saw only the learner's view of each scenario (decisions 56-92). They must pass and
+#: the rules were tuned on the first set; the blind rounds (``*.blind*.yaml``, ids ``p3-`` to ``p27-``)
+#: by writers who saw only the learner's view of each scenario (decisions 56-96). They must pass and
 #: fail like the first set; their ordering and per-criterion labels are held to a rate (first
 #: contact: 90.0% of the held-out pairs, see docs/evaluation.md).
 HELD_OUT_PAIRS = 0.92
-HELD_OUT_IDS = ("h-", *(f"p{n}-" for n in range(3, 27)))
+HELD_OUT_IDS = ("h-", *(f"p{n}-" for n in range(3, 28)))
 #: Per-criterion labels: 88% until decision 69. The last three rounds were written to attack what
 #: the offline rules stand in for a model with (tone, rapport, stock empathy) and agree at 78-82%;
 #: with them the held-out group is at 87.2%. The level and pair rules above are unchanged.

@@ -386,6 +386,19 @@ def test_not_just_after_a_modal_refuses(text, offered):
     assert ("refund" in Lexicon({}, "en").concepts_in(text)) is offered
 
 
+@pytest.mark.parametrize("text, language, offered", [
+    ("Refunds are a bit tricky for me on a Saturday, I'm afraid.", "en", False),
+    ("A refund is difficult without the manager.", "en", False),
+    ("El reembolso es un poco complicado hoy.", "es", False),
+    ("退款的話……可能……比較不太容易耶。", "zh-Hant", False),
+    ("退款有點難。", "zh-Hant", False),
+    ("The refund is quick, I'll put it through now.", "en", True),
+    ("好了，錢會退回去卡裡，應該過幾天就會看到了。", "zh-Hant", True),
+])
+def test_a_thing_said_to_be_hard_is_not_offered(text, language, offered):
+    assert ("refund" in Lexicon({}, language).concepts_in(text)) is offered
+
+
 def test_belittling_an_answer_is_contempt():
     english = Lexicon({}, "en")
     assert "contempt" in english.concepts_in("Hmm, honestly that doesn't sound like a real conflict to me.")
