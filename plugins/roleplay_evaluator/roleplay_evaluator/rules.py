@@ -457,11 +457,18 @@ def _bare(text: str, span: tuple[int, int]) -> bool:
             rest = text[start:span[0]] + text[span[1]:end]
             if not any(ch.isalnum() for ch in rest) or all(w in _ARTICLES for w in norms(rest)):
                 return not _said_whole(text[span[0]:span[1]])
-            # A heading read out before a colon ("Impact: negative.", "Agreed action: be nicer.").
+            # A heading read out before a colon ("Impact: negative.", "Agreed action: be nicer."); a
+            # heading that leads into what it names ("Quick rundown: it's about 30 mins, I'll ask
+            # you for real examples...") is said.
             colon = sentence.find(":")
-            return 0 < colon and span[1] <= start + colon and word_count(sentence[:colon]) <= 2
+            return 0 < colon and span[1] <= start + colon and word_count(sentence[:colon]) <= 2 \
+                and word_count(sentence[colon + 1:]) <= HEADING_CONTENT_WORDS
     return False
 
+
+#: After a heading's colon, this many words or fewer are a label's value ("Impact: negative."); more
+#: are the thing said ("Quick plan: about twenty minutes of me asking, then ten for your questions.").
+HEADING_CONTENT_WORDS = 5
 
 #: Words that only point at a thing: "A refund." and "Your receipt." are the keyword, read out.
 _ARTICLES = frozenset({"a", "an", "the", "your", "my", "un", "una", "el", "la", "los", "las", "su", "tu"})

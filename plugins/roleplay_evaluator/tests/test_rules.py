@@ -185,6 +185,15 @@ def test_a_whole_phrase_is_a_sentence_but_a_heading_is_not(said, whole):
     assert _bare(said, (0, len(phrase))) is not whole
 
 
+def test_a_heading_that_leads_into_what_it_names_is_said():
+    from roleplay_evaluator.rules import _bare
+
+    assert _bare("Impact: negative.", (0, 6)) is True  # a label and its value, read out
+    assert _bare("Agreed action: be nicer.", (0, 13)) is True
+    led_in = "Quick rundown: it's about 30 mins, I'll ask you for real examples, then you ask me."
+    assert _bare(led_in, (6, 13)) is False
+
+
 def test_a_lead_in_before_a_question_is_not_read_out():
     # "¿" opens a sentence, so "Cuénteme," stands alone before the question it leads into.
     from roleplay_evaluator.rules import _bare
