@@ -385,12 +385,13 @@ class Beats:
             # does not count a checklist read out as the skill.
             before = [m for m in self.lines if m.seq < reply.seq]
             for message in before[-1:] + before[:-1][::-1]:
-                spans = [span for item in items for span in item.every(message.text)]
-                if spans and all(self._not_the_act(message.text, span, beat) for span in spans):
+                found = [(span, item) for item in items for span in item.every(message.text)]
+                acts = [span for span, item in found if not self._not_the_act(message.text, span, beat, item)]
+                if found and not acts:
                     if message is before[-1]:
                         return None
                     continue
-                spans = [span for span in spans if not self._not_the_act(message.text, span, beat)]
+                spans = acts
                 if spans:
                     span = min(spans)
                     return (message.seq, span[0]), quote_at(message, span), True
@@ -416,18 +417,21 @@ class Beats:
             spans = sorted(span for item in items for span in item.every(message.text)
                            if not any(_same_sentence(message.text, span, at, message.seq) for at in required)
                            and not any(at < span[0] for at in opened)
-                           and not self._not_the_act(message.text, span, beat)
+                           and not self._not_the_act(message.text, span, beat, item)
                            and not (beat.past and (hypothetical(message.text, span[0], self.script.language)
                                                    or judged(message.text, span[0], self.script.language))))
             if spans:
                 return (message.seq, spans[0][0]), quote_at(message, spans[0]), False
         return None
 
-    def _not_the_act(self, text: str, span: tuple[int, int], beat: Beat | None = None) -> bool:
+    def _not_the_act(self, text: str, span: tuple[int, int], beat: Beat | None = None,
+                     item: Item | None = None) -> bool:
         """A keyword read out bare, or said inside a leading question ("you'd agree the tone hasn't
         been great, right?" agrees no plan), or, for an ``open`` beat, inside a yes/no question
-        ("Are you a team player?" asks for no story): words that name the act without doing it."""
-        if _bare(text, span):
+        ("Are you a team player?" asks for no story): words that name the act without doing it.
+        Words that do what they say are never read out: "Goodbye.", "謝謝你等。" close the
+        conversation however short the sentence."""
+        if _bare(text, span) and not (item is not None and item.concept in PERFORMATIVE):
             return True
         language = self.script.language
         if any(start <= span[0] < end and q.leading(text[start:end], language) for start, end in sentences(text)):
@@ -469,6 +473,10 @@ def _bare(text: str, span: tuple[int, int]) -> bool:
 #: After a heading's colon, this many words or fewer are a label's value ("Impact: negative."); more
 #: are the thing said ("Quick plan: about twenty minutes of me asking, then ten for your questions.").
 HEADING_CONTENT_WORDS = 5
+
+#: Concepts whose words are the act itself (saying goodbye, thanks, sorry): said alone, they
+#: are still said.
+PERFORMATIVE = frozenset({"farewell", "thanks", "apology", "anything_else"})
 
 #: Words that only point at a thing: "A refund." and "Your receipt." are the keyword, read out.
 _ARTICLES = frozenset({"a", "an", "the", "your", "my", "un", "una", "el", "la", "los", "las", "su", "tu"})

@@ -185,6 +185,22 @@ def test_a_whole_phrase_is_a_sentence_but_a_heading_is_not(said, whole):
     assert _bare(said, (0, len(phrase))) is not whole
 
 
+def test_words_that_do_what_they_say_are_said_however_short():
+    script = script_from_dict({
+        "id": "closing-small", "language": "zh-Hant", "title": "Closing",
+        "characters": [{"id": "lin", "name": "Lin"}],
+        "scripted": {"synonyms": {"farewell": ["謝謝你等", "再見", "慢走"]},
+                     "beats": [{"id": "closing", "triggers": ["farewell"], "replies": ["再見。"]}]},
+        "rubric": {"passing_score": 70, "criteria": [
+            {"id": "close", "title": "Closed", "check": {"kind": "beat_reached", "beats": ["closing"]}}]},
+    })
+    for said in ("謝謝你等。", "再見。"):
+        # Recorded by the engine, or read from the words alone: a goodbye said is a goodbye.
+        report = run(transcript(script, [("l", said), ("c", "再見。")], beats=[None, ("closing",)]))
+        assert report.criteria[0].score == 100, said
+        assert run(transcript(script, [("l", said), ("c", "好。")])).criteria[0].score == 100, said
+
+
 def test_a_heading_that_leads_into_what_it_names_is_said():
     from roleplay_evaluator.rules import _bare
 
