@@ -391,9 +391,8 @@ class Beats:
                     if message is before[-1]:
                         return None
                     continue
-                spans = acts
-                if spans:
-                    span = min(spans)
+                if acts:
+                    span = min(acts)
                     return (message.seq, span[0]), quote_at(message, span), True
             if before:
                 return (before[-1].seq, 0), quote_at(before[-1]), True
