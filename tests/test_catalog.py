@@ -34,25 +34,16 @@ def test_script_round_trips_through_plain_data():
     assert again == script
 
 
-def test_a_beat_writes_past_only_when_it_is_set():
+@pytest.mark.parametrize("field", ["past", "open"])
+def test_a_beat_writes_an_optional_flag_only_when_it_is_set(field):
     # Servers of the previous version share the storage during a rolling upgrade and reject unknown
-    # fields: a script that does not use `past` must not carry it.
+    # fields: a script that does not use `past` or `open` must not carry it.
     plain = script_to_dict(script_from_dict(SCRIPT))
-    assert "past" not in plain["scripted"]["beats"][0]
-    with_past = dict(SCRIPT, scripted=dict(SCRIPT["scripted"], beats=[dict(SCRIPT["scripted"]["beats"][0], past=True)]))
-    script = script_from_dict(with_past)
+    assert field not in plain["scripted"]["beats"][0]
+    beat = {**SCRIPT["scripted"]["beats"][0], field: True}
+    script = script_from_dict(dict(SCRIPT, scripted=dict(SCRIPT["scripted"], beats=[beat])))
     written = script_to_dict(script)
-    assert written["scripted"]["beats"][0]["past"] is True
-    assert script_from_dict(json.loads(json.dumps(written))) == script
-
-
-def test_a_beat_writes_open_only_when_it_is_set():
-    plain = script_to_dict(script_from_dict(SCRIPT))
-    assert "open" not in plain["scripted"]["beats"][0]
-    with_open = dict(SCRIPT, scripted=dict(SCRIPT["scripted"], beats=[dict(SCRIPT["scripted"]["beats"][0], open=True)]))
-    script = script_from_dict(with_open)
-    written = script_to_dict(script)
-    assert written["scripted"]["beats"][0]["open"] is True
+    assert written["scripted"]["beats"][0][field] is True
     assert script_from_dict(json.loads(json.dumps(written))) == script
 
 
