@@ -405,8 +405,11 @@ async def languages(binary: str, url: str) -> None:
             await page.wait_for("document.querySelector('main h1')?.textContent === 'Elige un escenario' && "
                                 "document.querySelector('#language-filter')?.value === 'es'", what="Spanish after switching")
             assert await page.eval("document.querySelector('[data-nav=sessions]').textContent") == "Mis sesiones"
-            ids = await page.eval("[...document.querySelectorAll('#scenario-list li.scenario')].map(li => li.dataset.scenarioId)")
-            assert ids == ["refund-angry-customer-es"]
+            # The list is fetched again for the new language: wait for it rather than read it at once
+            # (it was read empty once, between the heading's change and the list's answer).
+            listed = "[...document.querySelectorAll('#scenario-list li.scenario')].map(li => li.dataset.scenarioId)"
+            await page.wait_for(f"{listed}.includes('refund-angry-customer-es')", what="the Spanish scenario list")
+            assert await page.eval(listed) == ["refund-angry-customer-es"]
             token = (await http.post("/auth/login", json={"email": "mei@example.org", "password": PASSWORD})).json()
             bearer = {"Authorization": f"Bearer {token['access_token']}"}
             me = (await http.get("/auth/me", headers=bearer)).json()
