@@ -528,22 +528,21 @@ def main(argv: list[str] | None = None) -> int:
         # With --baseline, the baseline's cold starts alternate with these: a machine's load drifts
         # by more than a startup change between two runs minutes apart. One unmeasured start of each
         # first writes the bytecode an installed server has.
-        for name in ("cold", "roleplay@baseline") if args.baseline else ("cold",):
-            if args.cold_starts:
-                server = start_roleplay(name, work / f"cold-{name.replace('@', '-')}-warm", server_cpu, work)
-                try:
-                    server.wait_healthy()
-                finally:
-                    server.stop()
+        series = [("cold", cold)] + ([("roleplay@baseline", cold_baseline)] if args.baseline else [])
+
+        def time_start(name: str, run: str) -> float:
+            server = start_roleplay(name, work / f"cold-{name.replace('@', '-')}-{run}", server_cpu, work)
+            try:
+                return server.wait_healthy()
+            finally:
+                server.stop()
+
+        if args.cold_starts:
+            for name, _ in series:
+                time_start(name, "warm")
         for n in range(args.cold_starts):
-            for name, series in (("cold", cold), ("roleplay@baseline", cold_baseline)):
-                if name != "cold" and not args.baseline:
-                    continue
-                server = start_roleplay(name, work / f"cold-{name.replace('@', '-')}-{n}", server_cpu, work)
-                try:
-                    series.append(server.wait_healthy())
-                finally:
-                    server.stop()
+            for name, times in series:
+                times.append(time_start(name, str(n)))
     report(figures, names, paths, cold)
     if cold_baseline:
         print(f"cold start of roleplay@baseline ({args.baseline}), alternated with the above: median "

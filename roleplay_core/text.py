@@ -764,13 +764,16 @@ def _restricted(text: str, toks: Sequence[Token], j: int, sentence_end: int) -> 
     if j < len(toks) and toks[j].start < sentence_end and toks[j].norm in _POLICY \
             and not _CLAUSE.search(text[toks[j - 1].end: toks[j].start]):
         return True  # "our refund policy is 15 days": the policy is named, nothing is offered
+    # The next words in the same sentence and clause: "a bit tricky" reaches four, "only" and a
+    # negation three.
+    ahead: list[int] = []
     for k in range(j, min(len(toks), j + 4)):
         if toks[k].start >= sentence_end or _CLAUSE.search(text[toks[k - 1].end: toks[k].start]):
-            return False
-        if toks[k].norm in _DIFFICULT:
-            return True
-        if k >= j + 3:
-            break  # "only" and a negation reach three words; "a bit tricky" is four away
+            break
+        ahead.append(k)
+    if any(toks[k].norm in _DIFFICULT for k in ahead):
+        return True
+    for k in ahead[:3]:
         if toks[k].norm in _RESTRICTIONS:
             return True
         if toks[k].norm in _NEGATION_NORMS:
